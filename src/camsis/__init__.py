@@ -1,0 +1,7 @@
+"""CAMSIS occupational scales from microdata on couples, and effect scores (ESRES)."""
+
+from camsis.errors import CamsisError
+
+__version__ = "0.1.0"
+
+__all__ = ["CamsisError", "__version__"]
