@@ -1,0 +1,215 @@
+"""Code frames of occupational classifications, read from `data/classifications/`.
+
+A classification is data, not code: `{name}.tsv` lists every code with its level, parent,
+title, value label and linked measures; `{name}.yaml` holds the labels the score file
+needs. Everything downstream (units to tabulate, groups to merge into, rows to fill and
+label) comes from here.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.classification")
+
+FRAME_COLUMNS = ["code", "level", "parent", "title", "label"]
+REQUIRED_METADATA = ["variable", "label", "value_label_name"]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A hierarchical code frame and the metadata a score file needs.
+
+    Attributes:
+        name: the name the scale sheet uses (file stem in the classifications directory).
+        frame: DataFrame indexed by int `code`, columns `level` (1 = coarsest), `parent`
+            (Int64, <NA> at level 1), `title`, `label`, then one column per linked measure.
+        variable: name of the code variable in the score file.
+        label: its variable label.
+        value_label_name: name of its value label set.
+        reference_measure: link column used by default to orient the CA dimension
+            ("" when the classification names none: the scale sheet must then give one).
+        link_labels: variable label of each link column.
+        link_value_labels: value labels of categorical link columns.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    variable: str
+    label: str
+    value_label_name: str
+    reference_measure: str
+    link_labels: dict[str, str] = field(default_factory=dict)
+    link_value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    @property
+    def units(self) -> np.ndarray:
+        """Codes of the finest level, the ones pairs are coded on (sorted int64)."""
+        levels = self.frame["level"]
+        return np.sort(self.frame.index[levels == levels.max()].to_numpy(dtype=np.int64))
+
+    @property
+    def links(self) -> list[str]:
+        return [c for c in self.frame.columns if c not in FRAME_COLUMNS]
+
+    def ancestors(self, code: int) -> list[int]:
+        """Parent, grandparent, ... of `code` (empty for a top-level code)."""
+        if code not in self.frame.index:
+            raise CamsisError(f"code {code} is not in classification {self.name}")
+        chain = []
+        parent = self.frame.at[code, "parent"]
+        while not pd.isna(parent):
+            chain.append(int(parent))
+            parent = self.frame.at[int(parent), "parent"]
+        return chain
+
+    def unit_parents(self, level: int) -> pd.Series:
+        """Each unit's group at `level` (a unit at that level maps to itself)."""
+        levels = self.frame["level"]
+        if level not in set(levels):
+            raise CamsisError(
+                f"classification {self.name} has no level {level} (levels {sorted(set(levels))})"
+            )
+        units = self.units
+        groups = pd.Series(units, index=units, dtype=np.int64)
+        parents = self.frame["parent"]
+        while (levels.loc[groups.to_numpy()].to_numpy() > level).any():
+            deeper = levels.loc[groups.to_numpy()].to_numpy() > level
+            groups[deeper] = parents.loc[groups[deeper].to_numpy()].to_numpy(dtype=np.int64)
+        groups.index.name = "code"
+        groups.name = f"level{level}"
+        return groups
+
+    def value_labels(self) -> dict[int, str]:
+        return {int(code): str(label) for code, label in self.frame["label"].items()}
+
+
+def available(directory: Path) -> list[str]:
+    return sorted(p.stem for p in Path(directory).glob("*.tsv") if p.with_suffix(".yaml").exists())
+
+
+def load_classification(name: str, directory: str | Path) -> Classification:
+    """Read `{directory}/{name}.tsv` and `.yaml`; the workflow passes the directory from config."""
+    directory = Path(directory)
+    tsv, meta_path = directory / f"{name}.tsv", directory / f"{name}.yaml"
+    if not tsv.exists() or not meta_path.exists():
+        names = ", ".join(available(directory)) or "none"
+        raise CamsisError(f"unknown classification '{name}' in {directory} (available: {names})")
+    frame = _read_frame(tsv)
+    metadata = _read_metadata(meta_path)
+    _check_metadata(metadata, frame, meta_path)
+    log.debug("classification %s: %d codes, %d units", name, len(frame), (frame["level"] == frame["level"].max()).sum())
+    return Classification(
+        name=name,
+        frame=frame,
+        variable=str(metadata["variable"]),
+        label=str(metadata["label"]),
+        value_label_name=str(metadata["value_label_name"]),
+        reference_measure=str(metadata.get("reference_measure") or ""),
+        link_labels={str(k): str(v) for k, v in (metadata.get("link_labels") or {}).items()},
+        link_value_labels={
+            str(column): {int(k): str(v) for k, v in labels.items()}
+            for column, labels in (metadata.get("link_value_labels") or {}).items()
+        },
+    )
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise CamsisError(f"{path}: unreadable code frame ({str(error).splitlines()[0]})") from None
+    missing = [c for c in FRAME_COLUMNS if c not in raw.columns]
+    if missing:
+        raise CamsisError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = pd.DataFrame(index=pd.Index(_integers(raw["code"], path, "code", nullable=False), name="code"))
+    frame["level"] = _integers(raw["level"], path, "level", nullable=False)
+    frame["parent"] = pd.array(_integers(raw["parent"], path, "parent", nullable=True), dtype="Int64")
+    frame["title"] = raw["title"].fillna("").to_numpy()
+    frame["label"] = raw["label"].fillna("").to_numpy()
+    for column in raw.columns.difference(FRAME_COLUMNS, sort=False):
+        frame[column] = _link_column(raw[column]).array
+    _check_frame(frame, path)
+    return frame
+
+
+def _integers(values: pd.Series, path: Path, column: str, nullable: bool) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()) | (numbers.notna() & (numbers != numbers.round()))
+    if not nullable:
+        bad |= values.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CamsisError(f"{path}: line {row + 2}: {column} '{values.iloc[row]}' is not an integer")
+    return numbers.astype("Int64").to_numpy() if nullable else numbers.astype(np.int64).to_numpy()
+
+
+def _link_column(values: pd.Series) -> pd.Series:
+    """Numbers when every value is numeric (Int64 when all whole), else text."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if (numbers.isna() & values.notna()).any():
+        return values
+    present = numbers.dropna()
+    return numbers.astype("Int64") if (present == present.round()).all() else numbers.astype(np.float64)
+
+
+def _check_frame(frame: pd.DataFrame, path: Path) -> None:
+    duplicated = frame.index[frame.index.duplicated()]
+    if len(duplicated):
+        raise CamsisError(f"{path}: code {duplicated[0]} appears more than once")
+    if (frame["level"] < 1).any():
+        code = frame.index[frame["level"] < 1][0]
+        raise CamsisError(f"{path}: code {code} has level {frame.at[code, 'level']}, levels start at 1")
+    parents = frame["parent"]
+    orphans = parents.notna() & ~parents.isin(frame.index)
+    if orphans.any():
+        code = frame.index[orphans.to_numpy()][0]
+        raise CamsisError(f"{path}: code {code} has parent {parents[code]}, which is not a code")
+    top = frame["level"] == 1
+    if parents[top].notna().any():
+        code = frame.index[(top & parents.notna()).to_numpy()][0]
+        raise CamsisError(f"{path}: code {code} is at level 1 but has parent {parents[code]}")
+    if parents[~top].isna().any():
+        code = frame.index[(~top & parents.isna()).to_numpy()][0]
+        raise CamsisError(f"{path}: code {code} is at level {frame.at[code, 'level']} but has no parent")
+    inner = parents.notna().to_numpy()
+    parent_levels = frame["level"].reindex(parents[inner].astype(np.int64)).to_numpy()
+    wrong = frame["level"].to_numpy()[inner] != parent_levels + 1
+    if wrong.any():
+        code = frame.index[inner][wrong][0]
+        raise CamsisError(
+            f"{path}: code {code} is at level {frame.at[code, 'level']} but its parent "
+            f"{parents[code]} is at level {frame.at[int(parents[code]), 'level']}"
+        )
+
+
+def _read_metadata(path: Path) -> dict:
+    try:
+        metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise CamsisError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(metadata, dict):
+        raise CamsisError(f"{path}: expected a mapping of metadata keys")
+    return metadata
+
+
+def _check_metadata(metadata: dict, frame: pd.DataFrame, path: Path) -> None:
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise CamsisError(f"{path}: missing key(s) {', '.join(missing)}")
+    links = [c for c in frame.columns if c not in FRAME_COLUMNS]
+    reference = metadata.get("reference_measure")
+    if reference and reference not in links:
+        raise CamsisError(
+            f"{path}: reference_measure '{reference}' is not a link column (links: {', '.join(links) or 'none'})"
+        )
+    for key in ["link_labels", "link_value_labels"]:
+        unknown = [c for c in (metadata.get(key) or {}) if c not in links]
+        if unknown:
+            raise CamsisError(f"{path}: {key} names '{unknown[0]}', which is not a link column")
