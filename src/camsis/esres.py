@@ -1,0 +1,388 @@
+"""Effect scores from random-effects residuals (ESRES), fitted from per-category sums.
+
+Model: y_ij = x_ij'b + u_j + e_ij with u_j ~ N(0, g s2) and e_ij ~ N(0, s2). Every
+quantity the REML/ML fit and the BLUPs need is a function of per-category counts,
+sums and cross-products, so the data are read once and the fit costs
+O(categories x p^2) per likelihood evaluation, whatever the number of rows. The
+likelihood is profiled over b and s2, leaving a bounded search over log g that is
+compared with g = 0, so a boundary optimum (no category variance) is exact.
+See METHOD.md stage 6, "The estimator from sufficient statistics".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.esres")
+
+_GRID_POINTS = 121
+
+
+@dataclass
+class GroupSums:
+    """Sufficient statistics of a random-intercept model, one entry per category.
+
+    Attributes:
+        groups: category labels (J,); its ``name`` names the group column of the scores.
+        n: sum of frequency weights per category (J,).
+        n_rows: unweighted number of rows (or table cells) per category (J,).
+        sum_y, sum_yy: weighted sums of y and y^2 (J,).
+        sum_x: weighted sums of the fixed-effect regressors (J, p); column 0 is the constant.
+        sum_xx: weighted cross-products x x' (J, p, p).
+        sum_xy: weighted cross-products x y (J, p).
+        names: the p fixed-effect names, "const" first.
+        dropped_missing: rows dropped because outcome, group or a control was missing.
+    """
+
+    groups: pd.Index
+    n: np.ndarray
+    n_rows: np.ndarray
+    sum_y: np.ndarray
+    sum_yy: np.ndarray
+    sum_x: np.ndarray
+    sum_xx: np.ndarray
+    sum_xy: np.ndarray
+    names: list[str]
+    dropped_missing: int = 0
+
+    @classmethod
+    def from_frame(cls, data: pd.DataFrame, outcome: str, group: str,
+                   controls: list[str] | None = None, weights: str | None = None) -> GroupSums:
+        """Gather the sums from rows in one vectorised pass (no per-group Python loop)."""
+        controls = list(controls or [])
+        _check_columns(data, [outcome, group, *controls] + ([weights] if weights else []))
+        y = _numeric_column(data, outcome, "outcome")
+        xs = [_numeric_column(data, c, "control") for c in controls]
+        g = data[group]
+        keep = ~np.isnan(y) & ~pd.isna(g).to_numpy()
+        for x in xs:
+            keep &= ~np.isnan(x)
+        w = None
+        if weights:
+            w = _numeric_column(data, weights, "weight")
+            _check_weights(w, weights)
+        dropped = int(len(y) - keep.sum())
+        if dropped:
+            log.info("dropped %d of %d rows with a missing outcome, group or control", dropped, len(y))
+            y, g, xs = y[keep], g[keep], [x[keep] for x in xs]
+            w = None if w is None else w[keep]
+        _check_finite(y, outcome)
+        for x, name in zip(xs, controls):
+            _check_finite(x, name)
+        codes, labels = pd.factorize(g, sort=True)
+        groups = pd.Index(labels, name=group)
+        sums = _gather(codes, len(groups), y, xs, w)
+        return cls(groups=groups, names=["const", *controls], dropped_missing=dropped, **sums)
+
+    @classmethod
+    def from_values(cls, group, y, weight=None) -> GroupSums:
+        """Intercept-only sums from (group, y, weight) elements, e.g. the cells of a table.
+
+        With cell counts as frequency weights the fit equals the fit on the expanded
+        rows, so a table never has to be turned back into rows.
+        """
+        group = pd.Series(group) if not isinstance(group, pd.Series) else group.reset_index(drop=True)
+        name = group.name if group.name is not None else "group"
+        frame = pd.DataFrame({"group": group.to_numpy(), "y": np.asarray(y, dtype=float)})
+        if weight is not None:
+            frame["weight"] = np.asarray(weight, dtype=float)
+        sums = cls.from_frame(frame, "y", "group", weights="weight" if weight is not None else None)
+        sums.groups = sums.groups.rename(name)
+        return sums
+
+
+@dataclass
+class ESRESResult:
+    """A fitted random-intercept model and its per-category effect scores.
+
+    Attributes:
+        scores: one row per category: the group column (named after the group
+            variable), ``n`` (weighted count), ``eps`` (category mean of y), ``esres``
+            (intercept + BLUP: the score at zero controls), ``esres_se`` (posterior SD
+            of the BLUP) and ``lambda`` (shrinkage factor).
+        summary: ``fixed`` = {name: {"coef", "se"}}, ``sigma_u``, ``sigma_e``, ``icc``,
+            ``loglik``, ``n`` (weighted), ``n_rows``, ``groups``, ``boundary`` (True when
+            the category variance is estimated as zero), ``reml``, ``dropped_missing``,
+            ``engine``.
+    """
+
+    scores: pd.DataFrame
+    summary: dict
+
+
+def _check_columns(data: pd.DataFrame, needed: list[str]) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise CamsisError(f"esres needs a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
+    if missing:
+        have = [str(c) for c in data.columns]
+        shown = ", ".join(have[:40]) + (f", ... ({len(have)} in all)" if len(have) > 40 else "")
+        raise CamsisError(f"variable(s) {', '.join(map(repr, missing))} not in the data; it has: {shown}")
+
+
+def _numeric_column(data: pd.DataFrame, name: str, role: str) -> np.ndarray:
+    col = data[name]
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+        raise CamsisError(f"{role} {name!r} is not numeric (dtype {col.dtype}); "
+                          "recode it to numbers or dummy variables first")
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _check_weights(w: np.ndarray, name: str) -> None:
+    if np.isnan(w).any():
+        raise CamsisError(f"weight {name!r} has {int(np.isnan(w).sum())} missing values")
+    if (w < 0).any():
+        raise CamsisError(f"weight {name!r} has {int((w < 0).sum())} negative values")
+    _check_finite(w, name)
+
+
+def _check_finite(v: np.ndarray, name: str) -> None:
+    bad = np.isinf(v)
+    if bad.any():
+        raise CamsisError(f"variable {name!r} has {int(bad.sum())} infinite values")
+
+
+def _gather(codes: np.ndarray, J: int, y: np.ndarray, xs: list[np.ndarray],
+            w: np.ndarray | None) -> dict:
+    """Weighted per-category sums via np.bincount: one pass over each product column."""
+    p = 1 + len(xs)
+
+    def total(v):
+        return np.bincount(codes, weights=v, minlength=J)
+
+    n_rows = np.bincount(codes, minlength=J).astype(float)
+    n = n_rows if w is None else total(w)
+    wy = y if w is None else w * y
+    wxs = xs if w is None else [w * x for x in xs]
+    sum_x = np.empty((J, p))
+    sum_xx = np.empty((J, p, p))
+    sum_xy = np.empty((J, p))
+    sum_x[:, 0] = n
+    sum_xx[:, 0, 0] = n
+    sum_xy[:, 0] = sum_y = total(wy)
+    for k, wx in enumerate(wxs, start=1):
+        sum_x[:, k] = sum_xx[:, 0, k] = sum_xx[:, k, 0] = total(wx)
+        sum_xy[:, k] = total(wx * y)
+        for m in range(k, p):
+            sum_xx[:, k, m] = sum_xx[:, m, k] = total(wx * xs[m - 1])
+    return dict(n=n, n_rows=n_rows, sum_y=sum_y, sum_yy=total(wy * y),
+                sum_x=sum_x, sum_xx=sum_xx, sum_xy=sum_xy)
+
+
+class _Profile:
+    """The likelihood profiled over b and s2, as a function of g = s2_u / s2."""
+
+    def __init__(self, sums: GroupSums, reml: bool):
+        self.s = sums
+        self.reml = reml
+        self.N = float(sums.n.sum())
+        self.p = len(sums.names)
+        self.Txx = sums.sum_xx.sum(axis=0)
+        self.Txy = sums.sum_xy.sum(axis=0)
+        self.Tyy = float(sums.sum_yy.sum())
+
+    def parts(self, g: float):
+        s = self.s
+        w = g / (1.0 + g * s.n)
+        A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
+        c = self.Txy - (w * s.sum_y) @ s.sum_x
+        q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
+        chol = np.linalg.cholesky(A)
+        b = np.linalg.solve(A, c)
+        rss = q - float(c @ b)
+        return w, A, chol, b, rss
+
+    def dof(self) -> float:
+        return self.N - self.p if self.reml else self.N
+
+    def loglik(self, g: float) -> float:
+        _, _, chol, _, rss = self.parts(g)
+        d = self.dof()
+        val = d * (np.log(2 * np.pi * rss / d) + 1) + np.sum(np.log1p(g * self.s.n))
+        if self.reml:
+            val += 2 * np.sum(np.log(np.diag(chol)))
+        return -0.5 * float(val)
+
+    def score_log_g(self, t: float) -> float:
+        """d loglik / d log g, analytic (envelope theorem on b), for an exact root."""
+        g = np.exp(t)
+        s = self.s
+        w, A, _, b, rss = self.parts(g)
+        dw = 1.0 / (1.0 + g * s.n) ** 2
+        resid = s.sum_y - s.sum_x @ b
+        drss = -float(np.sum(dw * resid ** 2))
+        dl = self.dof() * drss / rss + np.sum(s.n / (1.0 + g * s.n))
+        if self.reml:
+            Ainv_sx = np.linalg.solve(A, s.sum_x.T)
+            dl -= float(np.sum(dw * np.einsum("jk,kj->j", s.sum_x, Ainv_sx)))
+        return -0.5 * dl * g
+
+
+def _validate(sums: GroupSums) -> None:
+    J = len(sums.groups)
+    name = sums.groups.name or "group"
+    if J == 0:
+        raise CamsisError(f"no rows left to fit after dropping {sums.dropped_missing} with missing values")
+    if J == 1:
+        raise CamsisError(f"group variable {name!r} has a single category ({sums.groups[0]!r}); "
+                          "ESRES needs at least two")
+    if (sums.n_rows < 2).all():
+        raise CamsisError(f"every category of {name!r} has fewer than two rows; "
+                          "the within-category variance cannot be estimated")
+    Txx = sums.sum_xx.sum(axis=0)
+    scale = np.sqrt(np.clip(np.diag(Txx), 1e-300, None))
+    ev = np.linalg.eigvalsh(Txx / np.outer(scale, scale))
+    if ev.min() <= 1e-10 * ev.max():
+        raise CamsisError(f"controls {', '.join(sums.names[1:]) or '(none)'} are collinear "
+                          "or constant (with the intercept); drop one")
+    if sums.n.sum() <= len(sums.names):
+        raise CamsisError(f"{sums.n.sum():g} observations cannot fit {len(sums.names)} fixed effects")
+
+
+def _optimise(prof: _Profile) -> float:
+    """Variance ratio maximising the profiled likelihood: grid over log g, exact root of
+    the score in the best bracket, then compared with g = 0 (the OLS fit)."""
+    n = prof.s.n[prof.s.n > 0]
+    lo, hi = np.log(1e-10 / n.max()), np.log(1e10 / n.min())
+    grid = np.linspace(lo, hi, _GRID_POINTS)
+    vals = np.array([prof.loglik(np.exp(t)) for t in grid])
+    k = int(np.nanargmax(vals))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    fa, fb = prof.score_log_g(a), prof.score_log_g(b)
+    if fa > 0 > fb:
+        t = optimize.brentq(prof.score_log_g, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+    else:
+        t = optimize.minimize_scalar(lambda t: -prof.loglik(np.exp(t)), bounds=(a, b),
+                                     method="bounded", options={"xatol": 1e-12}).x
+    g = float(np.exp(t))
+    if prof.loglik(0.0) >= prof.loglik(g) or g * n.max() <= 1e-9:
+        return 0.0
+    if k == len(grid) - 1:
+        log.warning("the category variance ratio reached its upper search bound (g = %g)", g)
+    return g
+
+
+def fit_from_sums(sums: GroupSums, reml: bool = True) -> ESRESResult:
+    """REML (or ML) random-intercept fit and per-category BLUPs from sufficient statistics."""
+    _validate(sums)
+    prof = _Profile(sums, reml)
+    g = _optimise(prof)
+    w, A, _, b, rss = prof.parts(g)
+    s2 = rss / prof.dof()
+    cov = s2 * np.linalg.inv(A)
+    s2_u = g * s2
+    lam = g * sums.n / (1.0 + g * sums.n)
+    blup = w * (sums.sum_y - sums.sum_x @ b)
+    boundary = g == 0.0
+    name = sums.groups.name or "group"
+    if boundary:
+        log.warning("the variance of %r is estimated as zero (boundary fit): "
+                    "esres falls back to the fixed part", name)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eps = np.where(sums.n > 0, sums.sum_y / sums.n, np.nan)
+    scores = pd.DataFrame({
+        name: sums.groups.to_numpy(),
+        "n": sums.n,
+        "eps": eps,
+        "esres": b[0] + blup,
+        "esres_se": np.sqrt(s2 * w),
+        "lambda": lam,
+    })
+    summary = _summary(sums, b, np.sqrt(np.diag(cov)), s2_u, s2, prof.loglik(g), boundary, reml, "fast")
+    return ESRESResult(scores=scores, summary=summary)
+
+
+def ols_from_sums(sums: GroupSums) -> dict:
+    """The single-level (OLS) fit, as `regress` reports it: coefficients, SEs with
+    s2 = RSS / (N - p), and the ML log-likelihood (the g = 0 point of the ML profile)."""
+    _validate(sums)
+    prof = _Profile(sums, reml=False)
+    _, A, _, b, rss = prof.parts(0.0)
+    s2 = rss / (prof.N - prof.p)
+    se = np.sqrt(np.diag(s2 * np.linalg.inv(A)))
+    return {
+        "fixed": {k: {"coef": float(c), "se": float(e)} for k, c, e in zip(sums.names, b, se)},
+        "sigma_e": float(np.sqrt(s2)),
+        "loglik": prof.loglik(0.0),
+        "n": float(prof.N),
+        "n_rows": int(sums.n_rows.sum()),
+    }
+
+
+def _summary(sums, b, se, s2_u, s2, loglik, boundary, reml, engine) -> dict:
+    return {
+        "fixed": {k: {"coef": float(c), "se": float(e)} for k, c, e in zip(sums.names, b, se)},
+        "sigma_u": float(np.sqrt(s2_u)),
+        "sigma_e": float(np.sqrt(s2)),
+        "icc": float(s2_u / (s2_u + s2)),
+        "loglik": float(loglik),
+        "n": float(sums.n.sum()),
+        "n_rows": int(sums.n_rows.sum()),
+        "groups": int(len(sums.groups)),
+        "boundary": bool(boundary),
+        "reml": bool(reml),
+        "dropped_missing": int(sums.dropped_missing),
+        "engine": engine,
+    }
+
+
+def _fit_statsmodels(data, outcome, group, controls, weights, reml) -> ESRESResult:
+    """The same model through statsmodels MixedLM on (expanded) rows, for checking."""
+    import warnings
+
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    sums = GroupSums.from_frame(data, outcome, group, controls, weights)
+    _validate(sums)
+    cols = [outcome, group, *controls] + ([weights] if weights else [])
+    rows = data[cols].dropna(subset=[outcome, group, *controls])
+    if weights:
+        w = rows[weights].to_numpy(dtype=float)
+        if not np.all(w == np.round(w)):
+            raise CamsisError(f"engine='statsmodels' needs integer frequency weights; {weights!r} has fractions")
+        rows = rows.loc[rows.index.repeat(w.astype(np.int64))]
+    codes = pd.Index(sums.groups).get_indexer(rows[group])
+    X = np.column_stack([np.ones(len(rows))] + [rows[c].to_numpy(dtype=float) for c in controls])
+    y = rows[outcome].to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = MixedLM(y, X, groups=codes).fit(reml=reml, method=["bfgs", "lbfgs"], gtol=1e-10)
+    s2 = float(fit.scale)
+    s2_u = float(np.asarray(fit.cov_re).ravel()[0])
+    b = np.asarray(fit.fe_params)
+    se = np.asarray(fit.bse_fe)
+    re = fit.random_effects
+    recov = fit.random_effects_cov
+    blup = np.array([float(np.asarray(re[j])[0]) for j in range(len(sums.groups))])
+    post = np.array([float(np.asarray(recov[j]).ravel()[0]) for j in range(len(sums.groups))])
+    lam = s2_u * sums.n / (s2_u * sums.n + s2)
+    name = sums.groups.name or "group"
+    scores = pd.DataFrame({
+        name: sums.groups.to_numpy(), "n": sums.n, "eps": sums.sum_y / sums.n,
+        "esres": b[0] + blup, "esres_se": np.sqrt(np.clip(post, 0, None)), "lambda": lam,
+    })
+    boundary = s2_u <= 0
+    summary = _summary(sums, b, se, s2_u, s2, float(fit.llf), boundary, reml, "statsmodels")
+    return ESRESResult(scores=scores, summary=summary)
+
+
+def esres(data: pd.DataFrame, outcome: str, group: str, controls: list[str] | None = None,
+          weights: str | None = None, reml: bool = True, engine: str = "fast") -> ESRESResult:
+    """Effect scores of the categories of `group` for `outcome`, net of `controls`.
+
+    engine="fast" fits from per-category sums; engine="statsmodels" fits MixedLM on
+    the rows (frequency weights expanded), to check the fast engine.
+    """
+    controls = list(controls or [])
+    if engine == "fast":
+        return fit_from_sums(GroupSums.from_frame(data, outcome, group, controls, weights), reml=reml)
+    if engine == "statsmodels":
+        return _fit_statsmodels(data, outcome, group, controls, weights, reml)
+    raise CamsisError(f"unknown engine {engine!r}; use 'fast' or 'statsmodels'")
