@@ -1,0 +1,76 @@
+"""The sheet of scales to build: read it, check it, and turn a row into build options."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from camsis.errors import CamsisError
+
+REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
+OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to"]
+SCALE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def parse_groups(text: str, where: str) -> list[int]:
+    """'1,2' or '1 2' -> [1, 2]; empty -> []."""
+    items = [item for item in re.split(r"[,\s]+", str(text).strip()) if item]
+    try:
+        return [int(item) for item in items]
+    except ValueError:
+        raise CamsisError(f"{where}: expected group codes such as '1,2', got '{text}'") from None
+
+
+def load_scales(path, classifications_dir) -> pd.DataFrame:
+    """Read and check the scales sheet; one row per scale, indexed by scale name."""
+    path = Path(path)
+    if not path.is_file():
+        raise CamsisError(f"scales sheet {path} does not exist")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    sheet.columns = [column.strip() for column in sheet.columns]
+    missing = [column for column in REQUIRED_COLUMNS if column not in sheet.columns]
+    if missing:
+        raise CamsisError(f"scales sheet {path} lacks column(s) {', '.join(missing)} (needs: {' '.join(REQUIRED_COLUMNS)})")
+    if sheet.empty:
+        raise CamsisError(f"scales sheet {path} has no scales")
+    for column in OPTIONAL_COLUMNS:
+        if column not in sheet.columns:
+            sheet[column] = ""
+    sheet = sheet.apply(lambda column: column.str.strip())
+    for line, row in enumerate(sheet.itertuples(index=False), start=2):
+        where = f"scales sheet {path}, line {line}"
+        if not SCALE_NAME.match(row.scale):
+            raise CamsisError(f"{where}: scale name '{row.scale}' must be letters, digits, '_', '-' or '.'")
+        for column in ("input", "occ1", "occ2", "classification"):
+            if not getattr(row, column):
+                raise CamsisError(f"{where}: column {column} is empty for scale {row.scale}")
+        if not re.fullmatch(r"\d+", row.diagonal_digits or ""):
+            raise CamsisError(
+                f"{where}: diagonal_digits of scale {row.scale} must be a whole number >= 0, got '{row.diagonal_digits}'"
+            )
+        if not (Path(classifications_dir) / f"{row.classification}.tsv").is_file():
+            known = sorted(p.stem for p in Path(classifications_dir).glob("*.tsv"))
+            raise CamsisError(
+                f"{where}: unknown classification '{row.classification}' for scale {row.scale} (known: {', '.join(known)})"
+            )
+        parse_groups(row.diagonal_groups, where)
+    duplicated = sheet["scale"][sheet["scale"].duplicated()].unique()
+    if len(duplicated):
+        raise CamsisError(f"scales sheet {path}: scale name(s) {', '.join(duplicated)} appear more than once")
+    return sheet.set_index("scale", drop=False)
+
+
+def read_recodes(path) -> dict[int, int]:
+    """Hand-written merges for the CA: a TSV with columns ``from`` and ``to`` (unit codes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CamsisError(f"recodes file {path} does not exist")
+    table = pd.read_csv(path, sep="\t", dtype=str, comment="#")
+    if list(table.columns[:2]) != ["from", "to"]:
+        raise CamsisError(f"recodes file {path} must start with the header 'from<TAB>to', got {list(table.columns)}")
+    try:
+        return {int(a): int(b) for a, b in zip(table["from"], table["to"])}
+    except ValueError:
+        raise CamsisError(f"recodes file {path} holds a code that is not a whole number") from None

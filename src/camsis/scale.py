@@ -1,0 +1,171 @@
+"""From a pair table and its blank masks to standardised unit scores (stages 4 to 7).
+
+This is the part of a build that a bootstrap replicate repeats, so it takes only the
+table and returns only unit-level results; filling and writing come after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from camsis.ca import choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.errors import CamsisError
+from camsis.filling import impute_missing_units
+from camsis.merging import apply_merge, apply_recodes, merge_sparse_units
+from camsis.smoothing import smooth_side
+from camsis.standardising import fit_standardisation
+
+log = logging.getLogger("camsis.scale")
+
+SIDES = {"m": "husbands (occ1)", "f": "wives (occ2)"}
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """Choices of a build; the defaults are the published method's.
+
+    Attributes
+    ----------
+    min_n : units with at most this many non-blanked pairs are merged before the CA.
+    n_components : CA dimensions kept (the chosen one and at least one more).
+    reference_measure : link column of the classification used to choose and orient the
+        CA dimension; None takes the classification's own default.
+    recodes : hand-written unit -> unit merges applied before the sparse merging.
+    mean, sd, clip : the published metric.
+    disconnected : "refuse" a table that falls apart into blocks after blanking, or
+        "drop" the units outside the largest block (they are then imputed and flagged).
+    reml : REML (the published method) or ML for the smoothing models.
+    """
+
+    min_n: float = 30
+    n_components: int = 2
+    reference_measure: str | None = None
+    recodes: dict = field(default_factory=dict)
+    mean: float = 50.0
+    sd: float = 15.0
+    clip: tuple = (1.0, 99.0)
+    disconnected: str = "refuse"
+    reml: bool = True
+
+
+@dataclass
+class UnitScores:
+    """Standardised scores of every unit of the classification.
+
+    Attributes
+    ----------
+    scores : DataFrame indexed by unit with, for each side s in m (husbands) and f (wives):
+        ``{s}camsis``, ``{s}cam_se``, ``{s}camsis2`` (second dimension), ``n_{s}`` (pairs
+        behind the score), ``{s}_imputed`` (code of the group the score was borrowed from,
+        0 if none), ``{s}_ca`` (the raw CA score), ``{s}_lambda`` (shrinkage factor).
+    population : DataFrame indexed by unit, columns m and f: weighted people per unit in
+        the input, blanked pairs included (the standardisation's population).
+    diagnostics : what summary.json reports about the CA and the smoothing.
+    """
+
+    scores: pd.DataFrame
+    population: pd.DataFrame
+    diagnostics: dict
+
+
+def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Series, axis: int) -> tuple[pd.Series, pd.Series]:
+    """Mass-weighted reference value and mass of each merged row (axis 1) or column (axis 0)."""
+    mass = table.sum(axis=axis)
+    frame = pd.DataFrame({"target": unit_map.reindex(mass.index), "mass": mass, "ref": reference.reindex(mass.index)})
+    frame = frame[frame["ref"].notna() & (frame["mass"] > 0)]
+    frame["wref"] = frame["mass"] * frame["ref"]
+    grouped = frame.groupby("target")[["wref", "mass"]].sum()
+    return grouped["wref"] / grouped["mass"], grouped["mass"]
+
+
+def _drop_outside_main_block(kept: pd.DataFrame, disconnected: str, diagnostics: dict) -> pd.DataFrame:
+    blocks = connected_blocks(kept)
+    if len(blocks) <= 1:
+        return kept
+    if disconnected != "drop":
+        raise CamsisError(
+            "the table falls apart after blanking into blocks with no pairs between them: "
+            + describe_blocks(blocks)
+            + " (set disconnected: drop to leave the smaller blocks out of the CA)"
+        )
+    rows = [r for block in blocks[1:] for r in block[0]]
+    cols = [c for block in blocks[1:] for c in block[1]]
+    diagnostics["dropped_blocks"] = {
+        "rows": [int(r) for r in rows],
+        "columns": [int(c) for c in cols],
+        "pairs": float(kept.loc[rows].to_numpy().sum() + kept[cols].to_numpy().sum() - kept.loc[rows, cols].to_numpy().sum()),
+    }
+    log.warning("left %d row and %d column units outside the main block out of the CA: %s",
+                len(rows), len(cols), describe_blocks(blocks))
+    kept = kept.copy()
+    kept.loc[rows, :] = 0.0
+    kept.loc[:, cols] = 0.0
+    return kept
+
+
+def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
+    """Stages 4-7: merge sparse units, CA, choose the dimension, smooth, standardise."""
+    diagnostics: dict = {}
+    kept_counts = table.counts.where(~ca_blank, 0.0)
+    kept = table.weighted.where(~ca_blank, 0.0)
+    if kept.to_numpy().sum() <= 0:
+        raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
+    kept = _drop_outside_main_block(kept, options.disconnected, diagnostics)
+    kept_counts = kept_counts.where(kept > 0, 0.0)
+
+    parents = classification.frame["parent"]
+    row_map = apply_recodes(merge_sparse_units(kept_counts.sum(axis=1), parents, options.min_n), options.recodes)
+    col_map = apply_recodes(merge_sparse_units(kept_counts.sum(axis=0), parents, options.min_n), options.recodes)
+    diagnostics["merged_units"] = {
+        "m": int(((row_map != row_map.index) & (kept_counts.sum(axis=1) > 0)).sum()),
+        "f": int(((col_map != col_map.index) & (kept_counts.sum(axis=0) > 0)).sum()),
+    }
+    merged = apply_merge(kept, row_map, col_map)
+    ca = correspondence_analysis(merged, n_components=options.n_components)
+
+    measure = options.reference_measure or classification.reference_measure
+    if measure not in classification.frame.columns:
+        raise CamsisError(f"reference measure '{measure}' is not a column of classification {classification.name}")
+    reference = classification.frame[measure].astype(float)
+    row_ref, row_mass = _reference_for(kept, row_map, reference, axis=1)
+    col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
+    ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
+    diagnostics["ca"] = {
+        "inertia": [float(x) for x in ca.inertia],
+        "total_inertia": float(ca.total_inertia),
+        "chosen_dimension": int(ca.chosen),
+        "reference_measure": measure,
+        "correlations": {str(k): float(v) for k, v in ca.correlations.items()},
+        "units_in_ca": {"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
+    }
+    husband_ca = expand_scores(ca.row_scores, row_map)
+    wife_ca = expand_scores(ca.column_scores, col_map)
+
+    population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
+    units = pd.Index(classification.units, name="unit")
+    scores = pd.DataFrame(index=units)
+    diagnostics["smoothing"] = {}
+    for dim, suffix in (("dim1", ""), ("dim2", "2")):
+        if dim not in husband_ca.columns:
+            continue
+        men = smooth_side(table.weighted, table.counts, smooth_blank, wife_ca[dim], reml=options.reml)
+        women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_ca[dim], reml=options.reml)
+        for side, smoothed, own_ca in (("m", men, husband_ca), ("f", women, wife_ca)):
+            raw, source = impute_missing_units(smoothed.scores["esres"], population[side], classification)
+            standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
+            scores[f"{side}camsis{suffix}"] = standard.scores(raw)
+            if suffix:
+                continue
+            scores[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
+            scores[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
+            scores[f"{side}_imputed"] = source
+            scores[f"{side}_ca"] = own_ca[dim].reindex(units)
+            scores[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
+            diagnostics["smoothing"][side] = smoothed.summary
+            if smoothed.summary.get("boundary"):
+                log.warning("no %s unit variance in the smoothing model (boundary fit): scores fall back to the mean", SIDES[side])
+    return UnitScores(scores=scores, population=population, diagnostics=diagnostics)

@@ -1,0 +1,64 @@
+"""Stage 6: shrink each unit's CA score toward the mean by its random-effects residual.
+
+For one side (say husbands), every non-blanked pair carries the CA score of the
+partner's unit; a random-intercept model of that score with the unit as the group gives
+each unit the fixed intercept plus its empirical Bayes effect. Cells of the table are
+frequency weights, so the model is fitted from per-unit sums, never from rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from camsis.esres import GroupSums, fit_from_sums
+
+
+@dataclass
+class SmoothedSide:
+    """Smoothed scores of one side's units.
+
+    Attributes
+    ----------
+    scores : DataFrame indexed by unit (only units with at least one usable pair):
+        ``n`` (pairs behind the score), ``n_weighted``, ``eps`` (plain mean of the partners'
+        scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD), ``lambda`` (shrinkage).
+    summary : the variance components and fit of the model (see ``camsis.esres``), plus
+        ``pairs_without_partner_score``: non-blanked pairs left out because the partner's
+        unit has no CA score.
+    """
+
+    scores: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+def smooth_side(
+    weighted: pd.DataFrame,
+    counts: pd.DataFrame,
+    blanked: pd.DataFrame,
+    partner_scores: pd.Series,
+    reml: bool = True,
+) -> SmoothedSide:
+    """Smooth the row units of ``weighted`` (rows: the side scored; columns: partners).
+
+    Weights are rescaled to sum to the number of pairs used, so survey weights act as
+    relative frequencies: multiplying them all by a constant changes nothing.
+    """
+    partner = partner_scores.reindex(weighted.columns).to_numpy(float)
+    w = np.where(blanked.to_numpy(bool), 0.0, weighted.to_numpy(float))
+    c = np.where(blanked.to_numpy(bool), 0.0, counts.to_numpy(float))
+    scored = np.isfinite(partner)
+    unscored_pairs = float(c[:, ~scored].sum())
+    w, c = w[:, scored], c[:, scored]
+    rows, cols = np.nonzero(w > 0)
+    frequency = w[rows, cols] * (c.sum() / w.sum())
+    sums = GroupSums.from_values(weighted.index.to_numpy()[rows], partner[scored][cols], frequency)
+    fit = fit_from_sums(sums, reml=reml)
+    scores = fit.scores.set_index(fit.scores.columns[0])
+    scores.index.name = weighted.index.name
+    per_unit = pd.DataFrame({"n": c.sum(axis=1), "n_weighted": w.sum(axis=1)}, index=weighted.index)
+    scores = per_unit.loc[scores.index].join(scores.drop(columns=["n"]))
+    summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
+    return SmoothedSide(scores=scores, summary=summary)

@@ -1,0 +1,21 @@
+# The embedded default input: synthetic couples on SOC2020 units from a known structure.
+
+
+rule simulate_demo:
+    input:
+        classification="data/classifications/soc2020.tsv",
+        psds="data/psds/gb_soc2020.tsv",
+    output:
+        couples="resources/demo/gb_soc2020_demo.dta",
+        truth="resources/demo/gb_soc2020_demo_truth.tsv",
+    params:
+        couples=config["demo"]["couples"],
+        seed=config["demo"]["seed"],
+        classifications=config["classifications"],
+    log:
+        "logs/demo/simulate_demo.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/simulate_demo.py"

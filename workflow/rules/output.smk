@@ -1,0 +1,25 @@
+# Stages 8-9: every code of the classification scored, written as .dta, .csv and a summary.
+
+
+rule score_file:
+    input:
+        scores="results/{scale}/work/unit_scores.tsv",
+        scaling="results/{scale}/work/scaling.json",
+        table="results/{scale}/work/table.json",
+        blanking="results/{scale}/work/blanking.json",
+        classification=classification_files,
+    output:
+        dta=report("results/{scale}/{scale}.dta", caption="../report/score_file.rst", category="Score files"),
+        csv="results/{scale}/{scale}.csv",
+        summary="results/{scale}/summary.json",
+    params:
+        row=scale_row,
+        config=config,
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/score_file.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/score_file.py"

@@ -1,0 +1,23 @@
+# Stages 4-7: sparse merging, correspondence analysis, smoothing, standardisation.
+
+
+rule score_units:
+    input:
+        table="results/{scale}/work/table.parquet",
+        info="results/{scale}/work/table.json",
+        blanked="results/{scale}/work/blanked.parquet",
+        classification=classification_files,
+    output:
+        scores="results/{scale}/work/unit_scores.tsv",
+        info="results/{scale}/work/scaling.json",
+    params:
+        row=scale_row,
+        options=scale_options,
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/score_units.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/score_units.py"

@@ -1,0 +1,43 @@
+# Stages 1-3: read the pairs into an occ1 x occ2 table, then mark the blanked cells.
+
+
+rule tabulate:
+    input:
+        data=input_file,
+        classification=classification_files,
+    output:
+        table="results/{scale}/work/table.parquet",
+        info="results/{scale}/work/table.json",
+    params:
+        row=scale_row,
+        chunksize=config["chunksize"],
+        on_missing_weight=config["on_missing_weight"],
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/tabulate.log",
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/tabulate.py"
+
+
+rule blank:
+    input:
+        table="results/{scale}/work/table.parquet",
+        info="results/{scale}/work/table.json",
+        classification=classification_files,
+        psds=blanking_files,
+    output:
+        blanked="results/{scale}/work/blanked.parquet",
+        info="results/{scale}/work/blanking.json",
+    params:
+        row=scale_row,
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/blank.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/blank.py"
