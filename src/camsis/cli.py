@@ -1,0 +1,276 @@
+"""The `camsis` command: one subcommand per tool.
+
+Each subcommand is registered by an `_add_<name>(subparsers)` function that sets its
+`run` callable; `main` only parses, configures logging and turns a CamsisError into one
+line on stderr with exit status 2. Outputs are written to temporary files beside their
+targets and moved into place only when everything succeeded, so an error leaves no
+partial or stale-looking output behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.cli")
+
+READERS = (".dta", ".sav", ".csv", ".parquet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `camsis` console script; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="camsis", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_esres(sub)
+    args = parser.parse_args(argv)
+    _configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    try:
+        args.run(args)
+    except CamsisError as err:
+        message = " ".join(str(err).split())
+        sys.stderr.write(f"camsis: error: {message}\n")
+        return 2
+    return 0
+
+
+def _configure_logging(level: int) -> None:
+    logger = logging.getLogger("camsis")
+    if not any(getattr(h, "_camsis_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("camsis: %(levelname)s: %(message)s"))
+        handler._camsis_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+# --- reading -------------------------------------------------------------------------
+
+def read_columns(path: str | Path, columns: list[str]) -> tuple[pd.DataFrame, dict, dict]:
+    """Read only `columns` of a .dta/.sav/.csv/.parquet file.
+
+    Returns the frame, the value labels {variable: {value: label}} and the variable
+    labels {variable: label} (both empty for formats without them). Raises CamsisError
+    naming the file or the missing variables.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in READERS:
+        raise CamsisError(f"{path}: unknown data format {ext or '(no extension)'!r}; "
+                          f"use one of {', '.join(READERS)}")
+    if not path.is_file():
+        raise CamsisError(f"{path}: no such file")
+    columns = list(dict.fromkeys(columns))
+    try:
+        available, value_labels, variable_labels = _available_columns(path, ext)
+    except CamsisError:
+        raise
+    except Exception as err:  # readers raise many types for a corrupt file
+        raise CamsisError(f"{path}: cannot read it as {ext}: {' '.join(str(err).split())}") from err
+    missing = [c for c in columns if c not in available]
+    if missing:
+        shown = ", ".join(available[:40]) + (f", ... ({len(available)} in all)" if len(available) > 40 else "")
+        raise CamsisError(f"{path}: variable(s) {', '.join(missing)} not in the file; it has: {shown}")
+    try:
+        frame = _read(path, ext, columns)
+    except Exception as err:
+        raise CamsisError(f"{path}: cannot read it as {ext}: {' '.join(str(err).split())}") from err
+    return (frame, {c: v for c, v in value_labels.items() if c in columns},
+            {c: v for c, v in variable_labels.items() if c in columns and v})
+
+
+def _available_columns(path: Path, ext: str) -> tuple[list[str], dict, dict]:
+    import pyreadstat
+
+    if ext in (".dta", ".sav"):
+        reader = pyreadstat.read_dta if ext == ".dta" else pyreadstat.read_sav
+        _, meta = reader(str(path), metadataonly=True)
+        return list(meta.column_names), dict(meta.variable_value_labels), dict(meta.column_names_to_labels)
+    if ext == ".csv":
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns], {}, {}
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names), {}, {}
+
+
+def _read(path: Path, ext: str, columns: list[str]) -> pd.DataFrame:
+    import pyreadstat
+
+    if ext == ".dta":
+        return pyreadstat.read_dta(str(path), usecols=columns)[0][columns]
+    if ext == ".sav":
+        return pyreadstat.read_sav(str(path), usecols=columns)[0][columns]
+    if ext == ".csv":
+        return pd.read_csv(path, usecols=columns)[columns]
+    return pd.read_parquet(path, columns=columns)
+
+
+# --- writing -------------------------------------------------------------------------
+
+class _Outputs:
+    """Collects outputs written to temporary files; `commit` moves them all into place."""
+
+    def __init__(self):
+        self.pending: list[tuple[str, Path]] = []
+
+    def temp_for(self, target: str | Path) -> str:
+        target = Path(target)
+        if not target.parent.is_dir():
+            raise CamsisError(f"{target}: directory {target.parent} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+        os.close(fd)
+        self.pending.append((tmp, target))
+        return tmp
+
+    def commit(self) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        for tmp, target in self.pending:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
+            os.replace(tmp, target)
+        self.pending = []
+
+    def discard(self) -> None:
+        for tmp, _ in self.pending:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.pending = []
+
+
+def _write_scores(scores: pd.DataFrame, path: str, labels: dict, value_labels: dict) -> None:
+    if path.lower().endswith(".csv"):
+        scores.to_csv(path, index=False)
+        return
+    import pyreadstat
+
+    try:
+        pyreadstat.write_dta(scores, path, column_labels=[labels.get(c, c) for c in scores.columns],
+                             variable_value_labels=value_labels or None)
+    except Exception as err:
+        raise CamsisError(f"cannot write {path}: {' '.join(str(err).split())}") from err
+
+
+# --- esres ---------------------------------------------------------------------------
+
+def _add_esres(sub) -> None:
+    p = sub.add_parser("esres", help="effect scores from random-effects residuals (ESRES) per category",
+                       description="Fit a random-intercept model of OUTCOME with GROUP as the category "
+                                   "(REML by default) and write per-category EPS and ESRES scores.")
+    p.add_argument("data", metavar="DATA", help="input file: .dta, .sav, .csv or .parquet")
+    p.add_argument("--outcome", required=True, metavar="Y")
+    p.add_argument("--group", required=True, metavar="G")
+    p.add_argument("--controls", nargs="+", default=[], metavar="X", help="control variables (numeric)")
+    p.add_argument("--weight", metavar="W", help="frequency weight variable")
+    p.add_argument("--log", action="store_true",
+                   help="model log(Y); report EPS and ESRES as geometric means (exp), esres_se_log on the log scale")
+    fit = p.add_mutually_exclusive_group()
+    fit.add_argument("--reml", dest="reml", action="store_true", default=True, help="REML fit (default)")
+    fit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood fit")
+    p.add_argument("--out", required=True, metavar="FILE", help="scores: .csv or .dta (labelled)")
+    p.add_argument("--summary", metavar="FILE.json", help="model summary as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="caterpillar plot of ESRES with 95%% intervals")
+    p.set_defaults(run=run_esres)
+
+
+def run_esres(args: argparse.Namespace) -> None:
+    """The `camsis esres` command: read, fit, then write every requested output atomically."""
+    from camsis.esres import esres
+
+    if Path(args.out).suffix.lower() not in (".csv", ".dta"):
+        raise CamsisError(f"--out {args.out}: write scores as .csv or .dta")
+    columns = [args.outcome, args.group, *args.controls] + ([args.weight] if args.weight else [])
+    data, value_labels, variable_labels = read_columns(args.data, columns)
+    if args.log:
+        data = _log_outcome(data, args.outcome, [args.group, *args.controls])
+    result = esres(data, args.outcome, args.group, controls=args.controls, weights=args.weight,
+                   reml=args.reml)
+    scores = _integral_groups(result.scores, args.group)
+    labels = _column_labels(args.outcome, args.group, variable_labels.get(args.group, args.group), args.log)
+    if args.log:
+        scores = scores.assign(eps=np.exp(scores["eps"]), esres=np.exp(scores["esres"]))
+        scores = scores.rename(columns={"esres_se": "esres_se_log"})
+    group_labels = value_labels.get(args.group, {})
+    outputs = _Outputs()
+    try:
+        dta_labels = {args.group: {int(k): v for k, v in group_labels.items()}} if group_labels and \
+            pd.api.types.is_integer_dtype(scores[args.group]) else {}
+        _write_scores(scores, outputs.temp_for(args.out), labels, dta_labels)
+        if args.summary:
+            summary = dict(result.summary, data=str(args.data), outcome=args.outcome, group=args.group,
+                           controls=list(args.controls), weight=args.weight, log=bool(args.log))
+            with open(outputs.temp_for(args.summary), "w") as fh:
+                json.dump(summary, fh, indent=2)
+        if args.plot:
+            _plot(result.scores, args, group_labels, outputs.temp_for(args.plot))
+        outputs.commit()
+    finally:
+        outputs.discard()
+    log.info("wrote %d category scores to %s", len(scores), args.out)
+
+
+def _log_outcome(data: pd.DataFrame, outcome: str, others: list[str]) -> pd.DataFrame:
+    y = data[outcome]
+    if not pd.api.types.is_numeric_dtype(y):
+        raise CamsisError(f"outcome {outcome!r} is not numeric (dtype {y.dtype})")
+    used = y.notna() & data[others].notna().all(axis=1)
+    bad = int((y[used] <= 0).sum())
+    if bad:
+        raise CamsisError(f"outcome {outcome!r} has {bad} non-positive values; --log needs {outcome} > 0")
+    return data.assign(**{outcome: np.log(y.astype(float))})
+
+
+def _integral_groups(scores: pd.DataFrame, group: str) -> pd.DataFrame:
+    """Codes read as floats (Stata/SPSS numeric) are written back as integers."""
+    col = scores[group]
+    if pd.api.types.is_float_dtype(col) and np.all(np.mod(col.to_numpy(), 1) == 0) \
+            and np.abs(col).max() < 2 ** 31:
+        return scores.assign(**{group: col.astype(np.int64)})
+    return scores
+
+
+def _column_labels(outcome: str, group: str, group_label: str, logged: bool) -> dict:
+    mean = f"Geometric mean of {outcome} (EPS)" if logged else f"Mean of {outcome} (EPS)"
+    score = f"ESRES of {outcome}: exp(intercept + BLUP)" if logged else f"ESRES of {outcome}: intercept + BLUP"
+    return {
+        group: group_label,
+        "n": "Observations (sum of weights)",
+        "eps": mean,
+        "esres": score,
+        "esres_se": "Posterior SD of the BLUP",
+        "esres_se_log": "Posterior SD of the BLUP, log scale",
+        "lambda": "Shrinkage factor lambda",
+    }
+
+
+def _plot(scores: pd.DataFrame, args, group_labels: dict, path: str) -> None:
+    from camsis.plots import caterpillar_plot
+
+    names = scores[args.group].map(lambda v: group_labels.get(v, v) if group_labels else v)
+    frame = scores.assign(label=names.map(_short_label))
+    what = f"log({args.outcome})" if args.log else args.outcome
+    caterpillar_plot(frame, "label", "esres", "esres_se", path,
+                     title=f"ESRES of {what} by {args.group}",
+                     back_transform=np.exp if args.log else None,
+                     xlabel=f"{'geometric mean of ' if args.log else ''}{args.outcome}: ESRES with 95% interval",
+                     fmt=Path(args.plot).suffix.lstrip(".") or "png")
+
+
+def _short_label(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+if __name__ == "__main__":
+    sys.exit(main())
