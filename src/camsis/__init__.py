@@ -1,7 +1,8 @@
 """CAMSIS occupational scales from microdata on couples, and effect scores (ESRES)."""
 
 from camsis.errors import CamsisError
+from camsis.esres import esres
 
 __version__ = "0.1.0"
 
-__all__ = ["CamsisError", "__version__"]
+__all__ = ["CamsisError", "__version__", "esres"]
