@@ -1,0 +1,153 @@
+"""Stage 3: diagonal and pseudo-diagonal cells, blanked from the estimation.
+
+Couples in the same or closely linked occupations (shared workplaces, family farms and
+businesses) say little about general social distance, so their cells are masked, not
+deleted: the CA and the smoothing skip them, the standardisation still counts them.
+Two rules are combined: the diagonal rule on codes (optionally only within some groups)
+and the pseudo-diagonal file of code ranges in the format published CAMSIS constructions
+use (`lower_1 upper_1 lower_2 upper_2`, -999 rows as empty placeholders).
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from camsis.classification import Classification
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.blanking")
+
+PSD_COLUMNS = ["lower_1", "upper_1", "lower_2", "upper_2"]
+PLACEHOLDER = -999
+
+
+def read_psd_file(path: str | Path) -> pd.DataFrame:
+    """Read a pseudo-diagonal file as published (tabs, CRLF or LF, last line unterminated)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise CamsisError(f"pseudo-diagonal file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CamsisError(f"pseudo-diagonal file {path} is unreadable ({error})") from None
+    lines = [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines or lines[0][1] != PSD_COLUMNS:
+        found = " ".join(lines[0][1]) if lines else "an empty file"
+        raise CamsisError(f"{path}: line 1: expected the header {' '.join(PSD_COLUMNS)}, found {found}")
+    rows = [_psd_row(path, number, fields) for number, fields in lines[1:]]
+    psds = pd.DataFrame(rows, columns=PSD_COLUMNS, dtype=np.int64)
+    psds = psds[~(psds == PLACEHOLDER).all(axis=1)].reset_index(drop=True)
+    log.debug("%s: %d pseudo-diagonal rows", path, len(psds))
+    return psds
+
+
+def _psd_row(path: Path, number: int, fields: list[str]) -> list[int]:
+    if len(fields) != len(PSD_COLUMNS):
+        raise CamsisError(f"{path}: line {number}: expected 4 bounds, found {len(fields)}: {' '.join(fields)}")
+    bounds = []
+    for name, field in zip(PSD_COLUMNS, fields):
+        try:
+            value = float(field)
+        except ValueError:
+            value = float("nan")
+        if not value.is_integer():
+            raise CamsisError(f"{path}: line {number}: {name} '{field}' is not an integer code")
+        bounds.append(int(value))
+    if bounds == [PLACEHOLDER] * 4:
+        return bounds
+    for side in (0, 2):
+        if bounds[side] > bounds[side + 1]:
+            raise CamsisError(
+                f"{path}: line {number}: {PSD_COLUMNS[side]} {bounds[side]} is above "
+                f"{PSD_COLUMNS[side + 1]} {bounds[side + 1]}"
+            )
+    return bounds
+
+
+def diagonal_cells(
+    rows: Sequence[int] | np.ndarray,
+    cols: Sequence[int] | np.ndarray,
+    digits: int,
+    groups: Iterable[int] | None = None,
+    classification: Classification | None = None,
+) -> np.ndarray:
+    """Cells with floor(occ1 / 10^d) == floor(occ2 / 10^d), within one listed group if given.
+
+    A code lies in a group when the group is the code or one of its ancestors in the
+    classification; without a classification, when the code's digits start with the group's.
+    """
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
+        raise CamsisError(f"diagonal_digits must be a whole number of digits >= 0, not {digits!r}")
+    rows, cols = _codes(rows), _codes(cols)
+    scale = 10 ** int(digits)
+    diagonal = np.equal.outer(rows // scale, cols // scale)
+    if groups is None:
+        return diagonal
+    within = np.zeros_like(diagonal)
+    for group in groups:
+        within |= np.outer(_members(rows, group, classification), _members(cols, group, classification))
+    return diagonal & within
+
+
+def _members(codes: np.ndarray, group: int, classification: Classification | None) -> np.ndarray:
+    if classification is None:
+        prefix = str(int(group))
+        return np.array([str(code).startswith(prefix) for code in codes], dtype=bool)
+    if group not in classification.frame.index:
+        raise CamsisError(f"diagonal group {group} is not a code of classification {classification.name}")
+    return np.array([code == group or group in classification.ancestors(int(code)) for code in codes], dtype=bool)
+
+
+def psd_cells(rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray, psds: pd.DataFrame | None) -> np.ndarray:
+    """Cells inside any of the pseudo-diagonal rows' rectangles (bounds inclusive)."""
+    rows, cols = _codes(rows), _codes(cols)
+    marked = np.zeros((len(rows), len(cols)), dtype=bool)
+    if psds is None:
+        return marked
+    for lower_1, upper_1, lower_2, upper_2 in psds[PSD_COLUMNS].itertuples(index=False):
+        marked |= np.outer((rows >= lower_1) & (rows <= upper_1), (cols >= lower_2) & (cols <= upper_2))
+    return marked
+
+
+def blank_cells(
+    rows: Sequence[int] | np.ndarray,
+    cols: Sequence[int] | np.ndarray,
+    diagonal_digits: int | None = None,
+    diagonal_groups: Iterable[int] | None = None,
+    psds: pd.DataFrame | None = None,
+    classification: Classification | None = None,
+) -> pd.DataFrame:
+    """The blank mask: True where a cell is diagonal (if a rule is given) or pseudo-diagonal."""
+    rows, cols = _codes(rows), _codes(cols)
+    if diagonal_digits is None:
+        if diagonal_groups is not None:
+            raise CamsisError("diagonal groups are given but diagonal_digits is empty")
+        mask = np.zeros((len(rows), len(cols)), dtype=bool)
+    else:
+        mask = diagonal_cells(rows, cols, diagonal_digits, diagonal_groups, classification)
+    mask |= psd_cells(rows, cols, psds)
+    return pd.DataFrame(mask, index=pd.Index(rows, name="occ1"), columns=pd.Index(cols, name="occ2"))
+
+
+def summarise_blanking(mask: pd.DataFrame, weighted: pd.DataFrame, counts: pd.DataFrame) -> dict:
+    """Cells and pairs blanked, for summary.json (plain ints and floats)."""
+    if not (mask.index.equals(weighted.index) and mask.columns.equals(weighted.columns)):
+        raise ValueError("the blank mask and the table have different rows or columns")
+    blanked = mask.to_numpy(dtype=bool)
+    weights = weighted.to_numpy(dtype=np.float64)
+    numbers = counts.loc[mask.index, mask.columns].to_numpy(dtype=np.float64)
+    total = float(weights.sum())
+    return {
+        "cells_blanked": int(blanked.sum()),
+        "cells_blanked_with_pairs": int((blanked & (numbers > 0)).sum()),
+        "pairs_blanked": int(round(numbers[blanked].sum())),
+        "pairs_blanked_weighted": float(weights[blanked].sum()),
+        "share_blanked_weighted": float(weights[blanked].sum() / total) if total > 0 else 0.0,
+    }
+
+
+def _codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
