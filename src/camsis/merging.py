@@ -1,0 +1,210 @@
+"""Stage 4: merge sparse units into populous neighbours before the correspondence analysis.
+
+A row or column with a handful of pairs gets an extreme, unstable CA score and can capture a
+whole dimension, so for the CA only it joins the row (column) of a populous unit nearby in
+the classification. The original units are kept: the merge map says which CA row or column
+each unit borrows its score from, and the smoothing later scores every unit on its own pairs.
+
+The rule (``merge_sparse_units``), for one side of the table:
+
+* ``totals`` are the unit's non-blanked pairs. A unit is *sparse* when ``0 < total <= min_n``.
+  Units with a zero total are *empty*: they have no mass, so they are never merged (they map
+  to themselves and leave the CA as zero-mass rows); ``MergeResult.empty`` lists them.
+* Every unit with pairs starts as its own merged set, represented by itself. The groups of
+  the classification are visited from the finest level to the coarsest (ascending code
+  within a level). At a group g, every set inside g whose total is still <= min_n joins the
+  largest set inside g (most pairs; ties go to the lowest representative code), whose
+  representative stays. A joined set still <= min_n climbs on to the next coarser group.
+* At the first step every set is a single unit, so a sparse unit joins the most populous
+  unit of its parent group, and several sparse units may join the same one. A minor group
+  that is sparse as a whole but holds more than min_n pairs together is merged into its own
+  most populous unit; one that holds too few climbs, as a whole, to the largest row of its
+  grandparent group (usually its most populous unit; the set of pairs already merged into a
+  unit counts, so a sparse unit that happens to be the group's largest does not absorb the
+  climbers and leave them below min_n while a populous set exists), and so on. A unit with
+  more than min_n pairs is never merged away.
+* A cluster still <= min_n after its top-level group (SOC2020: its major group) stays merged
+  into that group's most populous unit, and a warning names it. Clusters never cross
+  top-level groups.
+
+Hand-written recodes from published construction files (unit -> unit) win over the rule:
+``merge_sparse_units(..., recodes=...)`` applies them before it (the method's order: the
+recoded unit's pairs count toward its target's total); ``apply_recodes`` composes them with
+an existing map.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.merging")
+
+
+def _ancestors(code: int, parents: pd.Series) -> list[int]:
+    """Parent, grandparent, ... of a code, checked against the parent column."""
+    chain: list[int] = []
+    current = code
+    while True:
+        if current not in parents.index:
+            raise CamsisError(f"code {current} is not in the classification's parent column")
+        parent = parents.loc[current]
+        if pd.isna(parent):
+            return chain
+        parent = int(parent)
+        if parent in chain or parent == code:
+            raise CamsisError(f"the parents of code {code} form a cycle through {parent}")
+        chain.append(parent)
+        current = parent
+
+
+def _sparse_merge(totals: pd.Series, parents: pd.Series, min_n: float) -> pd.Series:
+    """The merge rule of the module docstring on units with their own totals."""
+    units = sorted(int(u) for u in totals.index)
+    total = {u: float(totals.loc[u]) for u in units}
+    chains = {u: _ancestors(u, parents) for u in units}
+    active = [u for u in units if total[u] > 0]
+
+    groups = {group for u in active for group in chains[u]}
+    depth = {group: len(_ancestors(group, parents)) for group in groups}
+
+    members = {u: [u] for u in active}
+    cluster_total = {u: total[u] for u in active}
+    rep = {u: u for u in units}
+    for group in sorted(groups, key=lambda g: (-depth[g], g)):
+        inside = sorted(r for r in members if group in chains[r])
+        pending = [r for r in inside if cluster_total[r] <= min_n]
+        if not pending:
+            continue
+        target = max(inside, key=lambda r: (cluster_total[r], -r))
+        for r in pending:
+            if r == target:
+                continue
+            for u in members.pop(r):
+                rep[u] = target
+                members[target].append(u)
+            cluster_total[target] += cluster_total.pop(r)
+
+    pending = [r for r in sorted(members) if cluster_total[r] <= min_n]
+    for r in pending:
+        top = chains[r][-1] if chains[r] else r
+        log.warning(
+            "units %s hold only %g non-blanked pairs together (min_n %g) even at top-level group %d: "
+            "they form one CA row/column on unit %d anyway",
+            ", ".join(str(u) for u in sorted(members[r])), cluster_total[r], min_n, top, r,
+        )
+    return pd.Series([rep[u] for u in units], index=pd.Index(units, name=totals.index.name), name="target", dtype="int64")
+
+
+def merge_sparse_units(
+    totals: pd.Series, parents: pd.Series, min_n: float, recodes: dict[int, int] | None = None
+) -> pd.Series:
+    """Map each unit to the unit whose CA row (or column) it joins: itself when not merged.
+
+    totals : non-blanked pairs per unit on one side (row totals for occ1, column totals for occ2).
+    parents : parent code of every code of the classification (NA at the top level), e.g.
+        ``classification.frame["parent"]``.
+    min_n : units (and merged sets) with at most this many pairs are merged.
+    recodes : hand-written unit -> unit recodes applied first; they win over the rule.
+    """
+    if (totals < 0).any() or totals.isna().any():
+        bad = totals[(totals < 0) | totals.isna()].index[0]
+        raise CamsisError(f"unit {bad} has a negative or missing pair total")
+    if not recodes:
+        return _sparse_merge(totals, parents, min_n)
+    hand = apply_recodes(pd.Series(totals.index, index=totals.index), recodes)
+    recoded_totals = totals.groupby(hand.to_numpy()).sum()
+    recoded_totals.index.name = totals.index.name
+    auto = _sparse_merge(recoded_totals, parents, min_n)
+    return pd.Series(auto.loc[hand.to_numpy()].to_numpy(), index=totals.index, name="target", dtype="int64")
+
+
+def apply_recodes(unit_map: pd.Series, recodes: dict[int, int] | None) -> pd.Series:
+    """Compose hand-written recodes with a merge map; the recodes win.
+
+    A recoded unit goes to its recode target and from there wherever the map (and further
+    recodes) send that target; a unit the map sent to a recoded unit follows it, so every
+    CA row or column a unit joins still exists. Both ends of a recode must be units of the map.
+    """
+    result = unit_map.copy()
+    if not recodes:
+        return result
+    recodes = {int(k): int(v) for k, v in recodes.items()}
+    for code in list(recodes) + list(recodes.values()):
+        if code not in unit_map.index:
+            raise CamsisError(f"hand recode names code {code}, which is not a unit of the classification")
+
+    def resolve(code: int) -> int:
+        seen = [code]
+        while True:
+            step = recodes[code] if code in recodes else int(unit_map.loc[code])
+            if step == code:
+                return code
+            if step in seen:
+                raise CamsisError(f"hand recodes form a cycle: {' -> '.join(str(c) for c in seen + [step])}")
+            seen.append(step)
+            code = step
+
+    result[:] = [resolve(int(u)) for u in unit_map.index]
+    return result
+
+
+def apply_merge(table: pd.DataFrame, row_map: pd.Series, col_map: pd.Series) -> pd.DataFrame:
+    """Sum rows and columns into the units they join; labels become the target codes (sorted)."""
+    missing_rows = table.index.difference(row_map.index)
+    missing_cols = table.columns.difference(col_map.index)
+    if len(missing_rows) or len(missing_cols):
+        raise ValueError(f"merge maps lack table labels: rows {list(missing_rows)}, columns {list(missing_cols)}")
+    rows = table.groupby(row_map.reindex(table.index).to_numpy()).sum()
+    merged = rows.T.groupby(col_map.reindex(table.columns).to_numpy()).sum().T
+    merged.index.name = table.index.name
+    merged.columns.name = table.columns.name
+    return merged
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What the merge did on one side of the table, for summary.json.
+
+    unit_map : unit -> unit whose CA row/column it joins.
+    merged : number of units with pairs that join another unit's row/column.
+    empty : units with no non-blanked pairs (not merged; no CA score; scored later).
+    still_sparse : targets whose merged set has at most min_n pairs even at the top level.
+    targets : target -> the other units merged into it.
+    """
+
+    unit_map: pd.Series
+    merged: int
+    empty: list[int]
+    still_sparse: list[int]
+    targets: dict[int, list[int]]
+
+    def as_dict(self) -> dict:
+        return {
+            "merged": self.merged,
+            "empty": self.empty,
+            "still_sparse": self.still_sparse,
+            "targets": {str(t): units for t, units in self.targets.items()},
+        }
+
+
+def summarise_merge(totals: pd.Series, unit_map: pd.Series, min_n: float) -> MergeResult:
+    """Count and list what a merge map does with these totals."""
+    totals = totals.reindex(unit_map.index).fillna(0.0)
+    moved = unit_map[(unit_map != unit_map.index) & (totals > 0)]
+    cluster = totals.groupby(unit_map.to_numpy()).sum()
+    still = cluster[(cluster > 0) & (cluster <= min_n)]
+    targets: dict[int, list[int]] = {}
+    for unit, target in moved.sort_index().items():
+        targets.setdefault(int(target), []).append(int(unit))
+    return MergeResult(
+        unit_map=unit_map,
+        merged=int(len(moved)),
+        empty=[int(u) for u in totals.index[totals <= 0]],
+        still_sparse=[int(t) for t in still.index],
+        targets=dict(sorted(targets.items())),
+    )

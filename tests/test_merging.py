@@ -1,0 +1,195 @@
+"""Sparse-unit merging on small hierarchies worked by hand."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from camsis.errors import CamsisError
+from camsis.merging import apply_merge, apply_recodes, merge_sparse_units, summarise_merge
+
+# major 1 > sub-major 11 > minors 111, 112; sub-major 12 > minor 121
+# major 2 > 21 > 211;  major 3 > 31 > 311
+HIERARCHY = {
+    1: None, 11: 1, 12: 1, 111: 11, 112: 11, 121: 12,
+    1111: 111, 1112: 111, 1113: 111, 1114: 111,
+    1121: 112, 1122: 112,
+    1211: 121, 1212: 121,
+    2: None, 21: 2, 211: 21, 2111: 211, 2112: 211, 2113: 211,
+    3: None, 31: 3, 311: 31, 3111: 311, 3112: 311,
+}
+PARENTS = pd.Series(HIERARCHY, dtype="Int64")
+TOTALS = pd.Series({
+    1111: 100, 1112: 5, 1113: 0, 1114: 30,   # 1112, 1114 (= min_n) sparse; 1113 empty
+    1121: 10, 1122: 8,                        # minor 112 sparse as a whole (18): climbs to 11
+    1211: 20, 1212: 15,                       # minor 121 sparse, but 35 together
+    2111: 50, 2112: 50, 2113: 3,              # tie between 2111 and 2112
+    3111: 4, 3112: 6,                         # major 3 below min_n altogether
+}, dtype=float)
+EXPECTED = {
+    1111: 1111, 1112: 1111, 1113: 1113, 1114: 1111,
+    1121: 1111, 1122: 1111,
+    1211: 1211, 1212: 1211,
+    2111: 2111, 2112: 2112, 2113: 2111,
+    3111: 3112, 3112: 3112,
+}
+
+
+def test_hand_worked_hierarchy(caplog):
+    with caplog.at_level(logging.WARNING, logger="camsis.merging"):
+        result = merge_sparse_units(TOTALS, PARENTS, min_n=30)
+    assert result.to_dict() == EXPECTED
+    assert result.dtype == np.int64
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "3111, 3112" in warnings[0] and "top-level group 3" in warnings[0]
+
+
+def test_single_sparse_unit_joins_most_populous_sibling():
+    totals = pd.Series({1111: 40.0, 1112: 60.0, 1113: 2.0, 1114: 35.0})
+    assert merge_sparse_units(totals, PARENTS, 30).to_dict() == {1111: 1111, 1112: 1112, 1113: 1112, 1114: 1114}
+
+
+def test_sparse_group_climbs_to_grandparent_populous_unit_in_other_minor():
+    # minor 111 holds 12 pairs in all, minor 112 has the populous unit of sub-major 11
+    totals = pd.Series({1111: 5.0, 1112: 7.0, 1121: 3.0, 1122: 80.0})
+    assert merge_sparse_units(totals, PARENTS, 30).to_dict() == {1111: 1122, 1112: 1122, 1121: 1122, 1122: 1122}
+
+
+def test_pending_sets_from_two_minors_join_at_sub_major():
+    # both minors sparse (12 and 11): at sub-major 11 they join its most populous unit 1112
+    totals = pd.Series({1111: 5.0, 1112: 7.0, 1121: 6.0, 1122: 5.0, 1211: 40.0})
+    result = merge_sparse_units(totals, PARENTS, 20)
+    assert result.to_dict() == {1111: 1112, 1112: 1112, 1121: 1112, 1122: 1112, 1211: 1211}
+
+
+def test_climb_reaches_major_group_across_sub_majors():
+    # sub-major 11 holds 23 pairs; sub-major 12 has a populous unit 1212
+    totals = pd.Series({1111: 10.0, 1112: 5.0, 1121: 8.0, 1211: 1.0, 1212: 90.0})
+    result = merge_sparse_units(totals, PARENTS, 30)
+    assert result.to_dict() == {1111: 1212, 1112: 1212, 1121: 1212, 1211: 1212, 1212: 1212}
+
+
+def test_climbers_join_the_largest_merged_set_not_a_sparse_largest_unit():
+    # at sub-major 11 the largest unit is 1111 (10, itself sparse), but minor 112's two units
+    # already form a set of 18 pairs: 1111 joins that set rather than staying below min_n
+    totals = pd.Series({1111: 10.0, 1121: 9.0, 1122: 9.0})
+    result = merge_sparse_units(totals, PARENTS, 15)
+    assert result.to_dict() == {1111: 1121, 1121: 1121, 1122: 1121}
+
+
+def test_ties_go_to_lowest_code():
+    totals = pd.Series({2111: 3.0, 2112: 3.0, 2113: 3.0})
+    assert merge_sparse_units(totals, PARENTS, 5).to_dict() == {2111: 2111, 2112: 2111, 2113: 2111}
+    totals = pd.Series({2111: 40.0, 2112: 40.0, 2113: 1.0})
+    assert merge_sparse_units(totals, PARENTS, 30)[2113] == 2111
+
+
+def test_zero_total_units_are_empty_not_merged():
+    totals = pd.Series({1111: 100.0, 1112: 0.0, 1113: 0.0})
+    result = merge_sparse_units(totals, PARENTS, 30)
+    assert result.to_dict() == {1111: 1111, 1112: 1112, 1113: 1113}
+    summary = summarise_merge(totals, result, 30)
+    assert summary.empty == [1112, 1113] and summary.merged == 0
+
+
+def test_min_n_zero_merges_nothing():
+    assert (merge_sparse_units(TOTALS, PARENTS, 0) == TOTALS.index).all()
+
+
+def test_summary_counts():
+    result = merge_sparse_units(TOTALS, PARENTS, 30)
+    summary = summarise_merge(TOTALS, result, 30)
+    assert summary.merged == 7  # 1112 1114 1121 1122 1212 2113 3111
+    assert summary.empty == [1113]
+    assert summary.still_sparse == [3112]
+    assert summary.targets == {1111: [1112, 1114, 1121, 1122], 1211: [1212], 2111: [2113], 3112: [3111]}
+    assert summary.as_dict()["targets"]["3112"] == [3111]
+
+
+def test_recodes_applied_before_the_rule():
+    # 1121's 10 pairs go to 2111 by hand; 1122 (8) is then alone in minor 112 and climbs to 1111
+    result = merge_sparse_units(TOTALS, PARENTS, 30, recodes={1121: 2111})
+    expected = {**EXPECTED, 1121: 2111}
+    assert result.to_dict() == expected
+    # recoded pairs count toward their target: 1212 (15 + 40) becomes minor 121's largest
+    # unit and takes 1211 (20); recoding after the merge would have sent 1212 to 1211
+    totals = pd.Series({1211: 20.0, 1212: 15.0, 1111: 40.0})
+    result = merge_sparse_units(totals, PARENTS, 30, recodes={1111: 1212})
+    assert result.to_dict() == {1111: 1212, 1211: 1212, 1212: 1212}
+
+
+def test_apply_recodes_wins_and_merged_units_follow():
+    unit_map = merge_sparse_units(TOTALS, PARENTS, 30)
+    recoded = apply_recodes(unit_map, {1111: 1211, 2113: 2112})
+    assert recoded[1111] == 1211
+    assert recoded[1112] == 1211 and recoded[1122] == 1211  # they had joined 1111
+    assert recoded[2113] == 2112
+    assert recoded[2111] == 2111
+    assert apply_recodes(unit_map, None).equals(unit_map)
+
+
+def test_bad_recodes_are_refused():
+    unit_map = pd.Series({1111: 1111, 1112: 1112}, dtype="int64")
+    with pytest.raises(CamsisError, match="9999"):
+        apply_recodes(unit_map, {1111: 9999})
+    with pytest.raises(CamsisError, match="cycle"):
+        apply_recodes(unit_map, {1111: 1112, 1112: 1111})
+
+
+def test_unknown_unit_is_refused():
+    with pytest.raises(CamsisError, match="4111"):
+        merge_sparse_units(pd.Series({4111: 3.0}), PARENTS, 30)
+
+
+def test_apply_merge_sums_into_targets():
+    table = pd.DataFrame(
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9]], index=pd.Index([1111, 1112, 1113], name="occ1"),
+        columns=pd.Index([2111, 2112, 2113], name="occ2"), dtype=float,
+    )
+    row_map = pd.Series({1111: 1111, 1112: 1111, 1113: 1113})
+    col_map = pd.Series({2111: 2112, 2112: 2112, 2113: 2112})
+    merged = apply_merge(table, row_map, col_map)
+    expected = pd.DataFrame([[21.0], [24.0]], index=pd.Index([1111, 1113], name="occ1"),
+                            columns=pd.Index([2112], name="occ2"))
+    pd.testing.assert_frame_equal(merged, expected)
+    assert merged.to_numpy().sum() == table.to_numpy().sum()
+
+
+@st.composite
+def hierarchies(draw):
+    """Random 3-level hierarchies (major > minor > unit) with random totals."""
+    parents, totals = {}, {}
+    for major in range(1, draw(st.integers(1, 3)) + 1):
+        parents[major] = None
+        for m in range(draw(st.integers(1, 3))):
+            minor = major * 10 + m
+            parents[minor] = major
+            for u in range(draw(st.integers(1, 4))):
+                unit = minor * 10 + u
+                parents[unit] = minor
+                totals[unit] = float(draw(st.integers(0, 40)))
+    return pd.Series(parents, dtype="Int64"), pd.Series(totals)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hierarchies(), st.integers(0, 30))
+def test_merge_invariants(data, min_n):
+    parents, totals = data
+    result = merge_sparse_units(totals, parents, min_n)
+    # targets are their own targets, within the same top-level group
+    assert (result.loc[result.to_numpy()].to_numpy() == result.to_numpy()).all()
+    assert all(t // 100 == u // 100 for u, t in result.items())
+    # units with more than min_n pairs, and empty ones, keep their own row
+    keep = totals[(totals > min_n) | (totals == 0)].index
+    assert (result[keep] == keep).all()
+    # every merged set holds more than min_n pairs unless its whole major group does not
+    cluster = totals.groupby(result.to_numpy()).sum()
+    major = totals.groupby(totals.index // 100).sum()
+    for target, n in cluster.items():
+        assert n > min_n or n == 0 or major[target // 100] <= min_n
+    # merged table keeps every pair
+    table = pd.DataFrame(np.outer(totals, totals), index=totals.index, columns=totals.index)
+    assert apply_merge(table, result, result).to_numpy().sum() == pytest.approx(table.to_numpy().sum())
