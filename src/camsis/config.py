@@ -28,7 +28,7 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise CamsisError(f"scales sheet {path} does not exist")
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
     sheet.columns = [column.strip() for column in sheet.columns]
     missing = [column for column in REQUIRED_COLUMNS if column not in sheet.columns]
     if missing:

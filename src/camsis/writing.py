@@ -84,7 +84,8 @@ def write_dta(frame: pd.DataFrame, path, column_labels: dict, value_labels: dict
         if pd.api.types.is_bool_dtype(values):
             out[column] = values.astype("int8")
         elif pd.api.types.is_integer_dtype(values):
-            out[column] = values.astype("float64") if values.isna().any() else values.astype("int64")
+            fits = values.dropna().abs().max() < 2**31 if values.notna().any() else True
+            out[column] = values.astype("Int32") if fits else values.astype("float64")
     with atomic_path(path) as temporary:
         pyreadstat.write_dta(
             out,

@@ -1,0 +1,44 @@
+import pytest
+
+from camsis.config import load_scales, parse_groups, read_recodes
+from camsis.errors import CamsisError
+
+HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+
+
+def sheet(tmp_path, body, header=HEADER):
+    path = tmp_path / "scales.tsv"
+    path.write_text(header + body)
+    return path
+
+
+def test_default_sheet_reads(repo):
+    scales = load_scales(repo / "config" / "scales.tsv", repo / "data" / "classifications")
+    assert list(scales.index) == ["gb_soc2020_demo"]
+    assert parse_groups(scales.loc["gb_soc2020_demo", "diagonal_groups"], "x") == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "body, header, message",
+    [
+        ("a\tx.dta\th\tw\t\tsoc2020\t\t0\na\ty.dta\th\tw\t\tsoc2020\t\t0\n", HEADER, "a appear more than once"),
+        ("a\tx.dta\th\tw\t\tsoc2020\t\t-1\n", HEADER, "diagonal_digits of scale a must be a whole number"),
+        ("a\tx.dta\th\tw\t\tsoc1990\t\t0\n", HEADER, "unknown classification 'soc1990'.*known: soc2020"),
+        ("a\tx.dta\th\tw\t\n", "scale\tinput\tocc1\tocc2\tweight\n", "lacks column.*classification, psds, diagonal_digits"),
+        ("a b\tx.dta\th\tw\t\tsoc2020\t\t0\n", HEADER, "scale name 'a b'"),
+        ("a\tx.dta\t\tw\t\tsoc2020\t\t0\n", HEADER, "column occ1 is empty for scale a"),
+    ],
+)
+def test_bad_sheets_are_refused_in_one_line(tmp_path, repo, body, header, message):
+    with pytest.raises(CamsisError, match=message) as error:
+        load_scales(sheet(tmp_path, body, header), repo / "data" / "classifications")
+    assert "\n" not in str(error.value)
+
+
+def test_recodes(tmp_path):
+    path = tmp_path / "recodes.tsv"
+    path.write_text("from\tto\n1111\t1112\n")
+    assert read_recodes(path) == {1111: 1112}
+    path.write_text("a\tb\n1\t2\n")
+    with pytest.raises(CamsisError, match="header"):
+        read_recodes(path)

@@ -1,0 +1,70 @@
+"""The smoothing fitted from table cells equals statsmodels MixedLM fitted on the expanded rows."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+
+from camsis.smoothing import smooth_side
+
+
+PARTNER = np.linspace(-1.5, 1.5, 9)
+
+
+def _table(seed=1, rows=12, cols=9):
+    """Rows prefer partners whose score is near their own latent score, so units differ."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=rows)
+    counts = rng.poisson(8 * np.exp(np.outer(latent, np.linspace(-1.5, 1.5, cols))))
+    counts[0, :] = 0
+    counts[0, 1] = 3  # a unit with few pairs shrinks the most
+    index = pd.Index(np.arange(100, 100 + rows), name="occ1")
+    columns = pd.Index(np.arange(200, 200 + cols), name="occ2")
+    return pd.DataFrame(counts.astype(float), index=index, columns=columns)
+
+
+def test_matches_mixedlm_on_expanded_rows():
+    counts = _table()
+    partner = pd.Series(PARTNER, index=counts.columns)
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    blanked.iloc[2, 3] = blanked.iloc[5, 5] = True
+    result = smooth_side(counts, counts, blanked, partner)
+
+    cells = counts.where(~blanked, 0).stack()
+    cells = cells[cells > 0]
+    rows = cells.index.repeat(cells.astype(int).to_numpy())
+    expanded = pd.DataFrame({"unit": rows.get_level_values(0), "y": partner[rows.get_level_values(1)].to_numpy()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("y ~ 1", expanded, groups=expanded["unit"]).fit(reml=True)
+    intercept = fit.fe_params["Intercept"]
+    blups = pd.Series({unit: effect.iloc[0] for unit, effect in fit.random_effects.items()})
+    scores = result.scores
+    assert np.allclose(scores["esres"], intercept + blups.reindex(scores.index), atol=1e-5)
+    assert np.allclose(result.summary["sigma_u"] ** 2, fit.cov_re.iloc[0, 0], rtol=1e-4)
+    assert np.allclose(result.summary["sigma_e"] ** 2, fit.scale, rtol=1e-4)
+    assert np.allclose(scores["eps"], expanded.groupby("unit")["y"].mean().reindex(scores.index))
+    assert np.allclose(scores["n"], expanded.groupby("unit").size().reindex(scores.index))
+    # The unit with three pairs is pulled toward the intercept more than any other.
+    assert scores["lambda"].idxmin() == 100
+
+
+def test_partners_without_score_are_left_out_and_counted():
+    counts = _table(seed=3)
+    partner = pd.Series(np.linspace(-1, 1, counts.shape[1]), index=counts.columns)
+    partner.iloc[0] = np.nan
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    result = smooth_side(counts, counts, blanked, partner)
+    assert result.summary["pairs_without_partner_score"] == counts.iloc[:, 0].sum()
+    assert np.allclose(result.scores["n"], counts.iloc[:, 1:].sum(axis=1)[result.scores.index])
+
+
+def test_weights_are_relative_frequencies():
+    counts = _table(seed=5)
+    partner = pd.Series(PARTNER, index=counts.columns)
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    plain = smooth_side(counts, counts, blanked, partner)
+    scaled = smooth_side(counts * 37.5, counts, blanked, partner)
+    assert np.allclose(plain.scores["esres"], scaled.scores["esres"])
+    assert np.allclose(plain.scores["esres_se"], scaled.scores["esres_se"])

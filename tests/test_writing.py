@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from camsis.writing import atomic_path, score_file_labels, write_dta, write_json
+
+
+def test_dta_round_trip_keeps_labels_and_types(tmp_path, soc2020):
+    frame = pd.DataFrame(
+        {
+            "soc2020": np.array([1, 1111, 9269], dtype="int64"),
+            "mcamsis": [50.5, 61.25, 30.0],
+            "mcam_se": [np.nan, 1.5, 2.0],
+            "n_m": np.array([10, 4, 0], dtype="int64"),
+            "ns_sec": pd.array([pd.NA, 1, 7], dtype="Int64"),
+        }
+    )
+    labels = score_file_labels(soc2020, frame.columns)
+    value_labels = {"soc2020": soc2020.value_labels(), "ns_sec": soc2020.link_value_labels["ns_sec"]}
+    path = tmp_path / "scores.dta"
+    write_dta(frame, path, labels, value_labels, "CAMSIS test [camsis 0.1.0]")
+    back, meta = pyreadstat.read_dta(path)
+    assert meta.file_label == "CAMSIS test [camsis 0.1.0]"
+    assert meta.column_names_to_labels["soc2020"] == "Standard Occupational Classification 2020 (UK)"
+    assert meta.column_names_to_labels["mcamsis"] == "CAMSIS for SOC2020 for males"
+    assert meta.variable_value_labels["soc2020"][1111] == soc2020.frame.loc[1111, "label"]
+    assert meta.variable_value_labels["ns_sec"][7].startswith("7. Routine")
+    assert meta.readstat_variable_types["soc2020"] in {"int16", "int32"}
+    assert back["mcamsis"].tolist() == [50.5, 61.25, 30.0]
+    assert np.isnan(back.loc[0, "mcam_se"]) and np.isnan(back.loc[0, "ns_sec"])
+    assert list(back.columns) == list(frame.columns)
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    write_json({"a": np.int64(3), "b": np.float64(0.5)}, target)
+    assert json.loads(target.read_text()) == {"a": 3, "b": 0.5}
