@@ -56,6 +56,7 @@ class Classification:
 
     @property
     def links(self) -> list[str]:
+        """Linked measures, in file order: they are carried into the score file."""
         return [c for c in self.frame.columns if c not in FRAME_COLUMNS]
 
     def ancestors(self, code: int) -> list[int]:
@@ -87,10 +88,12 @@ class Classification:
         return groups
 
     def value_labels(self) -> dict[int, str]:
+        """Code -> published value label, as Stata's value label set wants it."""
         return {int(code): str(label) for code, label in self.frame["label"].items()}
 
 
-def available(directory: Path) -> list[str]:
+def available_classifications(directory: str | Path) -> list[str]:
+    """Names with both files present, for error messages that say what would work."""
     return sorted(p.stem for p in Path(directory).glob("*.tsv") if p.with_suffix(".yaml").exists())
 
 
@@ -99,7 +102,7 @@ def load_classification(name: str, directory: str | Path) -> Classification:
     directory = Path(directory)
     tsv, meta_path = directory / f"{name}.tsv", directory / f"{name}.yaml"
     if not tsv.exists() or not meta_path.exists():
-        names = ", ".join(available(directory)) or "none"
+        names = ", ".join(available_classifications(directory)) or "none"
         raise CamsisError(f"unknown classification '{name}' in {directory} (available: {names})")
     frame = _read_frame(tsv)
     metadata = _read_metadata(meta_path)
