@@ -1,0 +1,187 @@
+"""Stage 2, table: collapse the pairs to an occ1 x occ2 table while reading.
+
+Counts accumulate chunk by chunk on flat cell indices (occ1 * U + occ2), so once a
+chunk is counted its rows are gone: memory is one chunk plus two U x U arrays, and
+every later stage works on the table alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+from camsis.pairs import REASONS, clean_pairs
+from camsis.reading import iter_chunks
+
+log = logging.getLogger("camsis.tables")
+
+
+@dataclass
+class PairTable:
+    """Occ1 x occ2 table of one input.
+
+    weighted : float64 DataFrame, index "occ1" and columns "occ2" = every unit of the
+        classification, frequency-weighted pair counts (equal to `counts` if unweighted).
+    counts : int64 DataFrame of the same shape, unweighted number of pairs.
+    read : pairs (rows) read from the input.
+    used : pairs kept in the table; read - used == sum(dropped.values()).
+    dropped : reason -> pairs removed (every reason of camsis.pairs.REASONS, zeros included).
+    source : the input the table was built from.
+    """
+
+    weighted: pd.DataFrame
+    counts: pd.DataFrame
+    read: int
+    used: int
+    dropped: dict[str, int]
+    source: str
+
+    def to_long(self) -> pd.DataFrame:
+        """Non-empty cells as rows occ1, occ2, weighted, counts."""
+        w = self.weighted.to_numpy()
+        c = self.counts.to_numpy()
+        i, j = np.nonzero((c != 0) | (w != 0))
+        return pd.DataFrame(
+            {
+                "occ1": self.weighted.index.to_numpy()[i],
+                "occ2": self.weighted.columns.to_numpy()[j],
+                "weighted": w[i, j],
+                "counts": c[i, j],
+            }
+        )
+
+    @classmethod
+    def from_long(cls, long: pd.DataFrame, units, read: int, dropped: dict[str, int], source: str) -> PairTable:
+        """Rebuild the full table from its non-empty cells (cells listed twice add up)."""
+        units = _check_units(units)
+        u = len(units)
+        cells = []
+        for side in ("occ1", "occ2"):
+            codes = long[side].to_numpy()
+            pos = np.minimum(np.searchsorted(units, codes), u - 1)
+            unknown = units[pos] != codes
+            if unknown.any():
+                raise CamsisError(
+                    f"table {source} has {side} code {codes[unknown][0]} that is not a unit of the classification"
+                )
+            cells.append(pos)
+        flat = cells[0] * u + cells[1]
+        counts = np.bincount(flat, weights=long["counts"].to_numpy(np.float64), minlength=u * u)
+        weighted = np.bincount(flat, weights=long["weighted"].to_numpy(np.float64), minlength=u * u)
+        return _table(weighted, counts.round().astype(np.int64), units, read, dropped, source)
+
+    def save(self, path_parquet, path_json) -> None:
+        """Long parquet of the non-empty cells, and the bookkeeping as json."""
+        self.to_long().to_parquet(path_parquet, index=False)
+        meta = {"source": self.source, "read": self.read, "used": self.used, "dropped": self.dropped}
+        Path(path_json).write_text(json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path_parquet, path_json, units) -> PairTable:
+        """Read a table written by `save`, refusing a parquet and json that do not belong together."""
+        try:
+            meta = json.loads(Path(path_json).read_text())
+            long = pd.read_parquet(path_parquet)
+        except (OSError, ValueError) as err:
+            raise CamsisError(f"cannot read pair table {path_parquet} / {path_json}: {err}") from None
+        table = cls.from_long(long, units, meta["read"], meta["dropped"], meta["source"])
+        if table.used != meta["used"]:
+            raise CamsisError(
+                f"pair table {path_parquet} holds {table.used:,} pairs but {path_json} says {meta['used']:,}"
+            )
+        return table
+
+
+def _check_units(units) -> np.ndarray:
+    units = np.asarray(units, dtype=np.int64)
+    if len(units) == 0 or np.any(np.diff(units) <= 0):
+        raise ValueError("units must be a non-empty, strictly increasing array of codes")
+    return units
+
+
+def _table(weighted, counts, units, read, dropped, source) -> PairTable:
+    u = len(units)
+    rows = pd.Index(units, name="occ1")
+    cols = pd.Index(units, name="occ2")
+    return PairTable(
+        weighted=pd.DataFrame(np.asarray(weighted, dtype=np.float64).reshape(u, u), index=rows, columns=cols),
+        counts=pd.DataFrame(np.asarray(counts, dtype=np.int64).reshape(u, u), index=rows, columns=cols),
+        read=int(read),
+        used=int(counts.sum()),
+        dropped={**dict.fromkeys(REASONS, 0), **{k: int(v) for k, v in dropped.items()}},
+        source=str(source),
+    )
+
+
+def _accumulate(
+    chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight
+) -> PairTable:
+    units = _check_units(units)
+    size = len(units) ** 2
+    counts = np.zeros(size, dtype=np.int64)
+    weighted = np.zeros(size) if weight else None
+    dropped = dict.fromkeys(REASONS, 0)
+    unknown: Counter = Counter()
+    read = 0
+    for chunk in chunks:
+        pairs = clean_pairs(chunk, occ1, occ2, weight, units, source, on_missing_weight)
+        read += len(chunk)
+        for reason, n in pairs.dropped.items():
+            dropped[reason] += n
+        unknown.update(pairs.unknown_codes)
+        cell = pairs.occ1 * len(units) + pairs.occ2
+        n = np.bincount(cell)
+        counts[: len(n)] += n
+        if weight:
+            w = np.bincount(cell, weights=pairs.weight)
+            weighted[: len(w)] += w
+    if unknown:
+        top = ", ".join(f"{code:g} ({n:,})" for code, n in unknown.most_common(10))
+        log.warning(f"{source}: codes not in the classification, most frequent first: {top}")
+    used = int(counts.sum())
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in dropped.items() if n)
+    if used == 0:
+        raise CamsisError(
+            f"no valid pairs left in {source} after dropping {reasons or 'nothing'} of {read:,} pairs read"
+        )
+    log.info(f"{source}: {read:,} pairs read, {used:,} used, dropped: {reasons or 'none'}")
+    return _table(weighted if weight else counts, counts, units, read, dropped, source)
+
+
+def tabulate(
+    path,
+    occ1: str,
+    occ2: str,
+    weight: str | None,
+    units,
+    chunksize: int = 250_000,
+    on_missing_weight: str = "error",
+) -> PairTable:
+    """Read `path` in chunks and count its valid pairs on the classification's units.
+
+    `weight` None (or "") tabulates unweighted; see clean_pairs for what is dropped.
+    """
+    columns = [occ1, occ2] + ([weight] if weight else [])
+    chunks = iter_chunks(path, columns, chunksize)
+    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight)
+
+
+def tabulate_frame(
+    df: pd.DataFrame,
+    occ1: str,
+    occ2: str,
+    weight: str | None,
+    units,
+    source: str = "<data frame>",
+    on_missing_weight: str = "error",
+) -> PairTable:
+    """Tabulate pairs already in memory (synthetic data, tests) exactly as `tabulate` does."""
+    return _accumulate([df], occ1, occ2, weight, units, source, on_missing_weight)
