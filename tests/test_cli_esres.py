@@ -1,0 +1,134 @@
+"""`camsis esres` end to end: the seed's Talk 1 table through the command, outputs,
+--log, and one-line errors that leave nothing behind."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from camsis.cli import main
+
+DATA = Path(__file__).parent / "data"
+TALK1 = ["lrt", "girl", "schl_boys", "schl_girls"]
+
+
+@pytest.fixture(scope="module")
+def gcse_dta(tmp_path_factory):
+    """gcse.dta with schgend turned into the two dummies, and labels on schgend."""
+    df, _ = pyreadstat.read_dta(str(DATA / "gcse.dta"))
+    df["schl_boys"] = (df["schgend"] == 2).astype(float)
+    df["schl_girls"] = (df["schgend"] == 3).astype(float)
+    df["score"] = df["gcse"] - df["gcse"].min() + 1.0
+    df["one"] = 1.0
+    path = tmp_path_factory.mktemp("data") / "gcse_dummies.dta"
+    pyreadstat.write_dta(df, str(path), column_labels={"schgend": "School gender"},
+                         variable_value_labels={"schgend": {1: "mixed", 2: "boys", 3: "girls"}})
+    return path, df
+
+
+def test_talk1_through_the_command(gcse_dta, tmp_path):
+    path, _ = gcse_dta
+    out, summary, plot = tmp_path / "s.csv", tmp_path / "s.json", tmp_path / "s.png"
+    rc = main(["esres", str(path), "--outcome", "gcse", "--group", "school", "--controls", *TALK1,
+               "--out", str(out), "--summary", str(summary), "--plot", str(plot)])
+    assert rc == 0
+    s = json.loads(summary.read_text())
+    fixed = {k: (round(v["coef"], 2), round(v["se"], 2)) for k, v in s["fixed"].items()}
+    assert fixed == {"const": (-1.68, 0.55), "lrt": (0.56, 0.01), "girl": (1.67, 0.34),
+                     "schl_boys": (1.78, 1.13), "schl_girls": (1.59, 0.89)}
+    assert (s["groups"], s["n"], round(s["icc"], 2), round(s["sigma_u"], 2), round(s["loglik"])) == \
+        (65, 4059, 0.13, 2.93, -14011)
+    assert s["reml"] and s["controls"] == TALK1 and s["dropped_missing"] == 0
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == ["school", "n", "eps", "esres", "esres_se", "lambda"]
+    assert len(scores) == 65 and scores["school"].dtype.kind == "i" and scores["n"].sum() == 4059
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ml_through_a_subprocess(gcse_dta, tmp_path):
+    path, _ = gcse_dta
+    summary = tmp_path / "ml.json"
+    proc = subprocess.run([sys.executable, "-m", "camsis.cli", "esres", str(path), "--outcome", "gcse",
+                           "--group", "school", "--controls", *TALK1, "--ml", "--out", str(tmp_path / "ml.csv"),
+                           "--summary", str(summary)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(summary.read_text())
+    assert not s["reml"]
+    # ML shrinks sigma_u below the REML 2.93; its likelihood beats the OLS model's -14182
+    assert s["sigma_u"] < 2.93 and -14182 < s["loglik"] < -14000
+
+
+def test_log_outcome_gives_geometric_means_and_labelled_dta(gcse_dta, tmp_path):
+    path, df = gcse_dta
+    out = tmp_path / "log.dta"
+    assert main(["esres", str(path), "--outcome", "score", "--group", "schgend", "--log", "--out", str(out)]) == 0
+    scores, meta = pyreadstat.read_dta(str(out))
+    assert list(scores.columns) == ["schgend", "n", "eps", "esres", "esres_se_log", "lambda"]
+    geo = np.exp(np.log(df["score"]).groupby(df["schgend"]).mean())
+    np.testing.assert_allclose(scores["eps"], geo.to_numpy(), rtol=1e-10)
+    # ESRES on the log scale shrinks each log-mean towards the intercept
+    log_esres = np.log(scores["esres"].to_numpy())
+    log_eps = np.log(geo.to_numpy())
+    assert np.all(np.abs(log_esres - log_eps) < np.abs(log_eps - log_eps.mean()) + 1e-12)
+    assert meta.variable_value_labels["schgend"] == {1: "mixed", 2: "boys", 3: "girls"}
+    assert meta.column_names_to_labels["schgend"] == "School gender"
+    assert "log scale" in meta.column_names_to_labels["esres_se_log"]
+    assert "Geometric mean" in meta.column_names_to_labels["eps"]
+
+
+def test_weights_and_missing_rows_from_csv(tmp_path):
+    frame = pd.DataFrame({"g": [1, 1, 1, 2, 2, 2, 3, 3, None], "y": [1, 2, 3, 4, 5, None, 6, 8, 1.0],
+                          "w": [1, 2, 1, 1, 3, 1, 2, 2, 1]})
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    summary = tmp_path / "s.json"
+    assert main(["esres", str(data), "--outcome", "y", "--group", "g", "--weight", "w",
+                 "--out", str(tmp_path / "o.csv"), "--summary", str(summary)]) == 0
+    s = json.loads(summary.read_text())
+    assert s["dropped_missing"] == 2 and s["n"] == 12 and s["n_rows"] == 7
+    scores = pd.read_csv(tmp_path / "o.csv")
+    np.testing.assert_allclose(scores["eps"], [(1 + 4 + 3) / 4, (4 + 15) / 4, 7.0])
+
+
+def run_error(argv, capsys):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = [line for line in err.splitlines() if line.startswith("camsis: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_errors_are_one_line_and_leave_nothing(gcse_dta, tmp_path, capsys):
+    path, _ = gcse_dta
+    out = tmp_path / "out"
+    out.mkdir()
+    target = ["--out", str(out / "s.csv"), "--summary", str(out / "s.json"), "--plot", str(out / "s.png")]
+    base = ["esres", str(path), "--group", "school"]
+    msg = run_error(["esres", str(path), "--outcome", "gcse", "--group", "schol", *target], capsys)
+    assert "schol not in the file" in msg and "school" in msg
+    assert "non-positive" in run_error([*base, "--outcome", "gcse", "--log", *target], capsys)
+    assert "'one' has a single category" in run_error(["esres", str(path), "--outcome", "gcse", "--group", "one",
+                                                       *target], capsys)
+    assert "no such file" in run_error(["esres", str(tmp_path / "none.dta"), "--outcome", "y", "--group", "g",
+                                        *target], capsys)
+    bad = tmp_path / "text.dta"
+    bad.write_text("not a stata file\n")
+    assert "cannot read" in run_error(["esres", str(bad), "--outcome", "y", "--group", "g", *target], capsys)
+    assert ".csv or .dta" in run_error([*base, "--outcome", "gcse", "--out", str(out / "s.xlsx")], capsys)
+    assert os.listdir(out) == []
+
+
+def test_an_error_keeps_an_existing_output(gcse_dta, tmp_path, capsys):
+    path, _ = gcse_dta
+    out = tmp_path / "s.csv"
+    out.write_text("previous\n")
+    run_error(["esres", str(path), "--outcome", "student", "--group", "school", "--controls", "lrt", "lrt2",
+               "--out", str(out)], capsys)
+    assert out.read_text() == "previous\n" and os.listdir(tmp_path) == ["s.csv"]
