@@ -1,0 +1,213 @@
+"""Correspondence analysis against a direct SVD, closed forms and constructed tables."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2_contingency
+
+from camsis.ca import choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.errors import CamsisError
+
+
+def direct_ca(counts: np.ndarray):
+    """Principal coordinates from the SVD of S = D_r^-1/2 (P - r c') D_c^-1/2."""
+    P = counts / counts.sum()
+    r, c = P.sum(axis=1), P.sum(axis=0)
+    S = np.diag(r**-0.5) @ (P - np.outer(r, c)) @ np.diag(c**-0.5)
+    U, s, Vt = np.linalg.svd(S)
+    F = np.diag(r**-0.5) @ U[:, : len(s)] * s
+    G = np.diag(c**-0.5) @ Vt.T[:, : len(s)] * s
+    return F, G, s**2
+
+
+def table(values, rows=None, cols=None):
+    values = np.asarray(values, dtype=float)
+    rows = rows or [1000 + i for i in range(values.shape[0])]
+    cols = cols or [2000 + j for j in range(values.shape[1])]
+    return pd.DataFrame(values, index=pd.Index(rows, name="occ1"), columns=pd.Index(cols, name="occ2"))
+
+
+def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray):
+    for k in range(ours.shape[1]):
+        sign = np.sign(ours[:, k] @ reference[:, k])
+        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=1e-10)
+
+
+RNG = np.random.default_rng(20250618)
+SMALL = table(RNG.integers(1, 40, size=(6, 5)))
+
+
+def test_scores_match_direct_svd():
+    result = correspondence_analysis(SMALL, n_components=3)
+    F, G, eig = direct_ca(SMALL.to_numpy())
+    assert list(result.row_scores.columns) == ["dim1", "dim2", "dim3"]
+    assert list(result.row_scores.index) == list(SMALL.index)
+    assert list(result.column_scores.index) == list(SMALL.columns)
+    assert_same_up_to_sign(result.row_scores.to_numpy(), F[:, :3])
+    assert_same_up_to_sign(result.column_scores.to_numpy(), G[:, :3])
+    # the same joint sign on rows and columns: compare the products F_ik G_jk
+    np.testing.assert_allclose(
+        result.row_scores["dim1"].to_numpy()[:, None] * result.column_scores["dim1"].to_numpy()[None, :],
+        F[:, [0]] * G[:, 0][None, :], atol=1e-10,
+    )
+    np.testing.assert_allclose(result.eigenvalues, eig[:3], rtol=1e-10)
+    np.testing.assert_allclose(result.inertia, eig[:3] / eig.sum(), rtol=1e-10)
+    assert result.order == (1, 2, 3) and result.chosen is None
+
+
+def test_total_inertia_is_chi2_over_n():
+    result = correspondence_analysis(SMALL)
+    chi2 = chi2_contingency(SMALL.to_numpy(), correction=False)[0]
+    assert result.total_inertia == pytest.approx(chi2 / SMALL.to_numpy().sum(), rel=1e-12)
+
+
+def test_empty_rows_and_columns_leave_the_ca():
+    padded = SMALL.copy()
+    padded.loc[1099] = 0.0
+    padded[2099] = 0.0
+    padded = padded.loc[[1000, 1099, 1001, 1002, 1003, 1004, 1005], [2000, 2001, 2099, 2002, 2003, 2004]]
+    result = correspondence_analysis(padded)
+    assert result.empty_rows == [1099] and result.empty_columns == [2099]
+    assert 1099 not in result.row_scores.index and 2099 not in result.column_scores.index
+    F, G, eig = direct_ca(SMALL.to_numpy())
+    assert_same_up_to_sign(result.row_scores.loc[SMALL.index].to_numpy(), F[:, :2])
+    assert_same_up_to_sign(result.column_scores.loc[SMALL.columns].to_numpy(), G[:, :2])
+    np.testing.assert_allclose(result.row_masses.sum(), 1.0)
+
+
+def test_transition_formula():
+    result = correspondence_analysis(SMALL, n_components=3)
+    profiles = SMALL.div(SMALL.sum(axis=1), axis=0).to_numpy()
+    standard_columns = result.column_scores.to_numpy() / np.sqrt(result.eigenvalues)
+    np.testing.assert_allclose(result.row_scores.to_numpy(), profiles @ standard_columns, atol=1e-10)
+    # and the other way round
+    col_profiles = SMALL.div(SMALL.sum(axis=0), axis=1).to_numpy().T
+    standard_rows = result.row_scores.to_numpy() / np.sqrt(result.eigenvalues)
+    np.testing.assert_allclose(result.column_scores.to_numpy(), col_profiles @ standard_rows, atol=1e-10)
+
+
+def test_fewer_dimensions_than_asked():
+    result = correspondence_analysis(table([[10, 2], [3, 12]]), n_components=2)
+    assert list(result.row_scores.columns) == ["dim1"] and len(result.eigenvalues) == 1
+
+
+def test_tables_without_two_rows_and_columns_are_refused():
+    with pytest.raises(CamsisError, match="2 rows and 2 columns"):
+        correspondence_analysis(table([[5, 0], [0, 0]]))
+
+
+def test_deterministic_sign_does_not_depend_on_row_order():
+    shuffled = SMALL.iloc[[3, 0, 5, 1, 4, 2], [2, 4, 0, 1, 3]]
+    a = correspondence_analysis(SMALL)
+    b = correspondence_analysis(shuffled)
+    pd.testing.assert_frame_equal(a.row_scores, b.row_scores.loc[SMALL.index], atol=1e-12)
+    pd.testing.assert_frame_equal(a.column_scores, b.column_scores.loc[SMALL.columns], atol=1e-12)
+
+
+# A 4 x 4 table with a known rank-2 CA: P_ij = r_i c_j (1 + 0.5 x_i y_j + 0.3 u_i v_j) with uniform
+# masses and centred, unit-variance, orthogonal x = y = (1, 1, -1, -1), u = v = (1, -1, 1, -1).
+# Principal coordinates: dimension 1 = 0.5 x, dimension 2 = 0.3 u (up to sign).
+X = np.array([1.0, 1.0, -1.0, -1.0])
+U_ = np.array([1.0, -1.0, 1.0, -1.0])
+KNOWN = table(1600 / 16 * (1 + 0.5 * np.outer(X, X) + 0.3 * np.outer(U_, U_)))
+
+
+def test_known_structure():
+    result = correspondence_analysis(KNOWN)
+    np.testing.assert_allclose(result.eigenvalues, [0.25, 0.09], atol=1e-12)
+    assert_same_up_to_sign(result.row_scores.to_numpy(), np.column_stack([0.5 * X, 0.3 * U_]))
+    # a dimension without inertia carries no scores
+    third = correspondence_analysis(KNOWN, n_components=3)
+    assert third.eigenvalues[2] == pytest.approx(0.0, abs=1e-12)
+    assert (third.row_scores["dim3"] == 0).all() and (third.column_scores["dim3"] == 0).all()
+
+
+def test_choose_dimension_picks_and_orients_the_second():
+    result = correspondence_analysis(KNOWN)
+    # reference falls with u: the chosen dimension must be 2, oriented as -0.3 u
+    row_ref = pd.Series(10 - 3 * U_ + np.array([0.1, -0.2, 0.0, 0.3]), index=KNOWN.index)
+    col_ref = pd.Series([4.0, 9.0, 3.0, np.nan], index=KNOWN.columns)  # one unit without reference
+    chosen = choose_dimension(result, row_ref, col_ref)
+    assert chosen.chosen == 2 and chosen.order == (2, 1)
+    np.testing.assert_allclose(chosen.row_scores["dim1"].to_numpy(), -0.3 * U_, atol=1e-12)
+    np.testing.assert_allclose(chosen.column_scores["dim1"].to_numpy(), -0.3 * U_, atol=1e-12)
+    np.testing.assert_allclose(np.abs(chosen.row_scores["dim2"].to_numpy()), 0.5 * np.abs(X), atol=1e-12)
+    np.testing.assert_allclose(chosen.eigenvalues, [0.09, 0.25], atol=1e-12)
+    np.testing.assert_allclose(chosen.inertia, result.inertia[[1, 0]])
+    # correlations against a direct computation (uniform masses: plain Pearson)
+    expected_row = np.corrcoef(-U_, row_ref)[0, 1]
+    expected_col = np.corrcoef(-U_[:3], col_ref[:3])[0, 1]
+    assert chosen.row_correlations[2] == pytest.approx(expected_row)
+    assert chosen.column_correlations[2] == pytest.approx(expected_col)
+    assert chosen.correlations[2] == pytest.approx((expected_row + expected_col) / 2)
+    assert chosen.correlations[2] > 0
+    # CA signs are joint: the transition formula still holds after the flip
+    profiles = KNOWN.div(KNOWN.sum(axis=1), axis=0).to_numpy()
+    np.testing.assert_allclose(
+        chosen.row_scores.to_numpy(), profiles @ (chosen.column_scores.to_numpy() / np.sqrt(chosen.eigenvalues)),
+        atol=1e-12,
+    )
+
+
+def test_choose_dimension_orients_the_other_dimension_too():
+    result = correspondence_analysis(KNOWN)
+    row_ref = pd.Series(-X * 5 + 0.1 * U_, index=KNOWN.index)
+    col_ref = pd.Series(-X * 5 - 0.1 * U_, index=KNOWN.columns)
+    chosen = choose_dimension(result, row_ref, col_ref)
+    assert chosen.chosen == 1
+    np.testing.assert_allclose(chosen.row_scores["dim1"].to_numpy(), -0.5 * X, atol=1e-12)
+    # dim2: row correlation +, column correlation - and equal in size: the mean is 0, no flip needed
+    assert chosen.correlations[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_weights_change_the_correlation():
+    result = correspondence_analysis(SMALL)
+    ref = pd.Series(RNG.normal(size=6), index=SMALL.index)
+    weights = pd.Series([1.0, 1.0, 1.0, 1.0, 1.0, 0.0], index=SMALL.index)
+    chosen = choose_dimension(result, ref, pd.Series(dtype=float), row_weights=weights)
+    d = chosen.chosen
+    x = chosen.row_scores["dim1"].to_numpy()[:5]
+    assert chosen.row_correlations[d] == pytest.approx(np.corrcoef(x, ref.to_numpy()[:5])[0, 1])
+    assert np.isnan(chosen.column_correlations[d])
+
+
+def test_weak_correlation_is_logged(caplog):
+    result = correspondence_analysis(KNOWN)
+    # (3, 1, 1, 3) is uncorrelated with both x and u
+    row_ref = pd.Series([3.0, 1.0, 1.0, 3.0], index=KNOWN.index)
+    col_ref = pd.Series([3.0, 1.0, 1.0, 3.0], index=KNOWN.columns)
+    with caplog.at_level(logging.WARNING, logger="camsis.ca"):
+        choose_dimension(result, row_ref, col_ref)
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "weakly" in message and "dimension 1" in message and "dimension 2" in message
+
+
+def test_no_reference_is_refused():
+    result = correspondence_analysis(SMALL)
+    empty = pd.Series(np.nan, index=SMALL.index)
+    with pytest.raises(CamsisError, match="reference measure"):
+        choose_dimension(result, empty, pd.Series(np.nan, index=SMALL.columns))
+
+
+def test_expand_scores():
+    scores = pd.DataFrame({"dim1": [1.0, 2.0]}, index=[11, 13])
+    unit_map = pd.Series({11: 11, 12: 11, 13: 13, 14: 14}).rename_axis("unit")
+    expanded = expand_scores(scores, unit_map)
+    assert list(expanded.index) == [11, 12, 13, 14] and expanded.index.name == "unit"
+    np.testing.assert_array_equal(expanded["dim1"].to_numpy(), [1.0, 1.0, 2.0, np.nan])
+
+
+def test_connected_blocks_on_block_diagonal_table():
+    values = np.zeros((6, 5))
+    values[np.ix_([0, 2], [1, 3])] = [[5, 1], [2, 7]]        # block A: 15 pairs
+    values[np.ix_([1, 3, 4], [0, 2])] = [[9, 0], [0, 4], [3, 3]]  # block B: 19 pairs, connected via row 4
+    # row 5 and column 4 are empty
+    t = table(values)
+    blocks = connected_blocks(t)
+    assert blocks == [([1001, 1003, 1004], [2000, 2002]), ([1000, 1002], [2001, 2003])]
+    message = describe_blocks(blocks)
+    assert "2 blocks" in message and "occ1 1000, 1002 with occ2 2001, 2003" in message
+    assert "\n" not in message
+    assert connected_blocks(SMALL) == [(list(SMALL.index), list(SMALL.columns))]
