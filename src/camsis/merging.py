@@ -23,8 +23,8 @@ The rule (``merge_sparse_units``), for one side of the table:
   unit counts, so a sparse unit that happens to be the group's largest does not absorb the
   climbers and leave them below min_n while a populous set exists), and so on. A unit with
   more than min_n pairs is never merged away.
-* A cluster still <= min_n after its top-level group (SOC2020: its major group) stays merged
-  into that group's most populous unit, and a warning names it. Clusters never cross
+* A set still <= min_n after its top-level group (SOC2020: its major group) stays merged
+  into that group's largest set, and a warning names it. Sets never cross
   top-level groups.
 
 Hand-written recodes from published construction files (unit -> unit) win over the rule:
