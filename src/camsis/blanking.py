@@ -151,3 +151,19 @@ def summarise_blanking(mask: pd.DataFrame, weighted: pd.DataFrame, counts: pd.Da
 
 def _codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
+
+
+def load_masks(path, units) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The CA and smoothing masks from the long file rule ``blank`` writes (blanked cells only)."""
+    long = pd.read_parquet(path)
+    index = pd.Index(units, name="occ1")
+    columns = pd.Index(units, name="occ2")
+    rows = index.get_indexer(long["occ1"])
+    cols = columns.get_indexer(long["occ2"])
+    masks = []
+    for name in ("ca", "smooth"):
+        mask = np.zeros((len(index), len(columns)), dtype=bool)
+        chosen = long[name].to_numpy(bool)
+        mask[rows[chosen], cols[chosen]] = True
+        masks.append(pd.DataFrame(mask, index=index, columns=columns))
+    return masks[0], masks[1]

@@ -15,7 +15,7 @@ import pandas as pd
 from camsis.ca import choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
-from camsis.merging import apply_merge, apply_recodes, merge_sparse_units
+from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
 
@@ -118,12 +118,11 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     kept_counts = kept_counts.where(kept > 0, 0.0)
 
     parents = classification.frame["parent"]
-    row_map = apply_recodes(merge_sparse_units(kept_counts.sum(axis=1), parents, options.min_n), options.recodes)
-    col_map = apply_recodes(merge_sparse_units(kept_counts.sum(axis=0), parents, options.min_n), options.recodes)
-    diagnostics["merged_units"] = {
-        "m": int(((row_map != row_map.index) & (kept_counts.sum(axis=1) > 0)).sum()),
-        "f": int(((col_map != col_map.index) & (kept_counts.sum(axis=0) > 0)).sum()),
-    }
+    maps, diagnostics["merging"] = {}, {}
+    for side, totals in (("m", kept_counts.sum(axis=1)), ("f", kept_counts.sum(axis=0))):
+        maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
+        diagnostics["merging"][side] = summarise_merge(totals, maps[side], options.min_n).as_dict()
+    row_map, col_map = maps["m"], maps["f"]
     merged = apply_merge(kept, row_map, col_map)
     ca = correspondence_analysis(merged, n_components=options.n_components)
 
@@ -135,7 +134,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
     diagnostics["ca"] = {
-        "inertia": [float(x) for x in ca.inertia],
+        # Listed by the CA's own dimension numbers, not the chosen order.
+        "inertia": {f"dim{d}": float(x) for d, x in sorted(zip(ca.order, ca.inertia))},
         "total_inertia": float(ca.total_inertia),
         "chosen_dimension": int(ca.chosen),
         "reference_measure": measure,
