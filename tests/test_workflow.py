@@ -1,0 +1,124 @@
+"""The whole workflow through Snakemake's command line, on copies of the project in tmp dirs."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from conftest import REPO
+
+PROJECT_PARTS = ["Snakefile", "workflow", "config", "data"]
+
+
+def project_copy(target):
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part)
+        else:
+            shutil.copy(source, target / part)
+    return target
+
+
+def snakemake(directory, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=directory, capture_output=True, text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The quick start's run: `snakemake --cores 2` with nothing else."""
+    directory = project_copy(tmp_path_factory.mktemp("demo"))
+    done = snakemake(directory)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return directory
+
+
+def read_demo(directory):
+    scores, meta = pyreadstat.read_dta(directory / "results/gb_soc2020_demo/gb_soc2020_demo.dta")
+    couples, _ = pyreadstat.read_dta(directory / "resources/demo/gb_soc2020_demo.dta")
+    truth = pd.read_csv(directory / "resources/demo/gb_soc2020_demo_truth.tsv", sep="\t", index_col=0)
+    summary = json.loads((directory / "results/gb_soc2020_demo/summary.json").read_text())
+    return scores, meta, couples, truth, summary
+
+
+def test_score_file_matches_the_published_format(demo, soc2020):
+    scores, meta, _, _, _ = read_demo(demo)
+    assert len(scores) == 551 and scores["soc2020"].tolist() == soc2020.frame.index.tolist()
+    assert meta.variable_value_labels["soc2020"][2134] == soc2020.frame.loc[2134, "label"]
+    for column in scores.columns:
+        assert meta.column_names_to_labels[column], f"{column} has no label"
+    assert "gb_soc2020_demo" in meta.file_label and "camsis" in meta.file_label
+    assert scores[["mcamsis", "fcamsis"]].notna().all().all()
+    assert scores[["mcamsis", "fcamsis"]].stack().between(1, 99).all()
+    for link in ["isei", "siops", "icam", "ns_sec", "ns_sec_op", "isco08", "isco88"]:
+        assert link in scores.columns
+    csv = pd.read_csv(demo / "results/gb_soc2020_demo/gb_soc2020_demo.csv")
+    assert np.allclose(csv["mcamsis"], scores["mcamsis"]) and list(csv.columns) == list(scores.columns)
+
+
+def test_units_have_mean_50_sd_15_over_the_input_population(demo):
+    scores, _, couples, _, _ = read_demo(demo)
+    units = scores.set_index("soc2020")
+    valid = couples["hocc"].isin(units.index[units.index > 1000]) & couples["wocc"].isin(units.index[units.index > 1000])
+    for code, column in (("hocc", "mcamsis"), ("wocc", "fcamsis")):
+        # every person of a valid pair counts, blanked pairs included
+        person_scores = units.loc[couples.loc[valid, code], column].to_numpy()
+        assert not units[column].isin([1, 99]).any(), "clipping would move the moments"
+        assert person_scores.mean() == pytest.approx(50, abs=1e-6)
+        assert person_scores.std() == pytest.approx(15, abs=1e-6)
+
+
+def test_every_dropped_pair_counted_once(demo):
+    _, _, couples, _, summary = read_demo(demo)
+    units = set(pd.read_csv(REPO / "data/classifications/soc2020.tsv", sep="\t").query("level == 4")["code"])
+    missing = (couples["hocc"].isna() | couples["wocc"].isna() | (couples["hocc"] < 0) | (couples["wocc"] < 0))
+    unknown = ~missing & ~(couples["hocc"].isin(units) & couples["wocc"].isin(units))
+    assert summary["pairs_read"] == len(couples)
+    assert summary["dropped"]["survey_missing"] == missing.sum()
+    assert summary["dropped"]["not_in_classification"] == unknown.sum()
+    assert summary["pairs_used"] == len(couples) - sum(summary["dropped"].values())
+    assert summary["input"]["sha256"] and summary["camsis_version"]
+
+
+def test_recovers_the_generators_true_scores(demo):
+    scores, _, _, truth, _ = read_demo(demo)
+    units = scores.set_index("soc2020").loc[truth.index]
+    for column, true, cases in (("mcamsis", "male_score", "n_m"), ("fcamsis", "female_score", "n_f")):
+        large = units[cases] >= 50
+        assert large.sum() > 150
+        assert np.corrcoef(units.loc[large, column], truth.loc[large, true])[0, 1] >= 0.97
+
+
+def test_bad_variable_stops_the_run_with_one_line(tmp_path):
+    directory = project_copy(tmp_path)
+    couples = pd.DataFrame({"hocc": [1111, 2111] * 50, "wocc": [2111, 1111] * 50})
+    couples.to_csv(directory / "couples.csv", index=False)
+    (directory / "config/bad.tsv").write_text(
+        "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+        "bad\tcouples.csv\thusband_occ\twocc\t\tsoc2020\t\t0\n"
+    )
+    done = snakemake(directory, "--config", "scales=config/bad.tsv")
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("camsis: error:")]
+    assert len(errors) == 1 and "husband_occ" in errors[0] and "couples.csv" in errors[0]
+    assert not (directory / "results/bad/bad.dta").exists()
+    assert not (directory / "results/bad/work/table.parquet").exists()
+
+
+def test_bad_sheet_is_refused_before_any_job(tmp_path):
+    directory = project_copy(tmp_path)
+    (directory / "config/dup.tsv").write_text(
+        "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+        "a\tx.csv\th\tw\t\tsoc2020\t\t0\na\ty.csv\th\tw\t\tsoc2020\t\t0\n"
+    )
+    done = snakemake(directory, "--config", "scales=config/dup.tsv")
+    assert done.returncode != 0
+    assert "camsis: error: scales sheet config/dup.tsv: scale name(s) a appear more than once" in done.stderr
