@@ -104,6 +104,12 @@ def test_every_format_and_chunk_size_gives_the_same_table(tmp_path, suffix, chun
     assert table.read == len(df) and table.source == str(path)
 
 
+def test_same_variable_on_both_sides(tmp_path):
+    path = write(pd.DataFrame({"occ": [1111, 2211, 2211]}), tmp_path / "one.parquet")
+    table = tabulate(path, "occ", "occ", None, UNITS)
+    assert table.counts.loc[2211, 2211] == 2 and table.counts.loc[1111, 1111] == 1
+
+
 def test_unknown_codes_logged_most_frequent_first(caplog):
     df = pd.DataFrame({"h": [5555, 5555, 7777, 1111, 1111], "w": [1111, 1111, 1111, 4444, 1111]})
     with caplog.at_level(logging.WARNING, logger="camsis.tables"):

@@ -188,7 +188,7 @@ def _csv_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[pd.D
 
 
 def iter_chunks(path, columns: list[str], chunksize: int = 250_000) -> Iterator[pd.DataFrame]:
-    """Yield DataFrames holding `columns` (in that order) of at most `chunksize` rows each.
+    """Yield DataFrames holding `columns` (in that order, once each) of at most `chunksize` rows.
 
     Codes keep their numeric values (value labels are not applied); missing values,
     Stata's extended ones included, come back as NaN.
@@ -212,7 +212,7 @@ def iter_chunks(path, columns: list[str], chunksize: int = 250_000) -> Iterator[
     try:
         for chunk in chunks:
             progress.update(len(chunk))
-            yield chunk[columns] if list(chunk.columns) != columns else chunk
+            yield chunk if list(chunk.columns) == wanted else chunk[wanted]
     except _READ_ERRORS as err:
         raise _unreadable(path, kind, err) from None
     if total is not None and progress.rows != total:
