@@ -228,7 +228,9 @@ def test_bad_inputs():
                    "y", "g", weights="w")
     one_line_error(r"weight 'w' has 1 missing", rows.assign(w=np.r_[np.nan, np.ones(len(rows) - 1)]),
                    "y", "g", weights="w")
-    one_line_error(r"x0, x1 are collinear", rows.assign(x1=2 * rows["x0"]), "y", "g", ["x0", "x1"])
+    one_line_error(r"control 'x1' is constant or collinear with the intercept, x0",
+                   rows.assign(x1=2 * rows["x0"] + 1), "y", "g", ["x0", "x1"])
+    one_line_error(r"control 'x1' is constant", rows.assign(x1=3.0), "y", "g", ["x0", "x1"])
     one_line_error(r"unknown engine 'lme4'", rows, "y", "g", engine="lme4")
     one_line_error(r"integer frequency weights; 'w'", rows.assign(w=0.5), "y", "g", weights="w",
                    engine="statsmodels")

@@ -73,8 +73,6 @@ def read_columns(path: str | Path, columns: list[str]) -> tuple[pd.DataFrame, di
     columns = list(dict.fromkeys(columns))
     try:
         available, value_labels, variable_labels = _available_columns(path, ext)
-    except CamsisError:
-        raise
     except Exception as err:  # readers raise many types for a corrupt file
         raise CamsisError(f"{path}: cannot read it as {ext}: {' '.join(str(err).split())}") from err
     missing = [c for c in columns if c not in available]
@@ -202,9 +200,8 @@ def run_esres(args: argparse.Namespace) -> None:
     group_labels = value_labels.get(args.group, {})
     outputs = _Outputs()
     try:
-        dta_labels = {args.group: {int(k): v for k, v in group_labels.items()}} if group_labels and \
-            pd.api.types.is_integer_dtype(scores[args.group]) else {}
-        _write_scores(scores, outputs.temp_for(args.out), labels, dta_labels)
+        _write_scores(scores, outputs.temp_for(args.out), labels,
+                      _dta_value_labels(scores, args.group, group_labels))
         if args.summary:
             summary = dict(result.summary, data=str(args.data), outcome=args.outcome, group=args.group,
                            controls=list(args.controls), weight=args.weight, log=bool(args.log))
@@ -216,6 +213,13 @@ def run_esres(args: argparse.Namespace) -> None:
     finally:
         outputs.discard()
     log.info("wrote %d category scores to %s", len(scores), args.out)
+
+
+def _dta_value_labels(scores: pd.DataFrame, group: str, group_labels: dict) -> dict:
+    """Stata value labels attach to integer codes only; carry the input's labels over."""
+    if not group_labels or not pd.api.types.is_integer_dtype(scores[group]):
+        return {}
+    return {group: {int(k): v for k, v in group_labels.items()}}
 
 
 def _log_outcome(data: pd.DataFrame, outcome: str, others: list[str]) -> pd.DataFrame:

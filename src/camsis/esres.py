@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import linalg, optimize
 
 from camsis.errors import CamsisError
 
@@ -194,8 +194,8 @@ class _Profile:
         A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
         c = self.Txy - (w * s.sum_y) @ s.sum_x
         q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
-        chol = np.linalg.cholesky(A)
-        b = np.linalg.solve(A, c)
+        chol = linalg.cho_factor(A, lower=True)
+        b = linalg.cho_solve(chol, c)
         rss = q - float(c @ b)
         return w, A, chol, b, rss
 
@@ -207,20 +207,20 @@ class _Profile:
         d = self.dof()
         val = d * (np.log(2 * np.pi * rss / d) + 1) + np.sum(np.log1p(g * self.s.n))
         if self.reml:
-            val += 2 * np.sum(np.log(np.diag(chol)))
+            val += 2 * np.sum(np.log(np.diag(chol[0])))
         return -0.5 * float(val)
 
     def score_log_g(self, t: float) -> float:
         """d loglik / d log g, analytic (envelope theorem on b), for an exact root."""
         g = np.exp(t)
         s = self.s
-        w, A, _, b, rss = self.parts(g)
+        w, _, chol, b, rss = self.parts(g)
         dw = 1.0 / (1.0 + g * s.n) ** 2
         resid = s.sum_y - s.sum_x @ b
         drss = -float(np.sum(dw * resid ** 2))
         dl = self.dof() * drss / rss + np.sum(s.n / (1.0 + g * s.n))
         if self.reml:
-            Ainv_sx = np.linalg.solve(A, s.sum_x.T)
+            Ainv_sx = linalg.cho_solve(chol, s.sum_x.T)
             dl -= float(np.sum(dw * np.einsum("jk,kj->j", s.sum_x, Ainv_sx)))
         return -0.5 * dl * g
 
@@ -236,14 +236,23 @@ def _validate(sums: GroupSums) -> None:
     if (sums.n_rows < 2).all():
         raise CamsisError(f"every category of {name!r} has fewer than two rows; "
                           "the within-category variance cannot be estimated")
-    Txx = sums.sum_xx.sum(axis=0)
-    scale = np.sqrt(np.clip(np.diag(Txx), 1e-300, None))
-    ev = np.linalg.eigvalsh(Txx / np.outer(scale, scale))
-    if ev.min() <= 1e-10 * ev.max():
-        raise CamsisError(f"controls {', '.join(sums.names[1:]) or '(none)'} are collinear "
-                          "or constant (with the intercept); drop one")
+    culprit = _first_collinear(sums.sum_xx.sum(axis=0))
+    if culprit is not None:
+        before = ", ".join(["the intercept", *sums.names[1:culprit]])
+        raise CamsisError(f"control {sums.names[culprit]!r} is constant or collinear with {before}; drop it")
     if sums.n.sum() <= len(sums.names):
         raise CamsisError(f"{sums.n.sum():g} observations cannot fit {len(sums.names)} fixed effects")
+
+
+def _first_collinear(Txx: np.ndarray) -> int | None:
+    """Index of the first regressor lying (numerically) in the span of those before it:
+    its residual sum of squares after projecting on them is a tiny share of its own."""
+    for k in range(1, len(Txx)):
+        own = Txx[k, k]
+        resid = own - Txx[k, :k] @ np.linalg.solve(Txx[:k, :k], Txx[:k, k])
+        if not own > 0 or resid <= 1e-12 * own:
+            return k
+    return None
 
 
 def _optimise(prof: _Profile) -> float:
