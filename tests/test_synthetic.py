@@ -1,0 +1,236 @@
+"""The synthetic couples generator: determinism, survey realism and a recoverable truth.
+
+Checked against independent computations: a Poisson log-linear model fitted with
+statsmodels for the inflated cells, and a correspondence analysis done directly by a
+numpy SVD of the standardised residuals for the recovery of the true scores.
+"""
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+import statsmodels.api as sm
+
+from camsis.errors import CamsisError
+from camsis.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, write_couples
+
+# A fake four-digit hierarchy: 9 major groups, 2 sub-major, 2 minor, 3 units each (108 units).
+UNITS = np.array(
+    [((d * 10 + k) * 10 + m) * 10 + u for d in range(1, 10) for k in (1, 2) for m in (1, 2) for u in (1, 2, 3)]
+)
+# Husbands in major group 1 with wives in major group 4, and two occupational blocks.
+BLOCKS = pd.DataFrame(
+    {
+        "lower_1": [1111, 5111, 2211],
+        "upper_1": [1223, 5113, 2213],
+        "lower_2": [4111, 5111, 2211],
+        "upper_2": [4223, 5113, 2213],
+    }
+)
+# A smaller one (54 units) where a Poisson model with a parameter per unit fits quickly.
+SMALL_UNITS = np.array([((d * 10 + 1) * 10 + m) * 10 + u for d in range(1, 10) for m in (1, 2) for u in (1, 2, 3)])
+# Couples per unit as in the 200,000-couple SOC2020 default (412 units).
+N_SOC_DENSITY = 52_000
+
+
+def valid_table(sim: SyntheticCouples, units: np.ndarray = UNITS) -> np.ndarray:
+    couples = sim.couples
+    valid = couples[couples.hocc.isin(units) & couples.wocc.isin(units)]
+    table = pd.crosstab(valid.hocc, valid.wocc).reindex(index=units, columns=units, fill_value=0)
+    return table.to_numpy(dtype=float)
+
+
+def cell_sets(blocks: pd.DataFrame, units: np.ndarray = UNITS) -> dict[str, np.ndarray]:
+    """Same unit; in a block (not same unit); same minor group (neither)."""
+    diagonal = np.eye(units.size, dtype=bool)
+    in_block = np.zeros_like(diagonal)
+    for row in blocks.itertuples():
+        in_block |= np.outer(
+            (units >= row.lower_1) & (units <= row.upper_1), (units >= row.lower_2) & (units <= row.upper_2)
+        )
+    minor = np.equal.outer(units // 10, units // 10)
+    return {
+        "diagonal": diagonal,
+        "block": in_block & ~diagonal,
+        "minor": minor & ~in_block & ~diagonal,
+    }
+
+
+def direct_ca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column standard coordinates from the SVD of the standardised residuals."""
+    p = table / table.sum()
+    r, c = p.sum(axis=1), p.sum(axis=0)
+    residuals = (p - np.outer(r, c)) / np.sqrt(np.outer(r, c))
+    u, _, vt = np.linalg.svd(residuals, full_matrices=False)
+    return u / np.sqrt(r)[:, None], vt.T / np.sqrt(c)[:, None]
+
+
+def test_same_seed_same_data_and_different_seed_different_data():
+    first = simulate_couples(UNITS, n_couples=5_000, seed=11, blocks=BLOCKS)
+    again = simulate_couples(UNITS, n_couples=5_000, seed=11, blocks=BLOCKS)
+    other = simulate_couples(UNITS, n_couples=5_000, seed=12, blocks=BLOCKS)
+    pd.testing.assert_frame_equal(first.couples, again.couples)
+    pd.testing.assert_frame_equal(first.truth, again.truth)
+    assert first.params == again.params
+    assert not first.couples[["hocc", "wocc"]].equals(other.couples[["hocc", "wocc"]])
+    assert not np.allclose(first.truth.male_score, other.truth.male_score)
+    assert first.params["seed"] == 11
+
+
+def test_placeholder_block_row_inflates_nothing():
+    placeholder = pd.DataFrame({"lower_1": [-999], "upper_1": [-999], "lower_2": [-999], "upper_2": [-999]})
+    with_placeholder = simulate_couples(UNITS, n_couples=2_000, seed=3, blocks=placeholder)
+    without = simulate_couples(UNITS, n_couples=2_000, seed=3)
+    pd.testing.assert_frame_equal(with_placeholder.couples, without.couples)
+
+
+def test_layout_of_couples_and_truth():
+    sim = simulate_couples(UNITS, n_couples=10_000, seed=5, blocks=BLOCKS)
+    couples, truth = sim.couples, sim.truth
+    assert list(couples.columns) == ["hocc", "wocc", "weight", "couple_id"]
+    assert len(couples) == 10_000
+    assert np.array_equal(np.sort(couples.couple_id), np.arange(1, 10_001))
+    assert (couples.weight > 0).all() and abs(couples.weight.mean() - 1) < 0.05
+    assert couples.weight.nunique() <= 5
+    assert list(truth.index) == list(UNITS)
+    assert list(truth.columns) == ["male_score", "female_score", "male_dim2", "female_dim2", "male_share", "female_share"]
+    assert truth.male_share.sum() == pytest.approx(1) and truth.female_share.sum() == pytest.approx(1)
+    assert np.corrcoef(truth.male_score, truth.female_score)[0, 1] > 0.95
+    assert abs(np.corrcoef(truth.male_score, truth.male_dim2)[0, 1]) < 1e-8
+    major = UNITS // 1000
+    means = truth.male_score.groupby(major).mean()
+    assert means[[1, 2]].min() > means[[8, 9]].max()
+    assert truth.male_score.groupby(major).std().min() > 0.1
+
+
+def test_unit_sizes_are_as_uneven_as_in_surveys():
+    shares_under_30, largest = [], []
+    for seed in range(1, 6):
+        couples = simulate_couples(UNITS, n_couples=N_SOC_DENSITY, seed=seed).couples
+        for side in ("hocc", "wocc"):
+            counts = couples[side].value_counts().reindex(UNITS, fill_value=0)
+            shares_under_30.append((counts < 30).mean())
+            largest.append(counts.max())
+    assert np.mean(shares_under_30) > 0.25
+    assert min(largest) > 1_000
+    # Men and women are not spread over occupations alike.
+    truth = simulate_couples(UNITS, n_couples=10, seed=1).truth
+    assert np.corrcoef(np.log(truth.male_share), np.log(truth.female_share))[0, 1] < 0.8
+
+
+@pytest.mark.parametrize("missing_share", [0.03, 0.1])
+def test_missing_and_invalid_codes_come_in_the_shares_asked(missing_share):
+    sim = simulate_couples(UNITS, n_couples=20_000, seed=8, missing_share=missing_share, invalid_share=0.005)
+    couples = sim.couples
+    missing = couples.hocc.isin([-1, -8, -9]) | couples.wocc.isin([-1, -8, -9])
+    negative = (couples.hocc < 0) | (couples.wocc < 0)
+    invalid = ~negative & ~(couples.hocc.isin(UNITS) & couples.wocc.isin(UNITS))
+    assert missing.equals(negative)
+    assert missing.mean() == pytest.approx(missing_share, abs=1e-4)
+    assert invalid.mean() == pytest.approx(0.005, abs=1e-4)
+    assert set(couples.hocc[invalid]) | set(couples.wocc[invalid]) >= {9999}
+    assert (couples.hocc[missing] < 0).any() and (couples.wocc[missing] < 0).any()
+    assert sim.params["n_valid"] == (~missing & ~invalid).sum()
+
+
+def test_inflated_cells_exceed_the_log_linear_expectation_by_their_factors():
+    """Fit the association model on the ordinary cells only, then compare the others."""
+    sim = simulate_couples(SMALL_UNITS, n_couples=100_000, seed=21, blocks=BLOCKS)
+    table = valid_table(sim, SMALL_UNITS)
+    keep = (table.sum(axis=1) >= 30)[:, None] & (table.sum(axis=0) >= 30)[None, :]
+    sets = cell_sets(BLOCKS, SMALL_UNITS)
+    ordinary = keep & ~(sets["diagonal"] | sets["block"] | sets["minor"])
+
+    truth = sim.truth
+    rows, cols = np.nonzero(keep)
+    design = pd.concat(
+        [
+            pd.get_dummies(pd.Categorical(rows), prefix="r", dtype=float),
+            pd.get_dummies(pd.Categorical(cols), prefix="c", drop_first=True, dtype=float),
+            pd.DataFrame(
+                {
+                    "st": truth.male_score.to_numpy()[rows] * truth.female_score.to_numpy()[cols],
+                    "st2": truth.male_dim2.to_numpy()[rows] * truth.female_dim2.to_numpy()[cols],
+                }
+            ),
+        ],
+        axis=1,
+    )
+    fit_rows = ordinary[rows, cols]
+    fit = sm.GLM(table[rows, cols][fit_rows], design[fit_rows], family=sm.families.Poisson()).fit(method="newton")
+    assert fit.params["st"] == pytest.approx(sim.params["beta"], abs=0.05)
+    assert fit.params["st2"] == pytest.approx(sim.params["beta2"], abs=0.05)
+
+    expected = fit.predict(design)
+    for name, factor in [("diagonal", 6.0), ("block", 3.0), ("minor", 1.5)]:
+        assert sim.params[f"{name}_factor"] == factor
+        chosen = sets[name][rows, cols]
+        ratio = table[rows, cols][chosen].sum() / expected[chosen].sum()
+        assert ratio == pytest.approx(factor, rel=0.1), name
+
+
+@pytest.mark.parametrize("seed", [2020, 7])
+def test_direct_ca_of_the_blanked_table_recovers_the_true_scores(seed):
+    sim = simulate_couples(UNITS, n_couples=N_SOC_DENSITY, seed=seed, blocks=BLOCKS)
+    table = valid_table(sim)
+    sets = cell_sets(BLOCKS)
+    blanked = np.where(sets["diagonal"] | sets["block"], 0.0, table)
+    rows, cols = blanked.sum(axis=1) > 30, blanked.sum(axis=0) > 30
+    row_coord, col_coord = direct_ca(blanked[np.ix_(rows, cols)])
+
+    men = table.sum(axis=1)[rows] >= 50
+    women = table.sum(axis=0)[cols] >= 50
+    assert men.sum() > 50 and women.sum() > 50
+    r_men = np.corrcoef(row_coord[men, 0], sim.truth.male_score.to_numpy()[rows][men])[0, 1]
+    r_women = np.corrcoef(col_coord[women, 0], sim.truth.female_score.to_numpy()[cols][women])[0, 1]
+    assert abs(r_men) >= 0.97
+    assert abs(r_women) >= 0.97
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".csv", ".parquet"])
+def test_written_files_round_trip(tmp_path, suffix):
+    couples = simulate_couples(UNITS, n_couples=500, seed=2).couples
+    path = write_couples(couples, tmp_path / f"couples{suffix}")
+    if suffix == ".dta":
+        back, meta = pyreadstat.read_dta(path)
+        assert meta.file_label == DATASET_LABEL
+        assert "SYNTHETIC" in meta.file_label and "not real survey data" in meta.file_label
+        assert all(meta.column_names_to_labels[name] for name in couples.columns)
+    elif suffix == ".csv":
+        back = pd.read_csv(path)
+    else:
+        back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, couples, check_dtype=False)
+    assert [p.name for p in tmp_path.iterdir()] == [f"couples{suffix}"]
+
+
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    couples = simulate_couples(UNITS, n_couples=100, seed=2).couples
+
+    def broken(frame, tmp):
+        with open(tmp, "w") as handle:
+            handle.write("partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("camsis.synthetic._write_csv", broken)
+    with pytest.raises(OSError):
+        write_couples(couples, tmp_path / "couples.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_extension_is_refused(tmp_path):
+    couples = simulate_couples(UNITS, n_couples=100, seed=2).couples
+    with pytest.raises(CamsisError, match=r"couples\.xlsx"):
+        write_couples(couples, tmp_path / "couples.xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments_are_refused_in_one_line():
+    with pytest.raises(CamsisError, match="upper_2"):
+        simulate_couples(UNITS, blocks=BLOCKS.drop(columns="upper_2"))
+    with pytest.raises(CamsisError, match="integer"):
+        simulate_couples(UNITS.astype(float))
+    with pytest.raises(CamsisError, match="distinct"):
+        simulate_couples(np.array([1111, 1111, 1112]))
+    with pytest.raises(CamsisError, match="missing_share"):
+        simulate_couples(UNITS, missing_share=-0.1)
