@@ -241,8 +241,9 @@ def _check_settings(n_couples: int, missing_share: float, invalid_share: float) 
 
 
 def _major(codes: np.ndarray) -> np.ndarray:
-    digits = np.floor(np.log10(codes)).astype(np.int64)
-    return codes // 10**digits
+    """First digit of each code."""
+    widths = np.char.str_len(codes.astype(str)).astype(np.int64)
+    return codes // 10 ** (widths - 1)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
