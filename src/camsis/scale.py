@@ -61,7 +61,8 @@ class UnitScores:
     scores : DataFrame indexed by unit with, for each side s in m (husbands) and f (wives):
         ``{s}camsis``, ``{s}cam_se``, ``{s}camsis2`` (second dimension), ``n_{s}`` (pairs
         behind the score), ``{s}_imputed`` (code of the group the score was borrowed from,
-        0 if none), ``{s}_ca`` (the raw CA score), ``{s}_lambda`` (shrinkage factor).
+        0 if none), ``{s}_ca`` (the raw CA score), ``{s}_ca2`` (its second dimension, for
+        the CA map), ``{s}_lambda`` (shrinkage factor).
     population : DataFrame indexed by unit, columns m and f: weighted people per unit in
         the input, blanked pairs included (the standardisation's population).
     diagnostics : what summary.json reports about the CA and the smoothing.
@@ -159,6 +160,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
             scores[f"{side}camsis{suffix}"] = standard.scores(raw)
             if suffix:
+                scores[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
                 continue
             scores[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
             scores[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
