@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from camsis.ca import choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.ca import CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
@@ -53,6 +53,24 @@ class ScaleOptions:
 
 
 @dataclass
+class CAFit:
+    """What the CA of a build saw and found, for diagnostics on the fitted table.
+
+    Attributes
+    ----------
+    kept : unit x unit weighted table the CA was built from (blanked cells and dropped
+        blocks set to 0), before sparse merging.
+    row_map, column_map : merge maps (unit -> merged CA row / column).
+    ca : the CA of the merged table, after ``choose_dimension``.
+    """
+
+    kept: pd.DataFrame
+    row_map: pd.Series
+    column_map: pd.Series
+    ca: CAResult
+
+
+@dataclass
 class UnitScores:
     """Standardised scores of every unit of the classification.
 
@@ -66,11 +84,13 @@ class UnitScores:
     population : DataFrame indexed by unit, columns m and f: weighted people per unit in
         the input, blanked pairs included (the standardisation's population).
     diagnostics : what summary.json reports about the CA and the smoothing.
+    fit : the CA behind the scores (camsis.candidates reads the fitted table from it).
     """
 
     scores: pd.DataFrame
     population: pd.DataFrame
     diagnostics: dict
+    fit: CAFit
 
 
 def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Series, axis: int) -> tuple[pd.Series, pd.Series]:
@@ -170,4 +190,5 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             diagnostics["smoothing"][side] = smoothed.summary
             if smoothed.summary.get("boundary"):
                 log.warning("no %s unit variance in the smoothing model (boundary fit): scores fall back to the mean", SIDES[side])
-    return UnitScores(scores=scores, population=population, diagnostics=diagnostics)
+    fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca)
+    return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)
