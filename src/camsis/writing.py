@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,3 +95,51 @@ def write_dta(frame: pd.DataFrame, path, column_labels: dict, value_labels: dict
             column_labels=[column_labels.get(c) for c in out.columns],
             variable_value_labels={k: v for k, v in value_labels.items() if k in out.columns},
         )
+
+
+# Stata 117-119 files: a <map> of 14 file offsets, then sections in a fixed order. A
+# characteristic is <ch>, its length, the variable name ("_dta" for the dataset), the
+# characteristic's name, and NUL-terminated text; Stata's `notes` are _dta[note0] (how
+# many) and _dta[note1], _dta[note2], ...
+_NAME_BYTES = {117: 33, 118: 129, 119: 129}
+_CHARACTERISTICS_END = b"</characteristics>"
+
+
+def _characteristic(name: str, text: str, name_bytes: int, order: str, encoding: str) -> bytes:
+    def field(value: str) -> bytes:
+        raw = value.encode(encoding)
+        if len(raw) >= name_bytes:
+            raise ValueError(f"characteristic name {value!r} is too long for this Stata format")
+        return raw.ljust(name_bytes, b"\0")
+
+    body = field("_dta") + field(name) + text.encode(encoding, errors="replace") + b"\0"
+    return b"<ch>" + struct.pack(f"{order}I", len(body)) + body + b"</ch>"
+
+
+def add_dta_notes(path, notes: list[str]) -> None:
+    """Attach ``notes`` as the dataset's Stata notes to a .dta that pyreadstat wrote.
+
+    pyreadstat cannot write characteristics, so they are inserted into the file's empty
+    <characteristics> section and the offsets of the sections after it shifted. The
+    file is replaced atomically; one with characteristics already is refused.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    release = data[data.find(b"<release>") + 9 : data.find(b"</release>")]
+    if not data.startswith(b"<stata_dta>") or int(release or 0) not in _NAME_BYTES:
+        raise ValueError(f"{path} is not a Stata 117-119 (.dta format 13-15+) file")
+    order = "<" if b"<byteorder>LSF</byteorder>" in data[:200] else ">"
+    start = data.index(b"<map>") + len(b"<map>")
+    offsets = list(struct.unpack(f"{order}14Q", data[start : start + 14 * 8]))
+    insert_at = offsets[9] - len(_CHARACTERISTICS_END)  # offsets[9]: <data>
+    if data[offsets[8] : offsets[9]] != b"<characteristics>" + _CHARACTERISTICS_END:
+        raise ValueError(f"{path} already has characteristics; refusing to add notes to it")
+    name_bytes = _NAME_BYTES[int(release)]
+    encoding = "latin-1" if int(release) == 117 else "utf-8"  # Stata 13 files are not Unicode
+    texts = [("note0", str(len(notes)))] + [(f"note{i}", text) for i, text in enumerate(notes, start=1)]
+    inserted = b"".join(_characteristic(name, text, name_bytes, order, encoding) for name, text in texts) if notes else b""
+    shifted = [offset + len(inserted) if offset >= insert_at else offset for offset in offsets]
+    new_map = struct.pack(f"{order}14Q", *shifted)
+    out = data[:start] + new_map + data[start + len(new_map) : insert_at] + inserted + data[insert_at:]
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(out)

@@ -31,8 +31,19 @@ def scale_row(wildcards):
     return scales.loc[wildcards.scale]
 
 
+def existing(path, what, wildcards):
+    """A file the sheet names must exist or be made by a rule; else one line, before any job runs.
+
+    Checked when the DAG is built (not when the sheet is read) because the demo input is
+    made by a rule included after this file.
+    """
+    if not Path(path).exists() and not any(rule.is_producer(str(path)) for rule in workflow.rules):
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: {what} {path} of scale {wildcards.scale} does not exist")
+    return path
+
+
 def input_file(wildcards):
-    return scale_row(wildcards)["input"]
+    return existing(scale_row(wildcards)["input"], "input file", wildcards)
 
 
 def classification_files(wildcards):
@@ -43,7 +54,8 @@ def classification_files(wildcards):
 
 def blanking_files(wildcards):
     row = scale_row(wildcards)
-    return [path for path in (row["psds"], row["psds_smooth"], row["recodes"]) if path]
+    named = {"psds": "pseudo-diagonal file", "psds_smooth": "pseudo-diagonal file", "recodes": "recodes file"}
+    return [existing(row[column], what, wildcards) for column, what in named.items() if row[column]]
 
 
 def all_outputs():
