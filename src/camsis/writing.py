@@ -77,8 +77,13 @@ def score_file_labels(classification, columns) -> dict[str, str]:
     return {column: labels.get(column, column)[:80] for column in columns}
 
 
-def write_dta(frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str) -> None:
-    """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users expect."""
+def write_dta(
+    frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = ()
+) -> None:
+    """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users expect.
+
+    ``notes`` become the file's Stata notes (``notes`` in Stata lists them).
+    """
     out = frame.copy()
     for column in out.columns:
         values = out[column]
@@ -95,6 +100,7 @@ def write_dta(frame: pd.DataFrame, path, column_labels: dict, value_labels: dict
             column_labels=[column_labels.get(c) for c in out.columns],
             variable_value_labels={k: v for k, v in value_labels.items() if k in out.columns},
         )
+        add_dta_notes(temporary, list(notes))
 
 
 # Stata 117-119 files: a <map> of 14 file offsets, then sections in a fixed order. A

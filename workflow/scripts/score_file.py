@@ -26,13 +26,21 @@ def main(snakemake):
     table = fill_classification(units, population, classification)
 
     built = datetime.date.today().isoformat()
-    file_label = f"CAMSIS {scale} for {classification.variable.upper()} [camsis {camsis.__version__}, {built}]"
-    value_labels = {classification.variable: classification.value_labels()} | classification.link_value_labels
-    write_dta(table, snakemake.output.dta, score_file_labels(classification, table.columns), value_labels, file_label)
-    write_csv(table, snakemake.output.csv)
-
     pairs = read_json(snakemake.input.table)
     scaling = read_json(snakemake.input.scaling)
+    file_label = f"CAMSIS {scale} for {classification.variable.upper()} [camsis {camsis.__version__}, {built}]"
+    value_labels = {classification.variable: classification.value_labels()} | classification.link_value_labels
+    # The notes trace a published file to what made it, as summary.json does.
+    notes = [
+        f"CAMSIS scale {scale} for {classification.variable}, built {built} by camsis {camsis.__version__}",
+        f"input {row['input']} sha256 {pairs.get('input_sha256')}",
+        "sheet row: " + json.dumps(dict(row), sort_keys=True),
+        "config: " + json.dumps(snakemake.params.config, sort_keys=True, default=str),
+    ] + [f"warning: {text}" for text in scaling.get("warnings", [])]
+    labels = score_file_labels(classification, table.columns)
+    write_dta(table, snakemake.output.dta, labels, value_labels, file_label, notes=notes)
+    write_csv(table, snakemake.output.csv)
+
     summary = {
         "scale": scale,
         "camsis_version": camsis.__version__,
