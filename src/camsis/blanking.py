@@ -17,6 +17,7 @@ import pandas as pd
 
 from camsis.classification import Classification
 from camsis.errors import CamsisError
+from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.blanking")
 
@@ -25,7 +26,11 @@ PLACEHOLDER = -999
 
 
 def read_psd_file(path: str | Path) -> pd.DataFrame:
-    """Read a pseudo-diagonal file as published (tabs, CRLF or LF, last line unterminated)."""
+    """Read a pseudo-diagonal file as published (tabs, CRLF or LF, last line unterminated).
+
+    Columns after the four bounds are ignored (the header too may name more), so a
+    psd_candidates.tsv, with its residuals and titles, reads as a pseudo-diagonal file.
+    """
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -34,7 +39,7 @@ def read_psd_file(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError) as error:
         raise CamsisError(f"pseudo-diagonal file {path} is unreadable ({error})") from None
     lines = [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    if not lines or lines[0][1] != PSD_COLUMNS:
+    if not lines or lines[0][1][: len(PSD_COLUMNS)] != PSD_COLUMNS:
         found = " ".join(lines[0][1]) if lines else "an empty file"
         raise CamsisError(f"{path}: line 1: expected the header {' '.join(PSD_COLUMNS)}, found {found}")
     rows = [_psd_row(path, number, fields) for number, fields in lines[1:]]
@@ -45,10 +50,10 @@ def read_psd_file(path: str | Path) -> pd.DataFrame:
 
 
 def _psd_row(path: Path, number: int, fields: list[str]) -> list[int]:
-    if len(fields) != len(PSD_COLUMNS):
+    if len(fields) < len(PSD_COLUMNS):
         raise CamsisError(f"{path}: line {number}: expected 4 bounds, found {len(fields)}: {' '.join(fields)}")
     bounds = []
-    for name, field in zip(PSD_COLUMNS, fields):
+    for name, field in zip(PSD_COLUMNS, fields[: len(PSD_COLUMNS)]):
         try:
             value = float(field)
         except ValueError:
@@ -151,6 +156,14 @@ def summarise_blanking(mask: pd.DataFrame, weighted: pd.DataFrame, counts: pd.Da
 
 def _codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
+
+
+def save_masks(ca: pd.DataFrame, smooth: pd.DataFrame, path) -> None:
+    """Write the CA and smoothing masks as ``load_masks`` reads them: long, blanked cells only."""
+    masks = pd.DataFrame({"ca": ca.stack(), "smooth": smooth.stack()})
+    masks = masks[masks["ca"] | masks["smooth"]].reset_index()
+    with atomic_path(path) as temporary:
+        masks.to_parquet(temporary, index=False)
 
 
 def load_masks(path, units) -> tuple[pd.DataFrame, pd.DataFrame]:
