@@ -1,0 +1,209 @@
+"""The workflow under a real single-node SLURM, through snakemake's SLURM executor plugin.
+
+Run with `python -m pytest -m slurm -rs` (as root: it installs and starts munged, MariaDB,
+slurmdbd, slurmctld and slurmd through tests/slurm/cluster.py, and stops them afterwards).
+It builds two scales on the demo data (plus bootstrap replicates where the config has
+`bootstrap`) once locally and once with `--executor slurm --profile workflow/profiles/slurm`,
+each in its own temporary copy of the project, checks through `sacct` that every job ran under
+SLURM, and that both runs wrote the same score files.
+
+Environment:
+  CAMSIS_SLURM_BOOTSTRAP  bootstrap replicates per scale (default 2; used once the config has `bootstrap`)
+  CAMSIS_SLURM_REQUIRED   "1": fail instead of skipping when the cluster cannot be started
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slurm
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["Snakefile", "config", "workflow", "data"]
+SCALES = ["gb_demo_psd", "gb_demo_diag"]
+RUN_TIMEOUT = 1800
+
+
+def _load_cluster_module():
+    spec = importlib.util.spec_from_file_location("camsis_slurm_cluster", ROOT / "tests" / "slurm" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+cluster_mod = _load_cluster_module()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running single-node SLURM; stopped afterwards if this fixture started it."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.fail("snakemake-executor-plugin-slurm is not installed: pip install -e .[slurm]")
+    was_running = cluster_mod.status() is not None
+    try:
+        cluster = cluster_mod.start()
+    except cluster_mod.ClusterUnavailable as exc:
+        reason = f"single-node SLURM cannot run on this machine: {exc}"
+        sys.stderr.write(f"\n{reason}\n")
+        if os.environ.get("CAMSIS_SLURM_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield cluster
+    finally:
+        if not was_running:
+            cluster_mod.stop()
+
+
+def _project_copy(where: Path, bootstrap: int) -> Path:
+    """A copy of the project with a two-scale sheet on the demo data; returns its directory."""
+    where.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, where / name)
+    sheet = pd.read_csv(ROOT / "config" / "scales.tsv", sep="\t", dtype=str, keep_default_na=False)
+    demo = sheet.iloc[[0, 0]].copy()
+    demo["scale"] = SCALES
+    demo.iloc[1, demo.columns.get_loc("psds")] = ""  # the second scale blanks only the diagonal
+    demo.to_csv(where / "config" / "slurm_scales.tsv", sep="\t", index=False)
+    config_path = where / "config" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["scales"] = "config/slurm_scales.tsv"
+    if "bootstrap" in config:
+        config["bootstrap"] = bootstrap
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return where
+
+
+def _snakemake(workdir: Path, *args: str, env: dict | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=RUN_TIMEOUT)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"snakemake {' '.join(args)} failed:\n{output[-6000:]}"
+    return output
+
+
+def _job_stats(output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table snakemake prints when it starts."""
+    lines = output[output.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def _sacct_jobs(cluster, run_id: str) -> pd.DataFrame:
+    done = cluster.run("sacct", "-X", "--parsable2", "--noheader", "--name", run_id,
+                       "--starttime", "now-1days", "--format=JobIDRaw,JobName,Comment,State,ExitCode")
+    rows = [line.split("|") for line in done.stdout.splitlines() if line.strip()]
+    return pd.DataFrame(rows, columns=["jobid", "name", "comment", "state", "exitcode"])
+
+
+def _rule_of(comment: str, rules) -> str:
+    """The rule named in the plugin's job comment 'rule_<rule>[_wildcards_<values>]'."""
+    name = re.sub(r"_wildcards_.*$", "", comment.removeprefix("rule_"))
+    assert name in rules, f"sacct comment {comment!r} names no rule of the workflow ({sorted(rules)})"
+    return name
+
+
+def _assert_same_frames(local: pd.DataFrame, remote: pd.DataFrame, what: str) -> None:
+    assert list(local.columns) == list(remote.columns), what
+    assert len(local) == len(remote), what
+    for column in local.columns:
+        a, b = local[column], remote[column]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-9,
+                                       equal_nan=True, err_msg=f"{what}: {column}")
+        else:
+            assert a.astype(str).tolist() == b.astype(str).tolist(), f"{what}: {column}"
+
+
+@pytest.fixture(scope="session")
+def runs(slurm_cluster, tmp_path_factory):
+    """The same two-scale build run locally and under SLURM: (local dir, slurm dir, slurm output)."""
+    bootstrap = int(os.environ.get("CAMSIS_SLURM_BOOTSTRAP", "2"))
+    base = tmp_path_factory.mktemp("slurm_runs")
+    local = _project_copy(base / "local", bootstrap)
+    remote = _project_copy(base / "slurm", bootstrap)
+    _snakemake(local, "--cores", "2")
+    output = _snakemake(remote, "--executor", "slurm", "--profile", "workflow/profiles/slurm",
+                        "--slurm-init-seconds-before-status-checks", "2", env=slurm_cluster.env)
+    return local, remote, output
+
+
+def test_every_job_ran_under_slurm(slurm_cluster, runs):
+    _, _, output = runs
+    run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
+    jobs = _sacct_jobs(slurm_cluster, run_id)
+    stats = _job_stats(output)
+    submitted = len(re.findall(r"has been submitted with SLURM jobid", output))
+    assert len(jobs) == submitted > 0
+    assert set(jobs["state"]) == {"COMPLETED"}, jobs.to_string()
+    per_rule = collections.Counter(_rule_of(comment, stats) for comment in jobs["comment"])
+    # Every job but the target rule `all` (no action: run by snakemake itself) went through sbatch.
+    assert dict(per_rule) == {rule: n for rule, n in stats.items() if rule != "all"}
+    for scale in SCALES:
+        assert f"rule_score_file_wildcards_{scale}" in set(jobs["comment"])
+
+
+def test_slurm_outputs_equal_local_outputs(runs):
+    local, remote, _ = runs
+    for scale in SCALES:
+        local_files = sorted(p.relative_to(local) for p in (local / "results" / scale).glob("*.dta"))
+        local_files += sorted(p.relative_to(local) for p in (local / "results" / scale).glob("*.csv"))
+        assert Path("results", scale, f"{scale}.dta") in local_files
+        for relative in local_files:
+            assert (remote / relative).exists(), f"SLURM run did not write {relative}"
+            if relative.suffix == ".dta":
+                a, meta_a = pyreadstat.read_dta(local / relative)
+                b, meta_b = pyreadstat.read_dta(remote / relative)
+                assert meta_a.column_names_to_labels == meta_b.column_names_to_labels
+                assert meta_a.variable_value_labels == meta_b.variable_value_labels
+            else:
+                a = pd.read_csv(local / relative)
+                b = pd.read_csv(remote / relative)
+            _assert_same_frames(a, b, str(relative))
+        summaries = [json.loads((run / "results" / scale / "summary.json").read_text()) for run in (local, remote)]
+        _assert_same_json(*summaries, where=f"{scale}/summary.json")
+
+
+def _assert_same_json(a, b, where: str) -> None:
+    """Equal JSON trees, numbers to floating-point tolerance.
+
+    The build date may differ, and so may the input's checksum: each run generates its own demo
+    .dta, and a .dta header carries the time it was written.
+    """
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), where
+        for key in a:
+            if key not in ("built", "sha256"):
+                _assert_same_json(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_json(x, y, f"{where}/{i}")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert np.isclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True), f"{where}: {a} != {b}"
+    else:
+        assert a == b, where
