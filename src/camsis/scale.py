@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from camsis.ca import CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.ca import WEAK_CORRELATION, CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
@@ -83,7 +83,9 @@ class UnitScores:
         the CA map), ``{s}_lambda`` (shrinkage factor).
     population : DataFrame indexed by unit, columns m and f: weighted people per unit in
         the input, blanked pairs included (the standardisation's population).
-    diagnostics : what summary.json reports about the CA and the smoothing.
+    diagnostics : what summary.json reports about the CA and the smoothing; ``warnings``
+        lists, one line each, what a user must know (dropped blocks, a weak reference
+        correlation, a boundary smoothing fit).
     fit : the CA behind the scores (camsis.candidates reads the fitted table from it).
     """
 
@@ -103,39 +105,75 @@ def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Serie
     return grouped["wref"] / grouped["mass"], grouped["mass"]
 
 
-def _drop_outside_main_block(kept: pd.DataFrame, disconnected: str, diagnostics: dict) -> pd.DataFrame:
+def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disconnected: str,
+                              diagnostics: dict) -> tuple[list, list]:
+    """Refuse a table that falls apart into blocks, or name the units outside the largest one.
+
+    Returns the row and column units to leave out (none for a connected table); the
+    count of units and pairs left out goes to ``diagnostics["dropped_blocks"]``.
+    """
     blocks = connected_blocks(kept)
     if len(blocks) <= 1:
-        return kept
+        return [], []
     if disconnected != "drop":
         raise CamsisError(
-            "the table falls apart after blanking into blocks with no pairs between them: "
-            + describe_blocks(blocks)
+            "the table falls apart after blanking: " + describe_blocks(blocks)
             + " (set disconnected: drop to leave the smaller blocks out of the CA)"
         )
     rows = [r for block in blocks[1:] for r in block[0]]
     cols = [c for block in blocks[1:] for c in block[1]]
+    # Blocks share no non-blanked pair, so every kept pair of a dropped row lies in a dropped column.
     diagnostics["dropped_blocks"] = {
+        "blocks": len(blocks) - 1,
+        "units": {"m": len(rows), "f": len(cols)},
         "rows": [int(r) for r in rows],
         "columns": [int(c) for c in cols],
-        "pairs": float(kept.loc[rows].to_numpy().sum() + kept[cols].to_numpy().sum() - kept.loc[rows, cols].to_numpy().sum()),
+        "pairs": int(round(kept_counts.loc[rows, cols].to_numpy().sum())),
+        "pairs_weighted": float(kept.loc[rows, cols].to_numpy().sum()),
     }
-    log.warning("left %d row and %d column units outside the main block out of the CA: %s",
-                len(rows), len(cols), describe_blocks(blocks))
-    kept = kept.copy()
-    kept.loc[rows, :] = 0.0
-    kept.loc[:, cols] = 0.0
-    return kept
+    message = (f"left {len(rows)} husbands' and {len(cols)} wives' units outside the main block out of the "
+               f"scale (imputed from their groups): {describe_blocks(blocks)}")
+    log.warning("%s", message)
+    diagnostics["warnings"].append(message)
+    return rows, cols
+
+
+def _boundary_fallback(smoothed) -> pd.DataFrame:
+    """With no unit variance, shrinkage would give every unit one score: keep each unit's own mean.
+
+    ``esres`` becomes ``eps`` (lambda 1: no shrinkage), with the standard error of a mean,
+    sigma_e / sqrt(n).
+    """
+    scores = smoothed.scores.copy()
+    scores["esres"] = scores["eps"]
+    scores["lambda"] = 1.0
+    scores["esres_se"] = smoothed.summary["sigma_e"] / np.sqrt(scores["n"].where(scores["n"] > 0))
+    return scores
+
+
+def _weak_correlation_warning(ca, measure: str) -> str | None:
+    """The warning camsis.ca.choose_dimension logs, kept for summary.json."""
+    pair = [ca.row_correlations.get(ca.chosen, np.nan), ca.column_correlations.get(ca.chosen, np.nan)]
+    usable = [abs(v) for v in pair if not np.isnan(v)]
+    if not usable or np.mean(usable) >= WEAK_CORRELATION:
+        return None
+    return (f"the chosen CA dimension {ca.chosen} correlates only weakly with the reference measure {measure}: "
+            f"husbands' units {pair[0]:.3f}, wives' units {pair[1]:.3f} (below {WEAK_CORRELATION})")
 
 
 def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
     """Stages 4-7: merge sparse units, CA, choose the dimension, smooth, standardise."""
-    diagnostics: dict = {}
+    diagnostics: dict = {"warnings": []}
     kept_counts = table.counts.where(~ca_blank, 0.0)
     kept = table.weighted.where(~ca_blank, 0.0)
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
-    kept = _drop_outside_main_block(kept, options.disconnected, diagnostics)
+    rows, cols = _drop_outside_main_block(kept, kept_counts, options.disconnected, diagnostics)
+    if rows or cols:
+        # Dropped units are left out of the smoothing too, so they are imputed and flagged.
+        kept, smooth_blank = kept.copy(), smooth_blank.copy()
+        kept.loc[rows, :], kept.loc[:, cols] = 0.0, 0.0
+        smooth_blank.loc[rows, :], smooth_blank.loc[:, cols] = True, True
     kept_counts = kept_counts.where(kept > 0, 0.0)
 
     parents = classification.frame["parent"]
@@ -154,6 +192,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     row_ref, row_mass = _reference_for(kept, row_map, reference, axis=1)
     col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
+    if weak := _weak_correlation_warning(ca, measure):
+        diagnostics["warnings"].append(weak)
     diagnostics["ca"] = {
         # Listed by the CA's own dimension numbers, not the chosen order.
         "inertia": {f"dim{d}": float(x) for d, x in sorted(zip(ca.order, ca.inertia))},
@@ -177,6 +217,12 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         men = smooth_side(table.weighted, table.counts, smooth_blank, wife_ca[dim], reml=options.reml)
         women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_ca[dim], reml=options.reml)
         for side, smoothed, own_ca in (("m", men, husband_ca), ("f", women, wife_ca)):
+            if smoothed.summary.get("boundary"):
+                message = (f"no {SIDES[side]} unit variance in the smoothing model of CA dimension {dim[-1]} "
+                           "(boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
+                log.warning("%s", message)
+                diagnostics["warnings"].append(message)
+                smoothed.scores = _boundary_fallback(smoothed)
             raw, source = impute_missing_units(smoothed.scores["esres"], population[side], classification)
             standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
             scores[f"{side}camsis{suffix}"] = standard.scores(raw)
@@ -189,7 +235,5 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             scores[f"{side}_ca"] = own_ca[dim].reindex(units)
             scores[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
             diagnostics["smoothing"][side] = smoothed.summary
-            if smoothed.summary.get("boundary"):
-                log.warning("no %s unit variance in the smoothing model (boundary fit): scores fall back to the mean", SIDES[side])
     fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)
