@@ -1,4 +1,11 @@
-"""Plots of scores, drawn off-screen (Agg) so they work on servers and cluster nodes."""
+"""Plots of scores, drawn off-screen (Agg) so they work on servers and cluster nodes.
+
+Each ``*_figure`` function returns a matplotlib Figure so that tests and notebooks can
+inspect it; ``save_figure`` writes it and frees it. The scale plots take the unit frame
+of a build (``camsis.scale.UnitScores.scores`` with ``title``, the linked measures and
+any bootstrap interval columns joined, see ``units_for_plots``), where side ``m`` is
+husbands (occ1) and ``f`` wives (occ2).
+"""
 
 from __future__ import annotations
 
@@ -11,35 +18,286 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from camsis.standardising import fit_standardisation  # noqa: E402
+
+SIDE_NAMES = {"m": "male (husbands, occ1)", "f": "female (wives, occ2)"}
+SIDE_COLOURS = {"m": "tab:blue", "f": "tab:red"}
+LINKED_MEASURES = {"isei": "ISEI", "siops": "SIOPS", "icam": "ICAM"}
+
+
+def save_figure(fig: Figure, path, fmt: str | None = None, dpi: int = 100) -> None:
+    """Write the figure and close it (figures otherwise stay in pyplot's memory)."""
+    try:
+        fig.savefig(path, dpi=dpi, format=fmt)
+    finally:
+        plt.close(fig)
+
+
+def correlation(x: pd.Series, y: pd.Series) -> tuple[float, int]:
+    """Pearson r over the rows where both are known, and how many rows that is."""
+    both = pd.concat([x, y], axis=1).dropna()
+    if len(both) < 3 or both.iloc[:, 0].std() == 0 or both.iloc[:, 1].std() == 0:
+        return float("nan"), len(both)
+    return float(np.corrcoef(both.iloc[:, 0], both.iloc[:, 1])[0, 1]), len(both)
+
+
+def _labelled_positions(n: int, max_labels: int) -> list[int]:
+    """All positions when they fit; otherwise `max_labels` evenly spaced ones, both ends included."""
+    if n <= max_labels:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, max_labels).round().astype(int).tolist()))
+
+
+def caterpillar_figure(scores: pd.DataFrame, label_col: str, estimate_col: str, title: str,
+                       se_col: str | None = None, lower_col: str | None = None,
+                       upper_col: str | None = None, back_transform: Callable | None = None,
+                       xlabel: str | None = None, max_labels: int = 90) -> Figure:
+    """Categories ranked by estimate with intervals, as many labelled as stay readable.
+
+    The interval is ``lower_col``..``upper_col`` when given, else estimate +- 1.96 se.
+    With `back_transform` (e.g. np.exp for a log-scale model) the estimate and the
+    interval ends are transformed after the interval is formed on the model scale. With
+    more than `max_labels` categories the figure stops growing and labels evenly spaced
+    ones, the highest and the lowest included.
+    """
+    frame = scores.sort_values(estimate_col, kind="stable").reset_index(drop=True)
+    est = frame[estimate_col].to_numpy(dtype=float)
+    if lower_col is not None and upper_col is not None:
+        lo, hi = frame[lower_col].to_numpy(dtype=float), frame[upper_col].to_numpy(dtype=float)
+    else:
+        half = 1.96 * frame[se_col].to_numpy(dtype=float)
+        lo, hi = est - half, est + half
+    if back_transform is not None:
+        est, lo, hi = back_transform(est), back_transform(lo), back_transform(hi)
+    n = len(frame)
+    pos = np.arange(n)
+    height = max(3.0, 0.18 * min(n, max_labels) + 1.5)
+    dense = n > max_labels
+    fig, ax = plt.subplots(figsize=(8.0, height))
+    ax.errorbar(est, pos, xerr=[np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)], fmt="o",
+                ms=1.5 if dense else 3, color="black", ecolor="grey", elinewidth=0.6 if dense else 1, capsize=0)
+    labelled = _labelled_positions(n, max_labels)
+    ax.set_yticks(labelled)
+    ax.set_yticklabels([str(frame[label_col].iloc[i]) for i in labelled], fontsize=7)
+    ax.set_ylim(-1, n)
+    ax.set_xlabel(xlabel or f"{estimate_col} (95% interval)")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def caterpillar_plot(scores: pd.DataFrame, label_col: str, estimate_col: str, se_col: str,
                      path, title: str, back_transform: Callable | None = None,
                      xlabel: str | None = None, fmt: str | None = None) -> None:
-    """Categories ranked by estimate with 95% intervals (estimate +- 1.96 se), labelled.
+    """Categories ranked by estimate with 95% intervals (estimate +- 1.96 se), written to `path`."""
+    fig = caterpillar_figure(scores, label_col, estimate_col, title, se_col=se_col,
+                             back_transform=back_transform, xlabel=xlabel)
+    save_figure(fig, path, fmt=fmt)
 
-    With `back_transform` (e.g. np.exp for a log-scale model) the estimate and the
-    interval ends are transformed after the interval is formed on the model scale.
+
+def units_for_plots(unit_scores: pd.DataFrame, score_file: pd.DataFrame, code: str,
+                    titles: pd.Series) -> pd.DataFrame:
+    """The unit frame the scale plots draw: work-file columns, plus the score file's others.
+
+    The score file brings the linked measures and, once the bootstrap has run, its
+    interval columns; ``title`` comes from the classification.
     """
-    frame = scores.sort_values(estimate_col, kind="stable").reset_index(drop=True)
-    est = frame[estimate_col].to_numpy(dtype=float)
-    half = 1.96 * frame[se_col].to_numpy(dtype=float)
-    lo, hi = est - half, est + half
-    if back_transform is not None:
-        est, lo, hi = back_transform(est), back_transform(lo), back_transform(hi)
-    pos = np.arange(len(frame))
-    height = min(max(3.0, 0.18 * len(frame) + 1.5), 300.0)
-    fig, ax = plt.subplots(figsize=(7.0, height))
-    try:
-        ax.errorbar(est, pos, xerr=[est - lo, hi - est], fmt="o", ms=3, color="black",
-                    ecolor="grey", elinewidth=1, capsize=0)
-        ax.set_yticks(pos)
-        ax.set_yticklabels([str(v) for v in frame[label_col]], fontsize=7)
-        ax.set_ylim(-1, len(frame))
-        ax.set_xlabel(xlabel or f"{estimate_col} (95% interval)")
-        ax.set_title(title)
-        ax.grid(axis="x", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100, format=fmt)
-    finally:
-        plt.close(fig)
+    published = score_file.set_index(code)
+    extra = [c for c in published.columns if c not in unit_scores.columns]
+    frame = unit_scores.join(published[extra], how="left")
+    frame["title"] = titles.reindex(frame.index)
+    return frame
+
+
+def score_interval(units: pd.DataFrame, side: str) -> tuple[pd.Series, pd.Series, str]:
+    """Bootstrap 95% interval when the build has one, else the model-based +- 1.96 se."""
+    lower, upper = f"{side}cam_lo", f"{side}cam_hi"
+    if lower in units.columns and upper in units.columns and units[[lower, upper]].notna().any().all():
+        return units[lower], units[upper], "bootstrap 95% interval"
+    estimate, half = units[f"{side}camsis"], 1.96 * units[f"{side}cam_se"]
+    return estimate - half, estimate + half, "model-based 95% interval (+- 1.96 se)"
+
+
+def _own_scores(units: pd.DataFrame, side: str) -> pd.DataFrame:
+    """Units scored from their own pairs (not borrowed from a parent group)."""
+    imputed = units.get(f"{side}_imputed", pd.Series(0, index=units.index)).fillna(0)
+    return units[(imputed == 0) & units[f"{side}camsis"].notna()]
+
+
+def _short(text, width: int = 38) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def score_caterpillar_figure(units: pd.DataFrame, side: str, scale: str, max_labels: int = 90) -> Figure:
+    """Ranked unit scores of one sex with their intervals, labelled by code and title."""
+    own = _own_scores(units, side)
+    lower, upper, kind = score_interval(own, side)
+    frame = pd.DataFrame({
+        "label": [f"{code} {_short(title)}" for code, title in zip(own.index, own["title"])],
+        "score": own[f"{side}camsis"], "lower": lower, "upper": upper,
+    })
+    frame = frame[frame[["lower", "upper"]].notna().all(axis=1)]
+    title = f"{scale}: {SIDE_NAMES[side]} scores of {len(frame)} units"
+    return caterpillar_figure(frame, "label", "score", title, lower_col="lower", upper_col="upper",
+                              xlabel=f"CAMSIS score with {kind}", max_labels=max_labels)
+
+
+def _marker_sizes(n: pd.Series, largest: float = 120.0) -> np.ndarray:
+    """Areas proportional to n, the largest unit drawn at `largest` points^2."""
+    values = n.fillna(0).to_numpy(float)
+    top = values.max() if len(values) and values.max() > 0 else 1.0
+    return np.maximum(largest * values / top, 6.0)
+
+
+def _diagonal(ax, xs, ys) -> None:
+    both = np.concatenate([np.asarray(xs, float), np.asarray(ys, float)])
+    both = both[np.isfinite(both)]
+    if len(both):
+        low, high = both.min(), both.max()
+        ax.plot([low, high], [low, high], color="grey", lw=0.8, ls="--", zorder=0)
+
+
+def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: float = 15.0) -> Figure:
+    """Raw CA score against smoothed score per sex, points sized by pairs: the shrinkage.
+
+    The raw CA scores are put on the published metric with the same population-weighted
+    linear map the smoothed scores get (unclipped), so the dashed diagonal is "no
+    shrinkage" and small units visibly move towards the mean.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
+    for ax, side in zip(axes, ("m", "f")):
+        own = _own_scores(units, side)
+        own = own[own[f"{side}_ca"].notna()]
+        raw = own[f"{side}_ca"]
+        fit = fit_standardisation(raw, own[f"population_{side}"], mean, sd)
+        x = fit.factor * raw + fit.offset
+        y = own[f"{side}camsis"]
+        ax.scatter(x, y, s=_marker_sizes(own[f"n_{side}"]), c=own[f"{side}_lambda"], cmap="viridis",
+                   vmin=0, vmax=1, alpha=0.7, edgecolors="none")
+        _diagonal(ax, x, y)
+        r, count = correlation(x, y)
+        ax.set_title(f"{SIDE_NAMES[side]}: r = {r:.3f} over {count} units", fontsize=10)
+        ax.set_xlabel(f"raw CA score, standardised (mean {mean:g}, SD {sd:g})")
+        ax.set_ylabel("smoothed CAMSIS score")
+        ax.grid(alpha=0.3)
+    colours = fig.colorbar(axes[1].collections[0], ax=axes, shrink=0.8)
+    colours.set_label("shrinkage factor lambda (1 = no shrinkage)")
+    fig.suptitle(f"{scale}: smoothing pulls small units towards the mean (point area ~ pairs)")
+    return fig
+
+
+def sex_figure(units: pd.DataFrame, scale: str, label_most: int = 6) -> Figure:
+    """Male against female score of each unit, sized by pairs; the largest own-scored gaps labelled."""
+    both = units[units["mcamsis"].notna() & units["fcamsis"].notna()]
+    imputed = (both.get("m_imputed", 0) != 0) | (both.get("f_imputed", 0) != 0)
+    fig, ax = plt.subplots(figsize=(7.5, 7.0))
+    sizes = _marker_sizes(both["n_m"] + both["n_f"])
+    ax.scatter(both.loc[~imputed, "mcamsis"], both.loc[~imputed, "fcamsis"], s=sizes[~imputed.to_numpy()],
+               alpha=0.6, edgecolors="none", label="both sexes scored from own pairs")
+    if imputed.any():
+        ax.scatter(both.loc[imputed, "mcamsis"], both.loc[imputed, "fcamsis"], s=12, marker="x",
+                   color="tab:orange", label="one side borrowed from a parent group")
+    _diagonal(ax, both["mcamsis"], both["fcamsis"])
+    gaps = (both["mcamsis"] - both["fcamsis"])[~imputed].abs().sort_values(ascending=False)
+    for code in gaps.index[:label_most]:
+        ax.annotate(f"{code} {_short(both.loc[code, 'title'], 28)}", (both.loc[code, "mcamsis"], both.loc[code, "fcamsis"]),
+                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    r, count = correlation(both["mcamsis"], both["fcamsis"])
+    ax.set_title(f"{scale}: male against female scores, r = {r:.3f} over {count} units")
+    ax.set_xlabel("male CAMSIS score (mcamsis)")
+    ax.set_ylabel("female CAMSIS score (fcamsis)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _ca_points(units: pd.DataFrame, side: str) -> pd.DataFrame:
+    """One point per CA row/column: merged units share coordinates, so their pairs are summed."""
+    frame = units[[f"{side}_ca", f"{side}_ca2", f"n_{side}"]].dropna(subset=[f"{side}_ca", f"{side}_ca2"])
+    frame.columns = ["dim1", "dim2", "n"]
+    points = frame.groupby(["dim1", "dim2"], sort=False)["n"].agg(["sum", "size"]).reset_index()
+    points["first"] = frame.reset_index().groupby(["dim1", "dim2"], sort=False)[frame.index.name or "index"].first().to_numpy()
+    return points.rename(columns={"sum": "n", "size": "units"})
+
+
+def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
+                  label_most: int = 4) -> Figure:
+    """Row (husbands') and column (wives') points of the CA on its first two kept dimensions.
+
+    Merged units are drawn once, at their group's point, sized by the pairs of the
+    group; the points furthest out on each axis are labelled with a unit code.
+    """
+    fig, ax = plt.subplots(figsize=(8.0, 7.0))
+    for side, marker in (("m", "o"), ("f", "^")):
+        points = _ca_points(units, side)
+        ax.scatter(points["dim1"], points["dim2"], s=_marker_sizes(points["n"]), marker=marker, alpha=0.5,
+                   color=SIDE_COLOURS[side], edgecolors="none",
+                   label=f"{'rows: husbands (occ1)' if side == 'm' else 'columns: wives (occ2)'}, {len(points)} points")
+        extreme = set()
+        for column in ("dim1", "dim2"):
+            extreme |= set(points[column].nlargest(label_most // 2).index) | set(points[column].nsmallest(label_most // 2).index)
+        for i in sorted(extreme):
+            ax.annotate(str(points.loc[i, "first"]), (points.loc[i, "dim1"], points.loc[i, "dim2"]), fontsize=7,
+                        color=SIDE_COLOURS[side], xytext=(3, 3), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(f"{scale}: CA map, principal coordinates (point area ~ pairs)")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def linked_figure(units: pd.DataFrame, scale: str, measures: dict[str, str] | None = None) -> Figure:
+    """Each sex's scores against each linked measure, Pearson r over units in the panel titles."""
+    measures = {c: name for c, name in (measures or LINKED_MEASURES).items() if c in units.columns}
+    if not measures:
+        fig, ax = plt.subplots(figsize=(6.0, 2.0))
+        ax.axis("off")
+        ax.set_title(f"{scale}: the classification has no linked measures ({', '.join(LINKED_MEASURES)})")
+        return fig
+    fig, axes = plt.subplots(2, len(measures), figsize=(4.2 * len(measures), 8.0), squeeze=False)
+    for row, side in enumerate(("m", "f")):
+        own = _own_scores(units, side)
+        for col, (column, name) in enumerate(measures.items()):
+            ax = axes[row, col]
+            x, y = pd.to_numeric(own[column], errors="coerce"), own[f"{side}camsis"]
+            ax.scatter(x, y, s=_marker_sizes(own[f"n_{side}"], 60.0), alpha=0.5, color=SIDE_COLOURS[side],
+                       edgecolors="none")
+            r, count = correlation(x, y)
+            ax.set_title(f"{name} vs {'male' if side == 'm' else 'female'}: r = {r:.3f} (n = {count})", fontsize=10)
+            ax.set_xlabel(name)
+            ax.set_ylabel(f"{side}camsis")
+            ax.grid(alpha=0.3)
+    fig.suptitle(f"{scale}: CAMSIS scores against the linked measures (units, point area ~ pairs)")
+    fig.tight_layout()
+    return fig
+
+
+def comparison_figure(scores: pd.DataFrame, scale: str, old_name: str) -> Figure:
+    """New against old score per sex (``camsis.compare.Comparison.scores``), units and groups apart."""
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
+    for ax, (sex, column) in zip(axes, (("male", "mcamsis"), ("female", "fcamsis"))):
+        new, old = scores[f"{column}_new"], scores[f"{column}_old"]
+        units = scores["unit"].to_numpy()
+        ax.scatter(old[units], new[units], s=10, alpha=0.6, edgecolors="none", label="units")
+        if (~units).any():
+            ax.scatter(old[~units], new[~units], s=22, marker="s", color="tab:orange", alpha=0.8,
+                       edgecolors="none", label="groups")
+        _diagonal(ax, old, new)
+        r, count = correlation(new[units], old[units])
+        ax.set_title(f"{sex}: r = {r:.3f} over {count} units", fontsize=10)
+        ax.set_xlabel(f"{column} in {old_name}")
+        ax.set_ylabel(f"{column} in this build")
+        ax.legend(loc="upper left", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{scale} against {old_name}")
+    fig.tight_layout()
+    return fig

@@ -58,8 +58,30 @@ def blanking_files(wildcards):
     return [existing(row[column], what, wildcards) for column, what in named.items() if row[column]]
 
 
+def compare_file(scale):
+    """The score file a scale is compared with: its sheet's compare_to, else the config's; None: none."""
+    return scales.loc[scale, "compare_to"] or config.get("compare_to") or None
+
+
+def compare_input(wildcards):
+    path = compare_file(wildcards.scale)
+    if not Path(path).is_file():
+        sys.exit(f"camsis: error: compare_to file {path} of scale {wildcards.scale} does not exist")
+    return path
+
+
+DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female", "ca_map", "linked_measures"]
+
+
+def diagnostic_outputs():
+    """Plots of every scale, and the comparison of those that name a compare_to file."""
+    plots = [f"results/{scale}/plots/{name}.png" for scale in scales.index for name in DIAGNOSTIC_PLOTS]
+    compared = [f"results/{scale}/compare.tsv" for scale in scales.index if compare_file(scale)]
+    return plots + compared
+
+
 def all_outputs():
-    return [
+    return diagnostic_outputs() + [
         f"results/{scale}/{scale}.{ext}" for scale in scales.index for ext in ("dta", "csv")
     ] + [f"results/{scale}/summary.json" for scale in scales.index]
 

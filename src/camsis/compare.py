@@ -1,0 +1,155 @@
+"""A new build against an existing score file (``compare_to``): how far the scale moved, and where.
+
+Both files are in the published format: one row per code (column named after the
+classification's variable, e.g. ``soc2020``) with ``mcamsis`` and ``fcamsis``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+from camsis.reading import iter_chunks
+
+log = logging.getLogger("camsis.compare")
+
+SEXES = {"male": "mcamsis", "female": "fcamsis"}
+SCORE_FORMATS = (".dta", ".csv")
+
+
+@dataclass
+class Comparison:
+    """A new score file set against an old one.
+
+    Attributes
+    ----------
+    scores : DataFrame indexed by code (codes in both files), columns ``title``, ``unit``
+        (True for finest-level codes), then ``{column}_new``, ``{column}_old`` for
+        ``mcamsis`` and ``fcamsis``.
+    correlations : one row per set of codes (``units``, ``all codes``) and sex (``male``,
+        ``female``): ``codes``, ``sex``, ``n`` (codes scored in both), ``pearson``,
+        ``spearman``, ``mean_new``, ``mean_old``, ``mean_abs_difference``,
+        ``max_abs_difference``.
+    top : the codes that moved most, per sex, largest absolute change first: ``sex``,
+        the code column (named as in the files), ``title``, ``new``, ``old``,
+        ``difference`` (new - old).
+    only_new, only_old : codes scored in one file only.
+    """
+
+    scores: pd.DataFrame
+    correlations: pd.DataFrame
+    top: pd.DataFrame
+    only_new: list
+    only_old: list
+
+
+def read_score_file(path, code: str) -> pd.DataFrame:
+    """The code, mcamsis and fcamsis columns of a .dta or .csv score file, one row per code."""
+    path = Path(path)
+    if path.suffix.lower() not in SCORE_FORMATS:
+        raise CamsisError(f"compare_to file {path}: expected a score file ending in .dta or .csv")
+    if not path.is_file():
+        raise CamsisError(f"compare_to file {path} does not exist")
+    frame = pd.concat(list(iter_chunks(path, [code, *SEXES.values()])), ignore_index=True)
+    codes = pd.to_numeric(frame[code], errors="coerce")
+    if codes.isna().any() or not (codes == codes.round()).all():
+        raise CamsisError(f"compare_to file {path}: column {code} holds a value that is not a whole-number code")
+    frame[code] = codes.astype("int64")
+    duplicated = frame[code][frame[code].duplicated()].unique()
+    if len(duplicated):
+        raise CamsisError(f"compare_to file {path}: code(s) {', '.join(map(str, duplicated[:5]))} appear more than once in {code}")
+    for column in SEXES.values():
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.notna().sum() == 0:
+            raise CamsisError(f"compare_to file {path}: column {column} holds no scores")
+        frame[column] = values.astype(float)
+    return frame
+
+
+def _correlation_row(new: pd.Series, old: pd.Series) -> dict:
+    both = pd.DataFrame({"new": new, "old": old}).dropna()
+    difference = both["new"] - both["old"]
+    enough = len(both) >= 3 and both["new"].std() > 0 and both["old"].std() > 0
+    return {
+        "n": len(both),
+        "pearson": both["new"].corr(both["old"]) if enough else np.nan,
+        "spearman": both["new"].corr(both["old"], method="spearman") if enough else np.nan,
+        "mean_new": both["new"].mean(),
+        "mean_old": both["old"].mean(),
+        "mean_abs_difference": difference.abs().mean(),
+        "max_abs_difference": difference.abs().max(),
+    }
+
+
+def compare_scores(new: pd.DataFrame, old: pd.DataFrame, code: str, units: Iterable | None = None,
+                   titles: Mapping | pd.Series | None = None, top: int = 20) -> Comparison:
+    """Correlations of the two files' scores, and the `top` codes per sex that moved most.
+
+    `units` (finest-level codes) adds the "units" rows to the correlations and limits the
+    list of movers to units, since group scores are averages of their units'; without it
+    every shared code counts. `titles` maps code -> title for that list.
+    """
+    for name, frame in (("new", new), ("old", old)):
+        missing = [c for c in (code, *SEXES.values()) if c not in frame.columns]
+        if missing:
+            raise CamsisError(f"compare: the {name} scores lack column(s) {', '.join(missing)}")
+    left, right = new.set_index(code), old.set_index(code)
+    shared = left.index.intersection(right.index, sort=False).sort_values()
+    if shared.empty:
+        raise CamsisError(f"compare: the two score files have no {code} code in common")
+    unit_set = set(units) if units is not None else set(shared)
+    scores = pd.DataFrame(index=pd.Index(shared, name=code))
+    scores["title"] = pd.Series(titles).reindex(shared) if titles is not None else ""
+    scores["unit"] = shared.isin(list(unit_set))
+    for column in SEXES.values():
+        scores[f"{column}_new"] = left.loc[shared, column].astype(float)
+        scores[f"{column}_old"] = right.loc[shared, column].astype(float)
+
+    sets = [("units", scores["unit"]), ("all codes", pd.Series(True, index=shared))] if units is not None \
+        else [("all codes", pd.Series(True, index=shared))]
+    rows = []
+    for label, chosen in sets:
+        for sex, column in SEXES.items():
+            part = scores[chosen]
+            rows.append({"codes": label, "sex": sex} | _correlation_row(part[f"{column}_new"], part[f"{column}_old"]))
+    correlations = pd.DataFrame(rows)
+
+    movers = []
+    candidates = scores[scores["unit"]]
+    for sex, column in SEXES.items():
+        difference = (candidates[f"{column}_new"] - candidates[f"{column}_old"]).dropna()
+        order = difference.abs().sort_values(ascending=False, kind="stable").index[:top]
+        movers.append(pd.DataFrame({
+            "sex": sex, code: order, "title": candidates.loc[order, "title"].to_numpy(),
+            "new": candidates.loc[order, f"{column}_new"].to_numpy(),
+            "old": candidates.loc[order, f"{column}_old"].to_numpy(),
+            "difference": difference.loc[order].to_numpy(),
+        }))
+    only_new = sorted(set(left.index) - set(right.index))
+    only_old = sorted(set(right.index) - set(left.index))
+    if only_new or only_old:
+        log.info("codes in the new file only: %d; in the old file only: %d", len(only_new), len(only_old))
+    return Comparison(scores=scores, correlations=correlations, top=pd.concat(movers, ignore_index=True),
+                      only_new=only_new, only_old=only_old)
+
+
+def comparison_html(comparison: Comparison, scale: str, old_path) -> str:
+    """The comparison as one self-contained HTML page, for the Snakemake report."""
+    style = ("body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin:0.5em 0 1.5em}"
+             "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+             "td:nth-child(2),td:nth-child(3){text-align:left}")
+    correlations = comparison.correlations.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
+    top = comparison.top.to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
+    only = (f"<p>Codes scored only in this build: {len(comparison.only_new)}; only in {Path(old_path).name}: "
+            f"{len(comparison.only_old)}.</p>")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(scale)} vs {html.escape(Path(old_path).name)}</title>"
+            f"<style>{style}</style></head><body><h2>{html.escape(scale)} against {html.escape(str(old_path))}</h2>"
+            f"<h3>Correlations of the scores</h3>{correlations}{only}"
+            f"<h3>The codes that moved most (difference = this build - {Path(old_path).name})</h3>{top}</body></html>")

@@ -1,0 +1,60 @@
+# Seeing a scale: diagnostic plots per scale and, with compare_to, its comparison with an
+# existing score file; every product is declared with report() for `snakemake --report`.
+
+
+rule plots:
+    input:
+        scores="results/{scale}/work/unit_scores.tsv",
+        scaling="results/{scale}/work/scaling.json",
+        csv="results/{scale}/{scale}.csv",
+        classification=classification_files,
+    output:
+        caterpillar_m=report("results/{scale}/plots/caterpillar_m.png", caption="../report/caterpillar.rst",
+                             category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "male scores, ranked"}),
+        caterpillar_f=report("results/{scale}/plots/caterpillar_f.png", caption="../report/caterpillar.rst",
+                             category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "female scores, ranked"}),
+        shrinkage=report("results/{scale}/plots/shrinkage.png", caption="../report/shrinkage.rst",
+                         category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "raw CA vs smoothed"}),
+        male_female=report("results/{scale}/plots/male_female.png", caption="../report/male_female.rst",
+                           category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "male vs female"}),
+        ca_map=report("results/{scale}/plots/ca_map.png", caption="../report/ca_map.rst",
+                      category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "CA map"}),
+        linked=report("results/{scale}/plots/linked_measures.png", caption="../report/linked_measures.rst",
+                      category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "linked measures"}),
+    params:
+        row=scale_row,
+        mean=config["mean"],
+        sd=config["sd"],
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/plots.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/plots.py"
+
+
+rule compare:
+    input:
+        csv="results/{scale}/{scale}.csv",
+        old=compare_input,
+        classification=classification_files,
+    output:
+        correlations="results/{scale}/compare.tsv",
+        top="results/{scale}/compare_top.tsv",
+        html=report("results/{scale}/plots/compare.html", caption="../report/compare.rst",
+                    category="Comparison", subcategory="{scale}", labels={"scale": "{scale}", "table": "correlations and movers"}),
+        plot=report("results/{scale}/plots/compare.png", caption="../report/compare_plot.rst",
+                    category="Comparison", subcategory="{scale}", labels={"scale": "{scale}", "figure": "new vs old scores"}),
+    params:
+        row=scale_row,
+        top=20,
+        classifications=config["classifications"],
+    log:
+        "logs/{scale}/compare.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/compare.py"
