@@ -38,7 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
-PROJECT_PARTS = ["Snakefile", "workflow", "config", "data"]
+PROJECT_PARTS = ["Snakefile", "workflow", "config", "data", "src"]
+# Per-scale extras whose cost does not depend on the number of couples (they work on the table).
+OFF_UNLESS_ALL = ["bootstrap", "plausible_values"]
 RULES = ["tabulate", "blank", "score_units", "score_file"]
 COLUMNS = ["hocc", "wocc", "weight"]
 SEED = 2020
@@ -59,7 +61,7 @@ READ_ALONE = textwrap.dedent(
         import pandas as pd
         read = lambda: pd.read_stata(path, columns=columns, convert_categoricals=False)
     else:
-        import pyarrow.parquet as pq
+        import pyarrow.dataset, pyarrow.parquet as pq  # read_table imports pyarrow.dataset lazily
         read = lambda: pq.read_table(path, columns=columns)
     start = time.perf_counter()
     rows = len(read())
@@ -112,20 +114,23 @@ def read_alone(reader: str, path: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def project_copy(target: Path, data: Path, chunksize: int | None) -> Path:
-    """The project with a one-row weighted scales sheet and a benchmark file per rule."""
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target / part)
+def project_copy(target: Path, data: Path, args) -> Path:
+    """The project at args.rev (or the working tree) with a one-row weighted scales sheet and a
+    benchmark file per rule; its src/ is put first on the jobs' PYTHONPATH."""
+    if args.worktree:
+        for part in PROJECT_PARTS:
+            source = REPO / part
+            if source.is_dir():
+                shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(source, target / part)
+    else:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.rev, *PROJECT_PARTS],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     header = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tdiagonal_groups\tpsds_smooth\trecodes\n"
     row = f"bench\t{data}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\t1,2\t\t\n"
     (target / "config" / "scales.tsv").write_text(header + row)
-    if chunksize:
-        config = target / "config" / "config.yaml"
-        config.write_text(re.sub(r"(?m)^chunksize:\s*\d+", f"chunksize: {chunksize}", config.read_text()))
     for rules in (target / "workflow" / "rules").glob("*.smk"):
         text = re.sub(
             r"(?m)^rule (\w+):\n",
@@ -137,13 +142,28 @@ def project_copy(target: Path, data: Path, chunksize: int | None) -> Path:
     return target
 
 
-def run_workflow(data: Path, chunksize: int | None, cores: int, keep: bool) -> dict:
+def snakemake_command(target: Path, args) -> list[str]:
+    """Build the scale's products; extras that do not scale with the couples stay off unless --all."""
+    command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    config = (target / "config" / "config.yaml").read_text()
+    overrides = [f"chunksize={args.chunksize}"] if args.chunksize else []
+    if not args.all:
+        overrides += [f"{key}=0" for key in OFF_UNLESS_ALL if re.search(rf"(?m)^{key}:", config)]
+        command += [f"results/bench/bench.{ext}" for ext in ("dta", "csv")] + ["results/bench/summary.json"]
+    return command + (["--config", *overrides] if overrides else [])
+
+
+def run_workflow(data: Path, args) -> dict:
     directory = Path(tempfile.mkdtemp(prefix=f"workflow_{data.stem}_{data.suffix[1:]}_", dir=OUT))
     try:
-        project_copy(directory, data, chunksize)
-        command = [sys.executable, "-m", "snakemake", "--cores", str(cores)]
+        project_copy(directory, data, args)
+        command = snakemake_command(directory, args)
+        env = os.environ.copy()
+        if not args.worktree:
+            env["PYTHONPATH"] = os.pathsep.join([str(directory / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         done = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(directory), *command], capture_output=True, text=True, check=True
+            [sys.executable, "-c", MEASURE, str(directory), *command],
+            capture_output=True, text=True, check=True, env=env,
         )
         result = json.loads(done.stdout)
         if result["returncode"] != 0:
@@ -156,7 +176,7 @@ def run_workflow(data: Path, chunksize: int | None, cores: int, keep: bool) -> d
         result["snakemake_s"] = result["seconds"] - sum(s["seconds"] for s in result["stages"].values())
         return result
     finally:
-        if keep:
+        if args.keep:
             print(f"# kept {directory}", file=sys.stderr)
         else:
             shutil.rmtree(directory, ignore_errors=True)
@@ -166,7 +186,7 @@ def measure(n: int, fmt: str, path: Path, args) -> dict:
     readers = ["pyreadstat", "pandas"] if fmt == "dta" else ["pyarrow"]
     reads = {reader: min((read_alone(reader, path) for _ in range(args.repeats)), key=lambda r: r["seconds"])
              for reader in readers}
-    runs = [run_workflow(path, args.chunksize, args.cores, args.keep) for _ in range(args.repeats)]
+    runs = [run_workflow(path, args) for _ in range(args.repeats)]
     workflow = min(runs, key=lambda r: r["seconds"])
     peak = max(r["peak_mb"] for r in runs)
     return {"n": n, "format": fmt, "file_mb": path.stat().st_size / 2**20, "reads": reads,
@@ -227,7 +247,11 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7], help="numbers of couples")
     parser.add_argument("--formats", nargs="+", choices=["dta", "parquet"], default=["dta", "parquet"])
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default 2)")
-    parser.add_argument("--chunksize", type=int, help="override config.yaml's chunksize in the copies")
+    parser.add_argument("--chunksize", type=int, help="override config.yaml's chunksize (--config chunksize=N)")
+    parser.add_argument("--rev", default="HEAD", help="git revision of the project to time (default HEAD)")
+    parser.add_argument("--worktree", action="store_true", help="time the working tree instead of --rev")
+    parser.add_argument("--all", action="store_true",
+                        help="build snakemake's default target with the config as is (bootstrap, plots ...)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each measurement; the fastest is shown")
     parser.add_argument("--regenerate", action="store_true", help="redraw and rewrite the cached input files")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project copies under benchmarks/out/")
@@ -242,9 +266,13 @@ def main(argv=None) -> None:
             print(f"# done {n:,} .{fmt}: workflow {results[-1]['workflow']['seconds']:.1f} s", file=sys.stderr, flush=True)
 
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    report = f"{table(results)}\n\n{targets(results)}\n"
+    source = "working tree" if args.worktree else subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", args.rev], capture_output=True, text=True).stdout.strip()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    report = (f"project at {source}\n{table(results)}\n\n{targets(results)}\n"
+              f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} CPUs\n")
     print(report, end="")
-    (OUT / "latest.txt").write_text(f"# {stamp}: {' '.join(sys.argv)}\n{report}")
+    (OUT / "latest.txt").write_text(f"# {stamp}, project at {source}: {' '.join(sys.argv)}\n{report}")
     (OUT / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
