@@ -1,0 +1,187 @@
+"""Bad input through the workflow: one `camsis: error:` line naming the culprit, no products left.
+
+One project copy holds a scale per mistake that is found while a job runs; a single
+`snakemake --keep-going` builds them all. Mistakes in the sheet stop the run before any job,
+so each of those gets its own (quick) run.
+"""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from conftest import REPO, write_classification
+
+HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+UNITS = np.array([111, 112, 121, 122, 211, 212, 221, 222])
+TOY = [
+    (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),
+    (11, 2, 1, "High A", 75.0), (12, 2, 1, "High B", 65.0), (21, 2, 2, "Low A", 35.0), (22, 2, 2, "Low B", 25.0),
+    (111, 3, 11, "u111", 80.0), (112, 3, 11, "u112", 72.0), (121, 3, 12, "u121", 66.0), (122, 3, 12, "u122", 60.0),
+    (211, 3, 21, "u211", 40.0), (212, 3, 21, "u212", 33.0), (221, 3, 22, "u221", 28.0), (222, 3, 22, "u222", 20.0),
+]
+
+# Mistakes found while a job runs: scale -> (text every error line about it names, the rule that fails).
+JOB_CASES = {
+    "badvar": (["husband_occ", "badvar.csv", "it has: hocc, wocc, wt"], "tabulate"),
+    "truncated": (["truncated.dta"], "tabulate"),
+    "corruptsav": (["corruptsav.sav", "not a valid SPSS file"], "tabulate"),
+    "corruptparquet": (["corruptparquet.parquet", "not a valid Parquet file"], "tabulate"),
+    "textdta": (["textdta.dta", "not a valid Stata file"], "tabulate"),
+    "textcodes": (["textcodes.csv", "'hocc'", "'nurse'"], "tabulate"),
+    "negweight": (["negweight.csv", "'wt'", "negative"], "tabulate"),
+    "missweight": (["missweight.csv", "'wt'", "missing", "on_missing_weight"], "tabulate"),
+    "novalid": (["novalid.csv", "no valid pairs"], "tabulate"),
+    "psdheader": (["psd_header.tsv", "line 1", "expected the header"], "blank"),
+    "psdbounds": (["psd_bounds.tsv", "line 2", "'x12'"], "blank"),
+    "allblanked": (["allblanked.csv", "every remaining pair", "blanked"], "score_units"),
+}
+
+# Work files each rule writes; a failed rule leaves none of its own or later ones.
+WORK = {
+    "tabulate": ["table.parquet", "table.json"],
+    "blank": ["blanked.parquet", "blanking.json"],
+    "score_units": ["unit_scores.tsv", "scaling.json"],
+}
+
+
+def project_copy(target):
+    for part in ["Snakefile", "workflow", "config"]:
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
+    (target / "data/classifications").mkdir(parents=True)
+    write_classification(target / "data/classifications", "toy", TOY)
+    return target
+
+
+# Only the score files are asked for: no bootstrap replicates, plausible values or psd rounds.
+PLAIN = ["bootstrap=0", "plausible_values=0", "psd_rounds=0"]
+
+
+def snakemake(directory, *args, cores=2):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(cores), *args], cwd=directory, capture_output=True, text=True
+    )
+
+
+def couples(n_per_cell=6, seed=1):
+    """A connected toy table: every cell within two units of the diagonal, with weights."""
+    rows = [(h, w) for i, h in enumerate(UNITS) for j, w in enumerate(UNITS) if abs(i - j) <= 2] * n_per_cell
+    frame = pd.DataFrame(rows, columns=["hocc", "wocc"])
+    frame["wt"] = np.random.default_rng(seed).uniform(0.5, 2.0, len(frame))
+    return frame
+
+
+def products(directory, scale):
+    return [directory / f"results/{scale}/{name}" for name in (f"{scale}.dta", f"{scale}.csv", "summary.json")]
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("camsis: error:")]
+
+
+def write_job_inputs(directory):
+    good = couples()
+    good.to_csv(directory / "good.csv", index=False)
+    good.to_csv(directory / "badvar.csv", index=False)
+    good.to_csv(directory / "allblanked.csv", index=False)
+    pyreadstat.write_dta(good, directory / "full.dta")
+    data = (directory / "full.dta").read_bytes()
+    (directory / "truncated.dta").write_bytes(data[: len(data) * 2 // 3])
+    (directory / "corruptsav.sav").write_bytes(b"$FL2@(#) not really SPSS" + bytes(range(256)) * 4)
+    (directory / "corruptparquet.parquet").write_bytes(b"PAR1" + b"\x00\x17garbage" * 50)
+    (directory / "textdta.dta").write_text("hocc,wocc\n111,112\n")
+    good.assign(hocc=good["hocc"].astype(str).where(good.index != 5, "nurse")).to_csv(directory / "textcodes.csv", index=False)
+    good.assign(wt=good["wt"].where(good.index != 3, -1.0)).to_csv(directory / "negweight.csv", index=False)
+    good.assign(wt=good["wt"].where(good.index != 3, np.nan)).to_csv(directory / "missweight.csv", index=False)
+    good.assign(hocc=999, wocc=-9).to_csv(directory / "novalid.csv", index=False)
+    (directory / "psd_header.tsv").write_text("low1\tup1\tlow2\tup2\n111\t112\t111\t112\n")
+    (directory / "psd_bounds.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\nx12\t112\t111\t112\n")
+    (directory / "psd_all.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\n100\t299\t100\t299\n")
+    inputs = {
+        "badvar": ("badvar.csv", "husband_occ", ""),
+        "truncated": ("truncated.dta", "hocc", ""),
+        "corruptsav": ("corruptsav.sav", "hocc", ""),
+        "corruptparquet": ("corruptparquet.parquet", "hocc", ""),
+        "textdta": ("textdta.dta", "hocc", ""),
+        "textcodes": ("textcodes.csv", "hocc", ""),
+        "negweight": ("negweight.csv", "hocc", "wt"),
+        "missweight": ("missweight.csv", "hocc", "wt"),
+        "novalid": ("novalid.csv", "hocc", ""),
+        "psdheader": ("good.csv", "hocc", "", "psd_header.tsv"),
+        "psdbounds": ("good.csv", "hocc", "", "psd_bounds.tsv"),
+        "allblanked": ("allblanked.csv", "hocc", "", "psd_all.tsv"),
+    }
+    lines = [HEADER]
+    for scale, (path, occ1, weight, *psds) in inputs.items():
+        lines.append(f"{scale}\t{path}\t{occ1}\twocc\t{weight}\ttoy\t{psds[0] if psds else ''}\t0\n")
+    (directory / "config/bad.tsv").write_text("".join(lines))
+
+
+@pytest.fixture(scope="module")
+def job_run(tmp_path_factory):
+    directory = project_copy(tmp_path_factory.mktemp("bad_jobs"))
+    write_job_inputs(directory)
+    targets = [str(p.relative_to(directory)) for scale in JOB_CASES for p in products(directory, scale)]
+    done = snakemake(directory, "--keep-going", "--config", "scales=config/bad.tsv", "min_n=0", *PLAIN, "--", *targets, cores=4)
+    return directory, done
+
+
+def test_every_job_failure_is_one_line_and_nothing_else(job_run):
+    _, done = job_run
+    assert done.returncode != 0
+    assert len(error_lines(done.stderr)) == len(JOB_CASES), "\n".join(error_lines(done.stderr)) or done.stderr[-3000:]
+    assert "Traceback (most recent call last)" not in done.stderr
+
+
+@pytest.mark.parametrize("scale", JOB_CASES)
+def test_bad_input_found_by_a_job(job_run, scale):
+    directory, done = job_run
+    culprits, rule = JOB_CASES[scale]
+    mine = [line for line in error_lines(done.stderr) if all(text in line for text in culprits)]
+    assert len(mine) == 1, f"no single error line naming {culprits}:\n" + "\n".join(error_lines(done.stderr))
+    assert not any(path.exists() for path in products(directory, scale))
+    failed_and_later = list(WORK)[list(WORK).index(rule):]
+    work = directory / f"results/{scale}/work"
+    left = sorted(p.name for p in work.iterdir()) if work.exists() else []
+    assert not [name for name in left if any(name in WORK[r] for r in failed_and_later)], left
+    assert not [name for name in left if name.startswith(".")], f"temporary files left: {left}"
+
+
+def sheet_mistakes(directory):
+    """Scale -> (sheet text, what the one error line must name)."""
+    couples().to_csv(directory / "good.csv", index=False)
+    row = "{scale}\t{input}\thocc\twocc\t\t{classification}\t{psds}\t{digits}\n"
+    good = dict(input="good.csv", classification="toy", psds="", digits="0")
+    return {
+        "missing_input": (HEADER + row.format(scale="a", **good | {"input": "absent.csv"}),
+                          ["input file absent.csv of scale a does not exist"]),
+        "missing_psd": (HEADER + row.format(scale="a", **good | {"psds": "absent_psd.tsv"}),
+                        ["pseudo-diagonal file absent_psd.tsv of scale a does not exist"]),
+        "unknown_classification": (HEADER + row.format(scale="a", **good | {"classification": "isco99"}),
+                                   ["unknown classification 'isco99'", "known: toy"]),
+        "negative_digits": (HEADER + row.format(scale="a", **good | {"digits": "-1"}),
+                            ["diagonal_digits of scale a", "'-1'"]),
+        "duplicate_scale": (HEADER + row.format(scale="a", **good) + row.format(scale="a", **good),
+                            ["scale name(s) a appear more than once"]),
+        "missing_column": (HEADER.replace("\tweight", "") + "a\tgood.csv\thocc\twocc\ttoy\t\t0\n",
+                           ["lacks column(s) weight"]),
+    }
+
+
+@pytest.mark.parametrize("mistake", ["missing_input", "missing_psd", "unknown_classification", "negative_digits",
+                                     "duplicate_scale", "missing_column"])
+def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
+    directory = project_copy(tmp_path)
+    text, culprits = sheet_mistakes(directory)[mistake]
+    (directory / "config/bad.tsv").write_text(text)
+    done = snakemake(directory, "--config", "scales=config/bad.tsv", *PLAIN, "--", "results/a/a.dta")
+    assert done.returncode != 0
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1 and all(c in errors[0] for c in culprits), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "MissingInputException" not in done.stderr
+    assert not (directory / "results").exists()
