@@ -10,6 +10,8 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/scaling.smk"
 include: "workflow/rules/output.smk"
 include: "workflow/rules/diagnostics.smk"
+include: "workflow/rules/bootstrap.smk"
+include: "workflow/rules/candidates.smk"
 
 
 rule all:

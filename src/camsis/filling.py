@@ -69,12 +69,19 @@ def _group_sums(unit_values: pd.Series, classification) -> pd.Series:
     return pd.concat(parts).reindex(classification.frame.index).fillna(0.0)
 
 
-def fill_classification(unit_scores: pd.DataFrame, population: pd.DataFrame, classification) -> pd.DataFrame:
+BOOTSTRAP_COLUMNS = ["mcam_bse", "fcam_bse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi"]
+
+
+def fill_classification(
+    unit_scores: pd.DataFrame, population: pd.DataFrame, classification, bootstrap: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The published table: one row per code, scores for groups, linked measures beside them.
 
     ``unit_scores`` carries the columns of ``camsis.scale.UnitScores.scores``; scores of
     groups are weighted by ``population`` (people of each sex per unit), case counts are
-    summed, and standard errors and imputation flags stay with units.
+    summed, and standard errors and imputation flags stay with units. ``bootstrap``
+    (camsis.uncertainty.bootstrap_summary, indexed by code, groups included) adds the
+    bootstrap standard errors and intervals after the model-based ones.
     """
     codes = classification.frame.index
     out = pd.DataFrame({classification.variable: codes.to_numpy(dtype="int64")}, index=codes)
@@ -85,11 +92,14 @@ def fill_classification(unit_scores: pd.DataFrame, population: pd.DataFrame, cla
                 out[column] = score_groups(unit_scores[column], weights, classification)
     for side in ("m", "f"):
         out[f"{side}cam_se"] = unit_scores[f"{side}cam_se"].reindex(codes)
+    if bootstrap is not None:
+        for column in BOOTSTRAP_COLUMNS:
+            out[column] = bootstrap[column].reindex(codes)
     for side in ("m", "f"):
         out[f"n_{side}"] = _group_sums(unit_scores[f"n_{side}"], classification).round().astype("int64")
     for side in ("m", "f"):
         out[f"{side}_imputed"] = unit_scores[f"{side}_imputed"].reindex(codes).fillna(0).astype("int64")
-    ordered = [classification.variable, "mcamsis", "fcamsis", "mcam_se", "fcam_se", "n_m", "n_f",
+    ordered = [classification.variable, "mcamsis", "fcamsis", "mcam_se", "fcam_se", *BOOTSTRAP_COLUMNS, "n_m", "n_f",
                "m_imputed", "f_imputed", "mcamsis2", "fcamsis2"]
     out = out[[c for c in ordered if c in out.columns]]
     for link in classification.links:

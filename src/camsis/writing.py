@@ -28,6 +28,12 @@ SCORE_LABELS = {
     "f_imputed": "FCAMSIS imputed from this parent group (0: scored from own cases)",
     "mcamsis2": "Second-dimension CAMSIS for {name} for males",
     "fcamsis2": "Second-dimension CAMSIS for {name} for females",
+    "mcam_bse": "Bootstrap standard error of MCAMSIS",
+    "fcam_bse": "Bootstrap standard error of FCAMSIS",
+    "mcam_lo": "MCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
+    "mcam_hi": "MCAMSIS bootstrap 95% interval, upper bound (97.5th percentile)",
+    "fcam_lo": "FCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
+    "fcam_hi": "FCAMSIS bootstrap 95% interval, upper bound (97.5th percentile)",
 }
 
 

@@ -58,6 +58,13 @@ def blanking_files(wildcards):
     return [existing(row[column], what, wildcards) for column, what in named.items() if row[column]]
 
 
+if config["plausible_values"] > config["bootstrap"]:
+    sys.exit(
+        f"camsis: error: config: plausible_values ({config['plausible_values']}) cannot exceed "
+        f"bootstrap ({config['bootstrap']}): each plausible value is one bootstrap replicate"
+    )
+
+
 def compare_file(scale):
     """The score file a scale is compared with: its sheet's compare_to, else the config's; None: none."""
     return scales.loc[scale, "compare_to"] or config.get("compare_to") or None
@@ -81,9 +88,31 @@ def diagnostic_outputs():
 
 
 def all_outputs():
-    return diagnostic_outputs() + [
-        f"results/{scale}/{scale}.{ext}" for scale in scales.index for ext in ("dta", "csv")
-    ] + [f"results/{scale}/summary.json" for scale in scales.index]
+    products = ["{scale}.dta", "{scale}.csv", "summary.json", "psd_candidates.tsv"]
+    if config["plausible_values"] > 0:
+        products.append("plausible.dta")
+    return diagnostic_outputs() + [f"results/{scale}/" + product.format(scale=scale) for scale in scales.index for product in products]
+
+
+def scale_mask(wildcards):
+    """The masks the scale is built with: those of the psd rounds when psd_rounds > 0."""
+    name = "blanked_rounds" if config["psd_rounds"] > 0 else "blanked"
+    return f"results/{wildcards.scale}/work/{name}.parquet"
+
+
+def bootstrap_replicates(wildcards):
+    return [f"results/{wildcards.scale}/bootstrap/replicate_{r}.tsv" for r in range(1, config["bootstrap"] + 1)]
+
+
+def score_file_extras(wildcards):
+    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds."""
+    extras = {}
+    if config["bootstrap"] > 0:
+        extras["bootstrap"] = f"results/{wildcards.scale}/bootstrap/summary.tsv"
+        extras["bootstrap_info"] = f"results/{wildcards.scale}/bootstrap/bootstrap.json"
+    if config["psd_rounds"] > 0:
+        extras["psd_rounds"] = f"results/{wildcards.scale}/work/psd_rounds.json"
+    return extras
 
 
 def scale_options(wildcards):

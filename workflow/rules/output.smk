@@ -3,6 +3,7 @@
 
 rule score_file:
     input:
+        unpack(score_file_extras),
         scores="results/{scale}/work/unit_scores.tsv",
         scaling="results/{scale}/work/scaling.json",
         table="results/{scale}/work/table.json",

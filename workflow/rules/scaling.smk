@@ -5,7 +5,7 @@ rule score_units:
     input:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
-        blanked="results/{scale}/work/blanked.parquet",
+        blanked=scale_mask,
         classification=classification_files,
     output:
         scores="results/{scale}/work/unit_scores.tsv",

@@ -23,7 +23,9 @@ def main(snakemake):
     classification = load_classification(row["classification"], snakemake.params.classifications)
     units = pd.read_csv(snakemake.input.scores, sep="\t", index_col=0)
     population = units[["population_m", "population_f"]].rename(columns=lambda c: c.removeprefix("population_"))
-    table = fill_classification(units, population, classification)
+    extras = dict(snakemake.input.items())
+    bootstrap = pd.read_csv(extras["bootstrap"], sep="\t", index_col=0) if "bootstrap" in extras else None
+    table = fill_classification(units, population, classification, bootstrap)
 
     built = datetime.date.today().isoformat()
     pairs = read_json(snakemake.input.table)
@@ -53,6 +55,8 @@ def main(snakemake):
         **scaling,
         "codes_written": len(table),
         "units_imputed": {side: int((table[f"{side}_imputed"] > 0).sum()) for side in ("m", "f")},
+        **({"bootstrap": read_json(extras["bootstrap_info"])} if "bootstrap_info" in extras else {}),
+        **({"psd_rounds": read_json(extras["psd_rounds"])} if "psd_rounds" in extras else {}),
         "sheet_row": dict(row),
         "config": snakemake.params.config,
     }
