@@ -116,13 +116,15 @@ def test_shrinkage_puts_raw_ca_on_the_published_metric(units):
     fig = shrinkage_figure(units, "toy", mean=50, sd=15)
     left, right = fig.axes[:2]
     own = units[units["m_imputed"] == 0]
-    xy = scatter_offsets(left)
-    assert len(xy) == len(own)
-    w = own["population_m"].to_numpy()
-    assert np.average(xy[:, 0], weights=w) == pytest.approx(50)
-    assert np.sqrt(np.average((xy[:, 0] - 50) ** 2, weights=w)) == pytest.approx(15)
-    assert np.allclose(xy[:, 1], own["mcamsis"])
-    r = np.corrcoef(xy[:, 0], own["mcamsis"])[0, 1]
+    w, ca = own["population_m"].to_numpy(), own["m_ca"].to_numpy()
+    centre = np.average(ca, weights=w)
+    expected = pd.Series(50 + 15 * (ca - centre) / np.sqrt(np.average((ca - centre) ** 2, weights=w)), index=own.index)
+    alone, merged = [c.get_offsets() for c in left.collections if isinstance(c, PathCollection)]
+    assert len(merged) == 2 and len(alone) == len(own) - 2  # 1011 and 1012 share a CA point
+    assert np.allclose(merged, np.column_stack([expected[[1011, 1012]], own.loc[[1011, 1012], "mcamsis"]]))
+    rest = own.index.difference([1011, 1012])
+    assert np.allclose(alone, np.column_stack([expected[rest], own.loc[rest, "mcamsis"]]))
+    r = np.corrcoef(expected, own["mcamsis"])[0, 1]
     assert f"r = {r:.3f} over 28 units" in left.get_title()
     assert len(scatter_offsets(right)) == len(units)
     assert "toy" in fig._suptitle.get_text() and "standardised" in left.get_xlabel()

@@ -166,7 +166,8 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
 
     The raw CA scores are put on the published metric with the same population-weighted
     linear map the smoothed scores get (unclipped), so the dashed diagonal is "no
-    shrinkage" and small units visibly move towards the mean.
+    change". Units merged for the CA (they share their group's raw score) are drawn
+    hollow: their distance from the diagonal is the merge as much as the smoothing.
     """
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
     for ax, side in zip(axes, ("m", "f")):
@@ -176,17 +177,23 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
         fit = fit_standardisation(raw, own[f"population_{side}"], mean, sd)
         x = fit.factor * raw + fit.offset
         y = own[f"{side}camsis"]
-        ax.scatter(x, y, s=_marker_sizes(own[f"n_{side}"]), c=own[f"{side}_lambda"], cmap="viridis",
-                   vmin=0, vmax=1, alpha=0.7, edgecolors="none")
+        merged = raw.duplicated(keep=False).to_numpy()
+        points = ax.scatter(x[~merged], y[~merged], s=_marker_sizes(own[f"n_{side}"])[~merged],
+                            c=own.loc[~merged, f"{side}_lambda"], cmap="viridis", vmin=0, vmax=1, alpha=0.7,
+                            edgecolors="none", label="units in the CA on their own")
+        if merged.any():
+            ax.scatter(x[merged], y[merged], s=_marker_sizes(own[f"n_{side}"])[merged], facecolors="none",
+                       edgecolors="grey", linewidths=0.8, label="units merged for the CA (x: their group's score)")
         _diagonal(ax, x, y)
         r, count = correlation(x, y)
         ax.set_title(f"{SIDE_NAMES[side]}: r = {r:.3f} over {count} units", fontsize=10)
         ax.set_xlabel(f"raw CA score, standardised (mean {mean:g}, SD {sd:g})")
         ax.set_ylabel("smoothed CAMSIS score")
+        ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
-    colours = fig.colorbar(axes[1].collections[0], ax=axes, shrink=0.8)
+    colours = fig.colorbar(points, ax=axes, shrink=0.8)
     colours.set_label("shrinkage factor lambda (1 = no shrinkage)")
-    fig.suptitle(f"{scale}: smoothing pulls small units towards the mean (point area ~ pairs)")
+    fig.suptitle(f"{scale}: raw CA against smoothed scores (point area ~ pairs)")
     return fig
 
 
