@@ -1,0 +1,148 @@
+"""Bootstrap replicates, their summaries and plausible values, against closed forms and numpy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from camsis.tables import PairTable
+from camsis.uncertainty import (
+    bootstrap_summary,
+    gather_replicates,
+    plausible_values,
+    replicate_agreement,
+    replicate_rng,
+    resample_table,
+)
+
+COUNTS = np.array([[40, 10, 0], [5, 60, 20], [1, 9, 55]])
+MEAN_WEIGHTS = np.array([[1.0, 2.0, 1.0], [0.5, 1.5, 3.0], [2.0, 1.0, 0.8]])
+
+
+def pair_table(counts, weights=None):
+    units = pd.Index(np.arange(1, len(counts) + 1) * 10, dtype="int64")
+    weighted = counts * (1.0 if weights is None else weights)
+    return PairTable(
+        weighted=pd.DataFrame(weighted.astype(float), index=units.rename("occ1"), columns=units.rename("occ2")),
+        counts=pd.DataFrame(counts.astype(np.int64), index=units.rename("occ1"), columns=units.rename("occ2")),
+        read=int(counts.sum()) + 7, used=int(counts.sum()), dropped={"survey_missing": 7}, source="toy",
+    )
+
+
+def test_resampling_keeps_the_number_of_pairs_and_the_shape():
+    table = pair_table(COUNTS, MEAN_WEIGHTS)
+    drawn = resample_table(table, replicate_rng(1, 1))
+    assert drawn.counts.to_numpy().sum() == COUNTS.sum() == drawn.used
+    assert drawn.counts.index.equals(table.counts.index) and drawn.weighted.columns.equals(table.weighted.columns)
+    assert drawn.counts.to_numpy()[0, 2] == 0, "an empty cell stays empty"
+    # every drawn pair carries its cell's mean weight
+    np.testing.assert_allclose(drawn.weighted.to_numpy(), drawn.counts.to_numpy() * MEAN_WEIGHTS)
+    assert drawn.read == table.read and drawn.dropped == table.dropped
+
+
+def test_resampling_is_deterministic_per_seed_and_replicate():
+    table = pair_table(COUNTS)
+    first = resample_table(table, replicate_rng(7, 3)).counts
+    again = resample_table(table, replicate_rng(7, 3)).counts
+    other = resample_table(table, replicate_rng(7, 4)).counts
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+
+
+def test_resampling_is_unbiased_with_multinomial_variance():
+    table = pair_table(COUNTS, MEAN_WEIGHTS)
+    draws = 1500
+    counts = np.stack([resample_table(table, replicate_rng(11, r)).counts.to_numpy() for r in range(draws)])
+    weighted = counts * MEAN_WEIGHTS
+    n = COUNTS.sum()
+    p = COUNTS / n
+    sd = np.sqrt(n * p * (1 - p))
+    # means within 4 standard errors of the table, weighted and unweighted alike
+    assert np.all(np.abs(counts.mean(axis=0) - COUNTS) <= 4 * sd / np.sqrt(draws) + 1e-12)
+    assert np.all(np.abs(weighted.mean(axis=0) - COUNTS * MEAN_WEIGHTS) <= 4 * MEAN_WEIGHTS * sd / np.sqrt(draws) + 1e-12)
+    # multinomial variance n p (1 - p), within 10%
+    live = COUNTS > 0
+    np.testing.assert_allclose(counts.std(axis=0, ddof=1)[live], sd[live], rtol=0.1)
+
+
+def test_bootstrap_se_of_a_mean_matches_its_closed_form():
+    """The SE of the mean husband's code over pairs is sqrt(plug-in variance / n)."""
+    table = pair_table(COUNTS)
+    codes = table.counts.index.to_numpy(float)
+    n = COUNTS.sum()
+    share = COUNTS.sum(axis=1) / n
+    closed = np.sqrt((share @ codes**2 - (share @ codes) ** 2) / n)
+    means = []
+    for r in range(2000):
+        drawn = resample_table(table, replicate_rng(5, r)).counts.to_numpy()
+        means.append(drawn.sum(axis=1) @ codes / n)
+    assert np.std(means, ddof=1) == pytest.approx(closed, rel=0.05)
+
+
+def fake_replicate(rng, toy):
+    units = pd.Index(toy.units, name="unit")
+    return pd.DataFrame(
+        {
+            "mcamsis": rng.uniform(20, 80, len(units)),
+            "fcamsis": rng.uniform(20, 80, len(units)),
+            "population_m": rng.integers(1, 50, len(units)).astype(float),
+            "population_f": rng.integers(1, 50, len(units)).astype(float),
+        },
+        index=units,
+    )
+
+
+def test_gathered_statistics_match_numpy(toy, tmp_path):
+    rng = np.random.default_rng(3)
+    replicates = [fake_replicate(rng, toy) for _ in range(9)]
+    # as the gather rule reads them: from the replicate files
+    paths = []
+    for r, frame in enumerate(replicates, start=1):
+        paths.append(tmp_path / f"replicate_{r}.tsv")
+        frame.to_csv(paths[-1], sep="\t")
+    read = [pd.read_csv(path, sep="\t", index_col=0) for path in paths]
+    summary = bootstrap_summary(gather_replicates(read, toy))
+    assert list(summary.index) == sorted(toy.frame.index)
+    assert (summary["replicates"] == 9).all()
+    for side in "mf":
+        values = np.stack([frame[f"{side}camsis"].to_numpy() for frame in replicates])  # replicate x unit
+        units = summary.loc[toy.units]
+        np.testing.assert_allclose(units[f"{side}cam_bse"], values.std(axis=0, ddof=1))
+        np.testing.assert_allclose(units[f"{side}cam_lo"], np.percentile(values, 2.5, axis=0))
+        np.testing.assert_allclose(units[f"{side}cam_hi"], np.percentile(values, 97.5, axis=0))
+        # group 11 = units 111 and 112: each replicate's own population-weighted mean
+        weights = np.stack([frame[f"population_{side}"].to_numpy() for frame in replicates])
+        group = (values[:, :2] * weights[:, :2]).sum(axis=1) / weights[:, :2].sum(axis=1)
+        assert summary.loc[11, f"{side}cam_bse"] == pytest.approx(group.std(ddof=1))
+        assert summary.loc[11, f"{side}cam_lo"] == pytest.approx(np.percentile(group, 2.5))
+        # top group 1 = units 111..122
+        top = (values[:, :4] * weights[:, :4]).sum(axis=1) / weights[:, :4].sum(axis=1)
+        assert summary.loc[1, f"{side}cam_hi"] == pytest.approx(np.percentile(top, 97.5))
+
+
+def test_a_flipped_replicate_is_flagged(toy, caplog):
+    rng = np.random.default_rng(4)
+    base = fake_replicate(rng, toy)
+    flipped = base.assign(mcamsis=100 - base["mcamsis"])
+    long = gather_replicates([base, flipped], toy)
+    own = long[long["replicate"] == 1].set_index("code")[["mcamsis", "fcamsis"]]
+    agreement = replicate_agreement(long, own)
+    assert agreement.loc[1, "m"] == pytest.approx(1.0)
+    assert agreement.loc[2, "m"] == pytest.approx(-1.0)
+    assert "replicate 2" in caplog.text
+
+
+def test_plausible_values_are_whole_replicates_chosen_by_seed(toy):
+    rng = np.random.default_rng(5)
+    long = gather_replicates([fake_replicate(rng, toy) for _ in range(6)], toy)
+    values = plausible_values(long, 3, seed=9)
+    assert len(values) == len(toy.frame) * 2 * 3
+    assert list(values.columns) == ["code", "sex", "pv", "camsis", "replicate"]
+    chosen = values.groupby("pv")["replicate"].unique()
+    assert all(len(r) == 1 for r in chosen) and len({int(r[0]) for r in chosen}) == 3
+    for pv, (replicate,) in chosen.items():
+        source = long[long["replicate"] == replicate].set_index("code")
+        mine = values[(values["pv"] == pv) & (values["sex"] == 2)].set_index("code")["camsis"]
+        pd.testing.assert_series_equal(mine, source["fcamsis"].reindex(mine.index), check_names=False)
+    pd.testing.assert_frame_equal(values, plausible_values(long, 3, seed=9))
+    with pytest.raises(ValueError, match="only 6 bootstrap replicates"):
+        plausible_values(long, 7, seed=9)
