@@ -220,8 +220,10 @@ class _Profile:
         drss = -float(np.sum(dw * resid ** 2))
         dl = self.dof() * drss / rss + np.sum(s.n / (1.0 + g * s.n))
         if self.reml:
-            Ainv_sx = linalg.cho_solve(chol, s.sum_x.T)
-            dl -= float(np.sum(dw * np.einsum("jk,kj->j", s.sum_x, Ainv_sx)))
+            # p x p inverse then einsum: a many-column triangular solve goes through
+            # threaded BLAS, which is slow on a busy machine for such small matrices
+            Ainv = linalg.cho_solve(chol, np.eye(self.p))
+            dl -= float(np.sum(dw * np.einsum("jk,kl,jl->j", s.sum_x, Ainv, s.sum_x)))
         return -0.5 * dl * g
 
 
