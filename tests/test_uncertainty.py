@@ -146,3 +146,54 @@ def test_plausible_values_are_whole_replicates_chosen_by_seed(toy):
     pd.testing.assert_frame_equal(values, plausible_values(long, 3, seed=9))
     with pytest.raises(ValueError, match="only 6 bootstrap replicates"):
         plausible_values(long, 7, seed=9)
+
+
+def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
+    """`snakemake --config bootstrap=4 plausible_values=2` on a copy of the project (a smaller demo)."""
+    import json
+
+    import pyreadstat
+
+    from camsis.blanking import read_psd_file
+    from test_workflow import project_copy, snakemake
+
+    directory = project_copy(tmp_path)
+    (directory / "small_demo.yaml").write_text("demo: {couples: 40000, seed: 7}\n")
+    done = snakemake(directory, "--configfile", "small_demo.yaml", "--config", "bootstrap=4", "plausible_values=2",
+                     "psd_rounds=1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = directory / "results/gb_soc2020_demo"
+    assert sorted(p.name for p in (results / "bootstrap").glob("replicate_*.tsv")) == [
+        f"replicate_{r}.tsv" for r in range(1, 5)]
+
+    scores, meta = pyreadstat.read_dta(results / "gb_soc2020_demo.dta")
+    for side in "mf":
+        columns = [f"{side}cam_bse", f"{side}cam_lo", f"{side}cam_hi"]
+        assert all(meta.column_names_to_labels[c].startswith(("Bootstrap", side.upper() + "CAMSIS")) for c in columns)
+        assert scores[columns].notna().all().all() and (scores[f"{side}cam_bse"] >= 0).all()
+        assert (scores[f"{side}cam_lo"] <= scores[f"{side}cam_hi"]).all()
+        inside = scores[f"{side}camsis"].between(scores[f"{side}cam_lo"], scores[f"{side}cam_hi"])
+        assert inside.mean() > 0.7, f"{side}: only {inside.mean():.0%} of intervals hold the estimate"
+
+    values, pv_meta = pyreadstat.read_dta(results / "plausible.dta")
+    assert list(values.columns) == ["soc2020", "sex", "pv", "camsis"]
+    assert len(values) == len(scores) * 2 * 2
+    assert pv_meta.variable_value_labels["sex"] == {1: "male", 2: "female"}
+    assert pv_meta.variable_value_labels["soc2020"][2134] == meta.variable_value_labels["soc2020"][2134]
+    assert all(pv_meta.column_names_to_labels[c] for c in values.columns) and "plausible" in pv_meta.file_label
+    assert values["camsis"].between(1, 99).all() and set(values["pv"]) == {1, 2}
+    replicates = pd.read_parquet(results / "bootstrap/replicates.parquet")
+    first = values[(values["pv"] == 1) & (values["sex"] == 1)].set_index("soc2020")["camsis"]
+    matches = [np.allclose(first, r.set_index("code")["mcamsis"].reindex(first.index)) for _, r in replicates.groupby("replicate")]
+    assert sum(matches) == 1, "a plausible value is one whole replicate"
+
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["bootstrap"]["replicates"] == 4 and not summary["bootstrap"]["replicates_disagreeing"]
+    assert summary["bootstrap"]["correlation_with_scale"]["m"]["min"] > 0.9
+    assert summary["psd_rounds"]["rounds"] == 1
+    blanked = pd.read_csv(results / "psd_rounds.tsv", sep="\t")
+    assert len(blanked) == summary["psd_rounds"]["cells_blanked"] and (blanked["residual"] > 4).all()
+    candidates = pd.read_csv(results / "psd_candidates.tsv", sep="\t")
+    assert candidates["residual"].is_monotonic_decreasing
+    pd.testing.assert_frame_equal(read_psd_file(results / "psd_candidates.tsv"),
+                                  candidates[["lower_1", "upper_1", "lower_2", "upper_2"]])
