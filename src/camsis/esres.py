@@ -233,7 +233,7 @@ def _validate(sums: GroupSums) -> None:
     if J == 0:
         raise CamsisError(f"no rows left to fit after dropping {sums.dropped_missing} with missing values")
     if J == 1:
-        raise CamsisError(f"group variable {name!r} has a single category ({sums.groups[0]!r}); "
+        raise CamsisError(f"group variable {name!r} has a single category ({sums.groups.tolist()[0]!r}); "
                           "ESRES needs at least two")
     if (sums.n_rows < 2).all():
         raise CamsisError(f"every category of {name!r} has fewer than two rows; "
