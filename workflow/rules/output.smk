@@ -15,7 +15,7 @@ rule score_file:
         summary="results/{scale}/summary.json",
     params:
         row=scale_row,
-        config=config,
+        config=dict(sorted(config.items())),  # in a fixed order, or the order of --config options would force a rerun
         classifications=config["classifications"],
     log:
         "logs/{scale}/score_file.log",
