@@ -5,6 +5,7 @@ One project copy holds a scale per mistake that is found while a job runs; a sin
 so each of those gets its own (quick) run.
 """
 
+import json
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,12 @@ def write_job_inputs(directory):
     (directory / "psd_header.tsv").write_text("low1\tup1\tlow2\tup2\n111\t112\t111\t112\n")
     (directory / "psd_bounds.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\nx12\t112\t111\t112\n")
     (directory / "psd_all.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\n100\t299\t100\t299\n")
+    # Not a mistake: a table in two blocks, built with `disconnected: drop`, warns and counts.
+    small = [212, 221, 222]
+    inside = good["hocc"].isin(small) | good["wocc"].isin(small)
+    block = pd.DataFrame([(h, w) for h in small for w in small if h != w] * 4, columns=["hocc", "wocc"])
+    blocks = pd.concat([good[~inside], block.assign(wt=1.0)], ignore_index=True)
+    blocks.to_csv(directory / "blocks.csv", index=False)
     inputs = {
         "badvar": ("badvar.csv", "husband_occ", ""),
         "truncated": ("truncated.dta", "hocc", ""),
@@ -117,6 +124,7 @@ def write_job_inputs(directory):
         "allblanked": ("allblanked.csv", "hocc", "", "psd_all.tsv"),
     }
     lines = [HEADER]
+    inputs["dropblocks"] = ("blocks.csv", "hocc", "wt")
     for scale, (path, occ1, weight, *psds) in inputs.items():
         lines.append(f"{scale}\t{path}\t{occ1}\twocc\t{weight}\ttoy\t{psds[0] if psds else ''}\t0\n")
     (directory / "config/bad.tsv").write_text("".join(lines))
@@ -126,8 +134,9 @@ def write_job_inputs(directory):
 def job_run(tmp_path_factory):
     directory = project_copy(tmp_path_factory.mktemp("bad_jobs"))
     write_job_inputs(directory)
-    targets = [str(p.relative_to(directory)) for scale in JOB_CASES for p in products(directory, scale)]
-    done = snakemake(directory, "--keep-going", "--config", "scales=config/bad.tsv", "min_n=0", *PLAIN, "--", *targets, cores=4)
+    targets = [str(p.relative_to(directory)) for scale in [*JOB_CASES, "dropblocks"] for p in products(directory, scale)]
+    config = ["scales=config/bad.tsv", "min_n=0", "disconnected=drop", *PLAIN]
+    done = snakemake(directory, "--keep-going", "--config", *config, "--", *targets, cores=4)
     return directory, done
 
 
@@ -150,6 +159,21 @@ def test_bad_input_found_by_a_job(job_run, scale):
     left = sorted(p.name for p in work.iterdir()) if work.exists() else []
     assert not [name for name in left if any(name in WORK[r] for r in failed_and_later)], left
     assert not [name for name in left if name.startswith(".")], f"temporary files left: {left}"
+    if rule != "tabulate":  # failed mid-way: what came before stays, nothing of the failed job
+        assert set(WORK["tabulate"]) <= set(left)
+
+
+def test_dropped_blocks_reach_summary_and_notes_as_a_warning(job_run):
+    directory, _ = job_run
+    summary = json.loads((directory / "results/dropblocks/summary.json").read_text())
+    dropped = summary["dropped_blocks"]
+    assert dropped["rows"] == [212, 221, 222] and dropped["columns"] == [212, 221, 222] and dropped["pairs"] == 24
+    warnings = [w for w in summary["warnings"] if "outside the main block" in w]
+    assert len(warnings) == 1 and "occ1 212, 221, 222 with occ2 212, 221, 222" in warnings[0]
+    scores, meta = pyreadstat.read_dta(directory / "results/dropblocks/dropblocks.dta")
+    assert any(note == f"warning: {warnings[0]}" for note in meta.notes)
+    flagged = scores.set_index("toy").loc[[212, 221, 222], ["m_imputed", "f_imputed"]]
+    assert flagged.to_numpy().tolist() == [[21, 21], [2, 2], [2, 2]]
 
 
 def sheet_mistakes(directory):
