@@ -71,16 +71,18 @@ READ_ALONE = textwrap.dedent(
     """
 )
 
-# Run a command and report its wall time and the peak RSS of the largest process in its tree.
+# Run a command and report its wall time, the CPU time of its process tree, the peak RSS of the
+# largest process in the tree and the 1-minute load average before and after.
 MEASURE = textwrap.dedent(
     """
-    import json, resource, subprocess, sys, time
+    import json, os, resource, subprocess, sys, time
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run(sys.argv[2:], cwd=sys.argv[1], capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "returncode": done.returncode,
-                      "stderr": done.stderr[-4000:]}))
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+                      "load": [load, os.getloadavg()[0]], "returncode": done.returncode, "stderr": done.stderr[-4000:]}))
     """
 )
 
@@ -172,7 +174,8 @@ def run_workflow(data: Path, args) -> dict:
         for rule in RULES:
             with open(directory / "benchmarks" / "bench" / f"{rule}.tsv") as handle:
                 record = next(csv.DictReader(handle, delimiter="\t"))
-            result["stages"][rule] = {"seconds": float(record["s"]), "peak_mb": float(record["max_rss"])}
+            result["stages"][rule] = {"seconds": float(record["s"]), "peak_mb": float(record["max_rss"]),
+                                      "cpu_s": float(record["cpu_time"])}
         result["snakemake_s"] = result["seconds"] - sum(s["seconds"] for s in result["stages"].values())
         return result
     finally:
@@ -199,7 +202,7 @@ def seconds(value: float | None) -> str:
 
 def table(results: list[dict]) -> str:
     head = (f"{'couples':>10} {'format':>7} {'file MB':>8} | {'read s: pyreadstat':>18} {'pandas':>7} {'pyarrow':>7} |"
-            f" {'workflow s':>10} {'wf/read':>7} {'wf/pandas':>9} | {'tabulate':>8} {'blank':>6} {'score_units':>11}"
+            f" {'workflow s':>10} {'CPU s':>6} {'wf/read':>7} {'wf/pandas':>9} | {'tabulate':>8} {'blank':>6} {'score_units':>11}"
             f" {'score_file':>10} {'snakemake':>9} | {'peak MB':>7} {'(job)':>12}")
     lines = [head, "-" * len(head)]
     for r in results:
@@ -210,15 +213,15 @@ def table(results: list[dict]) -> str:
         biggest = max(stages, key=lambda s: stages[s]["peak_mb"])
         lines.append(
             f"{r['n']:>10,} {r['format']:>7} {r['file_mb']:>8.0f} | {seconds(reads.get('pyreadstat')):>18}"
-            f" {seconds(reads.get('pandas')):>7} {seconds(reads.get('pyarrow')):>7} | {wf['seconds']:>10.2f}"
+            f" {seconds(reads.get('pandas')):>7} {seconds(reads.get('pyarrow')):>7} | {wf['seconds']:>10.2f} {wf['cpu_s']:>6.2f}"
             f" {wf['seconds'] / reference:>7.2f} {seconds(wf['seconds'] / reads['pandas'] if 'pandas' in reads else None):>9} |"
             + "".join(f" {stages[s]['seconds']:>{w}.2f}" for s, w in zip(RULES, (8, 6, 11, 10)))
             + f" {wf['snakemake_s']:>9.2f} | {r['peak_mb']:>7.0f} {biggest + ' ' + format(stages[biggest]['peak_mb'], '.0f'):>12}"
         )
     lines.append("")
     lines.append("read s: the read call alone in a fresh process (pyreadstat / pandas.read_stata for .dta, pyarrow for"
-                 " .parquet); wf/read: workflow over pyreadstat (.dta) or pyarrow (.parquet); stage columns: each rule's"
-                 " job (Python start-up and imports included); snakemake: wall time outside the jobs; peak MB: largest"
+                 " .parquet); CPU s: user+system time of snakemake and its jobs; wf/read: workflow over pyreadstat (.dta) or"
+                 " pyarrow (.parquet); stage columns: wall time of each rule's job (Python start-up and imports included); snakemake: wall time outside the jobs; peak MB: largest"
                  " process of the run, (job): largest rule and its max RSS.")
     return "\n".join(lines)
 
@@ -239,7 +242,14 @@ def targets(results: list[dict]) -> str:
                          f"{wf:.1f} s < {PARQUET_TARGET_S:g} s")
         lines.append(f"{'PASS' if r['peak_mb'] <= MEMORY_TARGET_MB else 'FAIL'}  {r['n']:,} .{r['format']} peak"
                      f" memory {r['peak_mb']:.0f} MB <= {MEMORY_TARGET_MB:.0f} MB")
-    return "\n".join(lines) if lines else "(targets concern 10^7 couples; not run)"
+    if not lines:
+        return "(targets concern 10^7 couples; not run)"
+    loads = [x for r in results for x in r["workflow"]["load"]]
+    cores = os.cpu_count()
+    if max(loads) > cores:
+        lines.append(f"NOTE: the machine was busy with other work (1-minute load {min(loads):.1f}-{max(loads):.1f} on"
+                     f" {cores} CPUs during the workflow runs): wall times include waiting for a CPU; see CPU s.")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
