@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import prince
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
@@ -91,6 +90,8 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
     k = min(n_components, min(active.shape) - 1)
     if k < n_components:
         log.info("the table supports only %d CA dimension(s) of the %d asked for", k, n_components)
+    import prince  # imported here: it pulls in scikit-learn, a second per job the CA-less rules need not pay
+
     model = prince.CA(n_components=k, engine="scipy").fit(active)
     names = [f"dim{d + 1}" for d in range(k)]
     rows = model.row_coordinates(active).iloc[:, :k].set_axis(names, axis=1)
