@@ -20,7 +20,7 @@ rule bootstrap_replicate:
     log:
         "logs/{scale}/bootstrap/replicate_{r}.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/bootstrap_replicate.py"
@@ -42,7 +42,7 @@ rule bootstrap_gather:
     log:
         "logs/{scale}/bootstrap/gather.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/bootstrap_gather.py"
@@ -62,7 +62,7 @@ rule plausible_values:
     log:
         "logs/{scale}/plausible_values.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/plausible_values.py"

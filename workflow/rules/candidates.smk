@@ -25,7 +25,7 @@ rule psd_candidates:
     log:
         "logs/{scale}/psd_candidates.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=30,
     script:
         "../scripts/psd_candidates.py"

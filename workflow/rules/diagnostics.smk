@@ -29,7 +29,7 @@ rule plots:
     log:
         "logs/{scale}/plots.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/plots.py"
@@ -54,7 +54,7 @@ rule compare:
     log:
         "logs/{scale}/compare.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/compare.py"

@@ -20,7 +20,7 @@ rule score_file:
     log:
         "logs/{scale}/score_file.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/score_file.py"

@@ -17,7 +17,7 @@ rule score_units:
     log:
         "logs/{scale}/score_units.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/score_units.py"

@@ -16,7 +16,7 @@ rule tabulate:
     log:
         "logs/{scale}/tabulate.log",
     resources:
-        mem_mb=2000,
+        mem_mb=3000,
         runtime=60,
     script:
         "../scripts/tabulate.py"
@@ -37,7 +37,7 @@ rule blank:
     log:
         "logs/{scale}/blank.log",
     resources:
-        mem_mb=1000,
+        mem_mb=1500,
         runtime=10,
     script:
         "../scripts/blank.py"
