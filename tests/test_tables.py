@@ -10,8 +10,7 @@ import pyreadstat
 import pytest
 
 from camsis.errors import CamsisError
-from camsis.pairs import REASONS
-from camsis.tables import PairTable, tabulate, tabulate_frame
+from camsis.tables import DROP_REASONS, PairTable, tabulate, tabulate_frame
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
 
@@ -70,7 +69,7 @@ def test_hand_built_table_from_a_tiny_frame():
     np.testing.assert_array_equal(table.counts.to_numpy(), expected_counts)
     np.testing.assert_array_equal(table.weighted.to_numpy(), expected_weighted)
     assert table.read == 8 and table.used == 5
-    assert table.dropped == {"survey_missing": 1, "not_in_classification": 1, "missing_weight": 0, "zero_weight": 1}
+    assert table.dropped == {"filtered": 0, "survey_missing": 1, "not_in_classification": 1, "missing_weight": 0, "zero_weight": 1}
     assert table.source == "tiny"
     assert table.weighted.index.name == "occ1" and table.weighted.columns.name == "occ2"
     assert table.weighted.index.tolist() == UNITS.tolist() == table.counts.columns.tolist()
@@ -85,7 +84,7 @@ def test_frame_against_crosstab(weight):
     np.testing.assert_allclose(table.weighted.to_numpy(), weighted, rtol=1e-12)
     np.testing.assert_array_equal(table.counts.to_numpy(), counts)
     assert sum(table.dropped.values()) == table.read - table.used
-    assert set(table.dropped) == set(REASONS)
+    assert set(table.dropped) == set(DROP_REASONS)
     if weight is None:
         np.testing.assert_array_equal(table.weighted.to_numpy(), table.counts.to_numpy())
 
@@ -149,7 +148,7 @@ def test_missing_weight_error_or_drop(tmp_path):
     with pytest.raises(CamsisError, match=r"'wt' in .*w\.sav is missing for 1 pairs"):
         tabulate(path, "hocc", "wocc", "wt", UNITS)
     table = tabulate(path, "hocc", "wocc", "wt", UNITS, on_missing_weight="drop")
-    assert table.dropped == {"survey_missing": 1, "not_in_classification": 0, "missing_weight": 1, "zero_weight": 0}
+    assert table.dropped == {"filtered": 0, "survey_missing": 1, "not_in_classification": 0, "missing_weight": 1, "zero_weight": 0}
     assert table.weighted.loc[9269, 1112] == 2.0 and table.used == 2
 
 
@@ -206,3 +205,22 @@ def test_from_long_refuses_codes_outside_the_units():
     long = pd.DataFrame({"occ1": [1111, 4444], "occ2": [1111, 1111], "weighted": [1.0, 1.0], "counts": [1, 1]})
     with pytest.raises(CamsisError, match="4444"):
         PairTable.from_long(long, UNITS, 2, {}, "x")
+
+
+def test_filter_keeps_rows_and_counts_the_rest(tmp_path):
+    frame = pd.DataFrame(
+        {"h": [1111, 1112, 2211, 9269, -9, 1111], "w": [1112, 2211, 2211, 1111, 1111, 7], "wave": [1, 2, 3, 3, 3, np.nan]}
+    )
+    path = tmp_path / "couples.csv"
+    frame.to_csv(path, index=False)
+    table = tabulate(path, "h", "w", None, UNITS, where="wave >= 2")
+    # rows 0 (wave 1) and 5 (wave missing) are filtered before any other reason is checked
+    assert table.dropped["filtered"] == 2 and table.dropped["survey_missing"] == 1
+    assert table.used == 3 and table.read == 6
+    assert table.counts.loc[1112, 2211] == 1 and table.counts.loc[1111, 1112] == 0
+    with pytest.raises(CamsisError, match="'age' not in"):
+        tabulate(path, "h", "w", None, UNITS, where="age < 65")
+    with pytest.raises(CamsisError, match="not a valid expression"):
+        tabulate(path, "h", "w", None, UNITS, where="wave >=")
+    with pytest.raises(CamsisError, match="true or false"):
+        tabulate(path, "h", "w", None, UNITS, where="wave + 1")

@@ -10,7 +10,7 @@ import pandas as pd
 from camsis.errors import CamsisError
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
-OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to"]
+OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter"]
 SCALE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -145,3 +145,25 @@ def clean_pairs(
         },
         unknown_codes=dict(zip(codes.tolist(), counts.tolist())),
     )
+
+
+def filter_variables(expression: str, where: str) -> list[str]:
+    """The variables a row filter (a pandas query such as ``wave >= 3 and hage < 65``) reads."""
+    import ast
+
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise CamsisError(f"{where}: filter '{expression}' is not a valid expression") from None
+    return sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)})
+
+
+def filter_rows(chunk: pd.DataFrame, expression: str, path) -> np.ndarray:
+    """Which rows a sheet's filter keeps; a row whose filter variables are missing is not kept."""
+    try:
+        kept = chunk.eval(expression, engine="python")
+    except Exception as error:  # pandas raises many types for a bad expression
+        raise CamsisError(f"{path}: filter '{expression}' cannot be evaluated: {error}") from None
+    if not (isinstance(kept, pd.Series) and pd.api.types.is_bool_dtype(kept.dtype)):
+        raise CamsisError(f"{path}: filter '{expression}' does not give true or false for each row")
+    return kept.to_numpy(dtype=bool, na_value=False)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from camsis.errors import CamsisError
-from camsis.pairs import REASONS, clean_pairs
+from camsis.pairs import REASONS, clean_pairs, filter_rows, filter_variables
 from camsis.reading import iter_chunks
 
 log = logging.getLogger("camsis.tables")
@@ -33,7 +33,7 @@ class PairTable:
     counts : int64 DataFrame of the same shape, unweighted number of pairs.
     read : pairs (rows) read from the input.
     used : pairs kept in the table; read - used == sum(dropped.values()).
-    dropped : reason -> pairs removed (every reason of camsis.pairs.REASONS, zeros included).
+    dropped : reason -> pairs removed (every reason of DROP_REASONS, zeros included).
     source : the input the table was built from.
     """
 
@@ -100,6 +100,10 @@ class PairTable:
         return table
 
 
+# Rows a sheet's filter leaves out come first: they are not pairs of this scale at all.
+DROP_REASONS = ("filtered",) + REASONS
+
+
 def _check_units(units) -> np.ndarray:
     units = np.asarray(units, dtype=np.int64)
     if len(units) == 0 or np.any(np.diff(units) <= 0):
@@ -116,24 +120,28 @@ def _table(weighted, counts, units, read, dropped, source) -> PairTable:
         counts=pd.DataFrame(np.asarray(counts, dtype=np.int64).reshape(u, u), index=rows, columns=cols),
         read=int(read),
         used=int(counts.sum()),
-        dropped={**dict.fromkeys(REASONS, 0), **{k: int(v) for k, v in dropped.items()}},
+        dropped={**dict.fromkeys(DROP_REASONS, 0), **{k: int(v) for k, v in dropped.items()}},
         source=str(source),
     )
 
 
 def _accumulate(
-    chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight
+    chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None
 ) -> PairTable:
     units = _check_units(units)
     size = len(units) ** 2
     counts = np.zeros(size, dtype=np.int64)
     weighted = np.zeros(size) if weight else None
-    dropped = dict.fromkeys(REASONS, 0)
+    dropped = dict.fromkeys(DROP_REASONS, 0)
     unknown: Counter = Counter()
     read = 0
     for chunk in chunks:
-        pairs = clean_pairs(chunk, occ1, occ2, weight, units, source, on_missing_weight)
         read += len(chunk)
+        if where:
+            kept = filter_rows(chunk, where, source)
+            dropped["filtered"] += int((~kept).sum())
+            chunk = chunk[kept]
+        pairs = clean_pairs(chunk, occ1, occ2, weight, units, source, on_missing_weight)
         for reason, n in pairs.dropped.items():
             dropped[reason] += n
         unknown.update(pairs.unknown_codes)
@@ -164,14 +172,19 @@ def tabulate(
     units,
     chunksize: int = 250_000,
     on_missing_weight: str = "error",
+    where: str | None = None,
 ) -> PairTable:
     """Read `path` in chunks and count its valid pairs on the classification's units.
 
     `weight` None (or "") tabulates unweighted; see clean_pairs for what is dropped.
+    `where` keeps only the rows a pandas query expression accepts (the sheet's `filter`);
+    the others are counted as dropped under `filtered`.
     """
     columns = [occ1, occ2] + ([weight] if weight else [])
+    if where:
+        columns += [name for name in filter_variables(where, str(path)) if name not in columns]
     chunks = iter_chunks(path, columns, chunksize)
-    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight)
+    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where)
 
 
 def tabulate_frame(
@@ -182,6 +195,7 @@ def tabulate_frame(
     units,
     source: str = "<data frame>",
     on_missing_weight: str = "error",
+    where: str | None = None,
 ) -> PairTable:
     """Tabulate pairs already in memory (synthetic data, tests) exactly as `tabulate` does."""
-    return _accumulate([df], occ1, occ2, weight, units, source, on_missing_weight)
+    return _accumulate([df], occ1, occ2, weight, units, source, on_missing_weight, where)

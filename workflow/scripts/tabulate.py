@@ -34,6 +34,7 @@ def main(snakemake):
             classification.units,
             chunksize=snakemake.params.chunksize,
             on_missing_weight=snakemake.params.on_missing_weight,
+            where=row["filter"] or None,
         )
         digest = checksum.result()
     table.save(snakemake.output.table, snakemake.output.info)
