@@ -38,3 +38,20 @@ def run(main, snakemake) -> None:
         root.error("%s", error)
         print(f"camsis: error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def scale_inputs(snakemake):
+    """What a rule rebuilding stages 4-7 reads: classification, table, both masks, options."""
+    from camsis.blanking import load_masks
+    from camsis.classification import load_classification
+    from camsis.config import read_recodes
+    from camsis.scale import ScaleOptions
+    from camsis.tables import PairTable
+
+    row = snakemake.params.row
+    classification = load_classification(row["classification"], snakemake.params.classifications)
+    table = PairTable.load(snakemake.input.table, snakemake.input.info, classification.units)
+    ca_blank, smooth_blank = load_masks(snakemake.input.blanked, classification.units)
+    recodes = read_recodes(row["recodes"]) if row["recodes"] else {}
+    options = ScaleOptions(**snakemake.params.options, recodes=recodes)
+    return classification, table, ca_blank, smooth_blank, options
