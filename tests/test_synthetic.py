@@ -5,6 +5,9 @@ statsmodels for the inflated cells, and a correspondence analysis done directly 
 numpy SVD of the standardised residuals for the recovery of the true scores.
 """
 
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -202,6 +205,16 @@ def test_written_files_round_trip(tmp_path, suffix):
         back = pd.read_parquet(path)
     pd.testing.assert_frame_equal(back, couples, check_dtype=False)
     assert [p.name for p in tmp_path.iterdir()] == [f"couples{suffix}"]
+
+
+def test_written_file_gets_the_usual_permissions(tmp_path):
+    """Not mkstemp's 0600: the demo input is read by co-workers and cluster jobs like every other file."""
+    mask = os.umask(0o022)
+    try:
+        path = write_couples(simulate_couples(UNITS, n_couples=100, seed=2).couples, tmp_path / "couples.csv")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_failed_write_leaves_no_file(tmp_path, monkeypatch):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from camsis.errors import CamsisError
+from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.synthetic")
 
@@ -181,15 +181,8 @@ def write_couples(couples: pd.DataFrame, path: str | os.PathLike) -> Path:
     writers = {".dta": _write_dta, ".csv": _write_csv, ".parquet": _write_parquet}
     if suffix not in writers:
         raise CamsisError(f"{path}: cannot write synthetic couples as '{suffix}'; use .dta, .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    try:
-        writers[suffix](couples, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        writers[suffix](couples, str(temporary))
     log.info("wrote %d synthetic couples to %s", len(couples), path)
     return path
 
