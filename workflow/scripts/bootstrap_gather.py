@@ -4,7 +4,7 @@ import pandas as pd
 
 from camsis.classification import load_classification
 from camsis.runner import run
-from camsis.uncertainty import bootstrap_summary, fill_replicate, gather_replicates, replicate_agreement
+from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, fill_replicate, gather_replicates, replicate_agreement
 from camsis.writing import atomic_path, write_json
 
 
@@ -29,7 +29,7 @@ def main(snakemake):
                 side: {"min": float(agreement[side].min()), "median": float(agreement[side].median())}
                 for side in ("m", "f")
             },
-            "replicates_disagreeing": [int(r) for r in agreement.index[(agreement < 0.5).any(axis=1)]],
+            "replicates_disagreeing": [int(r) for r in agreement.index[(agreement < DISAGREEMENT).any(axis=1)]],
         },
         snakemake.output.info,
     )
