@@ -191,3 +191,10 @@ def test_save_figure_writes_a_png(tmp_path, units, draw):
     save_figure(draw(units, "toy"), path)
     assert path.read_bytes()[:8] == PNG and path.stat().st_size > 5000
     assert not plt.get_fignums()  # closed once written
+
+
+def test_shrinkage_legend_says_hollow_points_include_the_unit_merged_into(units):
+    """1011 and 1012 share a CA row: one was merged into the other, yet both are drawn hollow."""
+    left = shrinkage_figure(units, "toy").axes[0]
+    (hollow,) = [t.get_text() for t in left.get_legend().get_texts() if "CA row" in t.get_text()]
+    assert "the unit they joined" in hollow

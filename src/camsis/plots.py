@@ -166,8 +166,9 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
 
     The raw CA scores are put on the published metric with the same population-weighted
     linear map the smoothed scores get (unclipped), so the dashed diagonal is "no
-    change". Units merged for the CA (they share their group's raw score) are drawn
-    hollow: their distance from the diagonal is the merge as much as the smoothing.
+    change". Units sharing a CA row (those merged for the CA and the unit they joined,
+    all with the row's raw score) are drawn hollow: for the merged ones the distance from
+    the diagonal is the merge as much as the smoothing.
     """
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
     for ax, side in zip(axes, ("m", "f")):
@@ -183,7 +184,7 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
                             edgecolors="none", label="units in the CA on their own")
         if merged.any():
             ax.scatter(x[merged], y[merged], s=_marker_sizes(own[f"n_{side}"])[merged], facecolors="none",
-                       edgecolors="grey", linewidths=0.8, label="units merged for the CA (x: their group's score)")
+                       edgecolors="grey", linewidths=0.8, label="units sharing a CA row (x: its score):\nmerged ones and the unit they joined")
         _diagonal(ax, x, y)
         r, count = correlation(x, y)
         ax.set_title(f"{SIDE_NAMES[side]}: r = {r:.3f} over {count} units", fontsize=10)
