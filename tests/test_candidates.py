@@ -145,3 +145,14 @@ def test_no_rounds_is_one_build_on_the_given_masks(toy, noisy):
     assert result.rounds.empty and result.ca_blank.equals(blank)
     plain = build_unit_scores(noisy, blank, blank, toy, ScaleOptions(min_n=0))
     pd.testing.assert_frame_equal(result.unit_scores.scores, plain.scores)
+
+
+def test_fitted_counts_when_the_scale_is_not_the_first_dimension(toy, noisy):
+    """choose_dimension reorders the dimensions: each must keep its own inertia in the reconstitution."""
+    none = blank_cells(toy.units, toy.units)
+    first = build_unit_scores(noisy, none, none, toy, ScaleOptions(min_n=0, n_components=3))
+    toy.frame["tracks_dim2"] = first.fit.ca.row_scores["dim2"].reindex(toy.frame.index)
+    built = build_unit_scores(noisy, none, none, toy, ScaleOptions(min_n=0, n_components=3, reference_measure="tracks_dim2"))
+    assert built.fit.ca.chosen == 2
+    np.testing.assert_allclose(expected_counts(built.fit).to_numpy(), direct_fitted(noisy.weighted.to_numpy(), 3),
+                               rtol=1e-9, atol=1e-9)
