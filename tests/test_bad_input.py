@@ -209,3 +209,21 @@ def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     assert len(errors) == 1 and all(c in errors[0] for c in culprits), done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "MissingInputException" not in done.stderr
     assert not (directory / "results").exists()
+
+
+@pytest.mark.parametrize("option, culprit", [
+    ("bootstrap=-1", "config: bootstrap: -1 is less than the minimum of 0"),
+    ("on_missing_weight=maybe", "config: on_missing_weight: 'maybe' is not one of"),
+    ("clip=[1,99]", "config: clip/0:"),
+])
+def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
+    directory = project_copy(tmp_path)
+    couples().to_csv(directory / "good.csv", index=False)
+    (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
+    done = snakemake(directory, "--config", "scales=config/toy.tsv", *PLAIN, option, "--", "results/a/a.dta")
+    assert done.returncode != 0
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1 and culprit in errors[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "Failed validating" not in done.stderr
+    assert "No validator found" not in done.stderr  # the schemas name the draft Snakemake validates with
+    assert not (directory / "results").exists()

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from jsonschema import ValidationError
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from camsis.config import load_scales
@@ -14,13 +16,25 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "../schemas/config.schema.yaml")
+def validated(data, schema, what):
+    """Snakemake's validate, its multi-line report cut to one line naming the key at fault."""
+    try:
+        validate(data, schema)
+    except WorkflowError as error:
+        cause = error.__context__
+        if not isinstance(cause, ValidationError):
+            raise
+        where = "/".join(str(part) for part in cause.absolute_path)
+        sys.exit(f"camsis: error: {what}{': ' + where if where else ''}: {cause.message}")
+
+
+validated(config, "../schemas/config.schema.yaml", "config")
 
 try:
     scales = load_scales(config["scales"], config["classifications"])
 except CamsisError as error:
     sys.exit(f"camsis: error: {error}")
-validate(scales, "../schemas/scales.schema.yaml")
+validated(scales, "../schemas/scales.schema.yaml", f"scales sheet {config['scales']}")
 
 
 wildcard_constraints:
