@@ -160,3 +160,32 @@ def test_connected_well_behaved_table_has_no_warnings(toy):
     result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0))
     assert result.diagnostics["warnings"] == []
     assert "dropped_blocks" not in result.diagnostics
+
+
+def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
+    # Husbands of top group 2 carry survey weight 3: the model counts each of their pairs three
+    # times (after rescaling), so a unit's unshrunk mean has the SE of a mean over that many.
+    counts, even = boundary_table()
+    units = toy.units
+    i, j = np.nonzero(counts)
+    couples = pd.DataFrame({"h": np.repeat(units[i], counts[i, j]), "w": np.repeat(units[j], counts[i, j])})
+    couples["wt"] = np.where(couples["h"] >= 200, 3.0, 1.0)
+    table = tabulate_frame(couples, "h", "w", "wt", units)
+    ca_blank = no_blanking(units)
+    smooth_blank = pd.DataFrame(np.broadcast_to(even, (8, 8)), index=ca_blank.index, columns=ca_blank.columns)
+    result = build_unit_scores(table, ca_blank, smooth_blank, toy, ScaleOptions(min_n=0))
+    assert result.diagnostics["smoothing"]["m"]["boundary"]
+    scores = result.scores
+
+    # The frequency-weighted model at g = 0, computed directly: weights rescaled to the pairs used,
+    # REML variance around the weighted grand mean of the wives' CA scores.
+    visible = np.where(np.broadcast_to(even, (8, 8)), 0, counts).astype(float)
+    weights = visible * np.where(units >= 200, 3.0, 1.0)[:, None]
+    frequency = weights * visible.sum() / weights.sum()
+    y = np.broadcast_to(np.nan_to_num(scores["f_ca"].to_numpy()), (8, 8))
+    grand = (frequency * y).sum() / frequency.sum()
+    s2 = (frequency * (y - grand) ** 2).sum() / (frequency.sum() - 1)
+    eps = (frequency * y).sum(axis=1) / frequency.sum(axis=1)
+    slope = np.polyfit(eps, scores["mcamsis"].to_numpy(), 1)[0]
+    expected = slope * np.sqrt(s2 / frequency.sum(axis=1))
+    np.testing.assert_allclose(scores["mcam_se"].to_numpy(), expected, rtol=1e-8)

@@ -142,12 +142,13 @@ def _boundary_fallback(smoothed) -> pd.DataFrame:
     """With no unit variance, shrinkage would give every unit one score: keep each unit's own mean.
 
     ``esres`` becomes ``eps`` (lambda 1: no shrinkage), with the standard error of a mean,
-    sigma_e / sqrt(n).
+    sigma_e / sqrt(n), n being the unit's frequency weight in the model (``n_model``, the
+    limit of the posterior SD as shrinkage vanishes), not its unweighted count of pairs.
     """
     scores = smoothed.scores.copy()
     scores["esres"] = scores["eps"]
     scores["lambda"] = 1.0
-    scores["esres_se"] = smoothed.summary["sigma_e"] / np.sqrt(scores["n"].where(scores["n"] > 0))
+    scores["esres_se"] = smoothed.summary["sigma_e"] / np.sqrt(scores["n_model"].where(scores["n_model"] > 0))
     return scores
 
 

@@ -23,8 +23,10 @@ class SmoothedSide:
     Attributes
     ----------
     scores : DataFrame indexed by unit (only units with at least one usable pair):
-        ``n`` (pairs behind the score), ``n_weighted``, ``eps`` (plain mean of the partners'
-        scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD), ``lambda`` (shrinkage).
+        ``n`` (pairs behind the score), ``n_weighted``, ``n_model`` (the unit's frequency
+        weight in the model: ``n_weighted`` rescaled as ``smooth_side`` says), ``eps`` (weighted
+        mean of the partners' scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD),
+        ``lambda`` (shrinkage).
     summary : the variance components and fit of the model (see ``camsis.esres``), plus
         ``pairs_without_partner_score``: non-blanked pairs left out because the partner's
         unit has no CA score.
@@ -59,6 +61,6 @@ def smooth_side(
     scores = fit.scores.set_index(fit.scores.columns[0])
     scores.index.name = weighted.index.name
     per_unit = pd.DataFrame({"n": c.sum(axis=1), "n_weighted": w.sum(axis=1)}, index=weighted.index)
-    scores = per_unit.loc[scores.index].join(scores.drop(columns=["n"]))
+    scores = per_unit.loc[scores.index].join(scores.rename(columns={"n": "n_model"}))
     summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
     return SmoothedSide(scores=scores, summary=summary)
