@@ -3,7 +3,7 @@
 
 rule simulate_demo:
     input:
-        classification="data/classifications/soc2020.tsv",
+        classification=f"{config['classifications']}/soc2020.tsv",  # the frame the script loads
         psds="data/psds/gb_soc2020.tsv",
     output:
         couples="resources/demo/gb_soc2020_demo.dta",
