@@ -4,8 +4,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 import statsmodels.formula.api as smf
 
+from camsis.errors import CamsisError
 from camsis.smoothing import smooth_side
 
 
@@ -68,3 +70,16 @@ def test_weights_are_relative_frequencies():
     scaled = smooth_side(counts * 37.5, counts, blanked, partner)
     assert np.allclose(plain.scores["esres"], scaled.scores["esres"])
     assert np.allclose(plain.scores["esres_se"], scaled.scores["esres_se"])
+
+
+def test_nothing_left_to_smooth_is_one_clear_error():
+    counts = _table(seed=2)
+    partner = pd.Series(PARTNER, index=counts.columns)
+    everything = pd.DataFrame(True, index=counts.index, columns=counts.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 on the way to the message
+        with pytest.raises(CamsisError, match="no pair is left to smooth the occ1 units") as error:
+            smooth_side(counts, counts, everything, partner)
+    assert "\n" not in str(error.value)
+    with pytest.raises(CamsisError, match="without a CA score"):
+        smooth_side(counts, counts, everything & False, partner * np.nan)

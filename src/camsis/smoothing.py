@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from camsis.errors import CamsisError
 from camsis.esres import GroupSums, fit_from_sums
 
 
@@ -55,6 +56,9 @@ def smooth_side(
     unscored_pairs = float(c[:, ~scored].sum())
     w, c = w[:, scored], c[:, scored]
     rows, cols = np.nonzero(w > 0)
+    if not len(rows):
+        raise CamsisError(f"no pair is left to smooth the {weighted.index.name or 'row'} units: every pair is "
+                          f"blanked for the smoothing or has a partner unit without a CA score")
     frequency = w[rows, cols] * (c.sum() / w.sum())
     sums = GroupSums.from_values(weighted.index.to_numpy()[rows], partner[scored][cols], frequency)
     fit = fit_from_sums(sums, reml=reml)
