@@ -201,3 +201,13 @@ def test_malformed_csv(tmp_path):
 def test_chunk_size_must_be_positive(tmp_path):
     path = write(couples(5), tmp_path / "c.csv")
     assert "chunk size" in one_line_error(path, chunksize=0)
+
+
+def test_file_sha256_is_the_checksum_of_the_whole_file_whatever_the_block(tmp_path):
+    import hashlib
+
+    data = bytes(range(256)) * 1000
+    (tmp_path / "f.bin").write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+    assert reading.file_sha256(tmp_path / "f.bin") == expected
+    assert reading.file_sha256(tmp_path / "f.bin", block=1000) == expected

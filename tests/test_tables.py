@@ -192,6 +192,14 @@ def test_save_and_load(tmp_path):
     assert meta["read"] - meta["used"] == sum(meta["dropped"].values())
 
 
+def test_save_records_extra_bookkeeping_and_leaves_no_temporary_files(tmp_path):
+    table = tabulate_frame(couples(), "hocc", "wocc", None, UNITS, source="a")
+    table.save(tmp_path / "t.parquet", tmp_path / "t.json", input_sha256="abc123")
+    assert json.loads((tmp_path / "t.json").read_text())["input_sha256"] == "abc123"
+    assert PairTable.load(tmp_path / "t.parquet", tmp_path / "t.json", UNITS).used == table.used
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.parquet"]
+
+
 def test_load_refuses_mismatched_files(tmp_path):
     table = tabulate_frame(couples(), "hocc", "wocc", None, UNITS, source="a")
     table.save(tmp_path / "t.parquet", tmp_path / "t.json")

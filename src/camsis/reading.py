@@ -12,6 +12,7 @@ Any failure of the underlying reader becomes one CamsisError line naming the fil
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import struct
@@ -107,6 +108,18 @@ def input_columns(path) -> list[str]:
     except _READ_ERRORS as err:
         raise _unreadable(path, kind, err) from None
     return list(_metadata(path, kind).column_names)
+
+
+def file_sha256(path, block: int = 1 << 22) -> str:
+    """The input's checksum, so a published file can be traced to the exact data that made it.
+
+    Read in blocks (hashlib releases the GIL), so it can run in a thread beside the reading.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_columns(path, columns: list[str], available: list[str]) -> None:

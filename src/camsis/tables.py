@@ -20,6 +20,7 @@ import pandas as pd
 from camsis.errors import CamsisError
 from camsis.pairs import REASONS, clean_pairs, filter_rows, filter_variables
 from camsis.reading import iter_chunks
+from camsis.writing import atomic_path, write_json
 
 log = logging.getLogger("camsis.tables")
 
@@ -78,11 +79,12 @@ class PairTable:
         weighted = np.bincount(flat, weights=long["weighted"].to_numpy(np.float64), minlength=u * u)
         return _table(weighted, counts.round().astype(np.int64), units, read, dropped, source)
 
-    def save(self, path_parquet, path_json) -> None:
-        """Long parquet of the non-empty cells, and the bookkeeping as json."""
-        self.to_long().to_parquet(path_parquet, index=False)
+    def save(self, path_parquet, path_json, **extra) -> None:
+        """Long parquet of the non-empty cells, and the bookkeeping (plus ``extra``) as json; both atomic."""
+        with atomic_path(path_parquet) as temporary:
+            self.to_long().to_parquet(temporary, index=False)
         meta = {"source": self.source, "read": self.read, "used": self.used, "dropped": self.dropped}
-        Path(path_json).write_text(json.dumps(meta, indent=2) + "\n")
+        write_json(meta | extra, path_json)
 
     @classmethod
     def load(cls, path_parquet, path_json, units) -> PairTable:

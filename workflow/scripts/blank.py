@@ -1,13 +1,11 @@
 """Rule blank: mark the diagonal and pseudo-diagonal cells, for the CA and for the smoothing."""
 
-import pandas as pd
-
-from camsis.blanking import blank_cells, read_psd_file, summarise_blanking
+from camsis.blanking import blank_cells, read_psd_file, save_masks, summarise_blanking
 from camsis.classification import load_classification
 from camsis.config import parse_groups
 from camsis.runner import run
 from camsis.tables import PairTable
-from camsis.writing import atomic_path, write_json
+from camsis.writing import write_json
 
 
 def main(snakemake):
@@ -23,10 +21,7 @@ def main(snakemake):
     ca_psds = read_psd_file(row["psds"]) if row["psds"] else None
     ca = blank_cells(units, units, psds=ca_psds, **diagonal)
     smooth = blank_cells(units, units, psds=read_psd_file(row["psds_smooth"]), **diagonal) if row["psds_smooth"] else ca
-    masks = pd.DataFrame({"ca": ca.stack(), "smooth": smooth.stack()})
-    masks = masks[masks["ca"] | masks["smooth"]].reset_index()
-    with atomic_path(snakemake.output.blanked) as path:
-        masks.to_parquet(path, index=False)
+    save_masks(ca, smooth, snakemake.output.blanked)
     write_json(
         {
             "ca": summarise_blanking(ca, table.weighted, table.counts),
