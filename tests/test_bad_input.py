@@ -227,3 +227,15 @@ def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
     assert "Traceback" not in done.stderr and "Failed validating" not in done.stderr
     assert "No validator found" not in done.stderr  # the schemas name the draft Snakemake validates with
     assert not (directory / "results").exists()
+
+
+def test_compare_to_a_file_another_scale_makes_is_not_missing(tmp_path):
+    directory = project_copy(tmp_path)
+    couples().to_csv(directory / "good.csv", index=False)
+    header = HEADER.rstrip("\n") + "\tcompare_to\n"
+    (directory / "config/two.tsv").write_text(
+        header + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\t\n" + "b\tgood.csv\thocc\twocc\t\ttoy\t\t0\tresults/a/a.dta\n"
+    )
+    done = snakemake(directory, "-n", "--config", "scales=config/two.tsv", *PLAIN)
+    assert done.returncode == 0 and not error_lines(done.stderr), done.stderr[-2000:]
+    assert "results/b/compare.tsv" in done.stdout + done.stderr

@@ -45,13 +45,18 @@ def scale_row(wildcards):
     return scales.loc[wildcards.scale]
 
 
+def made_or_present(path):
+    """A file that exists, or that a rule of this workflow makes (the demo input, another scale's score file)."""
+    return Path(path).exists() or any(rule.is_producer(str(path)) for rule in workflow.rules)
+
+
 def existing(path, what, wildcards):
     """A file the sheet names must exist or be made by a rule; else one line, before any job runs.
 
     Checked when the DAG is built (not when the sheet is read) because the demo input is
     made by a rule included after this file.
     """
-    if not Path(path).exists() and not any(rule.is_producer(str(path)) for rule in workflow.rules):
+    if not made_or_present(path):
         sys.exit(f"camsis: error: scales sheet {config['scales']}: {what} {path} of scale {wildcards.scale} does not exist")
     return path
 
@@ -86,7 +91,7 @@ def compare_file(scale):
 
 def compare_input(wildcards):
     path = compare_file(wildcards.scale)
-    if not Path(path).is_file():
+    if not made_or_present(path):
         sys.exit(f"camsis: error: compare_to file {path} of scale {wildcards.scale} does not exist")
     return path
 
