@@ -27,6 +27,8 @@ def test_default_sheet_reads(repo):
         ("a\tx.dta\th\tw\t\n", "scale\tinput\tocc1\tocc2\tweight\n", "lacks column.*classification, psds, diagonal_digits"),
         ("a b\tx.dta\th\tw\t\tsoc2020\t\t0\n", HEADER, "scale name 'a b'"),
         ("a\tx.dta\t\tw\t\tsoc2020\t\t0\n", HEADER, "column occ1 is empty for scale a"),
+        ("a\tx.dta\th\tw\t\tsoc2020\t\t0\tdata/psd4b.tsv\n", HEADER.replace("\n", "\tpsd_smooth\n"),
+         "unknown column.*psd_smooth \\(did you mean psds_smooth\\?\\)"),
     ],
 )
 def test_bad_sheets_are_refused_in_one_line(tmp_path, repo, body, header, message):
@@ -42,3 +44,8 @@ def test_recodes(tmp_path):
     path.write_text("a\tb\n1\t2\n")
     with pytest.raises(CamsisError, match="header"):
         read_recodes(path)
+
+
+def test_an_empty_trailing_column_is_not_an_unknown_column(tmp_path, repo):
+    path = sheet(tmp_path, "a\tx.dta\th\tw\t\tsoc2020\t\t0\t\n", HEADER.replace("\n", "\t\n"))
+    assert list(load_scales(path, repo / "data" / "classifications").index) == ["a"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -30,9 +31,18 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
         raise CamsisError(f"scales sheet {path} does not exist")
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
     sheet.columns = [column.strip() for column in sheet.columns]
+    blank = [c for c in sheet.columns if c.startswith("Unnamed:") and (sheet[c] == "").all()]
+    sheet = sheet.drop(columns=blank)  # a trailing tab in a spreadsheet's export
     missing = [column for column in REQUIRED_COLUMNS if column not in sheet.columns]
     if missing:
         raise CamsisError(f"scales sheet {path} lacks column(s) {', '.join(missing)} (needs: {' '.join(REQUIRED_COLUMNS)})")
+    unknown = [column for column in sheet.columns if column not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:  # a misspelt optional column would otherwise be ignored without a word
+        hints = [f"{c} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(c, OPTIONAL_COLUMNS, n=1)) else c
+                 for c in unknown]
+        raise CamsisError(
+            f"scales sheet {path} has unknown column(s) {', '.join(hints)} (known: {' '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)})"
+        )
     if sheet.empty:
         raise CamsisError(f"scales sheet {path} has no scales")
     for column in OPTIONAL_COLUMNS:
