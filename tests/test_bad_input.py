@@ -215,6 +215,7 @@ def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     ("bootstrap=-1", "config: bootstrap: -1 is less than the minimum of 0"),
     ("on_missing_weight=maybe", "config: on_missing_weight: 'maybe' is not one of"),
     ("clip=[1,99]", "config: clip/0:"),
+    ("plausible_values=3", "plausible_values (3) cannot exceed bootstrap (0)"),
     ("boostrap=0", "config: Additional properties are not allowed ('boostrap' was unexpected)"),
 ])
 def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):

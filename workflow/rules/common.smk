@@ -80,7 +80,8 @@ def blanking_files(wildcards):
 if config["plausible_values"] > config["bootstrap"]:
     sys.exit(
         f"camsis: error: config: plausible_values ({config['plausible_values']}) cannot exceed "
-        f"bootstrap ({config['bootstrap']}): each plausible value is one bootstrap replicate"
+        f"bootstrap ({config['bootstrap']}): each plausible value is one bootstrap replicate; "
+        f"lower plausible_values (0 turns them off) or raise bootstrap"
     )
 
 
