@@ -241,3 +241,15 @@ def test_compare_to_a_file_another_scale_makes_is_not_missing(tmp_path):
     done = snakemake(directory, "-n", "--config", "scales=config/two.tsv", *PLAIN)
     assert done.returncode == 0 and not error_lines(done.stderr), done.stderr[-2000:]
     assert "results/b/compare.tsv" in done.stdout + done.stderr
+
+
+def test_missing_classification_metadata_stops_the_run_in_one_line(tmp_path):
+    directory = project_copy(tmp_path)
+    couples().to_csv(directory / "good.csv", index=False)
+    (directory / "data/classifications/toy.yaml").unlink()
+    (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
+    done = snakemake(directory, "--config", "scales=config/toy.tsv", *PLAIN, "--", "results/a/a.dta")
+    assert done.returncode != 0
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1 and "toy.yaml of scale a does not exist" in errors[0], done.stderr[-2000:]
+    assert "MissingInputException" not in done.stderr and not (directory / "results").exists()

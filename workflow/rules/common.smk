@@ -68,7 +68,7 @@ def input_file(wildcards):
 def classification_files(wildcards):
     name = scale_row(wildcards)["classification"]
     folder = Path(config["classifications"])
-    return [folder / f"{name}.tsv", folder / f"{name}.yaml"]
+    return [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
 
 
 def blanking_files(wildcards):
