@@ -8,6 +8,7 @@ from camsis.writing import write_json
 
 def main(snakemake):
     p = snakemake.params
+    # The same reader as score_units and bootstrap_replicate, so the rounds refit the scale's own build.
     classification, table, ca_blank, smooth_blank, options = scale_inputs(snakemake)
     result = blank_in_rounds(
         table, ca_blank, smooth_blank, classification, options,
