@@ -198,3 +198,11 @@ def test_shrinkage_legend_says_hollow_points_include_the_unit_merged_into(units)
     left = shrinkage_figure(units, "toy").axes[0]
     (hollow,) = [t.get_text() for t in left.get_legend().get_texts() if "CA row" in t.get_text()]
     assert "the unit they joined" in hollow
+
+
+def test_ca_axis_labels_name_the_cas_own_dimensions():
+    from camsis.plots import ca_axis_labels
+
+    first, second = ca_axis_labels({"chosen_dimension": 2, "inertia": {"dim1": 0.31, "dim2": 0.086, "dim3": 0.02}})
+    assert first == "dimension 2 (8.6% of inertia), the scale"
+    assert second == "dimension 1 (31.0% of inertia)"

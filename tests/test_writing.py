@@ -43,3 +43,11 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_json({"a": np.int64(3), "b": np.float64(0.5)}, target)
     assert json.loads(target.read_text()) == {"a": 3, "b": 0.5}
+
+
+def test_json_is_strict(tmp_path):
+    target = tmp_path / "summary.json"
+    write_json({"r": float("nan"), "nested": {"x": [np.float64("inf"), 1.5]}}, target)
+    text = target.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"r": None, "nested": {"x": [None, 1.5]}}

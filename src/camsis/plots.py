@@ -233,6 +233,16 @@ def _ca_points(units: pd.DataFrame, side: str) -> pd.DataFrame:
     return points.rename(columns={"sum": "n", "size": "units"})
 
 
+def ca_axis_labels(ca: dict) -> tuple[str, str]:
+    """Axis names of the CA map: the CA's own dimension numbers and their inertia shares."""
+    chosen = ca["chosen_dimension"]
+    second = min(int(name.removeprefix("dim")) for name in ca["inertia"] if name != f"dim{chosen}")
+    return tuple(
+        f"dimension {d} ({100 * ca['inertia'][f'dim{d}']:.1f}% of inertia){', the scale' if d == chosen else ''}"
+        for d in (chosen, second)
+    )
+
+
 def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] = ("dimension 1", "dimension 2"),
                   label_most: int = 4) -> Figure:
     """Row (husbands') and column (wives') points of the CA on its first two kept dimensions.

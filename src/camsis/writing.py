@@ -71,9 +71,20 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def _strict(value):
+    """NaN and infinities become null: strict JSON, which R's and Stata's readers accept."""
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_json(data: dict, path) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=True) + "\n")
+        temporary.write_text(json.dumps(_strict(data), indent=2, default=_json_default, allow_nan=False) + "\n")
 
 
 def write_csv(frame: pd.DataFrame, path) -> None:

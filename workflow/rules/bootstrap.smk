@@ -8,6 +8,7 @@ rule bootstrap_replicate:
         info="results/{scale}/work/table.json",
         blanked=scale_mask,
         classification=classification_files,
+        recodes=recodes_file,
     output:
         scores="results/{scale}/bootstrap/replicate_{r}.tsv",
     wildcard_constraints:

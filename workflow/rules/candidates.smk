@@ -9,6 +9,7 @@ rule psd_candidates:
         info="results/{scale}/work/table.json",
         blanked="results/{scale}/work/blanked.parquet",
         classification=classification_files,
+        recodes=recodes_file,
     output:
         candidates="results/{scale}/psd_candidates.tsv",
         rounds="results/{scale}/psd_rounds.tsv",

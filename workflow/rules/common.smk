@@ -73,8 +73,13 @@ def classification_files(wildcards):
 
 def blanking_files(wildcards):
     row = scale_row(wildcards)
-    named = {"psds": "pseudo-diagonal file", "psds_smooth": "pseudo-diagonal file", "recodes": "recodes file"}
-    return [existing(row[column], what, wildcards) for column, what in named.items() if row[column]]
+    return [existing(row[column], "pseudo-diagonal file", wildcards) for column in ("psds", "psds_smooth") if row[column]]
+
+
+def recodes_file(wildcards):
+    """Declared by every rule that rebuilds stages 4-7, so editing the recodes reruns them."""
+    row = scale_row(wildcards)
+    return [existing(row["recodes"], "recodes file", wildcards)] if row["recodes"] else []
 
 
 if config["plausible_values"] > config["bootstrap"]:

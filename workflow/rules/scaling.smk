@@ -7,6 +7,7 @@ rule score_units:
         info="results/{scale}/work/table.json",
         blanked=scale_mask,
         classification=classification_files,
+        recodes=recodes_file,
     output:
         scores="results/{scale}/work/unit_scores.tsv",
         info="results/{scale}/work/scaling.json",

@@ -6,6 +6,7 @@ import pandas as pd
 
 from camsis.classification import load_classification
 from camsis.plots import (
+    ca_axis_labels,
     ca_map_figure,
     linked_figure,
     save_figure,
@@ -15,16 +16,6 @@ from camsis.plots import (
     units_for_plots,
 )
 from camsis.runner import run
-
-
-def ca_axis_labels(ca: dict) -> tuple[str, str]:
-    """Axis names of the CA map: the CA's own dimension numbers and their inertia shares."""
-    chosen = ca["chosen_dimension"]
-    second = min(int(name.removeprefix("dim")) for name in ca["inertia"] if name != f"dim{chosen}")
-    return tuple(
-        f"dimension {d} ({100 * ca['inertia'][f'dim{d}']:.1f}% of inertia){', the scale' if d == chosen else ''}"
-        for d in (chosen, second)
-    )
 
 
 def main(snakemake):
