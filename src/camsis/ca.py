@@ -49,6 +49,8 @@ class CAResult:
     row_correlations, column_correlations : the two correlations behind it (NaN where a side
         has no usable reference).
     empty_rows, empty_columns : labels with zero mass, left out of the CA.
+    warning : set by ``choose_dimension`` when the chosen dimension tracks the reference only
+        weakly, naming every dimension's correlations; None otherwise.
     """
 
     row_scores: pd.DataFrame
@@ -65,6 +67,7 @@ class CAResult:
     correlations: dict[int, float] = field(default_factory=dict)
     row_correlations: dict[int, float] = field(default_factory=dict)
     column_correlations: dict[int, float] = field(default_factory=dict)
+    warning: str | None = None
 
 
 def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CAResult:
@@ -190,14 +193,15 @@ def choose_dimension(
         correlations[original] = float(np.nanmean([oriented_rows[original], oriented_cols[original]])) \
             if not np.isnan(criterion[original]) else float("nan")
 
+    warning = None
     if criterion[chosen] < WEAK_CORRELATION:
-        log.warning(
-            "the chosen CA dimension %d correlates only weakly with the reference measure: %s",
-            chosen,
-            "; ".join(
+        warning = (
+            f"the chosen CA dimension {chosen} correlates only weakly (below {WEAK_CORRELATION}) with the reference "
+            "measure: " + "; ".join(
                 f"dimension {d}: rows {oriented_rows[d]:.3f}, columns {oriented_cols[d]:.3f}" for d in new_order
-            ),
+            )
         )
+        log.warning("%s", warning)
     idx = [position[d] for d in new_order]
     return replace(
         result,
@@ -210,6 +214,7 @@ def choose_dimension(
         correlations=correlations,
         row_correlations=oriented_rows,
         column_correlations=oriented_cols,
+        warning=warning,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from camsis.ca import WEAK_CORRELATION, CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.ca import CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
@@ -152,16 +152,6 @@ def _boundary_fallback(smoothed) -> pd.DataFrame:
     return scores
 
 
-def _weak_correlation_warning(ca, measure: str) -> str | None:
-    """The warning camsis.ca.choose_dimension logs, kept for summary.json."""
-    pair = [ca.row_correlations.get(ca.chosen, np.nan), ca.column_correlations.get(ca.chosen, np.nan)]
-    usable = [abs(v) for v in pair if not np.isnan(v)]
-    if not usable or np.mean(usable) >= WEAK_CORRELATION:
-        return None
-    return (f"the chosen CA dimension {ca.chosen} correlates only weakly with the reference measure {measure}: "
-            f"husbands' units {pair[0]:.3f}, wives' units {pair[1]:.3f} (below {WEAK_CORRELATION})")
-
-
 def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
     """Stages 4-7: merge sparse units, CA, choose the dimension, smooth, standardise."""
     diagnostics: dict = {"warnings": []}
@@ -193,8 +183,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     row_ref, row_mass = _reference_for(kept, row_map, reference, axis=1)
     col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
-    if weak := _weak_correlation_warning(ca, measure):
-        diagnostics["warnings"].append(weak)
+    if ca.warning:
+        diagnostics["warnings"].append(f"{ca.warning} (reference measure: {measure})")
     diagnostics["ca"] = {
         # Listed by the CA's own dimension numbers, not the chosen order.
         "inertia": {f"dim{d}": float(x) for d, x in sorted(zip(ca.order, ca.inertia))},
