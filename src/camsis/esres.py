@@ -88,7 +88,7 @@ class GroupSums:
         With cell counts as frequency weights the fit equals the fit on the expanded
         rows, so a table never has to be turned back into rows.
         """
-        group = pd.Series(group) if not isinstance(group, pd.Series) else group.reset_index(drop=True)
+        group = group if isinstance(group, pd.Series) else pd.Series(group)
         name = group.name if group.name is not None else "group"
         frame = pd.DataFrame({"group": group.to_numpy(), "y": np.asarray(y, dtype=float)})
         if weight is not None:
@@ -310,6 +310,10 @@ def fit_from_sums(sums: GroupSums, reml: bool = True) -> ESRESResult:
     return ESRESResult(scores=scores, summary=summary)
 
 
+def _fixed(names, b, se) -> dict:
+    return {k: {"coef": float(c), "se": float(e)} for k, c, e in zip(names, b, se)}
+
+
 def ols_from_sums(sums: GroupSums) -> dict:
     """The single-level (OLS) fit, as `regress` reports it: coefficients, SEs with
     s2 = RSS / (N - p), and the ML log-likelihood (the g = 0 point of the ML profile)."""
@@ -319,7 +323,7 @@ def ols_from_sums(sums: GroupSums) -> dict:
     s2 = rss / (prof.N - prof.p)
     se = np.sqrt(np.diag(s2 * np.linalg.inv(A)))
     return {
-        "fixed": {k: {"coef": float(c), "se": float(e)} for k, c, e in zip(sums.names, b, se)},
+        "fixed": _fixed(sums.names, b, se),
         "sigma_e": float(np.sqrt(s2)),
         "loglik": prof.loglik(0.0),
         "n": float(prof.N),
@@ -329,7 +333,7 @@ def ols_from_sums(sums: GroupSums) -> dict:
 
 def _summary(sums, b, se, s2_u, s2, loglik, boundary, reml, engine) -> dict:
     return {
-        "fixed": {k: {"coef": float(c), "se": float(e)} for k, c, e in zip(sums.names, b, se)},
+        "fixed": _fixed(sums.names, b, se),
         "sigma_u": float(np.sqrt(s2_u)),
         "sigma_e": float(np.sqrt(s2)),
         "icc": float(s2_u / (s2_u + s2)),
