@@ -148,8 +148,8 @@ def blank_in_rounds(
     always those of the final build, so they describe the scale that is published.
     """
     done = []
+    built = build_unit_scores(table, ca_blank, smooth_blank, classification, options)
     for number in range(1, rounds + 1):
-        built = build_unit_scores(table, ca_blank, smooth_blank, classification, options)
         above = psd_candidates(table, ca_blank, built, classification, top=None, min_count=min_count)
         above = above[above["residual"] > threshold]
         log.info("psd round %d: %d cell(s) with a residual above %g", number, len(above), threshold)
@@ -159,7 +159,7 @@ def blank_in_rounds(
         cells = _mask_of(above, ca_blank)
         ca_blank = ca_blank | cells
         smooth_blank = smooth_blank | cells
-    built = build_unit_scores(table, ca_blank, smooth_blank, classification, options)
+        built = build_unit_scores(table, ca_blank, smooth_blank, classification, options)
     candidates = psd_candidates(table, ca_blank, built, classification, top=top, min_count=min_count)
     blanked = pd.concat(done, ignore_index=True) if done else pd.DataFrame(columns=CANDIDATE_COLUMNS + ["round"])
     blanked = blanked[["round"] + CANDIDATE_COLUMNS]
