@@ -1,9 +1,9 @@
-# Which cells to blank: rank cells by how far the fitted scale under-predicts them and,
-# with psd_rounds > 0, blank those above psd_threshold and refit (the scale then uses the
-# resulting masks, see scale_mask in common.smk).
+# Blanking rounds (psd_rounds > 0): blank the cells the fitted scale under-predicts above
+# psd_threshold and refit, k times; the scale is then built on the resulting masks (see
+# scale_mask in common.smk). The candidates of the published scale come from score_units.
 
 
-rule psd_candidates:
+rule psd_rounds:
     input:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
@@ -11,7 +11,6 @@ rule psd_candidates:
         classification=classification_files,
         recodes=recodes_file,
     output:
-        candidates="results/{scale}/psd_candidates.tsv",
         rounds="results/{scale}/psd_rounds.tsv",
         blanked="results/{scale}/work/blanked_rounds.parquet",
         info="results/{scale}/work/psd_rounds.json",
@@ -20,13 +19,12 @@ rule psd_candidates:
         options=scale_options,
         rounds=config["psd_rounds"],
         threshold=config["psd_threshold"],
-        top=config["psd_top"],
         min_count=config["psd_min_count"],
         classifications=config["classifications"],
     log:
-        "logs/{scale}/psd_candidates.log",
+        "logs/{scale}/psd_rounds.log",
     resources:
         mem_mb=1500,
         runtime=30,
     script:
-        "../scripts/psd_candidates.py"
+        "../scripts/psd_rounds.py"

@@ -1,4 +1,5 @@
-# Stages 4-7: sparse merging, correspondence analysis, smoothing, standardisation.
+# Stages 4-7: sparse merging, correspondence analysis, smoothing, standardisation; and,
+# from the same fit, the cells the scale under-predicts most (candidate pseudo-diagonals).
 
 
 rule score_units:
@@ -11,9 +12,12 @@ rule score_units:
     output:
         scores="results/{scale}/work/unit_scores.tsv",
         info="results/{scale}/work/scaling.json",
+        candidates="results/{scale}/psd_candidates.tsv",
     params:
         row=scale_row,
         options=scale_options,
+        top=config["psd_top"],
+        min_count=config["psd_min_count"],
         classifications=config["classifications"],
     log:
         "logs/{scale}/score_units.log",

@@ -1,4 +1,4 @@
-"""Rule psd_candidates: cells the fitted scale under-predicts most; optionally blank them in rounds."""
+"""Rule psd_rounds: blank the cells the fitted scale under-predicts most, and refit, k times."""
 
 from camsis.blanking import save_masks
 from camsis.candidates import CANDIDATE_COLUMNS, blank_in_rounds, summarise_rounds, write_candidates
@@ -12,9 +12,8 @@ def main(snakemake):
     classification, table, ca_blank, smooth_blank, options = scale_inputs(snakemake)
     result = blank_in_rounds(
         table, ca_blank, smooth_blank, classification, options,
-        rounds=p.rounds, threshold=p.threshold, top=p.top, min_count=p.min_count,
+        rounds=p.rounds, threshold=p.threshold, min_count=p.min_count,
     )
-    write_candidates(result.candidates, snakemake.output.candidates)
     write_candidates(result.rounds[["round"] + CANDIDATE_COLUMNS], snakemake.output.rounds)
     save_masks(result.ca_blank, result.smooth_blank, snakemake.output.blanked)
     write_json(summarise_rounds(result, p.rounds, p.threshold), snakemake.output.info)
