@@ -1,0 +1,424 @@
+"""Goodman's RC(M) association model ("RC-II"), the estimator of the first CAMSIS releases.
+
+The model for the count of cell (i, j) of a table, over its non-blanked cells only, is
+
+    log mu_ij = lambda + alpha_i + beta_j + sum_k phi_k x_ik y_jk        (k = 1 .. M)
+
+with Poisson maximum likelihood. Blanked cells are *structural* zeros: they do not enter
+the likelihood at all (CA, by contrast, sees them as zero counts). Rows and columns with no
+count left are not scored, as in the CA.
+
+Identification (the usual one, and the CA's for standard coordinates): with r and c the
+row and column margins of the non-blanked table as proportions, each score dimension has
+r- (c-) weighted mean 0 and weighted variance 1, dimensions are weighted-orthogonal, and
+phi_1 >= phi_2 >= ... >= 0. The sign of a dimension is fixed as the CA's is (the row with
+the largest absolute score is positive) until ``camsis.ca.choose_dimension`` orients it.
+
+Fitting. The interaction is carried as Theta = A B' (A rows x M, B columns x M). One
+iteration is two block Newton (IRLS) half-steps: given the column parameters (beta, B),
+each row's (alpha_i, A_i) is a small Poisson GLM with design [1, B] and offset beta, and
+all rows take one exact Newton step at once (a batched (M+1) x (M+1) solve), halving the
+step for any row whose own log-likelihood would fall; then the same for the columns
+given the rows. The main effects start from iterative proportional fitting on the
+non-blanked cells. After every half-step Theta is re-identified (centred and
+orthonormalised by the margins, the centring moved into alpha and beta), which leaves
+the fitted values unchanged and keeps the alternation well conditioned. Each step can
+only raise the likelihood, so the deviance falls monotonically; the fit has converged
+when the relative change of the deviance and the largest change of a fitted
+association term phi_k x_ik y_jk summed over k between iterations are both below ``tol``
+(so the scores are settled to about tol / phi_k). The start is the CA of the same table
+(Goodman's suggestion: for weak association RC and CA agree, phi_k ~ the k-th singular
+value); when a start does not converge, the others are tried ("log": the SVD of the
+double-centred log table; then seeded random scores), and the best fit is returned,
+flagged and warned about when none converged.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.rc")
+
+STARTS = ("ca", "log", "random")
+# Largest |sum_k phi_k x_ik y_jk| a start may reach before it counts as running off to
+# infinity: e^50 between two cells of one row is no association a table of couples shows.
+THETA_LIMIT = 50.0
+
+
+class RCConvergenceWarning(UserWarning):
+    """The RC model did not converge from any start within ``max_iter`` iterations."""
+
+
+@dataclass(frozen=True)
+class RCResult:
+    """A fitted RC(M) model.
+
+    row_scores, column_scores : identified scores (see the module docstring), indexed by the
+        table's row / column labels with a non-blanked count, columns ``dim1``..``dimM``.
+        After ``camsis.ca.choose_dimension`` (which takes this object), ``dim1`` is the
+        chosen, oriented dimension.
+    phi : intrinsic association of each column ``dim1``..``dimM``.
+    eigenvalues, inertia : phi and phi / sum(phi), under the names ``choose_dimension``
+        reorders along with the scores.
+    deviance : Poisson deviance 2 sum n log(n / mu) - (n - mu) over the non-blanked cells
+        (what R's gnm reports for the same model and cells).
+    df : residual degrees of freedom, non-blanked cells - (I + J - 1) - M (I + J - 2 - M).
+    iterations, converged : of the returned fit.
+    fitted : mu for every cell of the scored rows and columns; blanked cells hold the
+        model's prediction (they were not fitted), so observed / fitted shows how far a
+        blanked cell lies from the scale.
+    intercept, row_effects, column_effects : lambda, alpha, beta, the effects r- and
+        c-weighted to mean 0.
+    row_masses, column_masses : r and c, the identification weights.
+    blanked : the structural zeros of the scored table.
+    order, chosen, correlations, row_correlations, column_correlations, warning : as on
+        ``camsis.ca.CAResult``; ``warning`` also carries a convergence failure.
+    start : the start of the returned fit; starts_tried : (start, deviance, converged) each.
+    """
+
+    row_scores: pd.DataFrame
+    column_scores: pd.DataFrame
+    phi: np.ndarray
+    eigenvalues: np.ndarray
+    inertia: np.ndarray
+    deviance: float
+    df: int
+    iterations: int
+    converged: bool
+    fitted: pd.DataFrame
+    intercept: float
+    row_effects: pd.Series
+    column_effects: pd.Series
+    row_masses: pd.Series
+    column_masses: pd.Series
+    blanked: pd.DataFrame
+    order: tuple[int, ...]
+    start: str = "ca"
+    starts_tried: list = field(default_factory=list)
+    empty_rows: list = field(default_factory=list)
+    empty_columns: list = field(default_factory=list)
+    chosen: int | None = None
+    correlations: dict[int, float] = field(default_factory=dict)
+    row_correlations: dict[int, float] = field(default_factory=dict)
+    column_correlations: dict[int, float] = field(default_factory=dict)
+    warning: str | None = None
+
+    def summary(self) -> dict:
+        """The figures summary.json reports: deviance, df, iterations, converged, phi."""
+        return {
+            "deviance": float(self.deviance),
+            "df": int(self.df),
+            "iterations": int(self.iterations),
+            "converged": bool(self.converged),
+            "phi": [float(p) for p in self.phi],
+        }
+
+
+def poisson_deviance(observed: np.ndarray, fitted: np.ndarray) -> float:
+    """2 sum [n log(n / mu) - (n - mu)] over the cells given (n log n = 0 at n = 0)."""
+    observed = np.asarray(observed, dtype=float)
+    fitted = np.asarray(fitted, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(observed > 0, observed * np.log(observed / fitted), 0.0)
+    return float(2.0 * np.sum(term - (observed - fitted)))
+
+
+def _identify(A: np.ndarray, B: np.ndarray, r: np.ndarray, c: np.ndarray):
+    """Rewrite Theta = A B' as shifts of alpha and beta plus phi-scaled standard scores.
+
+    Returns (row_shift, column_shift, x, y, phi) with Theta = row_shift 1' + 1 column_shift'
+    + x diag(phi) y', x r-standardised, y c-standardised, both weighted-orthonormal, phi
+    descending, the row with the largest |x| positive in each dimension.
+    """
+    a_mean, b_mean = r @ A, c @ B
+    Ac, Bc = A - a_mean, B - b_mean
+    # Theta = (Ac + 1 a)(Bc + 1 b)' : the cross terms are row and column effects.
+    row_shift = Ac @ b_mean + a_mean @ b_mean
+    column_shift = Bc @ a_mean
+    qa, ra = np.linalg.qr(np.sqrt(r)[:, None] * Ac)
+    qb, rb = np.linalg.qr(np.sqrt(c)[:, None] * Bc)
+    u, s, vt = np.linalg.svd(ra @ rb.T)
+    x = (qa @ u) / np.sqrt(r)[:, None]
+    y = (qb @ vt.T) / np.sqrt(c)[:, None]
+    for k in range(x.shape[1]):
+        magnitude = np.abs(x[:, k])
+        leader = np.flatnonzero(magnitude >= magnitude.max() * (1 - 1e-9))[0]
+        if x[leader, k] < 0:
+            x[:, k], y[:, k] = -x[:, k], -y[:, k]
+    return row_shift, column_shift, x, y, s
+
+
+def _block_newton(n, w, offset, X, own, loglik_rows):
+    """One Newton step, with step halving, for every row's (alpha_i, A_i) given the columns.
+
+    ``own`` holds each row's current parameters (rows x (M+1)) on the design ``X``
+    (columns x (M+1): 1 and the column scores); ``offset`` (columns) is beta. Returns the
+    new parameters and the rows' log-likelihoods.
+    """
+    size = X.shape[1]
+    mu = w * np.exp(offset[None, :] + own @ X.T)
+    gradient = (w * n - mu) @ X
+    # H_i = sum_j mu_ij X_j X_j' for every row at once, as one matrix product
+    outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), size * size)
+    hessian = (mu @ outer).reshape(len(own), size, size)
+    # A ridge a million times below the diagonal keeps a (near-)singular block solvable: with
+    # no association left a score's direction is free and any value of it is a maximum.
+    scale = np.maximum(np.einsum("ikk->i", hessian) / size, 1e-300)
+    hessian = hessian + (1e-10 * scale)[:, None, None] * np.eye(size)
+    step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+    before = np.sum(w * n * (offset[None, :] + own @ X.T) - mu, axis=1)
+    new = own + step
+    after = loglik_rows(new)
+    worse = ~(after >= before - 1e-12 * np.abs(before))
+    halvings = 0
+    while worse.any() and halvings < 30:
+        step[worse] *= 0.5
+        new[worse] = own[worse] + step[worse]
+        after[worse] = loglik_rows(new[worse], rows=np.flatnonzero(worse))
+        worse = ~(after >= before - 1e-12 * np.abs(before))
+        halvings += 1
+    new[worse] = own[worse]
+    after[worse] = before[worse]
+    return new, after
+
+
+def _row_loglik_factory(n, w, offset, X):
+    """Log-likelihood (up to constants) of each row for candidate parameters ``own``."""
+
+    def loglik(own, rows=None):
+        nn, ww = (n, w) if rows is None else (n[rows], w[rows])
+        eta = offset[None, :] + own @ X.T
+        return np.sum(ww * (nn * eta - np.exp(eta)), axis=1)
+
+    return loglik
+
+
+def _ipf_effects(n, w, theta, alpha, beta, sweeps=50, tol=1e-10):
+    """Iterative proportional fitting of alpha and beta given Theta, on the non-blanked cells."""
+    row_total, col_total = (w * n).sum(axis=1), (w * n).sum(axis=0)
+    expo = w * np.exp(theta)
+    for _ in range(sweeps):
+        alpha = np.log(row_total) - np.log(expo @ np.exp(beta))
+        new_beta = np.log(col_total) - np.log(np.exp(alpha) @ expo)
+        change = np.max(np.abs(new_beta - beta))
+        beta = new_beta
+        if change < tol:
+            break
+    return alpha, beta
+
+
+def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
+    """Alternate row and column block Newton steps from identified scores (x, y, phi)."""
+    A, B = x * phi, y.copy()
+    alpha, beta = _ipf_effects(n, w, A @ B.T, np.zeros(n.shape[0]), np.zeros(n.shape[1]))
+    active = w > 0
+    deviance = np.inf
+    converged = diverged = False
+    iteration = 0
+    previous_theta = A @ B.T
+    fitted = np.exp(alpha[:, None] + beta[None, :] + previous_theta)
+    for iteration in range(1, max_iter + 1):
+        # rows given the columns (B standard: the rows carry phi)
+        X = np.column_stack([np.ones(len(beta)), B])
+        own, _ = _block_newton(n, w, beta, X, np.column_stack([alpha, A]),
+                               _row_loglik_factory(n, w, beta, X))
+        alpha, A = own[:, 0], own[:, 1:]
+        rs, cs, x_new, y_new, phi = _identify(A, B, r, c)
+        alpha, beta = alpha + rs, beta + cs
+        A, B = x_new, y_new * phi  # the columns now carry phi
+        # columns given the rows
+        X = np.column_stack([np.ones(len(alpha)), A])
+        own, _ = _block_newton(n.T, w.T, alpha, X, np.column_stack([beta, B]),
+                               _row_loglik_factory(n.T, w.T, alpha, X))
+        beta, B = own[:, 0], own[:, 1:]
+        rs, cs, x_new, y_new, phi = _identify(A, B, r, c)
+        alpha, beta = alpha + rs, beta + cs
+        theta = (x_new * phi) @ y_new.T
+        if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > THETA_LIMIT:
+            # A dimension is running off to spend itself on a few cells (typically a blanked
+            # one, which no count holds back): a degenerate path, not a maximum. Give up this start.
+            diverged = True
+            break
+        fitted = np.exp(alpha[:, None] + beta[None, :] + theta)
+        new_deviance = poisson_deviance(n[active], fitted[active])
+        # The change of the fitted association, not of the scores: it does not depend on how
+        # the scores are identified, and it still settles when there is no association to score.
+        theta_change = np.max(np.abs(theta - previous_theta))
+        deviance_change = abs(deviance - new_deviance) / (abs(new_deviance) + 0.1)
+        x, y, deviance, previous_theta = x_new, y_new, new_deviance, theta
+        A, B = x * phi, y.copy()
+        if deviance_change < tol and theta_change < tol:
+            converged = True
+            break
+    if not np.isfinite(deviance):
+        deviance = poisson_deviance(n[active], fitted[active])
+    return {"alpha": alpha, "beta": beta, "x": x, "y": y, "phi": phi, "fitted": fitted,
+            "deviance": deviance, "iterations": iteration, "converged": converged, "diverged": diverged}
+
+
+def _start_scores(kind, values, w, r, c, M, rng, ca_start=None):
+    """Identified start scores (x, y, phi) of one kind."""
+    if kind == "ca":
+        if ca_start is not None:
+            x, y, phi = ca_start
+        else:
+            # CA of the table with blanked cells as zeros: S = D_r^-1/2 (P - r c') D_c^-1/2.
+            P = values * w / (values * w).sum()
+            rr, cc = P.sum(axis=1), P.sum(axis=0)
+            S = (P - np.outer(rr, cc)) / np.sqrt(np.outer(rr, cc))
+            u, s, vt = np.linalg.svd(S, full_matrices=False)
+            x, y, phi = u[:, :M] / np.sqrt(rr)[:, None], vt[:M].T / np.sqrt(cc)[:, None], s[:M]
+    elif kind == "log":
+        logs = np.log(values + 0.5)
+        # blanked cells: their independence value from the non-blanked ones, refined a few times
+        filled = np.where(w > 0, logs, np.nan)
+        for _ in range(10):
+            row = np.nanmean(filled, axis=1)
+            col = np.nanmean(filled, axis=0)
+            guess = row[:, None] + col[None, :] - np.nanmean(filled)
+            filled = np.where(w > 0, logs, guess)
+        centred = filled - r @ filled - (filled @ c)[:, None] + r @ filled @ c
+        root_r, root_c = np.sqrt(r), np.sqrt(c)
+        u, s, vt = np.linalg.svd(root_r[:, None] * centred * root_c[None, :], full_matrices=False)
+        x, y, phi = u[:, :M] / root_r[:, None], vt[:M].T / root_c[:, None], s[:M]
+    elif kind == "random":
+        x, y = rng.normal(size=(len(r), M)), rng.normal(size=(len(c), M))
+        phi = np.full(M, 0.1)
+    else:
+        raise ValueError(f"unknown RC start {kind!r}; expected one of {', '.join(STARTS)}")
+    _, _, x, y, phi = _identify(x * phi, y, r, c)
+    return x, y, np.maximum(phi, 1e-3)
+
+
+def fit_rc(
+    table: pd.DataFrame,
+    blanked: pd.DataFrame | None = None,
+    n_dimensions: int = 1,
+    start: str | tuple = "ca",
+    max_iter: int = 2000,
+    tol: float = 1e-8,
+    n_starts: int = 3,
+    seed: int = 0,
+) -> RCResult:
+    """Fit the RC(M) association model to a table of counts by Poisson maximum likelihood.
+
+    Parameters
+    ----------
+    table : non-negative counts (frequency-weighted counts are fine: the likelihood is the
+        Poisson one evaluated at them, as glm/gnm do).
+    blanked : boolean frame of the table's shape, True for structural zeros (left out of
+        the likelihood); None blanks nothing. A count in a blanked cell is ignored.
+    n_dimensions : M, the number of score dimensions, 1 <= M <= min(I, J) - 1 of the scored
+        rows and columns (M = min(I, J) - 1 on a full table is the saturated model).
+    start : "ca" (default), "log", "random", or a tuple (x, y, phi) of row scores (I x M),
+        column scores (J x M) and phi (M) in the scored rows' / columns' order (e.g. a
+        CA's standard coordinates and singular values, to reuse a CA already computed).
+    max_iter, tol : per start; see the module docstring for the convergence test.
+    n_starts : how many starts to try at most, the given one first and then "log" and
+        seeded "random" ones, each only if the previous did not converge.
+    seed : seed of the random starts.
+
+    Returns
+    -------
+    RCResult ; ``converged`` False (with ``warning`` set, an ``RCConvergenceWarning``
+    issued and logged) when no start converged: it is then the start with the lowest
+    deviance.
+    """
+    values = table.to_numpy(dtype=float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("the RC table must hold finite, non-negative counts")
+    mask = np.zeros(values.shape, bool) if blanked is None else \
+        blanked.reindex(index=table.index, columns=table.columns).fillna(True).to_numpy(bool)
+    w = (~mask).astype(float)
+    counted = values * w
+    row_mass, col_mass = counted.sum(axis=1), counted.sum(axis=0)
+    keep_rows, keep_cols = row_mass > 0, col_mass > 0
+    empty_rows = list(table.index[~keep_rows])
+    empty_columns = list(table.columns[~keep_cols])
+    n, w = counted[np.ix_(keep_rows, keep_cols)], w[np.ix_(keep_rows, keep_cols)]
+    n_rows, n_cols = n.shape
+    M = int(n_dimensions)
+    if M < 1 or M > min(n_rows, n_cols) - 1:
+        raise CamsisError(
+            f"an RC model with {M} dimension(s) needs at least {M + 1} rows and columns with pairs; "
+            f"after blanking {n_rows} row and {n_cols} column units have any"
+        )
+    r, c = n.sum(axis=1) / n.sum(), n.sum(axis=0) / n.sum()
+    cells = int(w.sum())
+    df = cells - (n_rows + n_cols - 1) - M * (n_rows + n_cols - 2 - M)
+
+    rng = np.random.default_rng(seed)
+    given = None
+    if isinstance(start, tuple):
+        given = tuple(np.asarray(part, dtype=float) for part in start)
+        kinds = ["given"] + [k for k in STARTS if k != "ca"]
+    else:
+        if start not in STARTS:
+            raise ValueError(f"unknown RC start {start!r}; expected one of {', '.join(STARTS)}")
+        kinds = [start] + [k for k in STARTS if k != start]
+    while len(kinds) < n_starts:
+        kinds.append("random")
+    kinds = kinds[: max(1, n_starts)]
+
+    tried, fits = [], []
+    for kind in kinds:
+        if kind == "given":
+            x0, y0, phi0 = given
+            _, _, x0, y0, phi0 = _identify(x0[:, :M] * phi0[:M], y0[:, :M], r, c)
+            phi0 = np.maximum(phi0, 1e-3)
+        else:
+            x0, y0, phi0 = _start_scores(kind, n, w, r, c, M, rng)
+        fit = _fit_from(n, w, r, c, x0, y0, phi0, max_iter, tol)
+        fit["start"] = kind
+        tried.append((kind, float(fit["deviance"]), bool(fit["converged"])))
+        fits.append(fit)
+        log.debug("RC(%d) from the %s start: deviance %.6g after %d iterations, converged %s",
+                  M, kind, fit["deviance"], fit["iterations"], fit["converged"])
+        if fit["converged"]:
+            break
+    best = min(fits, key=lambda f: (not f["converged"], f["deviance"]))
+
+    message = None
+    if not best["converged"]:
+        message = (f"the RC({M}) model did not converge in {max_iter} iterations from any of "
+                   f"{len(tried)} start(s) ({', '.join(k for k, _, _ in tried)}); the scores are those "
+                   f"of the lowest deviance reached, {best['deviance']:.6g}")
+        log.warning("%s", message)
+        warnings.warn(message, RCConvergenceWarning, stacklevel=2)
+
+    rows, cols = table.index[keep_rows], table.columns[keep_cols]
+    names = [f"dim{k + 1}" for k in range(M)]
+    alpha, beta = best["alpha"], best["beta"]
+    a_mean, b_mean = r @ alpha, c @ beta
+    phi = np.asarray(best["phi"], dtype=float)
+    return RCResult(
+        row_scores=pd.DataFrame(best["x"], index=rows, columns=names),
+        column_scores=pd.DataFrame(best["y"], index=cols, columns=names),
+        phi=phi,
+        eigenvalues=phi.copy(),
+        inertia=phi / phi.sum() if phi.sum() > 0 else np.zeros(M),
+        deviance=float(best["deviance"]),
+        df=int(df),
+        iterations=int(best["iterations"]),
+        converged=bool(best["converged"]),
+        fitted=pd.DataFrame(best["fitted"], index=rows, columns=cols),
+        intercept=float(a_mean + b_mean),
+        row_effects=pd.Series(alpha - a_mean, index=rows),
+        column_effects=pd.Series(beta - b_mean, index=cols),
+        row_masses=pd.Series(r, index=rows),
+        column_masses=pd.Series(c, index=cols),
+        blanked=pd.DataFrame(w == 0, index=rows, columns=cols),
+        order=tuple(range(1, M + 1)),
+        start=best["start"],
+        starts_tried=tried,
+        empty_rows=empty_rows,
+        empty_columns=empty_columns,
+        warning=message,
+    )
