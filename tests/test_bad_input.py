@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, write_classification
 
 HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
 UNITS = np.array([111, 112, 121, 122, 211, 212, 221, 222])
 TOY = [
     (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),

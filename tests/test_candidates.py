@@ -134,7 +134,7 @@ def test_rounds_blank_an_inflated_cell_and_feed_the_masks(toy):
     again = build_unit_scores(table, result.ca_blank, result.smooth_blank, toy, ScaleOptions(min_n=0))
     pd.testing.assert_frame_equal(result.unit_scores.scores, again.scores)
     pd.testing.assert_frame_equal(result.candidates, psd_candidates(table, result.ca_blank, again, toy, min_count=5))
-    summary = summarise_rounds(result, 2, 4)
+    summary = summarise_rounds(result, 2, 4).as_dict()
     assert summary["cells_blanked"] == len(result.rounds) and summary["per_round"][0]["cells"] == len(first)
     assert "112-221" in summary["per_round"][0]["cells_blanked"]
 

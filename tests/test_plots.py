@@ -7,6 +7,8 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from scipy import stats
 
+from camsis.scale import UnitScores
+
 from camsis.plots import (
     ca_map_figure,
     caterpillar_figure,
@@ -178,6 +180,8 @@ def test_comparison_figure_separates_units_and_groups():
 
 def test_units_for_plots_adds_the_score_files_columns_and_titles(units):
     work = units.drop(columns=["isei", "siops", "icam", "title"])
+    population = work[["population_m", "population_f"]].rename(columns=lambda c: c.removeprefix("population_"))
+    work = UnitScores(scores=work.drop(columns=["population_m", "population_f"]), population=population)
     published = pd.DataFrame({"soc": units.index, "isei": units["isei"].to_numpy(), "mcamsis": 0.0,
                               "mcam_lo": 1.0})
     frame = units_for_plots(work, published, "soc", units["title"])

@@ -11,6 +11,8 @@ from conftest import REPO
 from test_workflow import project_copy, snakemake
 
 SCALE = "gb_soc2020_demo"
+
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
 PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female", "ca_map", "linked_measures", "compare"]
 # No bootstrap: the plots fall back to model-based intervals, and the run stays short.
 QUICK = ["bootstrap=0", "plausible_values=0"]

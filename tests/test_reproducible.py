@@ -106,6 +106,7 @@ def built(tmp_path_factory):
     return directory
 
 
+@pytest.mark.slow
 def test_score_file_and_summary_trace_the_build(built):
     digest = hashlib.sha256((built / "couples.dta").read_bytes()).hexdigest()
     summary = json.loads((built / "results/t/summary.json").read_text())
@@ -119,6 +120,7 @@ def test_score_file_and_summary_trace_the_build(built):
     assert digest in notes and '"min_n": 0' in notes and '"psds": "psd.tsv"' in notes
 
 
+@pytest.mark.slow
 def test_reruns_only_what_changed_and_another_chunk_size_gives_the_same_scores(built):
     assert planned_jobs(built, "min_n=0") == set()
     # Snakemake compares small files by checksum: a newer time alone is no change.

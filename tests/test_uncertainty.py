@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from camsis.scale import UnitScores
 from camsis.tables import PairTable
 from camsis.uncertainty import (
     bootstrap_summary,
@@ -80,15 +81,11 @@ def test_bootstrap_se_of_a_mean_matches_its_closed_form():
 
 def fake_replicate(rng, toy):
     units = pd.Index(toy.units, name="unit")
-    return pd.DataFrame(
-        {
-            "mcamsis": rng.uniform(20, 80, len(units)),
-            "fcamsis": rng.uniform(20, 80, len(units)),
-            "population_m": rng.integers(1, 50, len(units)).astype(float),
-            "population_f": rng.integers(1, 50, len(units)).astype(float),
-        },
-        index=units,
-    )
+    scores = pd.DataFrame({"mcamsis": rng.uniform(20, 80, len(units)), "fcamsis": rng.uniform(20, 80, len(units))},
+                          index=units)
+    population = pd.DataFrame({"m": rng.integers(1, 50, len(units)).astype(float),
+                               "f": rng.integers(1, 50, len(units)).astype(float)}, index=units)
+    return UnitScores(scores=scores, population=population)
 
 
 def test_gathered_statistics_match_numpy(toy, tmp_path):
@@ -96,21 +93,21 @@ def test_gathered_statistics_match_numpy(toy, tmp_path):
     replicates = [fake_replicate(rng, toy) for _ in range(9)]
     # as the gather rule reads them: from the replicate files
     paths = []
-    for r, frame in enumerate(replicates, start=1):
+    for r, replicate in enumerate(replicates, start=1):
         paths.append(tmp_path / f"replicate_{r}.tsv")
-        frame.to_csv(paths[-1], sep="\t")
-    read = [pd.read_csv(path, sep="\t", index_col=0) for path in paths]
+        replicate.save(paths[-1])
+    read = [UnitScores.load(path) for path in paths]
     summary = bootstrap_summary(gather_replicates(read, toy))
     assert list(summary.index) == sorted(toy.frame.index)
     assert (summary["replicates"] == 9).all()
     for side in "mf":
-        values = np.stack([frame[f"{side}camsis"].to_numpy() for frame in replicates])  # replicate x unit
+        values = np.stack([r.scores[f"{side}camsis"].to_numpy() for r in replicates])  # replicate x unit
         units = summary.loc[toy.units]
         np.testing.assert_allclose(units[f"{side}cam_bse"], values.std(axis=0, ddof=1))
         np.testing.assert_allclose(units[f"{side}cam_lo"], np.percentile(values, 2.5, axis=0))
         np.testing.assert_allclose(units[f"{side}cam_hi"], np.percentile(values, 97.5, axis=0))
         # group 11 = units 111 and 112: each replicate's own population-weighted mean
-        weights = np.stack([frame[f"population_{side}"].to_numpy() for frame in replicates])
+        weights = np.stack([r.population[side].to_numpy() for r in replicates])
         group = (values[:, :2] * weights[:, :2]).sum(axis=1) / weights[:, :2].sum(axis=1)
         assert summary.loc[11, f"{side}cam_bse"] == pytest.approx(group.std(ddof=1))
         assert summary.loc[11, f"{side}cam_lo"] == pytest.approx(np.percentile(group, 2.5))
@@ -122,7 +119,7 @@ def test_gathered_statistics_match_numpy(toy, tmp_path):
 def test_a_flipped_replicate_is_flagged(toy, caplog):
     rng = np.random.default_rng(4)
     base = fake_replicate(rng, toy)
-    flipped = base.assign(mcamsis=100 - base["mcamsis"])
+    flipped = UnitScores(scores=base.scores.assign(mcamsis=100 - base.scores["mcamsis"]), population=base.population)
     long = gather_replicates([base, flipped], toy)
     own = long[long["replicate"] == 1].set_index("code")[["mcamsis", "fcamsis"]]
     agreement = replicate_agreement(long, own)
@@ -148,6 +145,7 @@ def test_plausible_values_are_whole_replicates_chosen_by_seed(toy):
         plausible_values(long, 7, seed=9)
 
 
+@pytest.mark.slow
 def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
     """`snakemake --config bootstrap=4 plausible_values=2` on a copy of the project (a smaller demo)."""
     import json

@@ -1,6 +1,7 @@
 """The whole workflow through Snakemake's command line, on copies of the project in tmp dirs."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 from conftest import REPO
 
 PROJECT_PARTS = ["Snakefile", "workflow", "config", "data"]
+
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
 
 def project_copy(target):
@@ -122,3 +125,46 @@ def test_bad_sheet_is_refused_before_any_job(tmp_path):
     done = snakemake(directory, "--config", "scales=config/dup.tsv")
     assert done.returncode != 0
     assert "camsis: error: scales sheet config/dup.tsv: scale name(s) a appear more than once" in done.stderr
+
+
+def planned_jobs(directory, *args):
+    """Rules a dry run would run, from its job stats table (empty when nothing is to be done)."""
+    done = snakemake(directory, "-n", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout + done.stderr
+    if "Nothing to be done" in text:
+        return set()
+    stats = text[text.index("Job stats:"):].split("total")[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
+
+
+def sheet_with(directory, name, **cells):
+    """A copy of the demo's sheet with some cells changed, as config/{name}.tsv; returns the --config option."""
+    sheet = pd.read_csv(directory / "config/scales.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet.assign(**cells).to_csv(directory / f"config/{name}.tsv", sep="\t", index=False)
+    return f"scales=config/{name}.tsv"
+
+
+@pytest.mark.slow
+def test_a_change_reruns_only_the_rules_that_use_it(demo):
+    """The README's promise: Snakemake reruns only what a change affects (a dry run after the build)."""
+    assert planned_jobs(demo) == set()
+    scoring = {"tabulate", "blank", "score_units"}
+    shutil.copy(REPO / "tests/data/gb_soc2020_v1.dta", demo / "old.dta")
+    changes = {
+        "compare_to": ["--config", sheet_with(demo, "compared", compare_to="old.dta")],
+        "bootstrap_seed": ["--config", "bootstrap_seed=7"],
+        "psd_top": ["--config", "psd_top=10"],
+        "plot option": ["--config", "plot_dpi=50"],
+    }
+    for change, args in changes.items():
+        planned = planned_jobs(demo, *args)
+        assert planned, f"changing {change} reruns nothing: the dry run did not see it"
+        assert not planned & scoring, f"changing {change} would rerun {sorted(planned & scoring)}"
+    assert "psd_candidates" in planned_jobs(demo, "--config", "psd_top=10")
+    assert "compare" in planned_jobs(demo, "--config", sheet_with(demo, "compared", compare_to="old.dta"))
+
+    psds = (REPO / "data/psds/gb_soc2020.tsv").read_text()
+    (demo / "more_psds.tsv").write_text(psds.rstrip("\n") + "\n1111\t1111\t1112\t1112\n")
+    planned = planned_jobs(demo, "--config", sheet_with(demo, "psds", psds="more_psds.tsv"))
+    assert "blank" in planned and "tabulate" not in planned

@@ -24,6 +24,7 @@ import pandas as pd
 
 from camsis.blanking import PSD_COLUMNS
 from camsis.scale import CAFit, ScaleOptions, UnitScores, build_unit_scores
+from camsis.summary import RoundsSummary
 from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.candidates")
@@ -33,6 +34,9 @@ CANDIDATE_COLUMNS = PSD_COLUMNS + ["residual", "observed", "expected", "title_1"
 # sparse table goes near zero or negative where it breaks down (large rows against large
 # columns it cannot place), and dividing by sqrt(E) there ranks the breakdown, not the cell.
 MIN_EXPECTED = 1.0
+# Candidates listed by default (config key psd_top) and pairs a ranked cell needs (psd_min_count).
+TOP = 50
+MIN_COUNT = 5
 
 
 def expected_counts(fit: CAFit) -> pd.DataFrame:
@@ -55,8 +59,8 @@ def psd_candidates(
     ca_blank: pd.DataFrame,
     unit_scores: UnitScores,
     classification,
-    top: int | None = 50,
-    min_count: float = 5,
+    top: int | None = TOP,
+    min_count: float = MIN_COUNT,
 ) -> pd.DataFrame:
     """Non-blanked cells ranked by Pearson residual, strongest first, in the pseudo-diagonal format.
 
@@ -111,6 +115,14 @@ def write_candidates(candidates: pd.DataFrame, path) -> None:
         candidates.to_csv(temporary, sep="\t", index=False, float_format="%.4f")
 
 
+def read_candidates(path) -> pd.DataFrame:
+    """Read what ``write_candidates`` wrote (codes as integers)."""
+    frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    for column in PSD_COLUMNS:
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
 @dataclass
 class PsdRounds:
     """The outcome of blanking candidates in rounds.
@@ -139,8 +151,8 @@ def blank_in_rounds(
     options: ScaleOptions,
     rounds: int = 0,
     threshold: float = 4.0,
-    top: int | None = 50,
-    min_count: float = 5,
+    top: int | None = TOP,
+    min_count: float = MIN_COUNT,
 ) -> PsdRounds:
     """Fit, blank every candidate above ``threshold``, refit; ``rounds`` times or until none is left.
 
@@ -175,7 +187,7 @@ def _mask_of(cells: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=like.index, columns=like.columns)
 
 
-def summarise_rounds(result: PsdRounds, rounds: int, threshold: float) -> dict:
+def summarise_rounds(result: PsdRounds, rounds: int, threshold: float) -> RoundsSummary:
     """What summary.json reports: cells blanked per round and their pairs."""
     per_round = []
     for number in range(1, rounds + 1):
@@ -188,10 +200,10 @@ def summarise_rounds(result: PsdRounds, rounds: int, threshold: float) -> dict:
                 "cells_blanked": [f"{a}-{b}" for a, b in zip(cells["lower_1"], cells["lower_2"])],
             }
         )
-    return {
-        "rounds": rounds,
-        "threshold": threshold,
-        "cells_blanked": int(len(result.rounds)),
-        "per_round": per_round,
-        "candidates_left_above_threshold": int((result.candidates["residual"] > threshold).sum()),
-    }
+    return RoundsSummary(
+        rounds=rounds,
+        threshold=threshold,
+        cells_blanked=int(len(result.rounds)),
+        per_round=per_round,
+        candidates_left_above_threshold=int((result.candidates["residual"] > threshold).sum()),
+    )

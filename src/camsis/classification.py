@@ -98,15 +98,50 @@ def available_classifications(directory: str | Path) -> list[str]:
 
 
 def load_classification(name: str, directory: str | Path) -> Classification:
-    """Read `{directory}/{name}.tsv` and `.yaml`; the workflow passes the directory from config."""
+    """Read classification ``name`` from ``directory`` (``{name}.tsv`` and ``{name}.yaml``).
+
+    Parameters
+    ----------
+    name : str
+        The name the scales sheet uses (the files' stem).
+    directory : str or Path
+        The classifications folder (config ``classifications``).
+
+    Returns
+    -------
+    Classification
+    """
     directory = Path(directory)
     tsv, meta_path = directory / f"{name}.tsv", directory / f"{name}.yaml"
     if not tsv.exists() or not meta_path.exists():
         names = ", ".join(available_classifications(directory)) or "none"
         raise CamsisError(f"unknown classification '{name}' in {directory} (available: {names})")
+    return read_classification(tsv, meta_path)
+
+
+def read_classification(tsv: str | Path, metadata: str | Path | None = None) -> Classification:
+    """Read a classification from its two files, as a rule declares them as inputs.
+
+    Parameters
+    ----------
+    tsv : str or Path
+        The code frame, ``{name}.tsv``; its stem is the classification's name.
+    metadata : str or Path, optional
+        Its ``.yaml``; by default the file beside ``tsv`` with that suffix.
+
+    Returns
+    -------
+    Classification
+    """
+    tsv = Path(tsv)
+    meta_path = Path(metadata) if metadata is not None else tsv.with_suffix(".yaml")
+    for path in (tsv, meta_path):
+        if not path.is_file():
+            raise CamsisError(f"classification file {path} does not exist")
     frame = _read_frame(tsv)
     metadata = _read_metadata(meta_path)
     _check_metadata(metadata, frame, meta_path)
+    name = tsv.stem
     log.debug("classification %s: %d codes, %d units", name, len(frame), (frame["level"] == frame["level"].max()).sum())
     return Classification(
         name=name,

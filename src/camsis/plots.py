@@ -98,13 +98,16 @@ def caterpillar_plot(scores: pd.DataFrame, label_col: str, estimate_col: str, se
     save_figure(fig, path, fmt=fmt)
 
 
-def units_for_plots(unit_scores: pd.DataFrame, score_file: pd.DataFrame, code: str,
-                    titles: pd.Series) -> pd.DataFrame:
-    """The unit frame the scale plots draw: work-file columns, plus the score file's others.
+def units_for_plots(unit_scores, score_file: pd.DataFrame, code: str, titles: pd.Series) -> pd.DataFrame:
+    """The unit frame the scale plots draw: the unit file's columns, plus the score file's others.
+
+    ``unit_scores`` is a ``camsis.scale.UnitScores`` (its ``table()``: scores and
+    ``population_m``, ``population_f``).
 
     The score file brings the linked measures and, once the bootstrap has run, its
     interval columns; ``title`` comes from the classification.
     """
+    unit_scores = unit_scores.table()
     published = score_file.set_index(code)
     extra = [c for c in published.columns if c not in unit_scores.columns]
     frame = unit_scores.join(published[extra], how="left")

@@ -36,6 +36,8 @@ FORMATS = {".dta": "Stata", ".sav": "SPSS", ".zsav": "SPSS", ".csv": "CSV", ".pa
 STATA_CHUNK_BYTES = 128 * 2**20
 
 PROGRESS_SECONDS = 5.0
+# Rows read at a time (config key chunksize); results do not depend on it.
+CHUNKSIZE = 1_000_000
 
 _READ_ERRORS = (
     OSError,
@@ -200,7 +202,7 @@ def _csv_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[pd.D
     yield from pd.read_csv(path, usecols=columns, chunksize=chunksize)
 
 
-def iter_chunks(path, columns: list[str], chunksize: int = 250_000) -> Iterator[pd.DataFrame]:
+def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE) -> Iterator[pd.DataFrame]:
     """Yield DataFrames holding `columns` (in that order, once each) of at most `chunksize` rows.
 
     Codes keep their numeric values (value labels are not applied); missing values,

@@ -1,6 +1,8 @@
 """What every rule script shares: logging to the rule's log, and errors as one line.
 
-A rule script defines ``main(snakemake)`` and ends with ``run(main, snakemake)``. A
+A rule script defines ``main(snakemake)``, which unpacks the rule's inputs, outputs and
+params into a call of the function of ``camsis.steps`` named after the rule, and ends
+with ``run(main, snakemake)``. A
 CamsisError becomes ``camsis: error: <message>`` on stderr and in the log, and the
 job fails (Snakemake then removes its declared outputs); anything else is a bug and
 keeps its traceback.
@@ -40,18 +42,11 @@ def run(main, snakemake) -> None:
         sys.exit(1)
 
 
-def scale_inputs(snakemake):
-    """What a rule rebuilding stages 4-7 reads: classification, table, both masks, options."""
-    from camsis.blanking import load_masks
-    from camsis.classification import load_classification
-    from camsis.config import read_recodes
-    from camsis.scale import ScaleOptions
-    from camsis.tables import PairTable
-
-    row = snakemake.params.row
-    classification = load_classification(row["classification"], snakemake.params.classifications)
-    table = PairTable.load(snakemake.input.table, snakemake.input.info, classification.units)
-    ca_blank, smooth_blank = load_masks(snakemake.input.blanked, classification.units)
-    recodes = read_recodes(row["recodes"]) if row["recodes"] else {}
-    options = ScaleOptions(**snakemake.params.options, recodes=recodes)
-    return classification, table, ca_blank, smooth_blank, options
+def first(files):
+    """The one path of an optional input (a list of zero or one), or None."""
+    if isinstance(files, str):
+        return files
+    files = list(files)
+    if len(files) > 1:
+        raise ValueError(f"expected at most one file, got {files}")
+    return files[0] if files else None

@@ -18,10 +18,12 @@ from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
+from camsis.vocabulary import SIDE_NAMES, SIDES
+from camsis.writing import atomic_path, read_json, write_json
 
 log = logging.getLogger("camsis.scale")
 
-SIDES = {"m": "husbands (occ1)", "f": "wives (occ2)"}
+POPULATION_PREFIX = "population_"
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,52 @@ class UnitScores:
 
     scores: pd.DataFrame
     population: pd.DataFrame
-    diagnostics: dict
-    fit: CAFit
+    diagnostics: dict = field(default_factory=lambda: {"warnings": []})
+    fit: CAFit | None = None
+
+    def table(self) -> pd.DataFrame:
+        """Scores and population side by side, as saved: population columns ``population_m``, ``population_f``."""
+        return self.scores.join(self.population.add_prefix(POPULATION_PREFIX))
+
+    def save(self, path, diagnostics_path=None) -> None:
+        """Write the unit file (``unit_scores.tsv``) and, if a path is given, the diagnostics (``scaling.json``).
+
+        Parameters
+        ----------
+        path : str or Path
+            Tab-separated file, one row per unit (index column ``unit``).
+        diagnostics_path : str or Path, optional
+            JSON file for ``diagnostics``. The CA fit is not saved.
+        """
+        with atomic_path(path) as temporary:
+            self.table().to_csv(temporary, sep="\t")
+        if diagnostics_path is not None:
+            write_json(self.diagnostics, diagnostics_path)
+
+    @classmethod
+    def load(cls, path, diagnostics_path=None) -> UnitScores:
+        """Read what ``save`` wrote (``fit`` is None: the CA is not saved).
+
+        Parameters
+        ----------
+        path : str or Path
+            The unit file.
+        diagnostics_path : str or Path, optional
+            The diagnostics JSON; without it ``diagnostics`` is ``{"warnings": []}``.
+        """
+        try:
+            frame = pd.read_csv(path, sep="\t", index_col=0)
+        except (OSError, ValueError) as err:
+            raise CamsisError(f"cannot read unit scores {path}: {err}") from None
+        frame.index.name = "unit"
+        population_columns = [POPULATION_PREFIX + side for side in SIDES]
+        missing = [c for c in population_columns if c not in frame.columns]
+        if missing:
+            raise CamsisError(f"unit scores {path} lack column(s) {', '.join(missing)}")
+        population = frame[population_columns].rename(columns=lambda c: c.removeprefix(POPULATION_PREFIX))
+        scores = frame.drop(columns=population_columns)
+        diagnostics = read_json(diagnostics_path) if diagnostics_path is not None else {"warnings": []}
+        return cls(scores=scores, population=population, diagnostics=diagnostics)
 
 
 def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Series, axis: int) -> tuple[pd.Series, pd.Series]:
@@ -209,7 +255,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_ca[dim], reml=options.reml)
         for side, smoothed, own_ca in (("m", men, husband_ca), ("f", women, wife_ca)):
             if smoothed.summary.get("boundary"):
-                message = (f"no {SIDES[side]} unit variance in the smoothing model of CA dimension {dim[-1]} "
+                message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of CA dimension {dim[-1]} "
                            "(boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
                 log.warning("%s", message)
                 diagnostics["warnings"].append(message)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 from camsis.pairs import REASONS, clean_pairs, filter_rows, filter_variables
-from camsis.reading import iter_chunks
+from camsis.reading import CHUNKSIZE, iter_chunks
 from camsis.writing import atomic_path, write_json
 
 log = logging.getLogger("camsis.tables")
@@ -172,7 +172,7 @@ def tabulate(
     occ2: str,
     weight: str | None,
     units,
-    chunksize: int = 250_000,
+    chunksize: int = CHUNKSIZE,
     on_missing_weight: str = "error",
     where: str | None = None,
 ) -> PairTable:

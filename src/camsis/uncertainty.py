@@ -18,10 +18,10 @@ import pandas as pd
 
 from camsis.filling import score_groups
 from camsis.tables import PairTable
+from camsis.vocabulary import SEX_CODES, SIDES
 
 log = logging.getLogger("camsis.uncertainty")
 
-SIDES = ("m", "f")
 # Replicates whose scores correlate less than this with the scale's own suggest a
 # different dimension or sign was chosen: they are reported.
 DISAGREEMENT = 0.5
@@ -57,21 +57,29 @@ def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
     )
 
 
-def fill_replicate(unit_scores: pd.DataFrame, classification) -> pd.DataFrame:
+def fill_replicate(unit_scores, classification) -> pd.DataFrame:
     """Every code's m and f score in one replicate: units as scored, groups weighted by that replicate's people.
 
-    ``unit_scores`` is a replicate's unit file: ``mcamsis``, ``fcamsis``, ``population_m``,
-    ``population_f`` indexed by unit.
+    Parameters
+    ----------
+    unit_scores : camsis.scale.UnitScores
+        A replicate's (or the scale's) unit scores, e.g. ``UnitScores.load`` of its file.
+    classification : camsis.classification.Classification
+
+    Returns
+    -------
+    DataFrame
+        Indexed by code, columns ``mcamsis``, ``fcamsis``.
     """
     return pd.DataFrame(
         {
-            f"{side}camsis": score_groups(unit_scores[f"{side}camsis"], unit_scores[f"population_{side}"], classification)
+            f"{side}camsis": score_groups(unit_scores.scores[f"{side}camsis"], unit_scores.population[side], classification)
             for side in SIDES
         }
     )
 
 
-def gather_replicates(replicates: Sequence[pd.DataFrame], classification) -> pd.DataFrame:
+def gather_replicates(replicates: Sequence, classification) -> pd.DataFrame:
     """Long table of every code's scores in every replicate: code, replicate (1..B), mcamsis, fcamsis."""
     parts = []
     for number, unit_scores in enumerate(replicates, start=1):
@@ -143,7 +151,8 @@ def plausible_values(long: pd.DataFrame, m: int, seed: int) -> pd.DataFrame:
     parts = []
     for pv, replicate in enumerate(chosen, start=1):
         scores = long[long["replicate"] == replicate]
-        for sex, side in ((1, "m"), (2, "f")):
+        for side in SIDES:
+            sex = SEX_CODES[side]
             parts.append(
                 pd.DataFrame(
                     {"code": scores["code"].to_numpy(), "sex": sex, "pv": pv,

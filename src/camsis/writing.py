@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from camsis.errors import CamsisError
+
 SCORE_LABELS = {
     "mcamsis": "CAMSIS for {name} for males",
     "fcamsis": "CAMSIS for {name} for females",
@@ -83,8 +85,17 @@ def _strict(value):
 
 
 def write_json(data: dict, path) -> None:
+    """Write ``data`` as strict, indented JSON (NaN -> null), atomically."""
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(_strict(data), indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def read_json(path) -> dict:
+    """Read a JSON file this package wrote; an unreadable one is a one-line CamsisError."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CamsisError(f"cannot read {path}: {err}") from None
 
 
 def write_csv(frame: pd.DataFrame, path) -> None:

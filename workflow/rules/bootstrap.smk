@@ -14,10 +14,8 @@ rule bootstrap_replicate:
     wildcard_constraints:
         r=r"\d+",
     params:
-        row=scale_row,
-        options=scale_options,
+        options=SCALE_OPTIONS,
         seed=config["bootstrap_seed"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/bootstrap/replicate_{r}.log",
     resources:
@@ -37,9 +35,7 @@ rule bootstrap_gather:
         replicates="results/{scale}/bootstrap/replicates.parquet",
         info="results/{scale}/bootstrap/bootstrap.json",
     params:
-        row=scale_row,
         seed=config["bootstrap_seed"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/bootstrap/gather.log",
     resources:
@@ -56,10 +52,8 @@ rule plausible_values:
     output:
         dta="results/{scale}/plausible.dta",
     params:
-        row=scale_row,
         m=config["plausible_values"],
         seed=config["bootstrap_seed"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/plausible_values.log",
     resources:

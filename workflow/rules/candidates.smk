@@ -15,12 +15,11 @@ rule psd_rounds:
         blanked="results/{scale}/work/blanked_rounds.parquet",
         info="results/{scale}/work/psd_rounds.json",
     params:
-        row=scale_row,
-        options=scale_options,
+        options=SCALE_OPTIONS,
         rounds=config["psd_rounds"],
         threshold=config["psd_threshold"],
+        top=config["psd_top"],
         min_count=config["psd_min_count"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/psd_rounds.log",
     resources:

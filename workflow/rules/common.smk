@@ -45,6 +45,25 @@ def scale_row(wildcards):
     return scales.loc[wildcards.scale]
 
 
+def sheet(column, empty=None):
+    """A param holding one cell of the scale's sheet row (``empty`` when blank).
+
+    Rules take the cells they use one by one, never the whole row: Snakemake reruns a job
+    when a param changes, so editing compare_to must not rerun tabulate.
+    """
+
+    def cell(wildcards):
+        value = scales.loc[wildcards.scale, column]
+        return value if value != "" else empty
+
+    return cell
+
+
+def sheet_row(wildcards):
+    """The whole row, for the score file's provenance notes and summary.json only."""
+    return dict(scales.loc[wildcards.scale])
+
+
 def made_or_present(path):
     """A file that exists, or that a rule of this workflow makes (the demo input, another scale's score file)."""
     return Path(path).exists() or any(rule.is_producer(str(path)) for rule in workflow.rules)
@@ -71,15 +90,18 @@ def classification_files(wildcards):
     return [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
 
 
-def blanking_files(wildcards):
-    row = scale_row(wildcards)
-    return [existing(row[column], "pseudo-diagonal file", wildcards) for column in ("psds", "psds_smooth") if row[column]]
+def sheet_file(column, what):
+    """An input: the file one sheet column names ([] when the cell is blank)."""
+
+    def files(wildcards):
+        path = scale_row(wildcards)[column]
+        return [existing(path, what, wildcards)] if path else []
+
+    return files
 
 
-def recodes_file(wildcards):
-    """Declared by every rule that rebuilds stages 4-7, so editing the recodes reruns them."""
-    row = scale_row(wildcards)
-    return [existing(row["recodes"], "recodes file", wildcards)] if row["recodes"] else []
+# Declared by every rule that rebuilds stages 4-7, so editing the recodes reruns them.
+recodes_file = sheet_file("recodes", "recodes file")
 
 
 if config["plausible_values"] > config["bootstrap"]:
@@ -140,7 +162,7 @@ def score_file_extras(wildcards):
     return extras
 
 
-def scale_options(wildcards):
-    """Keyword arguments of camsis.scale.ScaleOptions (recodes are read by the rule)."""
-    keys = ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip")
-    return {key: config[key] for key in keys} | {"n_components": config["ca_dimensions"]}
+# Keyword arguments of camsis.scale.ScaleOptions (recodes are an input file of the rule).
+SCALE_OPTIONS = {key: config[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip")} | {
+    "n_components": config["ca_dimensions"]
+}

@@ -3,7 +3,7 @@
 
 rule simulate_demo:
     input:
-        classification=f"{config['classifications']}/soc2020.tsv",  # the frame the script loads
+        classification=[f"{config['classifications']}/soc2020.{ext}" for ext in ("tsv", "yaml")],
         psds="data/psds/gb_soc2020.tsv",
     output:
         couples="resources/demo/gb_soc2020_demo.dta",
@@ -11,7 +11,6 @@ rule simulate_demo:
     params:
         couples=config["demo"]["couples"],
         seed=config["demo"]["seed"],
-        classifications=config["classifications"],
     log:
         "logs/demo/simulate_demo.log",
     resources:

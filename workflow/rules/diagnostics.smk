@@ -22,10 +22,9 @@ rule plots:
         linked=report("results/{scale}/plots/linked_measures.png", caption="../report/linked_measures.rst",
                       category="Plots", subcategory="{scale}", labels={"scale": "{scale}", "figure": "linked measures"}),
     params:
-        row=scale_row,
         mean=config["mean"],
         sd=config["sd"],
-        classifications=config["classifications"],
+        dpi=config["plot_dpi"],
     log:
         "logs/{scale}/plots.log",
     resources:
@@ -48,9 +47,7 @@ rule compare:
         plot=report("results/{scale}/plots/compare.png", caption="../report/compare_plot.rst",
                     category="Comparison", subcategory="{scale}", labels={"scale": "{scale}", "figure": "new vs old scores"}),
     params:
-        row=scale_row,
         top=20,
-        classifications=config["classifications"],
     log:
         "logs/{scale}/compare.log",
     resources:

@@ -14,9 +14,8 @@ rule score_file:
         csv="results/{scale}/{scale}.csv",
         summary="results/{scale}/summary.json",
     params:
-        row=scale_row,
+        sheet_row=sheet_row,  # provenance: the notes and summary.json record the whole row and config
         config=dict(sorted(config.items())),  # in a fixed order, or the order of --config options would force a rerun
-        classifications=config["classifications"],
     log:
         "logs/{scale}/score_file.log",
     resources:

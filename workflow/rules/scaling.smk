@@ -1,5 +1,6 @@
 # Stages 4-7: sparse merging, correspondence analysis, smoothing, standardisation; and,
-# from the same fit, the cells the scale under-predicts most (candidate pseudo-diagonals).
+# from the same fit, every cell the scale under-predicts, ranked (candidate pseudo-diagonals);
+# rule psd_candidates keeps the first psd_top of them, so changing psd_top reruns only it.
 
 
 rule score_units:
@@ -12,13 +13,10 @@ rule score_units:
     output:
         scores="results/{scale}/work/unit_scores.tsv",
         info="results/{scale}/work/scaling.json",
-        candidates="results/{scale}/psd_candidates.tsv",
+        ranking="results/{scale}/work/psd_ranking.tsv",
     params:
-        row=scale_row,
-        options=scale_options,
-        top=config["psd_top"],
+        options=SCALE_OPTIONS,
         min_count=config["psd_min_count"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/score_units.log",
     resources:
@@ -26,3 +24,19 @@ rule score_units:
         runtime=10,
     script:
         "../scripts/score_units.py"
+
+
+rule psd_candidates:
+    input:
+        ranking="results/{scale}/work/psd_ranking.tsv",
+    output:
+        candidates="results/{scale}/psd_candidates.tsv",
+    params:
+        top=config["psd_top"],
+    log:
+        "logs/{scale}/psd_candidates.log",
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/psd_candidates.py"

@@ -9,10 +9,12 @@ rule tabulate:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
     params:
-        row=scale_row,
+        occ1=sheet("occ1"),
+        occ2=sheet("occ2"),
+        weight=sheet("weight"),
+        where=sheet("filter"),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
-        classifications=config["classifications"],
     log:
         "logs/{scale}/tabulate.log",
     resources:
@@ -27,13 +29,14 @@ rule blank:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
         classification=classification_files,
-        psds=blanking_files,
+        psds=sheet_file("psds", "pseudo-diagonal file"),
+        psds_smooth=sheet_file("psds_smooth", "pseudo-diagonal file"),
     output:
         blanked="results/{scale}/work/blanked.parquet",
         info="results/{scale}/work/blanking.json",
     params:
-        row=scale_row,
-        classifications=config["classifications"],
+        diagonal_digits=sheet("diagonal_digits"),
+        diagonal_groups=sheet("diagonal_groups", ""),
     log:
         "logs/{scale}/blank.log",
     resources:

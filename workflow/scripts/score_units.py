@@ -1,21 +1,13 @@
-"""Rule score_units: stages 4-7, and the candidate pseudo-diagonals of the same fit."""
+"""Rule score_units: stages 4-7, and the ranked candidate pseudo-diagonals of the same fit (camsis.steps.score_units)."""
 
-from camsis.candidates import psd_candidates, write_candidates
-from camsis.runner import run, scale_inputs
-from camsis.scale import build_unit_scores
-from camsis.writing import atomic_path, write_json
+from camsis import steps
+from camsis.runner import first, run
 
 
 def main(snakemake):
-    classification, table, ca_blank, smooth_blank, options = scale_inputs(snakemake)
-    result = build_unit_scores(table, ca_blank, smooth_blank, classification, options)
-    with atomic_path(snakemake.output.scores) as path:
-        result.scores.join(result.population.add_prefix("population_")).to_csv(path, sep="\t")
-    write_json(result.diagnostics, snakemake.output.info)
-    candidates = psd_candidates(
-        table, ca_blank, result, classification, top=snakemake.params.top, min_count=snakemake.params.min_count
-    )
-    write_candidates(candidates, snakemake.output.candidates)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    steps.score_units(i.table, i.info, i.blanked, i.classification, o.scores, o.info, o.ranking,
+                      recodes=first(i.recodes), min_count=p.min_count, **p.options)
 
 
 run(main, snakemake)

@@ -1,23 +1,12 @@
-"""Rule simulate_demo: the embedded default input, synthetic couples with known true scores."""
+"""Rule simulate_demo: the embedded default input, synthetic couples with known true scores (camsis.steps.simulate_demo)."""
 
-from camsis.blanking import read_psd_file
-from camsis.classification import load_classification
+from camsis import steps
 from camsis.runner import run
-from camsis.synthetic import simulate_couples, write_couples
-from camsis.writing import atomic_path
 
 
 def main(snakemake):
-    classification = load_classification("soc2020", snakemake.params.classifications)
-    demo = simulate_couples(
-        classification.units,
-        n_couples=snakemake.params.couples,
-        seed=snakemake.params.seed,
-        blocks=read_psd_file(snakemake.input.psds),
-    )
-    write_couples(demo.couples, snakemake.output.couples)
-    with atomic_path(snakemake.output.truth) as path:
-        demo.truth.to_csv(path, sep="\t")
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    steps.simulate_demo(i.classification, i.psds, o.couples, o.truth, n_couples=p.couples, seed=p.seed)
 
 
 run(main, snakemake)

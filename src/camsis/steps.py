@@ -1,0 +1,366 @@
+"""What each rule of the workflow does, as one function per rule taking paths and plain values.
+
+A rule script (``workflow/scripts/{rule}.py``) only unpacks ``snakemake.input``,
+``.output`` and ``.params`` into a call of the function of the same name here, inside
+``camsis.runner.run`` (logging, one-line errors). Nothing here reads the ``snakemake``
+object, so every step runs as well from a test, a notebook or another workflow manager.
+
+The classification comes in as its two files (``{name}.tsv``, ``{name}.yaml``), as the
+rules declare them; sheet columns and config keys come in one by one, so that Snakemake
+reruns a step only when a value it uses changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+import camsis
+from camsis import candidates as psd
+from camsis import tables
+from camsis.blanking import blank_cells, load_masks, read_psd_file, save_masks, summarise_blanking
+from camsis.classification import Classification, read_classification
+from camsis.config import parse_groups, read_recodes
+from camsis.filling import fill_classification
+from camsis.reading import file_sha256
+from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.summary import BlankingSummary, BootstrapInfo, build_summary
+from camsis.tables import PairTable
+from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
+from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
+
+
+def classification_from(files: str | Path | Sequence) -> Classification:
+    """The classification of a rule's ``classification`` input: the .tsv (and .yaml) path(s)."""
+    if isinstance(files, (str, Path)):
+        return read_classification(files)
+    tsv = next(Path(f) for f in files if str(f).endswith(".tsv"))
+    yaml = next((Path(f) for f in files if str(f).endswith((".yaml", ".yml"))), None)
+    return read_classification(tsv, yaml)
+
+
+@dataclass
+class ScaleInputs:
+    """What a step rebuilding stages 4-7 reads: the classification, the table, both masks, the options."""
+
+    classification: Classification
+    table: PairTable
+    ca_blank: pd.DataFrame
+    smooth_blank: pd.DataFrame
+    options: ScaleOptions
+
+
+def read_scale_inputs(table, table_info, blanked, classification, recodes=None, **options) -> ScaleInputs:
+    """Read the inputs of stages 4-7 from their files.
+
+    Parameters
+    ----------
+    table, table_info : path
+        The pair table (``PairTable.save``).
+    blanked : path
+        The masks (``camsis.blanking.save_masks``).
+    classification : path or sequence of paths
+        The classification's .tsv and .yaml.
+    recodes : path, optional
+        Hand-written merges (``camsis.config.read_recodes``); None or "" for none.
+    **options
+        Keyword arguments of ``ScaleOptions`` other than ``recodes``.
+    """
+    frame = classification_from(classification)
+    return ScaleInputs(
+        classification=frame,
+        table=PairTable.load(table, table_info, frame.units),
+        ca_blank=(masks := load_masks(blanked, frame.units))[0],
+        smooth_blank=masks[1],
+        options=ScaleOptions(**options, recodes=read_recodes(recodes) if recodes else {}),
+    )
+
+
+def _build(inputs: ScaleInputs, table: PairTable | None = None) -> UnitScores:
+    return build_unit_scores(table if table is not None else inputs.table, inputs.ca_blank, inputs.smooth_blank,
+                             inputs.classification, inputs.options)
+
+
+def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, weight: str | None = None,
+             where: str | None = None, chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error") -> None:
+    """Rule tabulate: read the couples in chunks into an occ1 x occ2 table, with the input's checksum.
+
+    Parameters
+    ----------
+    data : path
+        The input microdata.
+    classification : path or sequence of paths
+        The classification's files.
+    table, table_info : path
+        Outputs: the table's parquet and json.
+    occ1, occ2, weight, where : str
+        The sheet's columns (empty weight or filter: none).
+    chunksize, on_missing_weight
+        Config keys.
+    """
+    frame = classification_from(classification)
+    # The checksum is computed in a thread beside the reading, so on two cores it costs no
+    # wall time: hashing a 200 MB file alone takes about half a second.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksum = pool.submit(file_sha256, data)
+        result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, chunksize=chunksize,
+                                 on_missing_weight=on_missing_weight, where=where or None)
+        digest = checksum.result()
+    result.save(table, table_info, input_sha256=digest)
+
+
+def blank(table, table_info, classification, blanked, blanking_info, *, scale: str, diagonal_digits,
+          diagonal_groups: str = "", psds: str | None = None, psds_smooth: str | None = None) -> BlankingSummary:
+    """Rule blank: mark the diagonal and pseudo-diagonal cells, for the CA and for the smoothing.
+
+    Parameters
+    ----------
+    table, table_info : path
+        The pair table.
+    classification : path or sequence of paths
+        The classification's files.
+    blanked, blanking_info : path
+        Outputs: the masks and their ``BlankingSummary``.
+    scale : str
+        The scale's name (for messages).
+    diagonal_digits, diagonal_groups, psds, psds_smooth
+        The sheet's columns (empty: none).
+    """
+    frame = classification_from(classification)
+    pairs = PairTable.load(table, table_info, frame.units)
+    units = frame.units
+    diagonal = dict(
+        diagonal_digits=int(diagonal_digits),
+        diagonal_groups=parse_groups(diagonal_groups, f"scale {scale}, diagonal_groups") or None,
+        classification=frame,
+    )
+    ca = blank_cells(units, units, psds=read_psd_file(psds) if psds else None, **diagonal)
+    smooth = blank_cells(units, units, psds=read_psd_file(psds_smooth), **diagonal) if psds_smooth else ca
+    save_masks(ca, smooth, blanked)
+    summary = BlankingSummary(
+        ca=summarise_blanking(ca, pairs.weighted, pairs.counts),
+        smooth=summarise_blanking(smooth, pairs.weighted, pairs.counts),
+        same_sets=bool(smooth is ca),
+    )
+    write_json(summary.as_dict(), blanking_info)
+    return summary
+
+
+def score_units(table, table_info, blanked, classification, scores, scaling, ranking, *, recodes=None,
+                min_count: float = 5, **options) -> UnitScores:
+    """Rule score_units: stages 4-7, and every candidate pseudo-diagonal of the same fit, ranked.
+
+    Parameters
+    ----------
+    table, table_info, blanked, classification, recodes
+        See ``read_scale_inputs``.
+    scores, scaling : path
+        Outputs of ``UnitScores.save``: the unit file and its diagnostics.
+    ranking : path
+        Output: every candidate cell (``camsis.candidates.psd_candidates`` with no top);
+        rule ``psd_candidates`` keeps the first ``psd_top`` of them.
+    min_count : float
+        Cells with fewer pairs are not ranked.
+    **options
+        ``ScaleOptions`` keywords.
+    """
+    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    result = _build(inputs)
+    result.save(scores, scaling)
+    ranked = psd.psd_candidates(inputs.table, inputs.ca_blank, result, inputs.classification, top=None,
+                                min_count=min_count)
+    psd.write_candidates(ranked, ranking)
+    return result
+
+
+def psd_candidates(ranking, candidates, *, top: int | None = psd.TOP) -> None:
+    """Rule psd_candidates: the first ``top`` cells of score_units' ranking (None: all)."""
+    ranked = psd.read_candidates(ranking)
+    psd.write_candidates(ranked if top is None else ranked.head(top), candidates)
+
+
+def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_rounds, rounds_info, *,
+               rounds: int, threshold: float, top: int | None = psd.TOP, min_count: float = 5, recodes=None,
+               **options) -> None:
+    """Rule psd_rounds: blank the cells the fitted scale under-predicts most, and refit, ``rounds`` times.
+
+    The same reader as score_units and bootstrap_replicate, so the rounds refit the scale's own build.
+    """
+    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    result = psd.blank_in_rounds(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
+                                 inputs.options, rounds=rounds, threshold=threshold, top=top, min_count=min_count)
+    psd.write_candidates(result.rounds[["round"] + psd.CANDIDATE_COLUMNS], rounds_file)
+    save_masks(result.ca_blank, result.smooth_blank, blanked_rounds)
+    write_json(psd.summarise_rounds(result, rounds, threshold).as_dict(), rounds_info)
+
+
+def bootstrap_replicate(table, table_info, blanked, classification, scores, *, replicate: int, seed: int,
+                        recodes=None, **options) -> UnitScores:
+    """Rule bootstrap_replicate: resample the couples once and rebuild the unit scores (stages 4-7).
+
+    A replicate repeats exactly what score_units does (``read_scale_inputs`` +
+    ``build_unit_scores``) on a multinomial redraw of the table, so the two cannot drift apart.
+    """
+    from camsis.uncertainty import replicate_rng, resample_table
+
+    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    result = _build(inputs, resample_table(inputs.table, replicate_rng(seed, int(replicate))))
+    result.save(scores)
+    return result
+
+
+def bootstrap_gather(replicates: Sequence, scores, classification, summary, long, info, *, seed: int) -> BootstrapInfo:
+    """Rule bootstrap_gather: every code's scores in every replicate; per code the bootstrap SE and interval."""
+    from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, fill_replicate, gather_replicates, replicate_agreement
+
+    frame = classification_from(classification)
+    gathered = gather_replicates([UnitScores.load(path) for path in replicates], frame)
+    agreement = replicate_agreement(gathered, fill_replicate(UnitScores.load(scores), frame))
+    with atomic_path(summary) as path:
+        bootstrap_summary(gathered).to_csv(path, sep="\t")
+    with atomic_path(long) as path:
+        gathered.to_parquet(path, index=False)
+    result = BootstrapInfo(
+        replicates=len(replicates),
+        seed=int(seed),
+        correlation_with_scale={
+            side: {"min": float(agreement[side].min()), "median": float(agreement[side].median())} for side in SIDES
+        },
+        replicates_disagreeing=[int(r) for r in agreement.index[(agreement < DISAGREEMENT).any(axis=1)]],
+    )
+    write_json(result.as_dict(), info)
+    return result
+
+
+def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int) -> None:
+    """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta."""
+    from camsis.uncertainty import plausible_values as draw
+
+    frame = classification_from(classification)
+    values = draw(pd.read_parquet(replicates), m, seed)
+    variable = frame.variable
+    out = values.rename(columns={"code": variable})[[variable, "sex", "pv", "camsis"]]
+    labels = {
+        variable: frame.label,
+        "sex": "Sex of the person the score describes",
+        "pv": f"Plausible value number (1-{m}), one bootstrap replicate each",
+        "camsis": f"CAMSIS for {variable.upper()}: plausible value pv",
+    }
+    value_labels = {variable: frame.value_labels(), "sex": {SEX_CODES[s]: SEX_NAMES[s] for s in SIDES}}
+    write_dta(out, dta, labels, value_labels, f"CAMSIS {scale} plausible values ({m} per code and sex)")
+
+
+def score_file(scores, scaling, table_info, blanking, classification, dta, csv, summary, *, scale: str,
+               sheet_row: Mapping, config: Mapping, bootstrap=None, bootstrap_info=None, psd_rounds=None,
+               built: str | None = None) -> dict:
+    """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
+
+    Parameters
+    ----------
+    scores, scaling : path
+        ``UnitScores.save``'s files.
+    table_info, blanking : path
+        ``table.json`` and ``blanking.json``.
+    classification : path or sequence of paths
+        The classification's files.
+    dta, csv, summary : path
+        Outputs.
+    scale : str
+        The scale's name.
+    sheet_row, config : mapping
+        Recorded in the notes and summary.json, for provenance.
+    bootstrap, bootstrap_info, psd_rounds : path, optional
+        Present when the config asks for them.
+    built : str, optional
+        ISO date of the build (today by default).
+
+    Returns
+    -------
+    dict
+        The summary written.
+    """
+    frame = classification_from(classification)
+    units = UnitScores.load(scores, scaling)
+    boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
+    table = fill_classification(units.scores, units.population, frame, boot)
+
+    built = built or datetime.date.today().isoformat()
+    pairs = read_json(table_info)
+    file_label = f"CAMSIS {scale} for {frame.variable.upper()} [camsis {camsis.__version__}, {built}]"
+    value_labels = {frame.variable: frame.value_labels()} | frame.link_value_labels
+    # The notes trace a published file to what made it, as summary.json does.
+    notes = [
+        f"CAMSIS scale {scale} for {frame.variable}, built {built} by camsis {camsis.__version__}",
+        f"input {sheet_row.get('input')} sha256 {pairs.get('input_sha256')}",
+        "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
+        "config: " + json.dumps(dict(config), sort_keys=True, default=str),
+    ] + [f"warning: {text}" for text in units.diagnostics.get("warnings", [])]
+    write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label, notes=notes)
+    write_csv(table, csv)
+    result = build_summary(
+        scale, built, pairs, read_json(blanking), units.diagnostics, table, dict(sheet_row), dict(config),
+        bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
+        psd_rounds=read_json(psd_rounds) if psd_rounds else None,
+    )
+    write_json(result, summary)
+    return result
+
+
+def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str, mean: float = 50.0,
+          sd: float = 15.0, dpi: int = 100) -> None:
+    """Rule plots: the diagnostic figures of one scale, from its unit file and score file.
+
+    ``figures`` maps a figure's name (``caterpillar_m``, ``caterpillar_f``, ``shrinkage``,
+    ``male_female``, ``ca_map``, ``linked``) to its output path.
+    """
+    from camsis import plots as draw
+
+    frame = classification_from(classification)
+    units = UnitScores.load(scores, scaling)
+    table = draw.units_for_plots(units, pd.read_csv(csv), frame.variable, frame.frame["title"])
+    axes = draw.ca_axis_labels(units.diagnostics["ca"])
+    made = {
+        "caterpillar_m": lambda: draw.score_caterpillar_figure(table, "m", scale),
+        "caterpillar_f": lambda: draw.score_caterpillar_figure(table, "f", scale),
+        "shrinkage": lambda: draw.shrinkage_figure(table, scale, mean, sd),
+        "male_female": lambda: draw.sex_figure(table, scale),
+        "ca_map": lambda: draw.ca_map_figure(table, scale, axes),
+        "linked": lambda: draw.linked_figure(table, scale),
+    }
+    for name, path in figures.items():
+        draw.save_figure(made[name](), path, dpi=dpi)
+
+
+def compare(csv, old, classification, correlations, top_file, html, plot, *, scale: str, top: int = 20) -> None:
+    """Rule compare: this build's score file against the existing one named by compare_to."""
+    from camsis.compare import compare_scores, comparison_html, read_score_file
+    from camsis.plots import comparison_figure, save_figure
+
+    frame = classification_from(classification)
+    code = frame.variable
+    comparison = compare_scores(read_score_file(csv, code), read_score_file(old, code), code, units=frame.units,
+                                titles=frame.frame["title"], top=top)
+    with atomic_path(correlations) as path:
+        comparison.correlations.to_csv(path, sep="\t", index=False)
+    with atomic_path(top_file) as path:
+        comparison.top.to_csv(path, sep="\t", index=False)
+    with atomic_path(html) as path:
+        Path(path).write_text(comparison_html(comparison, scale, old), encoding="utf-8")
+    save_figure(comparison_figure(comparison.scores, scale, Path(old).name), plot)
+
+
+def simulate_demo(classification, psds, couples, truth, *, n_couples: int, seed: int) -> None:
+    """Rule simulate_demo: the embedded default input, synthetic couples with known true scores."""
+    from camsis.synthetic import simulate_couples, write_couples
+
+    frame = classification_from(classification)
+    demo = simulate_couples(frame.units, n_couples=n_couples, seed=seed, blocks=read_psd_file(psds))
+    write_couples(demo.couples, couples)
+    with atomic_path(truth) as path:
+        demo.truth.to_csv(path, sep="\t")
