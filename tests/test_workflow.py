@@ -56,6 +56,7 @@ def test_score_file_matches_the_published_format(demo, soc2020):
     scores, meta, _, _, _ = read_demo(demo)
     assert len(scores) == 551 and scores["soc2020"].tolist() == soc2020.frame.index.tolist()
     assert meta.variable_value_labels["soc2020"][2134] == soc2020.frame.loc[2134, "label"]
+    assert meta.variable_to_label["soc2020"] == "soc2020a" and meta.variable_to_label["ns_sec"] == "ns_secl"
     for column in scores.columns:
         assert meta.column_names_to_labels[column], f"{column} has no label"
     assert "gb_soc2020_demo" in meta.file_label and "camsis" in meta.file_label

@@ -34,6 +34,22 @@ def test_dta_round_trip_keeps_labels_and_types(tmp_path, soc2020):
     assert list(back.columns) == list(frame.columns)
 
 
+def test_label_sets_are_named_as_the_published_file_names_them(tmp_path, soc2020, repo):
+    """gb_soc2020_v1.dta (published) names its sets soc2020a, ns_secl, ns_sec_opl; pyreadstat alone would not."""
+    _, published = pyreadstat.read_dta(repo / "tests/data/gb_soc2020_v1.dta", metadataonly=True)
+    frame = pd.DataFrame({"soc2020": np.array([1111, 9269], dtype="int64"), "mcamsis": [50.5, 30.0],
+                          "ns_sec": pd.array([1, 7], dtype="Int64"), "ns_sec_op": pd.array([2, 13], dtype="Int64")})
+    value_labels = {"soc2020": soc2020.value_labels()} | soc2020.link_value_labels
+    path = tmp_path / "scores.dta"
+    write_dta(frame, path, {}, value_labels, "test", notes=["a note"], label_set_names=soc2020.label_set_names())
+    back, meta = pyreadstat.read_dta(path)
+    assert meta.variable_to_label == published.variable_to_label == {
+        "soc2020": "soc2020a", "ns_sec": "ns_secl", "ns_sec_op": "ns_sec_opl"}
+    assert meta.variable_value_labels["ns_sec_op"][13] == soc2020.link_value_labels["ns_sec_op"][13]
+    assert meta.variable_value_labels["soc2020"][9269] == soc2020.frame.loc[9269, "label"]
+    assert meta.notes == ["a note"] and back["mcamsis"].tolist() == [50.5, 30.0]
+
+
 def test_failed_write_leaves_nothing_behind(tmp_path):
     target = tmp_path / "out.json"
     with pytest.raises(RuntimeError):

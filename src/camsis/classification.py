@@ -37,6 +37,7 @@ class Classification:
             ("" when the classification names none: the scale sheet must then give one).
         link_labels: variable label of each link column.
         link_value_labels: value labels of categorical link columns.
+        link_value_label_names: names of their Stata label sets, where not ``{column}l``.
     """
 
     name: str
@@ -47,6 +48,7 @@ class Classification:
     reference_measure: str
     link_labels: dict[str, str] = field(default_factory=dict)
     link_value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
+    link_value_label_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def units(self) -> np.ndarray:
@@ -90,6 +92,23 @@ class Classification:
     def value_labels(self) -> dict[int, str]:
         """Code -> published value label, as Stata's value label set wants it."""
         return {int(code): str(label) for code, label in self.frame["label"].items()}
+
+    def label_set_names(self) -> dict[str, str]:
+        """Name of the Stata value label set of the code variable and of each categorical link.
+
+        The code variable's set is the declared ``value_label_name`` (SOC2020: ``soc2020a``);
+        a link's is its ``link_value_label_names`` entry, else the column name with ``l``
+        appended, as the published files name them (``ns_secl``, ``ns_sec_opl``).
+
+        Returns
+        -------
+        dict
+            Variable name -> label set name.
+        """
+        names = {self.variable: self.value_label_name}
+        for column in self.link_value_labels:
+            names[column] = self.link_value_label_names.get(column, f"{column}l")
+        return names
 
 
 def available_classifications(directory: str | Path) -> list[str]:
@@ -155,6 +174,7 @@ def read_classification(tsv: str | Path, metadata: str | Path | None = None) -> 
             str(column): {int(k): str(v) for k, v in labels.items()}
             for column, labels in (metadata.get("link_value_labels") or {}).items()
         },
+        link_value_label_names={str(k): str(v) for k, v in (metadata.get("link_value_label_names") or {}).items()},
     )
 
 
@@ -247,7 +267,7 @@ def _check_metadata(metadata: dict, frame: pd.DataFrame, path: Path) -> None:
         raise CamsisError(
             f"{path}: reference_measure '{reference}' is not a link column (links: {', '.join(links) or 'none'})"
         )
-    for key in ["link_labels", "link_value_labels"]:
+    for key in ["link_labels", "link_value_labels", "link_value_label_names"]:
         unknown = [c for c in (metadata.get(key) or {}) if c not in links]
         if unknown:
             raise CamsisError(f"{path}: {key} names '{unknown[0]}', which is not a link column")

@@ -253,7 +253,8 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
         "camsis": f"CAMSIS for {variable.upper()}: plausible value pv",
     }
     value_labels = {variable: frame.value_labels(), "sex": {SEX_CODES[s]: SEX_NAMES[s] for s in SIDES}}
-    write_dta(out, dta, labels, value_labels, f"CAMSIS {scale} plausible values ({m} per code and sex)")
+    write_dta(out, dta, labels, value_labels, f"CAMSIS {scale} plausible values ({m} per code and sex)",
+              label_set_names=frame.label_set_names())
 
 
 def score_file(scores, scaling, table_info, blanking, classification, dta, csv, summary, *, scale: str,
@@ -301,7 +302,8 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
     ] + [f"warning: {text}" for text in units.diagnostics.get("warnings", [])]
-    write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label, notes=notes)
+    write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label, notes=notes,
+              label_set_names=frame.label_set_names())
     write_csv(table, csv)
     result = build_summary(
         scale, built, pairs, read_json(blanking), units.diagnostics, table, dict(sheet_row), dict(config),

@@ -113,11 +113,28 @@ def score_file_labels(classification, columns) -> dict[str, str]:
 
 
 def write_dta(
-    frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = ()
+    frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = (),
+    label_set_names: dict | None = None,
 ) -> None:
     """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users expect.
 
-    ``notes`` become the file's Stata notes (``notes`` in Stata lists them).
+    Parameters
+    ----------
+    frame : DataFrame
+        The data, written in column order.
+    path : path
+        The .dta to write (atomically).
+    column_labels : dict
+        Variable -> variable label.
+    value_labels : dict
+        Variable -> {value: label}.
+    file_label : str
+        The dataset label (cut to 80 characters).
+    notes : list of str
+        The file's Stata notes (``notes`` in Stata lists them).
+    label_set_names : dict, optional
+        Variable -> name of its value label set (``Classification.label_set_names``);
+        pyreadstat's own names are kept for the others.
     """
     out = frame.copy()
     for column in out.columns:
@@ -135,6 +152,8 @@ def write_dta(
             column_labels=[column_labels.get(c) for c in out.columns],
             variable_value_labels={k: v for k, v in value_labels.items() if k in out.columns},
         )
+        if label_set_names:
+            rename_label_sets(temporary, {k: v for k, v in label_set_names.items() if k in value_labels})
         add_dta_notes(temporary, list(notes))
 
 
@@ -157,6 +176,69 @@ def _characteristic(name: str, text: str, name_bytes: int, order: str, encoding:
     return b"<ch>" + struct.pack(f"{order}I", len(body)) + body + b"</ch>"
 
 
+def _stata_layout(path: Path, data: bytes) -> tuple[int, str, int, list[int]]:
+    """Release, byte order, start of the <map> and its 14 offsets of a Stata 117-119 file."""
+    release = data[data.find(b"<release>") + 9 : data.find(b"</release>")]
+    if not data.startswith(b"<stata_dta>") or int(release or 0) not in _NAME_BYTES:
+        raise ValueError(f"{path} is not a Stata 117-119 (.dta format 13-15+) file")
+    order = "<" if b"<byteorder>LSF</byteorder>" in data[:200] else ">"
+    start = data.index(b"<map>") + len(b"<map>")
+    return int(release), order, start, list(struct.unpack(f"{order}14Q", data[start : start + 14 * 8]))
+
+
+def rename_label_sets(path, names: dict[str, str]) -> None:
+    """Rename the value label sets of some variables of a .dta that pyreadstat wrote.
+
+    pyreadstat names a variable's label set after its own rules (``soc20200``); the
+    published files use declared names (``soc2020a``, ``ns_secl``). A name is a fixed-width
+    field both where variables point to their set (<value_label_names>) and in the set
+    itself (<lbl> in <value_labels>), so renaming moves no offset. Two variables that
+    share a set are refused (pyreadstat writes one set per variable).
+
+    Parameters
+    ----------
+    path : path
+        The .dta, replaced atomically.
+    names : dict
+        Variable -> new label set name.
+    """
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    release, order, _, offsets = _stata_layout(path, bytes(data))
+    width = _NAME_BYTES[release]
+    encoding = "latin-1" if release == 117 else "utf-8"
+    count_at = data.index(b"<K>") + 3
+    variables = struct.unpack(f"{order}{'H' if release < 119 else 'I'}", data[count_at : count_at + (2 if release < 119 else 4)])[0]
+    names_at = data.index(b"<varnames>", offsets[3]) + len(b"<varnames>")
+    sets_at = data.index(b"<value_label_names>", offsets[6]) + len(b"<value_label_names>")
+
+    def field(raw: bytes) -> str:
+        return raw.split(b"\0", 1)[0].decode(encoding)
+
+    renames = {}
+    for k in range(variables):
+        variable = field(data[names_at + k * width : names_at + (k + 1) * width])
+        old = field(data[sets_at + k * width : sets_at + (k + 1) * width])
+        if variable in names and old:
+            new = names[variable].encode(encoding)
+            if len(new) >= width:
+                raise ValueError(f"label set name {names[variable]!r} is too long for this Stata format")
+            if old in renames:
+                raise ValueError(f"{path}: label set {old} is shared by several variables; cannot rename it for one")
+            renames[old] = new.ljust(width, b"\0")
+            data[sets_at + k * width : sets_at + (k + 1) * width] = renames[old]
+    at = offsets[11]
+    while (at := data.find(b"<lbl>", at, offsets[12])) >= 0:
+        name_at = at + len(b"<lbl>") + 4
+        length = struct.unpack(f"{order}I", data[at + 5 : at + 9])[0]
+        old = field(data[name_at : name_at + width])
+        if old in renames:
+            data[name_at : name_at + width] = renames[old]
+        at = name_at + width + 3 + length
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(bytes(data))
+
+
 def add_dta_notes(path, notes: list[str]) -> None:
     """Attach ``notes`` as the dataset's Stata notes to a .dta that pyreadstat wrote.
 
@@ -166,17 +248,12 @@ def add_dta_notes(path, notes: list[str]) -> None:
     """
     path = Path(path)
     data = path.read_bytes()
-    release = data[data.find(b"<release>") + 9 : data.find(b"</release>")]
-    if not data.startswith(b"<stata_dta>") or int(release or 0) not in _NAME_BYTES:
-        raise ValueError(f"{path} is not a Stata 117-119 (.dta format 13-15+) file")
-    order = "<" if b"<byteorder>LSF</byteorder>" in data[:200] else ">"
-    start = data.index(b"<map>") + len(b"<map>")
-    offsets = list(struct.unpack(f"{order}14Q", data[start : start + 14 * 8]))
+    release, order, start, offsets = _stata_layout(path, data)
     insert_at = offsets[9] - len(_CHARACTERISTICS_END)  # offsets[9]: <data>
     if data[offsets[8] : offsets[9]] != b"<characteristics>" + _CHARACTERISTICS_END:
         raise ValueError(f"{path} already has characteristics; refusing to add notes to it")
-    name_bytes = _NAME_BYTES[int(release)]
-    encoding = "latin-1" if int(release) == 117 else "utf-8"  # Stata 13 files are not Unicode
+    name_bytes = _NAME_BYTES[release]
+    encoding = "latin-1" if release == 117 else "utf-8"  # Stata 13 files are not Unicode
     texts = [("note0", str(len(notes)))] + [(f"note{i}", text) for i, text in enumerate(notes, start=1)]
     inserted = b"".join(_characteristic(name, text, name_bytes, order, encoding) for name, text in texts) if notes else b""
     shifted = [offset + len(inserted) if offset >= insert_at else offset for offset in offsets]
