@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import PSD_COLUMNS, blank_cells, read_psd_file
+from camsis import steps
+from camsis.blanking import PSD_COLUMNS, blank_cells, read_psd_file, save_masks
 from camsis.candidates import blank_in_rounds, expected_counts, psd_candidates, summarise_rounds, write_candidates
 from camsis.merging import apply_merge
 from camsis.scale import ScaleOptions, build_unit_scores
@@ -156,3 +157,20 @@ def test_fitted_counts_when_the_scale_is_not_the_first_dimension(toy, noisy):
     assert built.fit.ca.chosen == 2
     np.testing.assert_allclose(expected_counts(built.fit).to_numpy(), direct_fitted(noisy.weighted.to_numpy(), 3),
                                rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("top", [2, None])
+def test_rule_psd_rounds_passes_psd_top_on(toy, tmp_path, top):
+    """The rule used to leave top out, so its final candidates were cut at 50 whatever psd_top said."""
+    table = table_of(np.random.default_rng(8).poisson(association_counts(toy, n=4000)), toy.units)
+    table.save(tmp_path / "table.parquet", tmp_path / "table.json")
+    blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
+    save_masks(blank, blank, tmp_path / "blanked.parquet")
+    result = steps.psd_rounds(
+        tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
+        [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], tmp_path / "rounds.tsv", tmp_path / "rounds.parquet",
+        tmp_path / "rounds.json", rounds=1, threshold=50, top=top, min_count=1, min_n=0,
+    )
+    every = psd_candidates(table, result.ca_blank, result.unit_scores, toy, top=None, min_count=1)
+    assert len(every) > 2
+    assert len(result.candidates) == (len(every) if top is None else top)

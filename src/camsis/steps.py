@@ -187,10 +187,12 @@ def psd_candidates(ranking, candidates, *, top: int | None = psd.TOP) -> None:
 
 def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_rounds, rounds_info, *,
                rounds: int, threshold: float, top: int | None = psd.TOP, min_count: float = 5, recodes=None,
-               **options) -> None:
+               **options) -> psd.PsdRounds:
     """Rule psd_rounds: blank the cells the fitted scale under-predicts most, and refit, ``rounds`` times.
 
     The same reader as score_units and bootstrap_replicate, so the rounds refit the scale's own build.
+    ``top`` (config psd_top) bounds the final candidates, whose count above the threshold
+    summary.json reports.
     """
     inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
     result = psd.blank_in_rounds(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
@@ -198,6 +200,7 @@ def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_
     psd.write_candidates(result.rounds[["round"] + psd.CANDIDATE_COLUMNS], rounds_file)
     save_masks(result.ca_blank, result.smooth_blank, blanked_rounds)
     write_json(psd.summarise_rounds(result, rounds, threshold).as_dict(), rounds_info)
+    return result
 
 
 def bootstrap_replicate(table, table_info, blanked, classification, scores, *, replicate: int, seed: int,
