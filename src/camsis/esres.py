@@ -6,7 +6,7 @@ sums and cross-products, so the data are read once and the fit costs
 O(categories x p^2) per likelihood evaluation, whatever the number of rows. The
 likelihood is profiled over b and s2, leaving a bounded search over log g that is
 compared with g = 0, so a boundary optimum (no category variance) is exact.
-See METHOD.md stage 6, "The estimator from sufficient statistics".
+See docs/METHOD.md, section 6, "The estimator from sufficient statistics".
 """
 
 from __future__ import annotations
