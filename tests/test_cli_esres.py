@@ -112,11 +112,11 @@ def test_errors_are_one_line_and_leave_nothing(gcse_dta, tmp_path, capsys):
     target = ["--out", str(out / "s.csv"), "--summary", str(out / "s.json"), "--plot", str(out / "s.png")]
     base = ["esres", str(path), "--group", "school"]
     msg = run_error(["esres", str(path), "--outcome", "gcse", "--group", "schol", *target], capsys)
-    assert "schol not in the file" in msg and "school" in msg
+    assert "variable 'schol' (did you mean 'school'?) not in" in msg and "it has: " in msg
     assert "non-positive" in run_error([*base, "--outcome", "gcse", "--log", *target], capsys)
     assert "'one' has a single category" in run_error(["esres", str(path), "--outcome", "gcse", "--group", "one",
                                                        *target], capsys)
-    assert "no such file" in run_error(["esres", str(tmp_path / "none.dta"), "--outcome", "y", "--group", "g",
+    assert "does not exist" in run_error(["esres", str(tmp_path / "none.dta"), "--outcome", "y", "--group", "g",
                                         *target], capsys)
     bad = tmp_path / "text.dta"
     bad.write_text("not a stata file\n")

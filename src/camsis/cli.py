@@ -1,30 +1,31 @@
 """The `camsis` command: one subcommand per tool.
 
 Each subcommand is registered by an `_add_<name>(subparsers)` function that sets its
-`run` callable; `main` only parses, configures logging and turns a CamsisError into one
-line on stderr with exit status 2. Outputs are written to temporary files beside their
-targets and moved into place only when everything succeeded, so an error leaves no
-partial or stale-looking output behind.
+`run` callable; `main` only parses, configures logging (``camsis.runner``) and turns a
+CamsisError into one line on stderr with exit status 2. Inputs are read by
+``camsis.reading`` and outputs written through ``camsis.writing.atomic_path``, all of them
+moved into place only when everything succeeded, so an error leaves no partial or
+stale-looking output behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 
 from camsis.errors import CamsisError
+from camsis.reading import read_columns
+from camsis.runner import configure_logging, report_error
+from camsis.writing import atomic_path, write_csv, write_dta, write_json
 
 log = logging.getLogger("camsis.cli")
-
-READERS = (".dta", ".sav", ".csv", ".parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,127 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_esres(sub)
     args = parser.parse_args(argv)
-    _configure_logging(logging.INFO if args.verbose else logging.WARNING)
+    configure_logging(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         args.run(args)
     except CamsisError as err:
-        message = " ".join(str(err).split())
-        sys.stderr.write(f"camsis: error: {message}\n")
+        report_error(err)
         return 2
     return 0
 
 
-def _configure_logging(level: int) -> None:
-    logger = logging.getLogger("camsis")
-    if not any(getattr(h, "_camsis_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("camsis: %(levelname)s: %(message)s"))
-        handler._camsis_cli = True
-        logger.addHandler(handler)
-    logger.setLevel(level)
-
-
-# --- reading -------------------------------------------------------------------------
-
-def read_columns(path: str | Path, columns: list[str]) -> tuple[pd.DataFrame, dict, dict]:
-    """Read only `columns` of a .dta/.sav/.csv/.parquet file.
-
-    Returns the frame, the value labels {variable: {value: label}} and the variable
-    labels {variable: label} (both empty for formats without them). Raises CamsisError
-    naming the file or the missing variables.
-    """
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in READERS:
-        raise CamsisError(f"{path}: unknown data format {ext or '(no extension)'!r}; "
-                          f"use one of {', '.join(READERS)}")
-    if not path.is_file():
-        raise CamsisError(f"{path}: no such file")
-    columns = list(dict.fromkeys(columns))
-    try:
-        available, value_labels, variable_labels = _available_columns(path, ext)
-    except Exception as err:  # readers raise many types for a corrupt file
-        raise CamsisError(f"{path}: cannot read it as {ext}: {' '.join(str(err).split())}") from err
-    missing = [c for c in columns if c not in available]
-    if missing:
-        shown = ", ".join(available[:40]) + (f", ... ({len(available)} in all)" if len(available) > 40 else "")
-        raise CamsisError(f"{path}: variable(s) {', '.join(missing)} not in the file; it has: {shown}")
-    try:
-        frame = _read(path, ext, columns)
-    except Exception as err:
-        raise CamsisError(f"{path}: cannot read it as {ext}: {' '.join(str(err).split())}") from err
-    return (frame, {c: v for c, v in value_labels.items() if c in columns},
-            {c: v for c, v in variable_labels.items() if c in columns and v})
-
-
-def _available_columns(path: Path, ext: str) -> tuple[list[str], dict, dict]:
-    import pyreadstat
-
-    if ext in (".dta", ".sav"):
-        reader = pyreadstat.read_dta if ext == ".dta" else pyreadstat.read_sav
-        _, meta = reader(str(path), metadataonly=True)
-        return list(meta.column_names), dict(meta.variable_value_labels), dict(meta.column_names_to_labels)
-    if ext == ".csv":
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns], {}, {}
-    import pyarrow.parquet as pq
-
-    return list(pq.read_schema(path).names), {}, {}
-
-
-def _read(path: Path, ext: str, columns: list[str]) -> pd.DataFrame:
-    import pyreadstat
-
-    if ext == ".dta":
-        return pyreadstat.read_dta(str(path), usecols=columns)[0][columns]
-    if ext == ".sav":
-        return pyreadstat.read_sav(str(path), usecols=columns)[0][columns]
-    if ext == ".csv":
-        return pd.read_csv(path, usecols=columns)[columns]
-    return pd.read_parquet(path, columns=columns)
-
-
-# --- writing -------------------------------------------------------------------------
-
-class _Outputs:
-    """Collects outputs written to temporary files; `commit` moves them all into place."""
-
-    def __init__(self):
-        self.pending: list[tuple[str, Path]] = []
-
-    def temp_for(self, target: str | Path) -> str:
-        target = Path(target)
-        if not target.parent.is_dir():
-            raise CamsisError(f"{target}: directory {target.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        self.pending.append((tmp, target))
-        return tmp
-
-    def commit(self) -> None:
-        umask = os.umask(0)
-        os.umask(umask)
-        for tmp, target in self.pending:
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
-            os.replace(tmp, target)
-        self.pending = []
-
-    def discard(self) -> None:
-        for tmp, _ in self.pending:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        self.pending = []
-
-
-def _write_scores(scores: pd.DataFrame, path: str, labels: dict, value_labels: dict) -> None:
-    if path.lower().endswith(".csv"):
-        scores.to_csv(path, index=False)
+def _write_scores(scores: pd.DataFrame, path, labels: dict, value_labels: dict) -> None:
+    if str(path).lower().endswith(".csv"):
+        write_csv(scores, path)
         return
-    import pyreadstat
-
     try:
-        pyreadstat.write_dta(scores, path, column_labels=[labels.get(c, c) for c in scores.columns],
-                             variable_value_labels=value_labels or None)
-    except Exception as err:
+        write_dta(scores, path, labels, value_labels, file_label="")
+    except (ValueError, TypeError, pyreadstat.PyreadstatError) as err:
         raise CamsisError(f"cannot write {path}: {' '.join(str(err).split())}") from err
 
 
@@ -198,20 +94,16 @@ def run_esres(args: argparse.Namespace) -> None:
         scores = scores.assign(eps=np.exp(scores["eps"]), esres=np.exp(scores["esres"]))
         scores = scores.rename(columns={"esres_se": "esres_se_log"})
     group_labels = value_labels.get(args.group, {})
-    outputs = _Outputs()
-    try:
-        _write_scores(scores, outputs.temp_for(args.out), labels,
+    # Every output goes to a temporary file; all are renamed into place only if all were written.
+    with ExitStack() as outputs:
+        _write_scores(scores, outputs.enter_context(atomic_path(args.out)), labels,
                       _dta_value_labels(scores, args.group, group_labels))
         if args.summary:
             summary = dict(result.summary, data=str(args.data), outcome=args.outcome, group=args.group,
                            controls=list(args.controls), weight=args.weight, log=bool(args.log))
-            with open(outputs.temp_for(args.summary), "w") as fh:
-                json.dump(summary, fh, indent=2)
+            write_json(summary, outputs.enter_context(atomic_path(args.summary)))
         if args.plot:
-            _plot(result.scores, args, group_labels, outputs.temp_for(args.plot))
-        outputs.commit()
-    finally:
-        outputs.discard()
+            _plot(result.scores, args, group_labels, outputs.enter_context(atomic_path(args.plot)))
     log.info("wrote %d category scores to %s", len(scores), args.out)
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from camsis.errors import CamsisError
+from camsis.reading import check_columns
 
 log = logging.getLogger("camsis.esres")
 
@@ -120,11 +121,7 @@ class ESRESResult:
 def _check_columns(data: pd.DataFrame, needed: list[str]) -> None:
     if not isinstance(data, pd.DataFrame):
         raise CamsisError(f"esres needs a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing:
-        have = [str(c) for c in data.columns]
-        shown = ", ".join(have[:40]) + (f", ... ({len(have)} in all)" if len(have) > 40 else "")
-        raise CamsisError(f"variable(s) {', '.join(map(repr, missing))} not in the data; it has: {shown}")
+    check_columns("the data", list(dict.fromkeys(needed)), [str(c) for c in data.columns])
 
 
 def _numeric_column(data: pd.DataFrame, name: str, role: str) -> np.ndarray:

@@ -124,8 +124,53 @@ def file_sha256(path, block: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def input_labels(path) -> tuple[dict, dict]:
+    """Value labels {variable: {value: label}} and variable labels {variable: label} of a file.
+
+    Both are empty for formats without them (CSV, Parquet).
+    """
+    path = Path(path)
+    kind = _format(path)
+    if kind not in ("Stata", "SPSS"):
+        return {}, {}
+    meta = _metadata(path, kind)
+    variable_labels = {c: v for c, v in meta.column_names_to_labels.items() if v}
+    return dict(meta.variable_value_labels), variable_labels
+
+
+def read_columns(path, columns: list[str], chunksize: int = CHUNKSIZE) -> tuple[pd.DataFrame, dict, dict]:
+    """Read only ``columns`` of a file into memory, with their labels.
+
+    Parameters
+    ----------
+    path : path
+        A .dta, .sav, .csv or .parquet file.
+    columns : list of str
+        The variables wanted (each once, in this order).
+    chunksize : int
+        Rows read at a time (see ``iter_chunks``).
+
+    Returns
+    -------
+    frame : DataFrame
+    value_labels : dict
+        {variable: {value: label}} of the columns read.
+    variable_labels : dict
+        {variable: label} of the columns read.
+    """
+    columns = list(dict.fromkeys(columns))
+    frame = pd.concat(list(iter_chunks(path, columns, chunksize)), ignore_index=True)
+    value_labels, variable_labels = input_labels(path)
+    return (frame, {c: v for c, v in value_labels.items() if c in columns},
+            {c: v for c, v in variable_labels.items() if c in columns})
+
+
 def check_columns(path, columns: list[str], available: list[str]) -> None:
-    """Refuse variables the file does not have, listing the ones it does."""
+    """Refuse variables the file (or data, ``path`` being what to call it) does not have, listing the ones it does.
+
+    The one "it has:" message of the package: the reading, the ESRES tool and the
+    ``camsis`` command all refuse a missing variable with it.
+    """
     missing = [c for c in columns if c not in available]
     if not missing:
         return

@@ -18,9 +18,14 @@ from camsis.errors import CamsisError
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(log_path=None) -> None:
+def configure_logging(log_path=None, level: int = logging.INFO) -> None:
+    """Send the package's log (logger ``camsis``) to stderr and, if given, to ``log_path``.
+
+    The one logging set-up of the package: rule scripts (with the rule's log file) and the
+    ``camsis`` command (stderr only, INFO with --verbose) both use it.
+    """
     root = logging.getLogger("camsis")
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
     root.handlers.clear()
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
@@ -30,15 +35,24 @@ def configure_logging(log_path=None) -> None:
         root.addHandler(handler)
 
 
+def report_error(error: CamsisError) -> None:
+    """The one line a user sees: ``camsis: error: <message>`` on stderr (and in a log file, if any)."""
+    message = " ".join(str(error).split())
+    root = logging.getLogger("camsis")
+    files = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    if files:
+        root.handlers = files
+        root.error("%s", message)
+    print(f"camsis: error: {message}", file=sys.stderr)
+
+
 def run(main, snakemake) -> None:
+    """Run a rule script's ``main(snakemake)``: log to the rule's log, a CamsisError as one line and exit 1."""
     configure_logging(snakemake.log[0] if len(snakemake.log) else None)
     try:
         main(snakemake)
     except CamsisError as error:
-        root = logging.getLogger("camsis")
-        root.handlers = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
-        root.error("%s", error)
-        print(f"camsis: error: {error}", file=sys.stderr)
+        report_error(error)
         sys.exit(1)
 
 
