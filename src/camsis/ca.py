@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from camsis.correlation import pearson
 from camsis.errors import CamsisError
 
 log = logging.getLogger("camsis.ca")
@@ -132,17 +133,7 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
 
 def _weighted_correlation(x: pd.Series, y: pd.Series, w: pd.Series) -> float:
     """Weighted Pearson correlation over labels where x, y and a positive weight are all present."""
-    frame = pd.concat({"x": x, "y": y, "w": w}, axis=1, join="inner").dropna()
-    frame = frame[frame["w"] > 0]
-    if len(frame) < 2:
-        return float("nan")
-    weights = frame["w"].to_numpy(float) / frame["w"].sum()
-    dx = frame["x"].to_numpy(float) - weights @ frame["x"].to_numpy(float)
-    dy = frame["y"].to_numpy(float) - weights @ frame["y"].to_numpy(float)
-    denominator = np.sqrt((weights @ dx**2) * (weights @ dy**2))
-    if denominator <= 0:
-        return float("nan")
-    return float(weights @ (dx * dy) / denominator)
+    return pearson(x, y, w)[0]
 
 
 def choose_dimension(

@@ -15,6 +15,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from camsis.correlation import pearson
 from camsis.errors import CamsisError
 from camsis.reading import iter_chunks
 
@@ -76,11 +77,12 @@ def read_score_file(path, code: str) -> pd.DataFrame:
 def _correlation_row(new: pd.Series, old: pd.Series) -> dict:
     both = pd.DataFrame({"new": new, "old": old}).dropna()
     difference = both["new"] - both["old"]
-    enough = len(both) >= 3 and both["new"].std() > 0 and both["old"].std() > 0
+    r, n = pearson(both["new"], both["old"], min_n=3)
+    ranks = both.rank()
     return {
-        "n": len(both),
-        "pearson": both["new"].corr(both["old"]) if enough else np.nan,
-        "spearman": both["new"].corr(both["old"], method="spearman") if enough else np.nan,
+        "n": n,
+        "pearson": r,
+        "spearman": pearson(ranks["new"], ranks["old"], min_n=3)[0],  # Spearman's rho: Pearson's r of the ranks
         "mean_new": both["new"].mean(),
         "mean_old": both["old"].mean(),
         "mean_abs_difference": difference.abs().mean(),

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from camsis.correlation import pearson  # noqa: E402
 from camsis.standardising import fit_standardisation  # noqa: E402
 
 SIDE_NAMES = {"m": "male (husbands, occ1)", "f": "female (wives, occ2)"}
@@ -36,11 +37,8 @@ def save_figure(fig: Figure, path, fmt: str | None = None, dpi: int = 100) -> No
 
 
 def correlation(x: pd.Series, y: pd.Series) -> tuple[float, int]:
-    """Pearson r over the rows where both are known, and how many rows that is."""
-    both = pd.concat([x, y], axis=1).dropna()
-    if len(both) < 3 or both.iloc[:, 0].std() == 0 or both.iloc[:, 1].std() == 0:
-        return float("nan"), len(both)
-    return float(np.corrcoef(both.iloc[:, 0], both.iloc[:, 1])[0, 1]), len(both)
+    """Pearson r over the rows where both are known (NaN below 3), and how many rows that is."""
+    return pearson(x, y, min_n=3)
 
 
 def _labelled_positions(n: int, max_labels: int) -> list[int]:

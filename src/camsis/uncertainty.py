@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from camsis.correlation import pearson
 from camsis.filling import score_groups
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SIDES
@@ -121,8 +122,7 @@ def replicate_agreement(long: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
         row = {"replicate": int(number)}
         for side in SIDES:
             column = f"{side}camsis"
-            both = pd.concat([replicate[column], scores[column]], axis=1, join="inner").dropna()
-            row[side] = float(np.corrcoef(both.iloc[:, 0], both.iloc[:, 1])[0, 1])
+            row[side] = pearson(replicate[column], scores[column])[0]
         rows.append(row)
     agreement = pd.DataFrame(rows).set_index("replicate")
     odd = agreement[(agreement[list(SIDES)] < DISAGREEMENT).any(axis=1)]
