@@ -159,3 +159,14 @@ def test_unknown_classification_lists_available(tmp_path):
     with pytest.raises(CamsisError, match=r"unknown classification 'isco08' in .* \(available: other, toy\)") as info:
         load_classification("isco08", tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_units_are_checked_one_way_for_the_table_and_the_simulator():
+    from camsis.classification import check_units
+    from camsis.tables import tabulate_frame
+
+    assert check_units(np.array([12, 3, 7])).tolist() == [3, 7, 12]
+    couples = pd.DataFrame({"h": [1, 2], "w": [2, 1]})
+    for units, message in (([1, 1, 2], "distinct"), ([-9, 1, 2], "negative"), (np.array([1.0, 2.0]), "integer")):
+        with pytest.raises(CamsisError, match=message):
+            tabulate_frame(couples, "h", "w", None, units)

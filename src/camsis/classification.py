@@ -111,6 +111,32 @@ class Classification:
         return names
 
 
+def check_units(units, where: str = "units", minimum: int = 1) -> np.ndarray:
+    """Unit codes as the table and the simulator use them: sorted, distinct integers, none negative.
+
+    Parameters
+    ----------
+    units : array-like
+        Codes of the finest level (``Classification.units``).
+    where : str
+        What to name in the error (e.g. ``"simulate_couples: units"``).
+    minimum : int
+        The fewest codes accepted.
+
+    Returns
+    -------
+    ndarray
+        The codes, sorted, as int64.
+    """
+    codes = np.asarray(units)
+    if codes.ndim != 1 or codes.size < minimum or not np.issubdtype(codes.dtype, np.integer):
+        raise CamsisError(f"{where} must be a 1-D array of at least {minimum} integer code(s)")
+    codes = np.sort(codes.astype(np.int64))
+    if codes[0] < 0 or np.any(np.diff(codes) == 0):
+        raise CamsisError(f"{where} must be distinct codes, none negative (negative codes are survey missing values)")
+    return codes
+
+
 def available_classifications(directory: str | Path) -> list[str]:
     """Names with both files present, for error messages that say what would work."""
     return sorted(p.stem for p in Path(directory).glob("*.tsv") if p.with_suffix(".yaml").exists())

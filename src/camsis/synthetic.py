@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from camsis.classification import check_units
 from camsis.errors import CamsisError
 from camsis.writing import atomic_path
 
@@ -103,7 +104,7 @@ def simulate_couples(
     one or both sides, ``invalid_share`` a code outside the classification instead.
     The same arguments always give the same data.
     """
-    codes = _check_units(units)
+    codes = check_units(units, "simulate_couples: units", minimum=2)
     blocks_frame = _check_blocks(blocks)
     _check_settings(n_couples, missing_share, invalid_share)
     rng = np.random.default_rng(seed)
@@ -200,15 +201,6 @@ def _write_csv(couples: pd.DataFrame, tmp: str) -> None:
 
 def _write_parquet(couples: pd.DataFrame, tmp: str) -> None:
     couples.to_parquet(tmp, index=False)
-
-
-def _check_units(units: np.ndarray) -> np.ndarray:
-    codes = np.asarray(units)
-    if codes.ndim != 1 or codes.size < 2 or not np.issubdtype(codes.dtype, np.integer):
-        raise CamsisError("simulate_couples: units must be a 1-D array of at least two integer codes")
-    if codes.min() <= 0 or np.unique(codes).size != codes.size:
-        raise CamsisError("simulate_couples: units must be distinct positive codes")
-    return np.sort(codes).astype(np.int64)
 
 
 def _check_blocks(blocks: pd.DataFrame | None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from camsis.classification import check_units
 from camsis.errors import CamsisError
 from camsis.pairs import REASONS, clean_pairs, filter_rows, filter_variables
 from camsis.reading import CHUNKSIZE, iter_chunks
@@ -62,7 +63,7 @@ class PairTable:
     @classmethod
     def from_long(cls, long: pd.DataFrame, units, read: int, dropped: dict[str, int], source: str) -> PairTable:
         """Rebuild the full table from its non-empty cells (cells listed twice add up)."""
-        units = _check_units(units)
+        units = check_units(units)
         u = len(units)
         cells = []
         for side in ("occ1", "occ2"):
@@ -106,13 +107,6 @@ class PairTable:
 DROP_REASONS = ("filtered",) + REASONS
 
 
-def _check_units(units) -> np.ndarray:
-    units = np.asarray(units, dtype=np.int64)
-    if len(units) == 0 or np.any(np.diff(units) <= 0):
-        raise ValueError("units must be a non-empty, strictly increasing array of codes")
-    return units
-
-
 def _table(weighted, counts, units, read, dropped, source) -> PairTable:
     u = len(units)
     rows = pd.Index(units, name="occ1")
@@ -130,7 +124,7 @@ def _table(weighted, counts, units, read, dropped, source) -> PairTable:
 def _accumulate(
     chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None
 ) -> PairTable:
-    units = _check_units(units)
+    units = check_units(units)
     size = len(units) ** 2
     counts = np.zeros(size, dtype=np.int64)
     weighted = np.zeros(size) if weight else None
