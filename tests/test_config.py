@@ -49,3 +49,23 @@ def test_recodes(tmp_path):
 def test_an_empty_trailing_column_is_not_an_unknown_column(tmp_path, repo):
     path = sheet(tmp_path, "a\tx.dta\th\tw\t\tsoc2020\t\t0\t\n", HEADER.replace("\n", "\t\n"))
     assert list(load_scales(path, repo / "data" / "classifications").index) == ["a"]
+
+
+def test_the_package_defaults_are_the_configs(repo):
+    """A default lives in the package; config.yaml and the schema must say the same, or they drift."""
+    import dataclasses
+
+    import yaml
+
+    from camsis import candidates, reading
+    from camsis.scale import ScaleOptions
+
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    schema = yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text())["properties"]
+    options = {f.name: f.default for f in dataclasses.fields(ScaleOptions) if f.default is not dataclasses.MISSING}
+    package = {key: options[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd")}
+    package |= {"clip": list(options["clip"]), "ca_dimensions": options["n_components"],
+                "chunksize": reading.CHUNKSIZE, "psd_top": candidates.TOP, "psd_min_count": candidates.MIN_COUNT}
+    for key, value in package.items():
+        assert config[key] == value, f"config.yaml {key}: {config[key]} but the package's default is {value}"
+        assert schema[key]["default"] == value, f"schema {key}: {schema[key]['default']} but the package's is {value}"

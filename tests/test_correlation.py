@@ -30,6 +30,6 @@ def test_weighted_matches_statsmodels_and_drops_zero_weights():
     assert n == 35 and r == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.parametrize("x, y, min_n", [([1.0, 2.0], [2.0, 1.0], 3), ([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], 2)])
-def test_too_few_labels_or_no_variation_is_nan(x, y, min_n):
-    assert np.isnan(pearson(pd.Series(x), pd.Series(y), min_n=min_n)[0])
+@pytest.mark.parametrize("x, y, at_least", [([1.0, 2.0], [2.0, 1.0], 3), ([1.0, 1.0, 1.0], [1.0, 2.0, 3.0], 2)])
+def test_too_few_labels_or_no_variation_is_nan(x, y, at_least):
+    assert np.isnan(pearson(pd.Series(x), pd.Series(y), at_least=at_least)[0])

@@ -77,12 +77,12 @@ def read_score_file(path, code: str) -> pd.DataFrame:
 def _correlation_row(new: pd.Series, old: pd.Series) -> dict:
     both = pd.DataFrame({"new": new, "old": old}).dropna()
     difference = both["new"] - both["old"]
-    r, n = pearson(both["new"], both["old"], min_n=3)
+    r, n = pearson(both["new"], both["old"], at_least=3)
     ranks = both.rank()
     return {
         "n": n,
         "pearson": r,
-        "spearman": pearson(ranks["new"], ranks["old"], min_n=3)[0],  # Spearman's rho: Pearson's r of the ranks
+        "spearman": pearson(ranks["new"], ranks["old"], at_least=3)[0],  # Spearman's rho: Pearson's r of the ranks
         "mean_new": both["new"].mean(),
         "mean_old": both["old"].mean(),
         "mean_abs_difference": difference.abs().mean(),

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 
-def pearson(x: pd.Series, y: pd.Series, weights: pd.Series | None = None, min_n: int = 2) -> tuple[float, int]:
+def pearson(x: pd.Series, y: pd.Series, weights: pd.Series | None = None, at_least: int = 2) -> tuple[float, int]:
     """(Weighted) Pearson correlation over the labels where x, y (and a positive weight) are known.
 
     Parameters
@@ -21,7 +21,7 @@ def pearson(x: pd.Series, y: pd.Series, weights: pd.Series | None = None, min_n:
     weights : Series, optional
         Non-negative weights (e.g. the CA's masses); labels with weight 0 or missing are
         left out. Without weights every label counts once.
-    min_n : int
+    at_least : int
         Fewer labels than this give NaN.
 
     Returns
@@ -36,7 +36,7 @@ def pearson(x: pd.Series, y: pd.Series, weights: pd.Series | None = None, min_n:
     if weights is not None:
         frame = frame[frame["w"] > 0]
     n = len(frame)
-    if n < max(min_n, 2):
+    if n < max(at_least, 2):
         return float("nan"), n
     w = frame["w"].to_numpy(float) if weights is not None else np.ones(n)
     w = w / w.sum()

@@ -38,7 +38,7 @@ def save_figure(fig: Figure, path, fmt: str | None = None, dpi: int = 100) -> No
 
 def correlation(x: pd.Series, y: pd.Series) -> tuple[float, int]:
     """Pearson r over the rows where both are known (NaN below 3), and how many rows that is."""
-    return pearson(x, y, min_n=3)
+    return pearson(x, y, at_least=3)
 
 
 def _labelled_positions(n: int, max_labels: int) -> list[int]:
