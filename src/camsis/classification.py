@@ -26,18 +26,28 @@ REQUIRED_METADATA = ["variable", "label", "value_label_name"]
 class Classification:
     """A hierarchical code frame and the metadata a score file needs.
 
-    Attributes:
-        name: the name the scale sheet uses (file stem in the classifications directory).
-        frame: DataFrame indexed by int `code`, columns `level` (1 = coarsest), `parent`
-            (Int64, <NA> at level 1), `title`, `label`, then one column per linked measure.
-        variable: name of the code variable in the score file.
-        label: its variable label.
-        value_label_name: name of its value label set.
-        reference_measure: link column used by default to orient the CA dimension
-            ("" when the classification names none: the scale sheet must then give one).
-        link_labels: variable label of each link column.
-        link_value_labels: value labels of categorical link columns.
-        link_value_label_names: names of their Stata label sets, where not ``{column}l``.
+    Attributes
+    ----------
+    name
+        the name the scale sheet uses (file stem in the classifications directory).
+    frame
+        DataFrame indexed by int `code`, columns `level` (1 = coarsest), `parent`
+        (Int64, <NA> at level 1), `title`, `label`, then one column per linked measure.
+    variable
+        name of the code variable in the score file.
+    label
+        its variable label.
+    value_label_name
+        name of its value label set.
+    reference_measure
+        link column used by default to orient the CA dimension
+        ("" when the classification names none: the scale sheet must then give one).
+    link_labels
+        variable label of each link column.
+    link_value_labels
+        value labels of categorical link columns.
+    link_value_label_names
+        names of their Stata label sets, where not ``{column}l``.
     """
 
     name: str

@@ -30,16 +30,26 @@ _GRID_POINTS = 121
 class GroupSums:
     """Sufficient statistics of a random-intercept model, one entry per category.
 
-    Attributes:
-        groups: category labels (J,); its ``name`` names the group column of the scores.
-        n: sum of frequency weights per category (J,).
-        n_rows: unweighted number of rows (or table cells) per category (J,).
-        sum_y, sum_yy: weighted sums of y and y^2 (J,).
-        sum_x: weighted sums of the fixed-effect regressors (J, p); column 0 is the constant.
-        sum_xx: weighted cross-products x x' (J, p, p).
-        sum_xy: weighted cross-products x y (J, p).
-        names: the p fixed-effect names, "const" first.
-        dropped_missing: rows dropped because outcome, group or a control was missing.
+    Attributes
+    ----------
+    groups
+        category labels (J,); its ``name`` names the group column of the scores.
+    n
+        sum of frequency weights per category (J,).
+    n_rows
+        unweighted number of rows (or table cells) per category (J,).
+    sum_y, sum_yy
+        weighted sums of y and y^2 (J,).
+    sum_x
+        weighted sums of the fixed-effect regressors (J, p); column 0 is the constant.
+    sum_xx
+        weighted cross-products x x' (J, p, p).
+    sum_xy
+        weighted cross-products x y (J, p).
+    names
+        the p fixed-effect names, "const" first.
+    dropped_missing
+        rows dropped because outcome, group or a control was missing.
     """
 
     groups: pd.Index
@@ -103,15 +113,18 @@ class GroupSums:
 class ESRESResult:
     """A fitted random-intercept model and its per-category effect scores.
 
-    Attributes:
-        scores: one row per category: the group column (named after the group
-            variable), ``n`` (weighted count), ``eps`` (category mean of y), ``esres``
-            (intercept + BLUP: the score at zero controls), ``esres_se`` (posterior SD
-            of the BLUP) and ``lambda`` (shrinkage factor).
-        summary: ``fixed`` = {name: {"coef", "se"}}, ``sigma_u``, ``sigma_e``, ``icc``,
-            ``loglik``, ``n`` (weighted), ``n_rows``, ``groups``, ``boundary`` (True when
-            the category variance is estimated as zero), ``reml``, ``dropped_missing``,
-            ``engine``.
+    Attributes
+    ----------
+    scores
+        one row per category: the group column (named after the group
+        variable), ``n`` (weighted count), ``eps`` (category mean of y), ``esres``
+        (intercept + BLUP: the score at zero controls), ``esres_se`` (posterior SD
+        of the BLUP) and ``lambda`` (shrinkage factor).
+    summary
+        ``fixed`` = {name: {"coef", "se"}}, ``sigma_u``, ``sigma_e``, ``icc``,
+        ``loglik``, ``n`` (weighted), ``n_rows``, ``groups``, ``boundary`` (True when
+        the category variance is estimated as zero), ``reml``, ``dropped_missing``,
+        ``engine``.
     """
 
     scores: pd.DataFrame

@@ -50,18 +50,22 @@ _SIDE_PROBS = (0.45, 0.45, 0.10)
 class SyntheticCouples:
     """What the generator produced and the truth behind it.
 
-    Attributes:
-        couples: one row per couple, columns ``hocc``, ``wocc`` (int32 codes, survey
-            missing codes and invalid codes included), ``weight`` (float64, positive,
-            mean about 1) and ``couple_id`` (int32, 1..n in row order); rows are in
-            random order.
-        truth: indexed by unit code (``unit``): ``male_score``, ``female_score`` (the
-            latent first dimension, mean 0 and SD 1 over units), ``male_dim2``,
-            ``female_dim2`` (the weaker second dimension, uncorrelated with the first),
-            ``male_share``, ``female_share`` (expected share of valid couples with the
-            husband, resp. the wife, in the unit: the model's margins).
-        params: every setting used (seed included) and the counts of corrupted rows
-            (``n_missing``, ``n_invalid``, ``n_valid``).
+    Attributes
+    ----------
+    couples
+        one row per couple, columns ``hocc``, ``wocc`` (int32 codes, survey
+        missing codes and invalid codes included), ``weight`` (float64, positive,
+        mean about 1) and ``couple_id`` (int32, 1..n in row order); rows are in
+        random order.
+    truth
+        indexed by unit code (``unit``): ``male_score``, ``female_score`` (the
+        latent first dimension, mean 0 and SD 1 over units), ``male_dim2``,
+        ``female_dim2`` (the weaker second dimension, uncorrelated with the first),
+        ``male_share``, ``female_share`` (expected share of valid couples with the
+        husband, resp. the wife, in the unit: the model's margins).
+    params
+        every setting used (seed included) and the counts of corrupted rows
+        (``n_missing``, ``n_invalid``, ``n_valid``).
     """
 
     couples: pd.DataFrame

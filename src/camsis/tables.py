@@ -30,6 +30,8 @@ log = logging.getLogger("camsis.tables")
 class PairTable:
     """Occ1 x occ2 table of one input.
 
+    Attributes
+    ----------
     weighted : float64 DataFrame, index "occ1" and columns "occ2" = every unit of the
         classification, frequency-weighted pair counts (equal to `counts` if unweighted).
     counts : int64 DataFrame of the same shape, unweighted number of pairs.
