@@ -6,27 +6,17 @@ so each of those gets its own (quick) run.
 """
 
 import json
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
-from conftest import REPO, write_classification
+from helpers import PLAIN, SHEET_HEADER, snakemake, toy_couples, toy_project
 
-HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+HEADER = SHEET_HEADER
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
-UNITS = np.array([111, 112, 121, 122, 211, 212, 221, 222])
-TOY = [
-    (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),
-    (11, 2, 1, "High A", 75.0), (12, 2, 1, "High B", 65.0), (21, 2, 2, "Low A", 35.0), (22, 2, 2, "Low B", 25.0),
-    (111, 3, 11, "u111", 80.0), (112, 3, 11, "u112", 72.0), (121, 3, 12, "u121", 66.0), (122, 3, 12, "u122", 60.0),
-    (211, 3, 21, "u211", 40.0), (212, 3, 21, "u212", 33.0), (221, 3, 22, "u221", 28.0), (222, 3, 22, "u222", 20.0),
-]
 
 # Mistakes found while a job runs: scale -> (text every error line about it names, the rule that fails).
 JOB_CASES = {
@@ -52,33 +42,6 @@ WORK = {
 }
 
 
-def project_copy(target):
-    for part in ["Snakefile", "workflow", "config"]:
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
-    (target / "data/classifications").mkdir(parents=True)
-    write_classification(target / "data/classifications", "toy", TOY)
-    return target
-
-
-# Only the score files are asked for: no bootstrap replicates, plausible values or psd rounds.
-PLAIN = ["bootstrap=0", "plausible_values=0", "psd_rounds=0"]
-
-
-def snakemake(directory, *args, cores=2):
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", str(cores), *args], cwd=directory, capture_output=True, text=True
-    )
-
-
-def couples(n_per_cell=6, seed=1):
-    """A connected toy table: every cell within two units of the diagonal, with weights."""
-    rows = [(h, w) for i, h in enumerate(UNITS) for j, w in enumerate(UNITS) if abs(i - j) <= 2] * n_per_cell
-    frame = pd.DataFrame(rows, columns=["hocc", "wocc"])
-    frame["wt"] = np.random.default_rng(seed).uniform(0.5, 2.0, len(frame))
-    return frame
-
-
 def products(directory, scale):
     return [directory / f"results/{scale}/{name}" for name in (f"{scale}.dta", f"{scale}.csv", "summary.json")]
 
@@ -88,7 +51,7 @@ def error_lines(stderr):
 
 
 def write_job_inputs(directory):
-    good = couples()
+    good = toy_couples()
     good.to_csv(directory / "good.csv", index=False)
     good.to_csv(directory / "badvar.csv", index=False)
     good.to_csv(directory / "allblanked.csv", index=False)
@@ -134,7 +97,7 @@ def write_job_inputs(directory):
 
 @pytest.fixture(scope="module")
 def job_run(tmp_path_factory):
-    directory = project_copy(tmp_path_factory.mktemp("bad_jobs"))
+    directory = toy_project(tmp_path_factory.mktemp("bad_jobs"))
     write_job_inputs(directory)
     targets = [str(p.relative_to(directory)) for scale in [*JOB_CASES, "dropblocks"] for p in products(directory, scale)]
     config = ["scales=config/bad.tsv", "min_n=0", "disconnected=drop", *PLAIN]
@@ -180,7 +143,7 @@ def test_dropped_blocks_reach_summary_and_notes_as_a_warning(job_run):
 
 def sheet_mistakes(directory):
     """Scale -> (sheet text, what the one error line must name)."""
-    couples().to_csv(directory / "good.csv", index=False)
+    toy_couples().to_csv(directory / "good.csv", index=False)
     row = "{scale}\t{input}\thocc\twocc\t\t{classification}\t{psds}\t{digits}\n"
     good = dict(input="good.csv", classification="toy", psds="", digits="0")
     return {
@@ -202,7 +165,7 @@ def sheet_mistakes(directory):
 @pytest.mark.parametrize("mistake", ["missing_input", "missing_psd", "unknown_classification", "negative_digits",
                                      "duplicate_scale", "missing_column"])
 def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
-    directory = project_copy(tmp_path)
+    directory = toy_project(tmp_path)
     text, culprits = sheet_mistakes(directory)[mistake]
     (directory / "config/bad.tsv").write_text(text)
     done = snakemake(directory, "--config", "scales=config/bad.tsv", *PLAIN, "--", "results/a/a.dta")
@@ -221,8 +184,8 @@ def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     ("boostrap=0", "config: Additional properties are not allowed ('boostrap' was unexpected)"),
 ])
 def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
-    directory = project_copy(tmp_path)
-    couples().to_csv(directory / "good.csv", index=False)
+    directory = toy_project(tmp_path)
+    toy_couples().to_csv(directory / "good.csv", index=False)
     (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
     done = snakemake(directory, "--config", "scales=config/toy.tsv", *PLAIN, option, "--", "results/a/a.dta")
     assert done.returncode != 0
@@ -234,8 +197,8 @@ def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
 
 
 def test_compare_to_a_file_another_scale_makes_is_not_missing(tmp_path):
-    directory = project_copy(tmp_path)
-    couples().to_csv(directory / "good.csv", index=False)
+    directory = toy_project(tmp_path)
+    toy_couples().to_csv(directory / "good.csv", index=False)
     header = HEADER.rstrip("\n") + "\tcompare_to\n"
     (directory / "config/two.tsv").write_text(
         header + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\t\n" + "b\tgood.csv\thocc\twocc\t\ttoy\t\t0\tresults/a/a.dta\n"
@@ -246,8 +209,8 @@ def test_compare_to_a_file_another_scale_makes_is_not_missing(tmp_path):
 
 
 def test_missing_classification_metadata_stops_the_run_in_one_line(tmp_path):
-    directory = project_copy(tmp_path)
-    couples().to_csv(directory / "good.csv", index=False)
+    directory = toy_project(tmp_path)
+    toy_couples().to_csv(directory / "good.csv", index=False)
     (directory / "data/classifications/toy.yaml").unlink()
     (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
     done = snakemake(directory, "--config", "scales=config/toy.tsv", *PLAIN, "--", "results/a/a.dta")

@@ -7,7 +7,7 @@ from scipy import stats
 
 from camsis.compare import compare_scores, comparison_html, read_score_file
 from camsis.errors import CamsisError
-from conftest import REPO
+from helpers import REPO
 
 PUBLISHED = REPO / "tests" / "data" / "gb_soc2020_v1.dta"
 

@@ -14,7 +14,7 @@ from camsis.blanking import blank_cells
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-from conftest import write_classification
+from helpers import write_classification
 
 BAND = np.abs(np.subtract.outer(np.arange(8), np.arange(8)))
 # Poisson(3) noise, fixed so the test does not depend on a generator's stream.

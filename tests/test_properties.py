@@ -4,28 +4,19 @@ Couples are drawn on the toy classification's eight units (two top groups, four
 sub-groups); each example goes tabulate_frame -> blank_cells -> build_unit_scores.
 """
 
-import tempfile
-
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camsis.blanking import blank_cells
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-from conftest import write_classification
+from helpers import TOY, TOY_UNITS, write_classification
 
-TOY = [
-    (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),
-    (11, 2, 1, "High A", 75.0), (12, 2, 1, "High B", 65.0), (21, 2, 2, "Low A", 35.0), (22, 2, 2, "Low B", 25.0),
-    (111, 3, 11, "u111", 80.0), (112, 3, 11, "u112", 72.0), (121, 3, 12, "u121", 66.0), (122, 3, 12, "u122", 60.0),
-    (211, 3, 21, "u211", 40.0), (212, 3, 21, "u212", 33.0), (221, 3, 22, "u221", 28.0), (222, 3, 22, "u222", 20.0),
-]
-FOLDER = tempfile.mkdtemp(prefix="camsis_properties_")
-CLASSIFICATION = write_classification(FOLDER, "toy", TOY)
-UNITS = CLASSIFICATION.units
+UNITS = TOY_UNITS
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Scores must agree to rounding: the same sums in another order differ in the last bits.
@@ -48,7 +39,13 @@ def couples(draw):
 options_strategy = st.builds(ScaleOptions, min_n=st.sampled_from([0, 60]))
 
 
-def build(frame, options, classification=CLASSIFICATION, occ1="h", occ2="w"):
+@pytest.fixture(scope="module")
+def toy_module(tmp_path_factory):
+    """The toy classification, written once for the module (not at import)."""
+    return write_classification(tmp_path_factory.mktemp("toy"), "toy", TOY)
+
+
+def build(frame, options, classification, occ1="h", occ2="w"):
     table = tabulate_frame(frame, occ1, occ2, "wt", classification.units)
     blank = blank_cells(classification.units, classification.units, diagonal_digits=0)
     return build_unit_scores(table, blank, blank, classification, options).scores
@@ -56,16 +53,16 @@ def build(frame, options, classification=CLASSIFICATION, occ1="h", occ2="w"):
 
 @SETTINGS
 @given(couples(), options_strategy, st.integers(0, 2**32 - 1))
-def test_permuting_input_rows_changes_nothing(frame, options, seed):
+def test_permuting_input_rows_changes_nothing(toy_module, frame, options, seed):
     shuffled = frame.sample(frac=1.0, random_state=np.random.RandomState(seed % 2**32)).reset_index(drop=True)
-    pdt.assert_frame_equal(build(shuffled, options), build(frame, options), **CLOSE)
+    pdt.assert_frame_equal(build(shuffled, options, toy_module), build(frame, options, toy_module), **CLOSE)
 
 
 @SETTINGS
 @given(couples(), options_strategy, st.sampled_from([1e-3, 0.37, 7.0, 2500.0]))
-def test_scaling_all_weights_changes_no_score(frame, options, constant):
+def test_scaling_all_weights_changes_no_score(toy_module, frame, options, constant):
     scaled = frame.assign(wt=frame["wt"] * constant)
-    pdt.assert_frame_equal(build(scaled, options), build(frame, options), **CLOSE)
+    pdt.assert_frame_equal(build(scaled, options, toy_module), build(frame, options, toy_module), **CLOSE)
 
 
 def swap_sides(scores):
@@ -82,18 +79,18 @@ def swap_sides(scores):
 
 @SETTINGS
 @given(couples(), options_strategy)
-def test_swapping_occ1_and_occ2_swaps_male_and_female_scores(frame, options):
-    swapped = build(frame, options, occ1="w", occ2="h")
-    pdt.assert_frame_equal(swap_sides(swapped), build(frame, options), **CLOSE)
+def test_swapping_occ1_and_occ2_swaps_male_and_female_scores(toy_module, frame, options):
+    swapped = build(frame, options, toy_module, occ1="w", occ2="h")
+    pdt.assert_frame_equal(swap_sides(swapped), build(frame, options, toy_module), **CLOSE)
 
 
 @SETTINGS
 @given(couples(), options_strategy, st.lists(st.integers(0, 7), min_size=1, max_size=8), st.integers(1, 200))
-def test_pairs_added_only_in_blanked_cells_change_no_ca_score(frame, options, units, extra):
+def test_pairs_added_only_in_blanked_cells_change_no_ca_score(toy_module, frame, options, units, extra):
     # The diagonal is blanked: more couples in the same unit must not move the CA.
     added = pd.DataFrame({"h": UNITS[units], "w": UNITS[units], "wt": 1.0}).loc[lambda d: d.index.repeat(extra)]
-    before = build(frame, options)
-    after = build(pd.concat([frame, added], ignore_index=True), options)
+    before = build(frame, options, toy_module)
+    after = build(pd.concat([frame, added], ignore_index=True), options, toy_module)
     ca = [c for c in before.columns if c in ("m_ca", "f_ca", "m_ca2", "f_ca2")]
     assert {"m_ca", "f_ca"} <= set(ca)
     pdt.assert_frame_equal(after[ca], before[ca], **CLOSE)
@@ -111,13 +108,13 @@ def relabelling(draw):
 
 @SETTINGS
 @given(couples(), options_strategy, relabelling())
-def test_a_relabelled_unit_keeps_its_score(frame, options, mapping):
+def test_a_relabelled_unit_keeps_its_score(toy_module, tmp_path_factory, frame, options, mapping):
     isei = {code: value for code, _, _, _, value in TOY}
     # Unit `code` becomes `mapping[code]`, taking its reference value along.
     rows = [(mapping.get(code, code), level, parent, title, isei[code]) for code, level, parent, title, _ in TOY]
-    relabelled = write_classification(tempfile.mkdtemp(dir=FOLDER), "toy", sorted(rows))
+    relabelled = write_classification(tmp_path_factory.mktemp("relabelled"), "toy", sorted(rows))
     moved = frame.assign(h=frame["h"].map(mapping), w=frame["w"].map(mapping))
     after = build(moved, options, classification=relabelled)
-    before = build(frame, options)
+    before = build(frame, options, toy_module)
     after = after.loc[[mapping[code] for code in before.index]].set_axis(before.index)
     pdt.assert_frame_equal(after, before, **CLOSE)

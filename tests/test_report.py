@@ -7,8 +7,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from conftest import REPO
-from test_workflow import project_copy, snakemake
+from helpers import REPO, project_copy, snakemake
 
 SCALE = "gb_soc2020_demo"
 

@@ -8,7 +8,6 @@ checksums in summary.json, and the same scores with another chunk size.
 import hashlib
 import json
 import os
-import re
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from camsis.blanking import blank_cells
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate
 from camsis.writing import atomic_path
-from test_bad_input import PLAIN, UNITS, couples, project_copy, snakemake
+from helpers import PLAIN, TOY_UNITS, planned_jobs, snakemake, toy_couples, toy_project
 
 
 def scores_from(path, toy, chunksize):
@@ -32,7 +31,7 @@ def scores_from(path, toy, chunksize):
 
 @pytest.mark.parametrize("suffix", [".dta", ".parquet", ".csv"])
 def test_same_scores_whatever_the_row_order_and_chunk_size(tmp_path, toy, suffix):
-    frame = couples(n_per_cell=5, seed=3)
+    frame = toy_couples(n_per_cell=5, seed=3)
     shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
     paths = []
     for name, data in (("ordered", frame), ("shuffled", shuffled)):
@@ -84,21 +83,15 @@ SHEET = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits
 TARGETS = ["results/t/t.dta", "results/t/t.csv", "results/t/summary.json"]
 
 
-def planned_jobs(directory, *config):
-    """Rules a dry run would run, from its job stats table (empty when nothing is to be done)."""
-    done = snakemake(directory, "-n", "--config", "scales=config/t.tsv", *PLAIN, *config, "--", *TARGETS)
-    assert done.returncode == 0, done.stderr[-2000:]
-    text = done.stdout + done.stderr
-    if "Nothing to be done" in text:
-        return set()
-    stats = text[text.index("Job stats:"):].split("total")[0]
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
+def planned(directory, *config):
+    """Rules a dry run of the tiny project's score files would run."""
+    return planned_jobs(directory, "--config", "scales=config/t.tsv", *PLAIN, *config, "--", *TARGETS)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    directory = project_copy(tmp_path_factory.mktemp("reproducible"))
-    pyreadstat.write_dta(couples(n_per_cell=6, seed=5), directory / "couples.dta")
+    directory = toy_project(tmp_path_factory.mktemp("reproducible"))
+    pyreadstat.write_dta(toy_couples(n_per_cell=6, seed=5), directory / "couples.dta")
     (directory / "psd.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\n111\t112\t121\t122\n")
     (directory / "config/t.tsv").write_text(SHEET)
     done = snakemake(directory, "--config", "scales=config/t.tsv", "min_n=0", *PLAIN, "--", *TARGETS)
@@ -122,10 +115,10 @@ def test_score_file_and_summary_trace_the_build(built):
 
 @pytest.mark.slow
 def test_reruns_only_what_changed_and_another_chunk_size_gives_the_same_scores(built):
-    assert planned_jobs(built, "min_n=0") == set()
+    assert planned(built, "min_n=0") == set()
     # Snakemake compares small files by checksum: a newer time alone is no change.
     (built / "psd.tsv").touch()
-    assert planned_jobs(built, "min_n=0") == set()
+    assert planned(built, "min_n=0") == set()
 
     before = pd.read_csv(built / "results/t/t.csv")
     config = ["min_n=0", "chunksize=7"]
@@ -134,9 +127,9 @@ def test_reruns_only_what_changed_and_another_chunk_size_gives_the_same_scores(b
     assert "rule tabulate" in done.stdout + done.stderr  # a new chunk size is a new parameter: read again
     after = pd.read_csv(built / "results/t/t.csv")
     pdt.assert_frame_equal(after, before, check_exact=False, rtol=1e-9, atol=1e-9)
-    assert np.isfinite(after.loc[after["toy"].isin(UNITS), ["mcamsis", "fcamsis"]]).all().all()
+    assert np.isfinite(after.loc[after["toy"].isin(TOY_UNITS), ["mcamsis", "fcamsis"]]).all().all()
 
     # A changed pseudo-diagonal file: blanking and what follows it, not the reading.
     with open(built / "psd.tsv", "a") as handle:
         handle.write("211\t212\t221\t222\n")
-    assert planned_jobs(built, *config) == {"blank", "score_units", "score_file"}
+    assert planned(built, *config) == {"blank", "score_units", "score_file"}

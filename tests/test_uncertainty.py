@@ -153,7 +153,7 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
     import pyreadstat
 
     from camsis.blanking import read_psd_file
-    from test_workflow import project_copy, snakemake
+    from helpers import project_copy, snakemake
 
     directory = project_copy(tmp_path)
     (directory / "small_demo.yaml").write_text("demo: {couples: 40000, seed: 7}\n")

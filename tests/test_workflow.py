@@ -1,38 +1,16 @@
 """The whole workflow through Snakemake's command line, on copies of the project in tmp dirs."""
 
 import json
-import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
-from conftest import REPO
-
-PROJECT_PARTS = ["Snakefile", "workflow", "config", "data"]
+from helpers import REPO, planned_jobs, project_copy, snakemake
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
-
-
-def project_copy(target):
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, target / part)
-        else:
-            shutil.copy(source, target / part)
-    return target
-
-
-def snakemake(directory, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
-        cwd=directory, capture_output=True, text=True,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -126,17 +104,6 @@ def test_bad_sheet_is_refused_before_any_job(tmp_path):
     done = snakemake(directory, "--config", "scales=config/dup.tsv")
     assert done.returncode != 0
     assert "camsis: error: scales sheet config/dup.tsv: scale name(s) a appear more than once" in done.stderr
-
-
-def planned_jobs(directory, *args):
-    """Rules a dry run would run, from its job stats table (empty when nothing is to be done)."""
-    done = snakemake(directory, "-n", *args)
-    assert done.returncode == 0, done.stderr[-2000:]
-    text = done.stdout + done.stderr
-    if "Nothing to be done" in text:
-        return set()
-    stats = text[text.index("Job stats:"):].split("total")[0]
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
 
 
 def sheet_with(directory, name, **cells):

@@ -1,0 +1,91 @@
+"""What several test modules share: the repository, toy classifications and project copies, Snakemake runs.
+
+Test modules import from here (and get fixtures from conftest.py); no test module imports another.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from camsis.classification import load_classification
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The toy classification: two top groups (1, 2), four sub-groups, eight units; rows (code, level, parent, title, isei).
+TOY = [
+    (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),
+    (11, 2, 1, "High A", 75.0), (12, 2, 1, "High B", 65.0), (21, 2, 2, "Low A", 35.0), (22, 2, 2, "Low B", 25.0),
+    (111, 3, 11, "u111", 80.0), (112, 3, 11, "u112", 72.0), (121, 3, 12, "u121", 66.0), (122, 3, 12, "u122", 60.0),
+    (211, 3, 21, "u211", 40.0), (212, 3, 21, "u212", 33.0), (221, 3, 22, "u221", 28.0), (222, 3, 22, "u222", 20.0),
+]
+TOY_UNITS = np.array([code for code, level, *_ in TOY if level == 3], dtype=np.int64)
+
+SHEET_HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\n"
+# Only the score files are asked for: no bootstrap replicates, plausible values or psd rounds.
+PLAIN = ["bootstrap=0", "plausible_values=0", "psd_rounds=0"]
+
+
+def write_classification(directory, name, rows, reference="isei"):
+    """Write a code frame ``{name}.tsv`` + ``.yaml`` in ``directory``: rows are (code, level, parent, title, isei)."""
+    frame = pd.DataFrame(rows, columns=["code", "level", "parent", "title", "isei"])
+    frame["label"] = frame["code"].astype(str) + ". " + frame["title"]
+    frame["parent"] = frame["parent"].astype("Int64")
+    frame.to_csv(Path(directory) / f"{name}.tsv", sep="\t", index=False)
+    meta = {
+        "variable": name,
+        "label": f"Toy classification {name}",
+        "value_label_name": f"{name}a",
+        "reference_measure": reference,
+        "link_labels": {"isei": "International Socio-Economic Index"},
+        "link_value_labels": {},
+    }
+    (Path(directory) / f"{name}.yaml").write_text(yaml.safe_dump(meta))
+    return load_classification(name, directory)
+
+
+def project_copy(target, parts=("Snakefile", "workflow", "config", "data")):
+    """A copy of the project (the quick start's files) in ``target``."""
+    for part in parts:
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
+    return target
+
+
+def toy_project(target):
+    """A copy of the workflow whose only classification is the toy one."""
+    project_copy(target, parts=("Snakefile", "workflow", "config"))
+    (target / "data/classifications").mkdir(parents=True)
+    write_classification(target / "data/classifications", "toy", TOY)
+    return target
+
+
+def toy_couples(n_per_cell=6, seed=1):
+    """A connected toy table: every cell within two units of the diagonal, with weights ``wt``."""
+    rows = [(h, w) for i, h in enumerate(TOY_UNITS) for j, w in enumerate(TOY_UNITS) if abs(i - j) <= 2] * n_per_cell
+    frame = pd.DataFrame(rows, columns=["hocc", "wocc"])
+    frame["wt"] = np.random.default_rng(seed).uniform(0.5, 2.0, len(frame))
+    return frame
+
+
+def snakemake(directory, *args, cores=2):
+    """Run ``snakemake --cores N *args`` in ``directory``; the completed process (output captured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", str(cores), *args], cwd=directory, capture_output=True, text=True
+    )
+
+
+def planned_jobs(directory, *args):
+    """Rules a dry run would run, from its job stats table (empty when nothing is to be done)."""
+    done = snakemake(directory, "-n", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout + done.stderr
+    if "Nothing to be done" in text:
+        return set()
+    stats = text[text.index("Job stats:"):].split("total")[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
