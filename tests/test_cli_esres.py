@@ -132,3 +132,50 @@ def test_an_error_keeps_an_existing_output(gcse_dta, tmp_path, capsys):
     run_error(["esres", str(path), "--outcome", "student", "--group", "school", "--controls", "lrt", "lrt2",
                "--out", str(out)], capsys)
     assert out.read_text() == "previous\n" and os.listdir(tmp_path) == ["s.csv"]
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A small valid data set, and variants that once gave tracebacks or lost a result."""
+    rng = np.random.default_rng(7)
+    g = rng.integers(0, 12, 300)
+    data = pd.DataFrame({"g": g, "y": rng.normal(size=300) + 0.2 * g, "w": rng.uniform(0.5, 2.0, 300)})
+    paths = {}
+    for name, frame in {"good": data, "constant": data.assign(y=3.0), "zero_weights": data.assign(w=0.0),
+                        "huge_weights": data.assign(w=1e308), "large_weights": data.assign(w=1e300),
+                        "tiny_weights": data.assign(w=1e-300)}.items():
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    return tmp_path, paths
+
+
+@pytest.mark.parametrize("case, argv, culprit", [
+    ("constant", [], "outcome 'y' is constant"),
+    ("zero_weights", ["--weight", "w"], "weight 'w' is zero on every row"),
+    ("huge_weights", ["--weight", "w"], "weight 'w' overflow"),
+    ("large_weights", ["--weight", "w"], "weight 'w' overflow"),
+    ("tiny_weights", ["--weight", "w"], "weight 'w' sums to 3e-298"),
+])
+def test_degenerate_data_is_one_line_not_a_traceback(hostile, case, argv, culprit, capsys):
+    folder, paths = hostile
+    message = run_error(["esres", str(paths[case]), "--outcome", "y", "--group", "g", *argv,
+                         "--out", str(folder / "s.csv")], capsys)
+    assert culprit in message
+    assert not (folder / "s.csv").exists()
+
+
+@pytest.mark.parametrize("outputs, culprit", [
+    (["--out", "s.csv", "--summary", "s.csv"], "--summary and --out name the same file s.csv"),
+    (["--out", "s.csv", "--plot", "s.csv"], "unknown image format 'csv'"),
+    (["--out", "s.dta", "--summary", "p.png", "--plot", "p.png"], "--plot and --summary name the same file"),
+    (["--out", "good.csv"], "--out and DATA name the same file"),
+    (["--out", "s.csv", "--plot", "p.xyz"], "--plot p.xyz: unknown image format 'xyz'"),
+])
+def test_outputs_that_would_overwrite_each_other_are_refused(hostile, outputs, culprit, capsys, monkeypatch):
+    folder, paths = hostile
+    monkeypatch.chdir(folder)
+    before = sorted(os.listdir(folder))
+    message = run_error(["esres", "good.csv", "--outcome", "y", "--group", "g", *outputs], capsys)
+    assert culprit in message
+    assert sorted(os.listdir(folder)) == before
+    assert (folder / "good.csv").read_text().startswith("g,y,w")

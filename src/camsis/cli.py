@@ -82,6 +82,9 @@ def run_esres(args: argparse.Namespace) -> None:
 
     if Path(args.out).suffix.lower() not in (".csv", ".dta"):
         raise CamsisError(f"--out {args.out}: write scores as .csv or .dta")
+    if args.plot:
+        _check_plot_format(args.plot)
+    distinct_paths({"DATA": args.data, "--out": args.out, "--summary": args.summary, "--plot": args.plot})
     columns = [args.outcome, args.group, *args.controls] + ([args.weight] if args.weight else [])
     data, value_labels, variable_labels = read_columns(args.data, columns)
     if args.log:
@@ -105,6 +108,28 @@ def run_esres(args: argparse.Namespace) -> None:
         if args.plot:
             _plot(result.scores, args, group_labels, outputs.enter_context(atomic_path(args.plot)))
     log.info("wrote %d category scores to %s", len(scores), args.out)
+
+
+def distinct_paths(paths: dict) -> None:
+    """Refuse two arguments naming one file: the later write would silently replace the earlier."""
+    seen: dict = {}
+    for option, path in paths.items():
+        if not path:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise CamsisError(f"{option} and {seen[key]} name the same file {path}; give each its own")
+        seen[key] = option
+
+
+def _check_plot_format(path: str) -> None:
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in formats:
+        raise CamsisError(f"--plot {path}: unknown image format {ext or '(no extension)'!r}; "
+                          f"use one of {', '.join(sorted(formats))}")
 
 
 def _dta_value_labels(scores: pd.DataFrame, group: str, group_labels: dict) -> dict:

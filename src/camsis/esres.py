@@ -85,11 +85,14 @@ class GroupSums:
             y, g, xs = y[keep], g[keep], [x[keep] for x in xs]
             w = None if w is None else w[keep]
         _check_finite(y, outcome)
+        _check_varies(y, outcome)
         for x, name in zip(xs, controls):
             _check_finite(x, name)
         codes, labels = pd.factorize(g, sort=True)
         groups = pd.Index(labels, name=group)
-        sums = _gather(codes, len(groups), y, xs, w)
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = _gather(codes, len(groups), y, xs, w)
+        _check_sums(sums, outcome, weights, 1 + len(controls))
         return cls(groups=groups, names=["const", *controls], dropped_missing=dropped, **sums)
 
     @classmethod
@@ -151,6 +154,29 @@ def _check_weights(w: np.ndarray, name: str) -> None:
     if (w < 0).any():
         raise CamsisError(f"weight {name!r} has {int((w < 0).sum())} negative values")
     _check_finite(w, name)
+    if len(w) and not (w > 0).any():
+        raise CamsisError(f"weight {name!r} is zero on every row: no observation is left to fit")
+
+
+# Frequency weights are counts: a total beyond this squares past the float range in the fit.
+_MAX_TOTAL_WEIGHT = 1e100
+
+
+def _check_sums(sums: dict, outcome: str, weights: str | None, n_fixed: int) -> None:
+    """Weights near the float limits make the fit overflow or leave nothing: name the variable, not inf."""
+    culprit = f"weight {weights!r}" if weights else f"outcome {outcome!r}"
+    total = float(np.sum(sums["n"]))
+    if not all(np.isfinite(v).all() for v in sums.values()) or total > _MAX_TOTAL_WEIGHT:
+        raise CamsisError(f"the weighted sums of {culprit} overflow the floating-point range (total weight "
+                          f"{total:g}); esres weights are frequency weights (counts): rescale them")
+    if weights and 0 < total <= n_fixed:
+        raise CamsisError(f"weight {weights!r} sums to {total:g}, too little to fit {n_fixed} fixed effect(s); "
+                          "esres weights are frequency weights (counts): rescale them to sum to the observations")
+
+
+def _check_varies(y: np.ndarray, outcome: str) -> None:
+    if len(y) and np.nanmin(y) == np.nanmax(y):
+        raise CamsisError(f"outcome {outcome!r} is constant ({y[0]:g} on every row): there is nothing to score")
 
 
 def _check_finite(v: np.ndarray, name: str) -> None:
