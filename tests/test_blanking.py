@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import blank_cells, diagonal_cells, psd_cells, read_psd_file, summarise_blanking
+from camsis.blanking import (
+    PSD_COLUMNS,
+    blank_cells,
+    check_psd_coverage,
+    diagonal_cells,
+    diagonal_rule_warnings,
+    psd_cells,
+    read_psd_file,
+    summarise_blanking,
+    uncovered_psd_rows,
+)
 from camsis.classification import load_classification
 from camsis.errors import CamsisError
 
@@ -247,3 +257,26 @@ def test_gb_soc2020_blocks(gb, soc):
     # every block is symmetric except the one-directional H1 x W4 block
     block_only = psd_cells(units, units, gb.iloc[1:])
     assert np.array_equal(block_only, block_only.T)
+
+
+def test_diagonal_digits_beyond_the_code_width_is_refused():
+    units = [1111, 1112, 2111, 9249]
+    assert diagonal_cells(units, units, 3).sum() == 2 * 2 + 1 + 1  # first digit: 1111 and 1112 together
+    with pytest.raises(CamsisError, match="diagonal_digits 4 ignores every digit of the 4-digit codes.*0 .* to 3"):
+        diagonal_cells(units, units, 4)
+    assert diagonal_rule_warnings(units, units, 3, [1, 2]) == []
+    warning, = diagonal_rule_warnings(units, units, 9, [1, 2])
+    assert "diagonal_digits 9 is at least the code width (4 digits)" in warning and "groups 1, 2" in warning
+
+
+def test_psd_rows_that_cover_no_code_are_named_and_a_file_that_covers_none_is_refused():
+    units = [1111, 1112, 2111, 2112]
+    psds = pd.DataFrame([[1111, 1112, 2111, 2111], [11110, 11120, 21110, 21120], [1111, 1111, 3000, 3999]],
+                        columns=PSD_COLUMNS)
+    assert uncovered_psd_rows(psds, units, units) == [1, 2]
+    warnings = check_psd_coverage(psds, units, units, "p.tsv")
+    assert len(warnings) == 1
+    assert "p.tsv: 2 of 3 rows cover no code" in warnings[0] and "11110 11120 21110 21120" in warnings[0]
+    assert check_psd_coverage(psds.iloc[:1], units, units, "p.tsv") == []
+    with pytest.raises(CamsisError, match="p.tsv: none of its 2 rows covers a code of the classification"):
+        check_psd_coverage(psds.iloc[1:], units, units, "p.tsv")

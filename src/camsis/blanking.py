@@ -87,6 +87,12 @@ def diagonal_cells(
     if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
         raise CamsisError(f"diagonal_digits must be a whole number of digits >= 0, not {digits!r}")
     rows, cols = _codes(rows), _codes(cols)
+    width = _code_width(rows, cols)
+    if digits >= width and groups is None:
+        raise CamsisError(
+            f"diagonal_digits {digits} ignores every digit of the {width}-digit codes, so every pair would "
+            f"count as diagonal; use 0 (same code) to {width - 1} (same first digit)"
+        )
     scale = 10 ** int(digits)
     diagonal = np.equal.outer(rows // scale, cols // scale)
     if groups is None:
@@ -95,6 +101,23 @@ def diagonal_cells(
     for group in groups:
         within |= np.outer(_members(rows, group, classification), _members(cols, group, classification))
     return diagonal & within
+
+
+def _code_width(rows: np.ndarray, cols: np.ndarray) -> int:
+    return len(str(int(max(rows.max(initial=0), cols.max(initial=0)))))
+
+
+def diagonal_rule_warnings(rows, cols, digits: int, groups: Iterable[int] | None) -> list[str]:
+    """A rule that ignores every digit blanks whole groups against each other: legal, but say so."""
+    rows, cols = _codes(rows), _codes(cols)
+    width = _code_width(rows, cols)
+    if groups is None or digits < width:
+        return []
+    message = (f"diagonal_digits {digits} is at least the code width ({width} digits): every pair of codes within "
+               f"the same one of groups {', '.join(str(g) for g in groups)} counts as diagonal and is blanked, "
+               f"not only pairs of the same code (use 0 to {width - 1} for that)")
+    log.warning("%s", message)
+    return [message]
 
 
 def _members(codes: np.ndarray, group: int, classification: Classification | None) -> np.ndarray:
@@ -115,6 +138,40 @@ def psd_cells(rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray
     for lower_1, upper_1, lower_2, upper_2 in psds[PSD_COLUMNS].itertuples(index=False):
         marked |= np.outer((rows >= lower_1) & (rows <= upper_1), (cols >= lower_2) & (cols <= upper_2))
     return marked
+
+
+def uncovered_psd_rows(psds: pd.DataFrame, rows, cols) -> list[int]:
+    """Positions of the psd rows whose rectangle holds no cell of the table.
+
+    Such a row blanks nothing; a whole file of them is usually written for another code
+    width (five-digit bounds for four-digit codes) or another classification.
+    """
+    rows, cols = _codes(rows), _codes(cols)
+    uncovered = []
+    for position, (lower_1, upper_1, lower_2, upper_2) in enumerate(psds[PSD_COLUMNS].itertuples(index=False)):
+        if not (((rows >= lower_1) & (rows <= upper_1)).any() and ((cols >= lower_2) & (cols <= upper_2)).any()):
+            uncovered.append(position)
+    return uncovered
+
+
+def check_psd_coverage(psds: pd.DataFrame, rows, cols, source) -> list[str]:
+    """Refuse a psd file that covers no code at all; warn (one line) about rows that cover none."""
+    uncovered = uncovered_psd_rows(psds, rows, cols)
+    if not uncovered:
+        return []
+    rows, cols = _codes(rows), _codes(cols)
+    codes = f"codes {min(rows.min(), cols.min())} to {max(rows.max(), cols.max())}"
+    if len(uncovered) == len(psds):
+        raise CamsisError(
+            f"pseudo-diagonal file {source}: none of its {len(psds)} rows covers a code of the classification "
+            f"({codes}); is it written for another code width or classification?"
+        )
+    shown = ", ".join(" ".join(str(v) for v in psds.iloc[p][PSD_COLUMNS]) for p in uncovered[:5])
+    more = f" and {len(uncovered) - 5} more" if len(uncovered) > 5 else ""
+    message = (f"pseudo-diagonal file {source}: {len(uncovered)} of {len(psds)} rows cover no code of the "
+               f"classification ({codes}) and blank nothing: {shown}{more}")
+    log.warning("%s", message)
+    return [message]
 
 
 def blank_cells(
