@@ -151,3 +151,14 @@ def test_missing_variable_in_chunk():
 def test_unknown_missing_weight_mode():
     with pytest.raises(CamsisError, match="on_missing_weight"):
         clean_pairs(frame(), "hocc", "wocc", "wt", UNITS, "f.dta", on_missing_weight="ignore")
+
+
+def test_filter_with_backtick_quoted_names_reads_them_as_pandas_does():
+    from camsis.pairs import filter_rows, filter_variables
+
+    expression = "`hh age` < 65 and `hocc` > 0 and wave >= 2"
+    assert filter_variables(expression, "sheet") == ["hh age", "hocc", "wave"]
+    chunk = pd.DataFrame({"hocc": [1, 0, 3], "hh age": [30, 30, 70], "wave": [2, 2, 2]})
+    assert filter_rows(chunk, expression, "data.csv").tolist() == [True, False, False]
+    with pytest.raises(CamsisError, match="filter '`hh age < 65' is not a valid expression"):
+        filter_variables("`hh age < 65", "sheet")

@@ -150,12 +150,19 @@ def clean_pairs(
 def filter_variables(expression: str, where: str) -> list[str]:
     """The variables a row filter (a pandas query such as ``wave >= 3 and hage < 65``) reads."""
     import ast
+    import re
 
+    # pandas quotes names that are not Python identifiers in backticks (`hh age` > 30):
+    # read those as they are written and parse the rest with them swapped for placeholders.
+    quoted = re.findall(r"`([^`]*)`", expression)
+    plain = re.sub(r"`[^`]*`", lambda match: f"__quoted_{len(match.string[:match.start()].split('`')) // 2}__",
+                   expression)
     try:
-        tree = ast.parse(expression, mode="eval")
+        tree = ast.parse(plain, mode="eval")
     except SyntaxError:
         raise CamsisError(f"{where}: filter '{expression}' is not a valid expression") from None
-    return sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)})
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and not node.id.startswith("__quoted_")}
+    return sorted(names | set(quoted))
 
 
 def filter_rows(chunk: pd.DataFrame, expression: str, path) -> np.ndarray:
