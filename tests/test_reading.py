@@ -211,3 +211,28 @@ def test_file_sha256_is_the_checksum_of_the_whole_file_whatever_the_block(tmp_pa
     expected = hashlib.sha256(data).hexdigest()
     assert reading.file_sha256(tmp_path / "f.bin") == expected
     assert reading.file_sha256(tmp_path / "f.bin", block=1000) == expected
+
+
+def test_csv_with_two_columns_of_one_name_is_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("hocc,hocc,wt\n1111,2111,1.0\n")
+    with pytest.raises(CamsisError, match=r"dup.csv has two columns named 'hocc' \(columns 1 and 2\)"):
+        list(iter_chunks(path, ["hocc"]))
+
+
+def test_csv_with_another_separator_gets_a_hint_and_reads_with_sep(tmp_path):
+    path = tmp_path / "semi.csv"
+    pd.DataFrame({"hocc": [1111, 2111], "wocc": [2111, 1111]}).to_csv(path, sep=";", index=False)
+    with pytest.raises(CamsisError, match="looks ';'-separated; set the sheet column sep"):
+        list(iter_chunks(path, ["hocc", "wocc"]))
+    chunk, = iter_chunks(path, ["hocc", "wocc"], sep=";")
+    assert chunk["hocc"].tolist() == [1111, 2111]
+
+
+def test_latin1_csv_gets_an_encoding_hint_and_reads_with_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("hocc,wocc,région\n1111,2111,Île\n".encode("latin-1"))
+    with pytest.raises(CamsisError, match=r"cannot read .*latin.csv as utf-8 text \(byte 0xe9.*set the sheet column encoding"):
+        list(iter_chunks(path, ["hocc", "wocc"]))
+    chunk, = iter_chunks(path, ["hocc", "région"], encoding="latin-1")
+    assert chunk["région"].tolist() == ["Île"]

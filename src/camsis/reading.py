@@ -65,7 +65,12 @@ def _format(path: Path) -> str:
     return kind
 
 
-def _unreadable(path: Path, kind: str, err: Exception) -> CamsisError:
+def _unreadable(path: Path, kind: str, err: Exception, encoding: str = "utf-8") -> CamsisError:
+    if kind == "CSV" and isinstance(err, UnicodeDecodeError):
+        return CamsisError(
+            f"cannot read {path} as {encoding} text (byte 0x{err.object[err.start]:02x} at position {err.start:,}): "
+            "set the sheet column encoding to the file's (often latin-1 or cp1252 for files from Windows)"
+        )
     reason = " ".join(str(err).split()) or type(err).__name__
     if len(reason) > 200:
         reason = reason[:200] + "..."
@@ -98,18 +103,45 @@ def input_rows(path) -> int | None:
     return rows if rows is not None and rows >= 0 else None
 
 
-def input_columns(path) -> list[str]:
-    """Names of the file's variables, in file order."""
+def input_columns(path, sep: str = ",", encoding: str = "utf-8") -> list[str]:
+    """Names of the file's variables, in file order (`sep` and `encoding` for CSV only)."""
     path = Path(path)
     kind = _format(path)
     try:
         if kind == "CSV":
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            return _csv_header(path, sep, encoding)
         if kind == "Parquet":
             return list(pq.ParquetFile(path).schema_arrow.names)
     except _READ_ERRORS as err:
-        raise _unreadable(path, kind, err) from None
+        raise _unreadable(path, kind, err, encoding) from None
     return list(_metadata(path, kind).column_names)
+
+
+def _csv_header(path: Path, sep: str, encoding: str) -> list[str]:
+    """The header as written: pandas would rename a second 'hocc' to 'hocc.1' without a word."""
+    import csv
+
+    with open(path, newline="", encoding=encoding) as handle:
+        written = next(csv.reader(handle, delimiter=sep), [])
+    seen: dict[str, int] = {}
+    for position, name in enumerate(written, start=1):
+        name = name.lstrip("\ufeff") if position == 1 else name
+        if name in seen and name:
+            raise CamsisError(f"{path} has two columns named '{name}' (columns {seen[name]} and {position}); "
+                              "rename one so the sheet can say which it means")
+        seen[name] = position
+    return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep, encoding=encoding).columns]
+
+
+def _separator_hint(path, available: list[str], sep: str) -> str:
+    """A CSV read with the wrong separator has one column whose name holds the real one."""
+    if len(available) != 1:
+        return ""
+    for other in (";", "\t", "|", ","):
+        if other != sep and other in available[0]:
+            shown = "tab" if other == "\t" else f"'{other}'"
+            return f" (the header reads as one column: the file looks {shown}-separated; set the sheet column sep)"
+    return ""
 
 
 def file_sha256(path, block: int = 1 << 22) -> str:
@@ -165,7 +197,7 @@ def read_columns(path, columns: list[str], chunksize: int = CHUNKSIZE) -> tuple[
             {c: v for c, v in variable_labels.items() if c in columns})
 
 
-def check_columns(path, columns: list[str], available: list[str]) -> None:
+def check_columns(path, columns: list[str], available: list[str], sep: str = ",") -> None:
     """Refuse variables the file (or data, ``path`` being what to call it) does not have, listing the ones it does.
 
     The one "it has:" message of the package: the reading, the ESRES tool and the
@@ -185,7 +217,7 @@ def check_columns(path, columns: list[str], available: list[str]) -> None:
             hints.append(f"'{name}'")
     shown = ", ".join(available[:20]) + (f", ... ({len(available)} in all)" if len(available) > 20 else "")
     noun = "variable" if len(missing) == 1 else "variables"
-    raise CamsisError(f"{noun} {', '.join(hints)} not in {path}; it has: {shown}")
+    raise CamsisError(f"{noun} {', '.join(hints)} not in {path}; it has: {shown}{_separator_hint(path, available, sep)}")
 
 
 class _Progress:
@@ -243,22 +275,23 @@ def _parquet_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[
         yield batch.to_pandas()
 
 
-def _csv_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[pd.DataFrame]:
-    yield from pd.read_csv(path, usecols=columns, chunksize=chunksize)
+def _csv_chunks(path: Path, columns: list[str], chunksize: int, sep: str, encoding: str) -> Iterator[pd.DataFrame]:
+    yield from pd.read_csv(path, usecols=columns, chunksize=chunksize, sep=sep, encoding=encoding)
 
 
-def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE) -> Iterator[pd.DataFrame]:
+def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE, sep: str = ",",
+                encoding: str = "utf-8") -> Iterator[pd.DataFrame]:
     """Yield DataFrames holding `columns` (in that order, once each) of at most `chunksize` rows.
 
     Codes keep their numeric values (value labels are not applied); missing values,
-    Stata's extended ones included, come back as NaN.
+    Stata's extended ones included, come back as NaN. `sep` and `encoding` apply to CSV.
     """
     path = Path(path)
     kind = _format(path)
     if chunksize < 1:
         raise CamsisError(f"chunk size must be at least 1 row, got {chunksize}")
     wanted = list(dict.fromkeys(columns))
-    check_columns(path, wanted, input_columns(path))
+    check_columns(path, wanted, input_columns(path, sep, encoding), sep)
     total = input_rows(path)
     progress = _Progress(path, total)
     if kind == "Stata":
@@ -268,13 +301,13 @@ def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE) -> Iterato
     elif kind == "Parquet":
         chunks = _parquet_chunks(path, wanted, chunksize)
     else:
-        chunks = _csv_chunks(path, wanted, chunksize)
+        chunks = _csv_chunks(path, wanted, chunksize, sep, encoding)
     try:
         for chunk in chunks:
             progress.update(len(chunk))
             yield chunk if list(chunk.columns) == wanted else chunk[wanted]
     except _READ_ERRORS as err:
-        raise _unreadable(path, kind, err) from None
+        raise _unreadable(path, kind, err, encoding) from None
     if total is not None and progress.rows != total:
         raise CamsisError(
             f"{path} ends after {progress.rows:,} of the {total:,} rows its header announces (truncated?)"
