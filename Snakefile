@@ -14,6 +14,19 @@ include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/candidates.smk"
 
 
+# A failed rebuild must not leave the previous products looking current: those this run
+# rebuilds are moved to results/{scale}/stale/ first, and removed once the run succeeds.
+SET_ASIDE = {}
+
+
+onstart:
+    SET_ASIDE.update(set_aside_before_rebuild(workflow))
+
+
+onsuccess:
+    clear_stale(SET_ASIDE)
+
+
 rule all:
     input:
         all_outputs(),

@@ -32,6 +32,22 @@ JOB_CASES = {
     "psdheader": (["psd_header.tsv", "line 1", "expected the header"], "blank"),
     "psdbounds": (["psd_bounds.tsv", "line 2", "'x12'"], "blank"),
     "allblanked": (["allblanked.csv", "every remaining pair", "blanked"], "score_units"),
+    "hugeweight": (["huge.csv", "'wt'", "overflow", "divide them by a constant"], "tabulate"),
+    "tinyweight": (["tiny.csv", "'wt'", "underflow", "divide them by a constant"], "tabulate"),
+    "semicolon": (["semi.csv", "looks ';'-separated", "sheet column sep"], "tabulate"),
+    "latin1": (["latin.csv", "utf-8", "0xe9", "sheet column encoding"], "tabulate"),
+    "dupcolumns": (["dup.csv", "two columns named 'hocc' (columns 1 and 2)"], "tabulate"),
+    "psdnowhere": (["psd_wide.tsv", "none of its 2 rows covers a code"], "blank"),
+}
+
+# Not mistakes: builds that are right but surprising warn (summary.json and .dta notes);
+# sheet columns that read awkward inputs build. Scale -> (extra sheet cells, warning text or None).
+BUILT_CASES = {
+    "psdhalf": (dict(psds="psd_half.tsv"), "1 of 2 rows cover no code of the classification"),
+    "wholegroups": (dict(diagonal_digits="9", diagonal_groups="2"), "diagonal_digits 9 is at least the code width"),
+    "semicolonsep": (dict(input="semi.csv", sep=";"), None),
+    "latin1encoding": (dict(input="latin.csv", encoding="latin-1"), None),
+    "backticks": (dict(filter="`hocc` > 0 and `région` != 'x'", input="latin.csv", encoding="latin-1"), None),
 }
 
 # Work files each rule writes; a failed rule leaves none of its own or later ones.
@@ -68,6 +84,14 @@ def write_job_inputs(directory):
     (directory / "psd_header.tsv").write_text("low1\tup1\tlow2\tup2\n111\t112\t111\t112\n")
     (directory / "psd_bounds.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\nx12\t112\t111\t112\n")
     (directory / "psd_all.tsv").write_text("lower_1\tupper_1\tlower_2\tupper_2\n100\t299\t100\t299\n")
+    good.assign(wt=1e306).to_csv(directory / "huge.csv", index=False)
+    good.assign(wt=1e-310).to_csv(directory / "tiny.csv", index=False)
+    good.to_csv(directory / "semi.csv", index=False, sep=";")
+    (directory / "latin.csv").write_bytes(good.assign(région="Île").to_csv(index=False).encode("latin-1"))
+    good.rename(columns={"wocc": "hocc"}).to_csv(directory / "dup.csv", index=False)
+    wide = "lower_1\tupper_1\tlower_2\tupper_2\n1110\t1120\t1110\t1120\n2110\t2229\t2110\t2229\n"
+    (directory / "psd_wide.tsv").write_text(wide)  # five-digit bounds for three-digit codes
+    (directory / "psd_half.tsv").write_text(wide.splitlines()[0] + "\n1110\t1120\t1110\t1120\n111\t112\t111\t112\n")
     # Not a mistake: a table in two blocks, built with `disconnected: drop`, warns and counts.
     small = [212, 221, 222]
     inside = good["hocc"].isin(small) | good["wocc"].isin(small)
@@ -87,11 +111,22 @@ def write_job_inputs(directory):
         "psdheader": ("good.csv", "hocc", "", "psd_header.tsv"),
         "psdbounds": ("good.csv", "hocc", "", "psd_bounds.tsv"),
         "allblanked": ("allblanked.csv", "hocc", "", "psd_all.tsv"),
+        "hugeweight": ("huge.csv", "hocc", "wt"),
+        "tinyweight": ("tiny.csv", "hocc", "wt"),
+        "semicolon": ("semi.csv", "hocc", ""),
+        "latin1": ("latin.csv", "hocc", ""),
+        "dupcolumns": ("dup.csv", "hocc", ""),
+        "psdnowhere": ("good.csv", "hocc", "", "psd_wide.tsv"),
     }
-    lines = [HEADER]
+    extra = ["diagonal_groups", "filter", "sep", "encoding"]
+    lines = [HEADER.rstrip("\n") + "\t" + "\t".join(extra) + "\n"]
     inputs["dropblocks"] = ("blocks.csv", "hocc", "wt")
     for scale, (path, occ1, weight, *psds) in inputs.items():
-        lines.append(f"{scale}\t{path}\t{occ1}\twocc\t{weight}\ttoy\t{psds[0] if psds else ''}\t0\n")
+        lines.append(f"{scale}\t{path}\t{occ1}\twocc\t{weight}\ttoy\t{psds[0] if psds else ''}\t0" + "\t" * len(extra) + "\n")
+    for scale, (cells, _) in BUILT_CASES.items():
+        row = dict(scale=scale, input="good.csv", occ1="hocc", occ2="wocc", weight="", classification="toy", psds="",
+                   diagonal_digits="0") | cells
+        lines.append("\t".join(row.get(column, "") for column in HEADER.split() + extra) + "\n")
     (directory / "config/bad.tsv").write_text("".join(lines))
 
 
@@ -99,7 +134,8 @@ def write_job_inputs(directory):
 def job_run(tmp_path_factory):
     directory = toy_project(tmp_path_factory.mktemp("bad_jobs"))
     write_job_inputs(directory)
-    targets = [str(p.relative_to(directory)) for scale in [*JOB_CASES, "dropblocks"] for p in products(directory, scale)]
+    scales = [*JOB_CASES, "dropblocks", *BUILT_CASES]
+    targets = [str(p.relative_to(directory)) for scale in scales for p in products(directory, scale)]
     config = ["scales=config/bad.tsv", "min_n=0", "disconnected=drop", *PLAIN]
     done = snakemake(directory, "--keep-going", "--config", *config, "--", *targets, cores=4)
     return directory, done
@@ -118,6 +154,7 @@ def test_bad_input_found_by_a_job(job_run, scale):
     culprits, rule = JOB_CASES[scale]
     mine = [line for line in error_lines(done.stderr) if all(text in line for text in culprits)]
     assert len(mine) == 1, f"no single error line naming {culprits}:\n" + "\n".join(error_lines(done.stderr))
+    assert f"scale {scale}" in mine[0]  # a line from deep in a stage still says which scale of the sheet
     assert not any(path.exists() for path in products(directory, scale))
     failed_and_later = list(WORK)[list(WORK).index(rule):]
     work = directory / f"results/{scale}/work"
@@ -141,6 +178,21 @@ def test_dropped_blocks_reach_summary_and_notes_as_a_warning(job_run):
     assert flagged.to_numpy().tolist() == [[21, 21], [2, 2], [2, 2]]
 
 
+@pytest.mark.parametrize("scale", BUILT_CASES)
+def test_awkward_but_valid_builds_and_warns_where_surprising(job_run, scale):
+    directory, _ = job_run
+    summary = json.loads((directory / f"results/{scale}/summary.json").read_text())
+    warning = BUILT_CASES[scale][1]
+    if warning is None:
+        assert summary["pairs_used"] == len(couples()) and summary["dropped"]["filtered"] == 0
+        return
+    mine = [w for w in summary["warnings"] if warning in w]
+    assert len(mine) == 1, summary["warnings"]
+    assert mine == [w for w in summary["blanking"]["warnings"]]
+    _, meta = pyreadstat.read_dta(directory / f"results/{scale}/{scale}.dta")
+    assert f"warning: {mine[0]}" in meta.notes
+
+
 def sheet_mistakes(directory):
     """Scale -> (sheet text, what the one error line must name)."""
     toy_couples().to_csv(directory / "good.csv", index=False)
@@ -159,16 +211,31 @@ def sheet_mistakes(directory):
                             ["scale name(s) a appear more than once"]),
         "missing_column": (HEADER.replace("\tweight", "") + "a\tgood.csv\thocc\twocc\ttoy\t\t0\n",
                            ["lacks column(s) weight"]),
+        "empty_sheet": ("", ["scales sheet config/bad.tsv is empty"]),
+        "long_name": (HEADER + row.format(scale="a" + "bcdefghij" * 8, **good),
+                      ["scale name 'abcdefghijbcdefghijb...' is 73 characters long; at most 64"]),
+        "periodic_name": (HEADER + row.format(scale="a" + "x" * 25, **good), ["repeats one piece 20 times or more"]),
+        "unknown_sep": (with_columns("sep", ":"), ["sep ':' is not a separator"]),
+        "unknown_encoding": (with_columns("encoding", "klingon-8"), ["encoding 'klingon-8' is unknown"]),
+        "compare_not_scores": (with_columns("compare_to", "good.csv"),
+                               ["scale a: compare_to file good.csv", "'toy', 'mcamsis', 'fcamsis' not in good.csv"]),
     }
 
 
+def with_columns(column, value):
+    """A one-scale sheet whose extra column holds value."""
+    return (HEADER.rstrip("\n") + f"\t{column}\n") + f"a\tgood.csv\thocc\twocc\t\ttoy\t\t0\t{value}\n"
+
+
 @pytest.mark.parametrize("mistake", ["missing_input", "missing_psd", "unknown_classification", "negative_digits",
-                                     "duplicate_scale", "missing_column"])
+                                     "duplicate_scale", "missing_column", "empty_sheet", "long_name",
+                                     "periodic_name", "unknown_sep", "unknown_encoding", "compare_not_scores"])
 def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     directory = toy_project(tmp_path)
     text, culprits = sheet_mistakes(directory)[mistake]
     (directory / "config/bad.tsv").write_text(text)
-    done = snakemake(directory, "--config", "scales=config/bad.tsv", *PLAIN, "--", "results/a/a.dta")
+    target = "results/a/compare.tsv" if mistake == "compare_not_scores" else "results/a/a.dta"
+    done = snakemake(directory, "--config", "scales=config/bad.tsv", *PLAIN, "--", target)
     assert done.returncode != 0
     errors = error_lines(done.stderr)
     assert len(errors) == 1 and all(c in errors[0] for c in culprits), done.stderr[-2000:]
@@ -194,6 +261,41 @@ def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
     assert "Traceback" not in done.stderr and "Failed validating" not in done.stderr
     assert "No validator found" not in done.stderr  # the schemas name the draft Snakemake validates with
     assert not (directory / "results").exists()
+
+
+def test_a_clip_range_that_is_backwards_is_one_line_before_any_job(tmp_path):
+    directory = project_copy(tmp_path)
+    couples().to_csv(directory / "good.csv", index=False)
+    (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
+    (directory / "clip.yaml").write_text("clip: [99, 1]\n")
+    done = snakemake(directory, "--configfile", "config/config.yaml", "clip.yaml",
+                     "--config", "scales=config/toy.tsv", *PLAIN, "--", "results/a/a.dta")
+    errors = error_lines(done.stderr)
+    assert done.returncode != 0 and len(errors) == 1, done.stderr[-2000:]
+    assert "clip [99, 1] must be a range around the mean 50, lower bound first" in errors[0]
+    assert not (directory / "results").exists()
+
+
+def test_a_failed_rebuild_moves_the_previous_products_aside_as_stale(tmp_path):
+    directory = project_copy(tmp_path)
+    data = couples()
+    data.to_csv(directory / "good.csv", index=False)
+    (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\twt\ttoy\t\t0\n")
+    run = ["--config", "scales=config/toy.tsv", "min_n=0", *PLAIN, "--", *[str(p.relative_to(directory))
+                                                                        for p in products(directory, "a")]]
+    assert snakemake(directory, *run).returncode == 0
+    before = (directory / "results/a/summary.json").read_text()
+    data.assign(wt=data["wt"].where(data.index != 3, -1.0)).to_csv(directory / "good.csv", index=False)
+    done = snakemake(directory, *run)
+    assert done.returncode != 0 and "negative" in error_lines(done.stderr)[0]
+    assert not any(path.exists() for path in products(directory, "a"))
+    stale = directory / "results/a/stale"
+    assert (stale / "summary.json").read_text() == before and (stale / "a.dta").exists()
+    assert "failed or was\ninterrupted" in (stale / "README.txt").read_text()
+    assert "moved to results/a/stale/" in done.stderr
+    data.to_csv(directory / "good.csv", index=False)
+    assert snakemake(directory, *run).returncode == 0
+    assert all(path.exists() for path in products(directory, "a")) and not stale.exists()
 
 
 def test_compare_to_a_file_another_scale_makes_is_not_missing(tmp_path):

@@ -210,3 +210,12 @@ def test_ca_axis_labels_name_the_cas_own_dimensions():
     first, second = ca_axis_labels({"chosen_dimension": 2, "inertia": {"dim1": 0.31, "dim2": 0.086, "dim3": 0.02}})
     assert first == "dimension 2 (8.6% of inertia), the scale"
     assert second == "dimension 1 (31.0% of inertia)"
+
+
+def test_a_one_dimensional_ca_gets_a_map_that_says_so_not_a_traceback(units):
+    from camsis.plots import ca_axis_labels, ca_map_figure
+
+    labels = ca_axis_labels({"chosen_dimension": 1, "inertia": {"dim1": 0.4}})
+    assert labels == ("dimension 1 (40.0% of inertia), the scale", "no second dimension")
+    figure = ca_map_figure(units.drop(columns=["m_ca2", "f_ca2"]), "toy", labels)
+    assert "single dimension" in figure.axes[0].get_title()

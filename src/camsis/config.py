@@ -11,8 +11,15 @@ import pandas as pd
 from camsis.errors import CamsisError
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
-OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter"]
+OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding"]
 SCALE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A scale's name goes into file names (results/{scale}/{scale}_by_status.dta ...), which
+# most file systems cut at 255 bytes; 64 leaves room for every product.
+SCALE_NAME_LENGTH = 64
+# Snakemake refuses a wildcard value that ends in one piece repeated 20 times or more.
+PERIODIC = re.compile(r"(.+)\1{19,}$")
+# Names a sheet may give for a CSV separator it cannot write in a tab-separated cell.
+SEPARATORS = {"": ",", ",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t"}
 
 
 def parse_groups(text: str, where: str) -> list[int]:
@@ -29,7 +36,12 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise CamsisError(f"scales sheet {path} does not exist")
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
+    except pd.errors.EmptyDataError:
+        raise CamsisError(f"scales sheet {path} is empty: it needs a header line and one line per scale") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise CamsisError(f"scales sheet {path} is not a UTF-8 tab-separated file ({' '.join(str(error).split())})") from None
     sheet.columns = [column.strip() for column in sheet.columns]
     blank = [c for c in sheet.columns if c.startswith("Unnamed:") and (sheet[c] == "").all()]
     sheet = sheet.drop(columns=blank)  # a trailing tab in a spreadsheet's export
@@ -53,6 +65,11 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
         where = f"scales sheet {path}, line {line}"
         if not SCALE_NAME.match(row.scale):
             raise CamsisError(f"{where}: scale name '{row.scale}' must be letters, digits, '_', '-' or '.'")
+        if len(row.scale) > SCALE_NAME_LENGTH or PERIODIC.search(row.scale):
+            reason = (f"is {len(row.scale)} characters long; at most {SCALE_NAME_LENGTH} fit in its file names"
+                      if len(row.scale) > SCALE_NAME_LENGTH else "repeats one piece 20 times or more, which Snakemake refuses")
+            raise CamsisError(f"{where}: scale name '{row.scale[:20]}...' {reason}")
+        check_csv_dialect(row.sep, row.encoding, where)
         for column in ("input", "occ1", "occ2", "classification"):
             if not getattr(row, column):
                 raise CamsisError(f"{where}: column {column} is empty for scale {row.scale}")
@@ -70,6 +87,24 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
     if len(duplicated):
         raise CamsisError(f"scales sheet {path}: scale name(s) {', '.join(duplicated)} appear more than once")
     return sheet.set_index("scale", drop=False)
+
+
+def check_csv_dialect(sep: str, encoding: str, where: str) -> None:
+    """The sheet's sep and encoding cells must name a separator and a codec Python knows."""
+    import codecs
+
+    if sep not in SEPARATORS:
+        raise CamsisError(f"{where}: sep '{sep}' is not a separator; use one of , ; | tab")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise CamsisError(f"{where}: encoding '{encoding}' is unknown; use e.g. utf-8, latin-1 or cp1252") from None
+
+
+def csv_separator(sep: str) -> str:
+    """The sheet's sep cell as pandas takes it ('tab' -> a tab; empty -> ',')."""
+    return SEPARATORS[sep or ""]
 
 
 def read_recodes(path) -> dict[int, int]:

@@ -237,7 +237,11 @@ def _ca_points(units: pd.DataFrame, side: str) -> pd.DataFrame:
 def ca_axis_labels(ca: dict) -> tuple[str, str]:
     """Axis names of the CA map: the CA's own dimension numbers and their inertia shares."""
     chosen = ca["chosen_dimension"]
-    second = min(int(name.removeprefix("dim")) for name in ca["inertia"] if name != f"dim{chosen}")
+    others = [int(name.removeprefix("dim")) for name in ca["inertia"] if name != f"dim{chosen}"]
+    if not others:  # a table so small (or so merged) that the CA has one dimension
+        return (f"dimension {chosen} ({100 * ca['inertia'][f'dim{chosen}']:.1f}% of inertia), the scale",
+                "no second dimension")
+    second = min(others)
     return tuple(
         f"dimension {d} ({100 * ca['inertia'][f'dim{d}']:.1f}% of inertia){', the scale' if d == chosen else ''}"
         for d in (chosen, second)
@@ -251,6 +255,11 @@ def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] 
     Merged units are drawn once, at their group's point, sized by the pairs of the
     group; the points furthest out on each axis are labelled with a unit code.
     """
+    if not {"m_ca2", "f_ca2"} <= set(units.columns):
+        fig, ax = plt.subplots(figsize=(6.0, 2.0))
+        ax.axis("off")
+        ax.set_title(f"{scale}: the CA has a single dimension ({axis_labels[0]}), so there is no map to draw")
+        return fig
     fig, ax = plt.subplots(figsize=(8.0, 7.0))
     for side, marker in (("m", "o"), ("f", "^")):
         points = _ca_points(units, side)

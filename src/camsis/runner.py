@@ -47,11 +47,18 @@ def report_error(error: CamsisError) -> None:
 
 
 def run(main, snakemake) -> None:
-    """Run a rule script's ``main(snakemake)``: log to the rule's log, a CamsisError as one line and exit 1."""
+    """Run a rule script's ``main(snakemake)``: log to the rule's log, a CamsisError as one line and exit 1.
+
+    The line names the scale the job builds (and the rule) unless the message already does,
+    so an error deep in a stage ("the CA needs ...") still says which scale of the sheet it is.
+    """
     configure_logging(snakemake.log[0] if len(snakemake.log) else None)
     try:
         main(snakemake)
     except CamsisError as error:
+        scale = dict(snakemake.wildcards.items()).get("scale")
+        if scale and f"scale {scale}" not in str(error):
+            error = CamsisError(f"scale {scale} ({snakemake.rule}): {error}")
         report_error(error)
         sys.exit(1)
 

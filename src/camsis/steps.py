@@ -24,13 +24,21 @@ import pandas as pd
 import camsis
 from camsis import candidates as psd
 from camsis import tables
-from camsis.blanking import blank_cells, load_masks, read_psd_file, save_masks, summarise_blanking
+from camsis.blanking import (
+    blank_cells,
+    check_psd_coverage,
+    diagonal_rule_warnings,
+    load_masks,
+    read_psd_file,
+    save_masks,
+    summarise_blanking,
+)
 from camsis.classification import Classification, read_classification
-from camsis.config import parse_groups, read_recodes
+from camsis.config import csv_separator, parse_groups, read_recodes
 from camsis.filling import fill_classification
 from camsis.reading import file_sha256
 from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
-from camsis.summary import BlankingSummary, BootstrapInfo, build_summary
+from camsis.summary import BlankingSummary, BootstrapInfo, all_warnings, build_summary
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
@@ -88,7 +96,8 @@ def _build(inputs: ScaleInputs, table: PairTable | None = None) -> UnitScores:
 
 
 def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, weight: str | None = None,
-             where: str | None = None, chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error") -> None:
+             where: str | None = None, chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
+             sep: str | None = None, encoding: str | None = None) -> None:
     """Rule tabulate: read the couples in chunks into an occ1 x occ2 table, with the input's checksum.
 
     Parameters
@@ -99,8 +108,8 @@ def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, w
         The classification's files.
     table, table_info : path
         Outputs: the table's parquet and json.
-    occ1, occ2, weight, where : str
-        The sheet's columns (empty weight or filter: none).
+    occ1, occ2, weight, where, sep, encoding : str
+        The sheet's columns (empty weight or filter: none; empty sep and encoding: ',' and utf-8).
     chunksize, on_missing_weight
         Config keys.
     """
@@ -110,7 +119,8 @@ def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, w
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(file_sha256, data)
         result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, chunksize=chunksize,
-                                 on_missing_weight=on_missing_weight, where=where or None)
+                                 on_missing_weight=on_missing_weight, where=where or None,
+                                 sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
         digest = checksum.result()
     result.save(table, table_info, input_sha256=digest)
 
@@ -140,13 +150,18 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
         diagonal_groups=parse_groups(diagonal_groups, f"scale {scale}, diagonal_groups") or None,
         classification=frame,
     )
-    ca = blank_cells(units, units, psds=read_psd_file(psds) if psds else None, **diagonal)
-    smooth = blank_cells(units, units, psds=read_psd_file(psds_smooth), **diagonal) if psds_smooth else ca
+    warnings = diagonal_rule_warnings(units, units, diagonal["diagonal_digits"], diagonal["diagonal_groups"])
+    psd_sets = {path: read_psd_file(path) for path in (psds, psds_smooth) if path}
+    for path, rows in psd_sets.items():
+        warnings += check_psd_coverage(rows, units, units, path)
+    ca = blank_cells(units, units, psds=psd_sets.get(psds), **diagonal)
+    smooth = blank_cells(units, units, psds=psd_sets[psds_smooth], **diagonal) if psds_smooth else ca
     save_masks(ca, smooth, blanked)
     summary = BlankingSummary(
         ca=summarise_blanking(ca, pairs.weighted, pairs.counts),
         smooth=summarise_blanking(smooth, pairs.weighted, pairs.counts),
         same_sets=bool(smooth is ca),
+        warnings=warnings,
     )
     write_json(summary.as_dict(), blanking_info)
     return summary
@@ -304,7 +319,7 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         f"input {sheet_row.get('input')} sha256 {pairs.get('input_sha256')}",
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + [f"warning: {text}" for text in units.diagnostics.get("warnings", [])]
+    ] + [f"warning: {text}" for text in all_warnings(read_json(blanking), units.diagnostics)]
     write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label, notes=notes,
               label_set_names=frame.label_set_names())
     write_csv(table, csv)

@@ -26,11 +26,15 @@ class BlankingSummary:
         ``camsis.blanking.summarise_blanking`` of each mask.
     same_sets : bool
         True when the smoothing uses the CA's mask (no ``psds_smooth``).
+    warnings : list of str
+        What a user must know about the blanking (psd rows that cover no code, a diagonal
+        rule that blanks whole groups).
     """
 
     ca: dict
     smooth: dict
     same_sets: bool
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Plain types, as JSON stores them."""
@@ -93,6 +97,11 @@ class RoundsSummary:
         return asdict(self)
 
 
+def all_warnings(*stages: dict) -> list[str]:
+    """Every stage's warnings, in stage order: summary.json and the .dta notes list the same."""
+    return [text for stage in stages for text in stage.get("warnings", [])]
+
+
 def build_summary(
     scale: str,
     built: str,
@@ -142,6 +151,7 @@ def build_summary(
         "dropped": table_info["dropped"],
         "blanking": blanking,
         **scaling,
+        "warnings": all_warnings(blanking, scaling),
         "codes_written": len(score_table),
         "units_imputed": {side: int((score_table[f"{side}_imputed"] > 0).sum()) for side in SIDES},
     }

@@ -123,6 +123,23 @@ def _table(weighted, counts, units, read, dropped, source) -> PairTable:
     )
 
 
+# The mean weight per pair must leave the table's sums, and pairs / weight, inside the float range.
+WEIGHT_RANGE = (1e-150, 1e150)
+
+
+def _check_weight_range(weighted: np.ndarray, used: int, weight: str, source) -> None:
+    """Weights near the float limits overflow the table's sums (or their inverse): name the variable."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(weighted.sum())
+    mean = total / used
+    if np.isfinite(weighted).all() and np.isfinite(total) and WEIGHT_RANGE[0] <= mean <= WEIGHT_RANGE[1]:
+        return
+    raise CamsisError(
+        f"weight variable '{weight}' in {source}: weights of this size (mean {mean:.3g} per pair) overflow or "
+        "underflow the table's sums; survey weights are relative, so divide them by a constant (e.g. their mean)"
+    )
+
+
 def _accumulate(
     chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None
 ) -> PairTable:
@@ -158,6 +175,8 @@ def _accumulate(
         raise CamsisError(
             f"no valid pairs left in {source} after dropping {reasons or 'nothing'} of {read:,} pairs read"
         )
+    if weight:
+        _check_weight_range(weighted, used, weight, source)
     log.info(f"{source}: {read:,} pairs read, {used:,} used, dropped: {reasons or 'none'}")
     return _table(weighted if weight else counts, counts, units, read, dropped, source)
 
@@ -171,17 +190,19 @@ def tabulate(
     chunksize: int = CHUNKSIZE,
     on_missing_weight: str = "error",
     where: str | None = None,
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> PairTable:
     """Read `path` in chunks and count its valid pairs on the classification's units.
 
     `weight` None (or "") tabulates unweighted; see clean_pairs for what is dropped.
     `where` keeps only the rows a pandas query expression accepts (the sheet's `filter`);
-    the others are counted as dropped under `filtered`.
+    the others are counted as dropped under `filtered`. `sep` and `encoding` read a CSV.
     """
     columns = [occ1, occ2] + ([weight] if weight else [])
     if where:
         columns += [name for name in filter_variables(where, str(path)) if name not in columns]
-    chunks = iter_chunks(path, columns, chunksize)
+    chunks = iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
     return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where)
 
 

@@ -261,3 +261,45 @@ def add_dta_notes(path, notes: list[str]) -> None:
     out = data[:start] + new_map + data[start + len(new_map) : insert_at] + inserted + data[insert_at:]
     with atomic_path(path) as temporary:
         temporary.write_bytes(out)
+
+
+# Folders of a scale's results that hold intermediate files, not published products.
+WORK_FOLDERS = ("work", "bootstrap", "stale")
+STALE_NOTE = (
+    "These files were published by an earlier build of this scale. A later run set out to rebuild them\n"
+    "(its input, sheet row or options changed) and moved them here first; that run failed or was\n"
+    "interrupted, so they no longer match what the workflow would build now. Rerun the workflow to\n"
+    "rebuild them (after an interruption: snakemake --cores 2 --rerun-incomplete).\n"
+)
+
+
+def set_aside_products(paths, results="results") -> dict[str, list[str]]:
+    """Move the existing published files a run is about to rebuild into ``results/{scale}/stale/``.
+
+    A rebuild that then fails must not leave the previous score file and summary looking
+    current beside the new input. Intermediate files (work/, bootstrap/) stay where they are:
+    Snakemake manages them. Returns {scale folder: [files moved]} for every scale folder the
+    run writes products to (an empty list where none existed yet).
+    """
+    moved: dict[str, list[str]] = {}
+    for path in map(Path, paths):
+        parts = path.parts
+        if len(parts) < 3 or parts[0] != results or parts[2] in WORK_FOLDERS:
+            continue
+        folder = Path(*parts[:2])
+        files = moved.setdefault(str(folder), [])
+        if path.is_file():
+            target = folder / "stale" / Path(*parts[2:])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            files.append(str(Path(*parts[2:])))
+            (folder / "stale" / "README.txt").write_text(STALE_NOTE)
+    return moved
+
+
+def clear_stale(folders) -> None:
+    """After a successful run, the files set aside for it are superseded: remove them."""
+    import shutil
+
+    for folder in folders:
+        shutil.rmtree(Path(folder) / "stale", ignore_errors=True)

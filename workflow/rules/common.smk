@@ -7,8 +7,11 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from camsis.classification import read_classification
+from camsis.compare import read_score_file
 from camsis.config import load_scales
 from camsis.errors import CamsisError
+from camsis.writing import clear_stale, set_aside_products
 
 min_version("8.0")
 
@@ -104,6 +107,14 @@ def sheet_file(column, what):
 recodes_file = sheet_file("recodes", "recodes file")
 
 
+low, high = config["clip"]
+if not low < config["mean"] < high:
+    sys.exit(
+        f"camsis: error: config: clip [{low:g}, {high:g}] must be a range around the mean {config['mean']:g}, "
+        f"lower bound first (e.g. [1, 99] for mean 50)"
+    )
+
+
 if config["plausible_values"] > config["bootstrap"]:
     sys.exit(
         f"camsis: error: config: plausible_values ({config['plausible_values']}) cannot exceed "
@@ -118,10 +129,23 @@ def compare_file(scale):
 
 
 def compare_input(wildcards):
+    """The compare_to file; one that exists is read now, so a wrong one stops the run before any job."""
     path = compare_file(wildcards.scale)
     if not made_or_present(path):
         sys.exit(f"camsis: error: compare_to file {path} of scale {wildcards.scale} does not exist")
+    if Path(path).exists() and not any(rule.is_producer(str(path)) for rule in workflow.rules):
+        variable = classification_variable(scale_row(wildcards)["classification"])
+        try:
+            read_score_file(path, variable)
+        except CamsisError as error:
+            sys.exit(f"camsis: error: scale {wildcards.scale}: compare_to file {path} is not a score file of "
+                     f"{variable}: {error}")
     return path
+
+
+def classification_variable(name):
+    folder = Path(config["classifications"])
+    return read_classification(folder / f"{name}.tsv", folder / f"{name}.yaml").variable
 
 
 DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female", "ca_map", "linked_measures"]
@@ -166,3 +190,16 @@ def score_file_extras(wildcards):
 SCALE_OPTIONS = {key: config[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip")} | {
     "n_components": config["ca_dimensions"]
 }
+
+
+def set_aside_before_rebuild(workflow):
+    """Move the existing products of the jobs this run will run aside, and say so."""
+    outputs = [str(path) for job in workflow.dag.needrun_jobs() for path in job.output]
+    moved = set_aside_products(outputs)
+    for folder, files in moved.items():
+        if not files:
+            continue
+        print(f"camsis: {len(files)} earlier product(s) of {folder} are rebuilt by this run: moved to "
+              f"{folder}/stale/ until it succeeds ({', '.join(files[:4])}{', ...' if len(files) > 4 else ''})",
+              file=sys.stderr)
+    return moved

@@ -13,6 +13,8 @@ rule tabulate:
         occ2=sheet("occ2"),
         weight=sheet("weight"),
         where=sheet("filter"),
+        sep=sheet("sep"),
+        encoding=sheet("encoding"),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
     log:
