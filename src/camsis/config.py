@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +38,14 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
     if not path.is_file():
         raise CamsisError(f"scales sheet {path} does not exist")
     try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
+        with warnings.catch_warnings():  # surplus cells are checked below, in one line naming them
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
     except pd.errors.EmptyDataError:
         raise CamsisError(f"scales sheet {path} is empty: it needs a header line and one line per scale") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as error:
         raise CamsisError(f"scales sheet {path} is not a UTF-8 tab-separated file ({' '.join(str(error).split())})") from None
+    _check_row_widths(path)
     sheet.columns = [column.strip() for column in sheet.columns]
     blank = [c for c in sheet.columns if c.startswith("Unnamed:") and (sheet[c] == "").all()]
     sheet = sheet.drop(columns=blank)  # a trailing tab in a spreadsheet's export
@@ -87,6 +91,17 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
     if len(duplicated):
         raise CamsisError(f"scales sheet {path}: scale name(s) {', '.join(duplicated)} appear more than once")
     return sheet.set_index("scale", drop=False)
+
+
+def _check_row_widths(path: Path) -> None:
+    """A line with more filled cells than the header has columns would lose its last cells silently."""
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    width = len(lines[0].split("\t"))
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            raise CamsisError(f"scales sheet {path}, line {number}: {len(cells)} cells but the header names {width} "
+                              f"columns (extra: {', '.join(repr(c) for c in cells[width:] if c.strip())})")
 
 
 def check_csv_dialect(sep: str, encoding: str, where: str) -> None:
