@@ -184,7 +184,7 @@ def test_awkward_but_valid_builds_and_warns_where_surprising(job_run, scale):
     summary = json.loads((directory / f"results/{scale}/summary.json").read_text())
     warning = BUILT_CASES[scale][1]
     if warning is None:
-        assert summary["pairs_used"] == len(couples()) and summary["dropped"]["filtered"] == 0
+        assert summary["pairs_used"] == len(toy_couples()) and summary["dropped"]["filtered"] == 0
         return
     mine = [w for w in summary["warnings"] if warning in w]
     assert len(mine) == 1, summary["warnings"]
@@ -264,8 +264,8 @@ def test_bad_config_is_one_line_before_any_job(tmp_path, option, culprit):
 
 
 def test_a_clip_range_that_is_backwards_is_one_line_before_any_job(tmp_path):
-    directory = project_copy(tmp_path)
-    couples().to_csv(directory / "good.csv", index=False)
+    directory = toy_project(tmp_path)
+    toy_couples().to_csv(directory / "good.csv", index=False)
     (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\t\ttoy\t\t0\n")
     (directory / "clip.yaml").write_text("clip: [99, 1]\n")
     done = snakemake(directory, "--configfile", "config/config.yaml", "clip.yaml",
@@ -277,8 +277,8 @@ def test_a_clip_range_that_is_backwards_is_one_line_before_any_job(tmp_path):
 
 
 def test_a_failed_rebuild_moves_the_previous_products_aside_as_stale(tmp_path):
-    directory = project_copy(tmp_path)
-    data = couples()
+    directory = toy_project(tmp_path)
+    data = toy_couples()
     data.to_csv(directory / "good.csv", index=False)
     (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\twt\ttoy\t\t0\n")
     run = ["--config", "scales=config/toy.tsv", "min_n=0", *PLAIN, "--", *[str(p.relative_to(directory))

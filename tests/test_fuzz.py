@@ -15,14 +15,8 @@ from camsis.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_scales
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import DROP_REASONS, tabulate
-from conftest import write_classification
+from helpers import TOY, TOY_UNITS, write_classification
 
-TOY = [
-    (1, 1, None, "High", 70.0), (2, 1, None, "Low", 30.0),
-    (11, 2, 1, "High A", 75.0), (12, 2, 1, "High B", 65.0), (21, 2, 2, "Low A", 35.0), (22, 2, 2, "Low B", 25.0),
-    (111, 3, 11, "u111", 80.0), (112, 3, 11, "u112", 72.0), (121, 3, 12, "u121", 66.0), (122, 3, 12, "u122", 60.0),
-    (211, 3, 21, "u211", 40.0), (212, 3, 21, "u212", 33.0), (221, 3, 22, "u221", 28.0), (222, 3, 22, "u222", 20.0),
-]
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -67,7 +61,7 @@ def test_any_sheet_is_read_or_refused_in_one_line(folder, columns, rows, raw):
     assert (scales["classification"] == "toy").all()
 
 
-UNITS = [111, 112, 121, 122, 211, 212, 221, 222]
+UNITS = TOY_UNITS.tolist()
 CODES = st.one_of(st.sampled_from(UNITS), st.sampled_from([0, -9, 999, 11, 2]), st.just(np.nan),
                   st.floats(allow_nan=False, allow_infinity=True), st.sampled_from(["nurse", "", "111.0"]))
 WEIGHTS = st.one_of(st.floats(0.1, 10), st.sampled_from([0.0, -1.0, np.nan, np.inf, 1e306, 1e-310, 1e150]),
