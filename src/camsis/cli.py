@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_esres(sub)
+    from camsis.cli_classification import add_classification, add_translate
+
+    add_classification(sub)
+    add_translate(sub)
     args = parser.parse_args(argv)
     configure_logging(level=logging.INFO if args.verbose else logging.WARNING)
     try:

@@ -1,0 +1,103 @@
+"""`camsis classification import` and `camsis translate`: the command-line side.
+
+Kept apart from camsis.cli (which holds the shared parser and error handling) so each
+subcommand's options live beside the code that reads them; the work itself is done by
+camsis.codeframe and camsis.translating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.cli")
+
+
+def add_classification(sub) -> None:
+    """Register `camsis classification import`."""
+    p = sub.add_parser("classification", help="code frames: import one from a label file",
+                       description="Manage the code frames in data/classifications.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = actions.add_parser(
+        "import", help="write NAME.tsv + NAME.yaml from a do-file, SPSS syntax or labelled .dta/.sav",
+        description="Build a code frame from value labels: the units' label set (or, in a .dta/.sav, the "
+                    "variable), optionally the label sets of coarser groups (finest first). The hierarchy "
+                    "comes from the codes: a group holds the units whose code, at full width, begins with "
+                    "the group's code. Trailing-zero group codes (2100 for group 21) are recognised.")
+    imp.add_argument("file", metavar="FILE", help="Stata .do, SPSS .sps, or labelled .dta/.sav")
+    imp.add_argument("--name", required=True, help="classification name (file stem, scale sheet column)")
+    imp.add_argument("--units", required=True, metavar="LABELSET_OR_VAR", help="label set of the units")
+    imp.add_argument("--groups", nargs="+", default=[], metavar="LABELSET",
+                     help="label sets of coarser levels, finest first")
+    imp.add_argument("--group-digits", nargs="+", type=int, metavar="N",
+                     help="group levels by leading digits, finest first (e.g. 3 2 1) when no label set names them")
+    imp.add_argument("--exclude", nargs="+", type=int, default=[], metavar="CODE",
+                     help="codes to leave out (counted in the report)")
+    imp.add_argument("--links", metavar="FILE", help=".csv/.tsv/.dta/.sav with a code column and measures")
+    imp.add_argument("--link-code", metavar="VAR", help="code column of --links (default: code, NAME, or the first)")
+    imp.add_argument("--link-measures", nargs="+", metavar="VAR", help="measures to link (default: all numeric)")
+    imp.add_argument("--reference-measure", metavar="VAR", help="linked measure that orients the scale by default")
+    imp.add_argument("--variable", help="code variable name in score files (default NAME)")
+    imp.add_argument("--label", help="its variable label (default: the file's, else NAME)")
+    imp.add_argument("--out", default="data/classifications", metavar="DIR",
+                     help="directory to write into (default data/classifications)")
+    imp.set_defaults(run=run_import)
+
+
+def run_import(args: argparse.Namespace) -> None:
+    from camsis.codeframe import import_classification, write_classification_files
+
+    frame, metadata, report = import_classification(
+        args.file, args.name, args.units, groups=args.groups, group_digits=args.group_digits,
+        exclude=args.exclude, links=args.links, link_code=args.link_code, link_measures=args.link_measures,
+        reference_measure=args.reference_measure, variable=args.variable, label=args.label)
+    for line in report.lines():
+        log.warning("%s: %s", args.name, line) if _is_warning(line) else log.info("%s: %s", args.name, line)
+    tsv, yaml_path = write_classification_files(frame, metadata, args.out, args.name)
+    print(f"{args.name}: {report.lines()[0]}; wrote {tsv} and {yaml_path}")
+
+
+def _is_warning(line: str) -> bool:
+    return any(word in line for word in ("without", "inferred", "not codes"))
+
+
+def add_translate(sub) -> None:
+    """Register `camsis translate`."""
+    p = sub.add_parser(
+        "translate", help="carry a scale's scores to another classification through a crosswalk",
+        description="Each target code gets the weighted mean of the scores of its source codes (weights: "
+                    "n_m / n_f of the score file, or --weight); target codes without a source stay missing "
+                    "and are counted; groups of the target are the weighted means of their units.")
+    p.add_argument("scores", metavar="SCOREFILE", help="score file of a built scale (.dta or .csv)")
+    p.add_argument("--to", required=True, metavar="CLASSIFICATION", help="target classification name")
+    p.add_argument("--crosswalk", required=True, metavar="FILE",
+                   help=".csv/.tsv/.dta/.sav with a source and a target code column (a code frame .tsv with a "
+                        "link to the target works: soc2020.tsv's isco08)")
+    p.add_argument("--from-column", metavar="VAR", help="source code column of the crosswalk "
+                   "(default: the score file's code variable, else code)")
+    p.add_argument("--to-column", metavar="VAR", help="target code column of the crosswalk (default: the target's variable)")
+    p.add_argument("--weight", metavar="VAR", help="score-file column to weight every score by (default n_m / n_f)")
+    p.add_argument("--classifications", default="data/classifications", metavar="DIR",
+                   help="where the target's code frame is (default data/classifications)")
+    p.add_argument("--out", required=True, metavar="FILE", help="translated scores: .dta or .csv")
+    p.set_defaults(run=run_translate)
+
+
+def run_translate(args: argparse.Namespace) -> None:
+    from camsis.translating import read_crosswalk, read_scores, translate_scores, write_translation
+    from camsis.classification import load_classification
+
+    if Path(args.out).suffix.lower() not in (".csv", ".dta"):
+        raise CamsisError(f"--out {args.out}: write .csv or .dta")
+    target = load_classification(args.to, args.classifications)
+    scores, code = read_scores(args.scores)
+    crosswalk = read_crosswalk(args.crosswalk, args.from_column or code, args.to_column or target.variable)
+    result, report = translate_scores(scores, code, crosswalk, target, weight=args.weight)
+    write_translation(result, report, target, args.out, source=Path(args.scores).name)
+    for line in report["lines"]:
+        log.warning("%s", line)
+    print(f"translated {report['sources_used']} source codes to {report['targets_scored']} of "
+          f"{report['targets']} {target.name} units; wrote {args.out}")

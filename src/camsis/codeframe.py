@@ -1,0 +1,499 @@
+"""Build a code frame (camsis.classification's .tsv + .yaml) from value-label sets.
+
+The hierarchy comes from the codes themselves: a group contains the units whose code,
+written at the units' full width, begins with the group's code written at its level's
+full width. Widths matter because integer codes lose their leading zeros: ISCO-08's armed
+forces unit 0110 is stored as 110 and its minor group 011 as 11, and only padding each
+to its level's width ("0110", "011", "01", "0") puts them under major group 0.
+
+Frames often repeat group labels in the unit label set in a trailing-zero form (ISCO-08
+writes sub-major group 21 as 2100). Such codes are recognised as the group they stand
+for, except where the group has no other unit: then the code is that group's single unit
+(ISCO-08 1120, minor group 112).
+
+Frame codes. When the unit set writes groups in the trailing-zero form, the frame does
+too (published score files are matched on those codes: gb2010isco08.dta labels 2100,
+1110, 100), so each group's code is its trailing-zero form; a group whose trailing-zero
+form is a unit's code (112/1120, 011/0110) or another group's keeps its own short code
+(112, 11) instead. Otherwise groups keep their own codes (SOC: 1, 11, 111). Codes that
+would still collide are refused, naming them.
+
+Nothing is dropped silently: `FrameReport` lists what was inferred (groups no label set
+names, trailing-zero forms recognised, repeats of group labels in the unit set), units
+without a group at a level, groups without units (left out of the frame) and excluded
+codes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+
+
+@dataclass
+class FrameReport:
+    """What the builder found and inferred, for the log and the metadata."""
+
+    counts: dict[int, int] = field(default_factory=dict)
+    level_names: dict[int, str] = field(default_factory=dict)
+    trailing_zero: list[str] = field(default_factory=list)
+    single_unit_groups: list[str] = field(default_factory=list)
+    short_coded_groups: list[str] = field(default_factory=list)
+    repeated_group_labels: list[str] = field(default_factory=list)
+    inferred_groups: dict[int, list[str]] = field(default_factory=dict)
+    units_without_group: dict[int, list[str]] = field(default_factory=dict)
+    groups_without_units: dict[int, list[str]] = field(default_factory=dict)
+    excluded: list[str] = field(default_factory=list)
+    unmatched_links: list[int] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One line per finding, for the log."""
+        out = ["levels: " + ", ".join(f"{self.level_names.get(k, k)} {n}" for k, n in sorted(self.counts.items()))]
+        if self.trailing_zero:
+            out.append(f"{len(self.trailing_zero)} trailing-zero group codes recognised in the unit labels")
+        if self.single_unit_groups:
+            out.append(f"{len(self.single_unit_groups)} groups have a single unit written in the trailing-zero form: "
+                       + _show(self.single_unit_groups))
+        if self.short_coded_groups:
+            out.append("groups kept under their own code because their trailing-zero code is taken: "
+                       + _show(self.short_coded_groups))
+        if self.repeated_group_labels:
+            out.append(f"{len(self.repeated_group_labels)} group labels repeated in the unit labels read as groups")
+        for level, codes in sorted(self.units_without_group.items()):
+            out.append(f"{len(codes)} units without a group at level {level} "
+                       f"({self.level_names.get(level, level)}): {_show(codes)}")
+        for level, codes in sorted(self.inferred_groups.items()):
+            out.append(f"{len(codes)} groups at level {level} ({self.level_names.get(level, level)}) "
+                       f"inferred from the unit codes, no label names them: {_show(codes)}")
+        for level, codes in sorted(self.groups_without_units.items()):
+            out.append(f"{len(codes)} groups at level {level} without units, left out: {_show(codes)}")
+        if self.excluded:
+            out.append(f"{len(self.excluded)} codes excluded as asked: {_show(self.excluded)}")
+        if self.unmatched_links:
+            out.append(f"{len(self.unmatched_links)} codes of the link file are not codes of the frame: "
+                       + _show([str(c) for c in self.unmatched_links]))
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "counts": {int(k): int(v) for k, v in self.counts.items()},
+            "trailing_zero": len(self.trailing_zero),
+            "single_unit_groups": list(self.single_unit_groups),
+            "short_coded_groups": list(self.short_coded_groups),
+            "repeated_group_labels": len(self.repeated_group_labels),
+            "inferred_groups": {int(k): list(v) for k, v in self.inferred_groups.items()},
+            "units_without_group": {int(k): list(v) for k, v in self.units_without_group.items()},
+            "groups_without_units": {int(k): list(v) for k, v in self.groups_without_units.items()},
+            "excluded": list(self.excluded),
+            "unmatched_links": list(self.unmatched_links),
+        }
+
+
+def _show(codes: list[str], limit: int = 20) -> str:
+    shown = ", ".join(codes[:limit])
+    return shown + (f", ... ({len(codes)} in all)" if len(codes) > limit else "")
+
+
+LEVEL_NAMES = {1: "major", 2: "sub-major", 3: "minor", 4: "unit"}
+
+
+def _digits(labels: dict[str, str], what: str, exclude: set[int], excluded: list[str]) -> dict[str, str]:
+    """Codes that are non-negative integers, as text without a sign; others refused by name."""
+    out: dict[str, str] = {}
+    bad = []
+    for code, label in labels.items():
+        text = str(code).strip()
+        number = _as_int(text)
+        if number is not None and number in exclude:
+            excluded.append(text)
+            continue
+        if not re.fullmatch(r"\d+", text):
+            if number is not None and number >= 0:
+                text = str(number)
+            else:
+                bad.append(text)
+                continue
+        out[text] = str(label)
+    if bad:
+        raise CamsisError(f"{what}: code(s) {', '.join(bad[:10])} are not non-negative integers "
+                          f"(leave them out with --exclude)")
+    return out
+
+
+def _as_int(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
+
+
+def _pad(code: str, width: int) -> str:
+    return code.zfill(width)
+
+
+def build_frame(
+    units: dict[str, str],
+    groups: list[dict[str, str]] | None = None,
+    group_digits: list[int] | None = None,
+    exclude: list[int] | None = None,
+    names: tuple[str, list[str]] = ("units", []),
+) -> tuple[pd.DataFrame, FrameReport]:
+    """Code frame rows (code, level, parent, title, label) from label sets.
+
+    Parameters
+    ----------
+    units : {code text: label} of the unit label set (it may also carry group labels,
+        in the trailing-zero form or at the groups' own width: they are recognised).
+    groups : label sets of coarser levels, finest first.
+    group_digits : widths of the group levels, finest first, for frames whose groups
+        are only implied by the digits (SOC 2010: 3 2 1); defaults to each group set's
+        widest code. With neither groups nor digits the frame is flat.
+    exclude : codes to leave out of every set (counted in the report).
+    names : the unit set's name and the group sets' names, for messages.
+    """
+    groups = groups or []
+    report = FrameReport()
+    exclude_set = set(exclude or [])
+    unit_name, group_names = names[0], list(names[1]) + [f"group set {k + 1}" for k in range(len(groups))]
+    units = _digits(units, unit_name, exclude_set, report.excluded)
+    groups = [_digits(g, group_names[k], exclude_set, report.excluded) for k, g in enumerate(groups)]
+    if not units:
+        raise CamsisError(f"{unit_name}: no codes to build a frame from")
+    width = max(len(c) for c in units)
+    widths = list(group_digits) if group_digits else [max((len(c) for c in g), default=0) for g in groups]
+    if groups and group_digits and len(group_digits) != len(groups):
+        raise CamsisError(f"--group-digits gives {len(group_digits)} widths for {len(groups)} group label sets")
+    for k, g in enumerate(groups):
+        too_wide = [c for c in g if len(c) > widths[k]]
+        if too_wide:
+            raise CamsisError(f"{group_names[k]}: codes {', '.join(too_wide[:10])} are wider than "
+                              f"its level's {widths[k]} digits")
+    chain = [width] + widths
+    if any(b >= a for a, b in zip(chain, chain[1:])) or any(w < 1 for w in widths):
+        raise CamsisError(f"level widths must shrink from the units to the coarsest group, found {chain} digits "
+                          f"({unit_name}, then {', '.join(group_names[:len(groups)]) or '--group-digits'})")
+    n_levels = len(widths) + 1
+    level_of_width = {w: n_levels - 1 - k for k, w in enumerate(widths)}  # finest group = level n-1
+    names_by_level = _level_names(n_levels)
+    report.level_names = names_by_level
+
+    # Group sets, coarsest first: a code is its level's code, or the trailing-zero form of
+    # a coarser group already read.
+    known: dict[int, dict[str, str]] = {level_of_width[w]: {} for w in widths}
+    repeats: dict[tuple[int, str], str] = {}  # labels of groups written elsewhere (fallback titles)
+    order = sorted(range(len(groups)), key=lambda k: widths[k])
+    for k in order:
+        level = level_of_width[widths[k]]
+        for code, label in groups[k].items():
+            padded = _pad(code, widths[k])
+            owner = _trailing_zero_owner(padded, known, widths, level_of_width, coarser_than=level)
+            if owner is not None:
+                repeats.setdefault(owner, label)
+                continue
+            if padded in known[level]:
+                raise CamsisError(f"{group_names[k]}: codes '{code}' and another code both read as "
+                                  f"{padded} at {widths[k]} digits")
+            known[level][padded] = label
+
+    # Unit set: repeats of group codes at their own width, trailing-zero forms, units.
+    unit_rows: dict[str, str] = {}
+    candidate_forms: dict[str, tuple[int, str, str]] = {}  # unit-width code -> (level, group, label)
+    for code, label in units.items():
+        if len(code) < width and len(code) in level_of_width and code in known[level_of_width[len(code)]]:
+            repeats[(level_of_width[len(code)], _pad(code, len(code)))] = label
+            report.repeated_group_labels.append(code)
+            continue
+        padded = _pad(code, width)
+        owner = _trailing_zero_owner(padded, known, widths, level_of_width, coarser_than=n_levels)
+        if owner is not None:
+            candidate_forms[padded] = (owner[0], owner[1], label)
+            continue
+        if padded in unit_rows:
+            raise CamsisError(f"{unit_name}: codes '{code}' and another code both read as {padded}")
+        unit_rows[padded] = label
+    # A trailing-zero form whose group has no other unit is that group's single unit;
+    # finest groups first, so 3310 (minor 331's only unit) counts as a unit of 3300.
+    for padded, (level, group, label) in sorted(candidate_forms.items(), key=lambda item: -item[1][0]):
+        if any(u.startswith(group) for u in unit_rows):
+            report.trailing_zero.append(padded)
+            repeats[(level, group)] = label
+        else:
+            unit_rows[padded] = label
+            report.single_unit_groups.append(f"{group}/{padded}")
+    trailing_zero_mode = bool(report.trailing_zero)
+
+    # Membership: each unit's group at every level; missing groups are inferred.
+    membership: dict[str, dict[int, str]] = {}
+    for unit in unit_rows:
+        membership[unit] = {}
+        for w in widths:
+            level = level_of_width[w]
+            group = unit[:w]
+            if group not in known[level]:
+                if groups:  # with digits only, every group is inferred: no need to list units
+                    report.units_without_group.setdefault(level, []).append(unit)
+                if group not in report.inferred_groups.setdefault(level, []):
+                    report.inferred_groups[level].append(group)
+            membership[unit][level] = group
+    report.inferred_groups = {k: v for k, v in report.inferred_groups.items() if v}
+    used = {level: {m[level] for m in membership.values()} for level in known}
+    for level, codes in known.items():
+        empty = sorted(set(codes) - used[level])
+        if empty:
+            report.groups_without_units[level] = empty
+
+    # Frame codes.
+    unit_ints = {u: int(u) for u in unit_rows}
+    group_codes: dict[tuple[int, str], int] = {}
+    for level in sorted(used):
+        for group in sorted(used[level]):
+            group_codes[(level, group)] = int(group.ljust(width, "0")) if trailing_zero_mode else int(group)
+    if trailing_zero_mode:
+        taken = set(unit_ints.values())
+        for key in sorted(group_codes):  # coarsest first: the finer group yields its code
+            if group_codes[key] in taken:
+                group_codes[key] = int(key[1])
+                report.short_coded_groups.append(key[1])
+            taken.add(group_codes[key])
+    everything = [(u, n_levels, c) for u, c in unit_ints.items()] + [(g, lv, c) for (lv, g), c in group_codes.items()]
+    by_code: dict[int, list[str]] = {}
+    for text, level, code in everything:
+        by_code.setdefault(code, []).append(f"{text} ({names_by_level[level]})")
+    clashes = {c: t for c, t in by_code.items() if len(t) > 1}
+    if clashes:
+        shown = "; ".join(f"{c}: {' and '.join(t)}" for c, t in list(clashes.items())[:5])
+        raise CamsisError(f"codes that cannot be told apart once stored as integers: {shown} "
+                          f"(leave some out with --exclude, or give the group label sets with --groups)")
+
+    rows = []
+    for (level, group), code in group_codes.items():
+        label = known[level].get(group) or repeats.get((level, group))
+        parent = group_codes[(level - 1, group[:_width_of(level - 1, level_of_width)])] if level > 1 else pd.NA
+        title = _title(label, group) if label else ""
+        rows.append((code, level, parent, title, label if label else f"{group} (untitled group)"))
+    for unit, code in unit_ints.items():
+        label = unit_rows[unit]
+        parent = group_codes[(n_levels - 1, membership[unit][n_levels - 1])] if n_levels > 1 else pd.NA
+        rows.append((code, n_levels, parent, _title(label, unit), label))
+    frame = pd.DataFrame(rows, columns=["code", "level", "parent", "title", "label"])
+    frame["parent"] = frame["parent"].astype("Int64")
+    frame = frame.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
+    report.counts = frame["level"].value_counts().sort_index().to_dict()
+    return frame, report
+
+
+def _width_of(level: int, level_of_width: dict[int, int]) -> int:
+    return next(w for w, lv in level_of_width.items() if lv == level)
+
+
+def _trailing_zero_owner(padded: str, known, widths, level_of_width, coarser_than: int) -> tuple[int, str] | None:
+    """(level, group) whose trailing-zero form `padded` is, among groups coarser than a level."""
+    owners = []
+    for w in widths:
+        level = level_of_width[w]
+        if level >= coarser_than or w >= len(padded):
+            continue
+        if set(padded[w:]) == {"0"} and padded[:w] in known[level]:
+            owners.append((level, padded[:w]))
+    if len(owners) > 1:
+        # 2100 could be minor 210 and sub-major 21: the finer one is the real group
+        return max(owners)
+    return owners[0] if owners else None
+
+
+def _level_names(n_levels: int) -> dict[int, str]:
+    if n_levels == 4:
+        return dict(LEVEL_NAMES)
+    names = {level: f"level {level}" for level in range(1, n_levels + 1)}
+    names[n_levels] = "unit"
+    return names
+
+
+def _title(label: str, code: str) -> str:
+    """The label without a leading copy of its code ("1111. Chief ..." -> "Chief ...")."""
+    number = code.lstrip("0") or "0"
+    stripped = re.sub(rf"^0*{number}\s*[.:)\-]?\s+", "", label.strip())
+    return stripped or label.strip()
+
+
+# --- links ---------------------------------------------------------------------------
+
+def read_links(path: str | Path, code: str | None, measures: list[str] | None, default_code: str) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """Read a link file (.csv/.tsv/.dta/.sav): the code column and the measures.
+
+    Returns (data, variable labels, value labels {measure: {code: label}}, float32
+    columns). The code column is `code`, else `default_code` (the frame's name), else
+    the file's first column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CamsisError(f"--links {path}: no such file")
+    suffix = path.suffix.lower()
+    variable_labels, value_labels, float32 = {}, {}, set()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            data = pd.read_csv(path, sep="\t" if suffix != ".csv" else ",")
+        elif suffix in (".dta", ".sav"):
+            import pyreadstat
+
+            reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
+            data, meta = reader(str(path))
+            variable_labels = {k: v for k, v in meta.column_names_to_labels.items() if v}
+            value_labels = {var: meta.value_labels[name] for var, name in meta.variable_to_label.items()
+                            if name in meta.value_labels}
+            float32 = {k for k, t in (meta.readstat_variable_types or {}).items() if t == "float"}
+        else:
+            raise CamsisError(f"--links {path}: use a .csv, .tsv, .dta or .sav file")
+    except CamsisError:
+        raise
+    except Exception as error:  # readers raise many types for a corrupt file
+        raise CamsisError(f"--links {path}: cannot read it: {' '.join(str(error).split())}") from None
+    columns = [str(c) for c in data.columns]
+    key = code or next((c for c in ("code", default_code) if c in columns), columns[0] if columns else None)
+    if key not in columns:
+        raise CamsisError(f"--links {path}: no column {key} (it has {', '.join(columns)})")
+    chosen = measures or [c for c in columns if c != key and pd.api.types.is_numeric_dtype(data[c])]
+    missing = [m for m in chosen if m not in columns]
+    if missing:
+        raise CamsisError(f"--links {path}: no column(s) {', '.join(missing)} (it has {', '.join(columns)})")
+    return data[[key, *chosen]].rename(columns={key: "code"}), variable_labels, value_labels, float32
+
+
+def join_links(frame: pd.DataFrame, data: pd.DataFrame, float32: set[str], path: str) -> tuple[pd.DataFrame, list[int]]:
+    """Join link values onto the frame's codes; a code linked twice must agree.
+
+    Returns the frame with the measures added (as text, float32 values written as the
+    shortest decimal that reads back as the stored float) and the link codes that are
+    not codes of the frame (reported, not an error: link files cover other frames too).
+    """
+    codes = pd.to_numeric(data["code"], errors="coerce")
+    bad = codes.isna() & data["code"].notna()
+    if bad.any() or (codes.dropna() != codes.dropna().round()).any():
+        first = data["code"][bad | (codes != codes.round())].iloc[0]
+        raise CamsisError(f"--links {path}: code '{first}' is not an integer")
+    data = data.assign(code=codes).dropna(subset=["code"])
+    data["code"] = data["code"].astype(np.int64)
+    measures = [c for c in data.columns if c != "code"]
+    clash = [c for c in measures if c in ("code", "level", "parent", "title", "label")]
+    if clash:
+        raise CamsisError(f"--links {path}: measure name {clash[0]} is a code frame column; rename it")
+    distinct = data.drop_duplicates()
+    twice = distinct["code"][distinct["code"].duplicated()]
+    if len(twice):
+        code = int(twice.iloc[0])
+        rows = distinct[distinct["code"] == code]
+        raise CamsisError(f"--links {path}: code {code} is linked to different values "
+                          f"({rows[measures].to_dict(orient='records')[:2]})")
+    values = distinct.set_index("code")
+    for column in measures:
+        values[column] = _as_text(values[column], column in float32)
+    unmatched = sorted(int(c) for c in values.index.difference(frame["code"]))
+    joined = frame.join(values, on="code")
+    return joined, unmatched
+
+
+def _as_text(values: pd.Series, float32: bool) -> pd.Series:
+    if not pd.api.types.is_numeric_dtype(values):
+        return values.astype("string")
+    if float32:
+        return values.map(lambda v: "" if pd.isna(v) else np.format_float_positional(np.float32(v), trim="-"))
+    present = values.dropna()
+    if len(present) and (present == present.round()).all():
+        return values.astype("Int64").astype("string")
+    return values.map(lambda v: "" if pd.isna(v) else repr(float(v)))
+
+
+# --- the import ----------------------------------------------------------------------
+
+def import_classification(
+    path: str | Path,
+    name: str,
+    units: str,
+    groups: list[str] | None = None,
+    group_digits: list[int] | None = None,
+    exclude: list[int] | None = None,
+    links: str | Path | None = None,
+    link_code: str | None = None,
+    link_measures: list[str] | None = None,
+    reference_measure: str | None = None,
+    variable: str | None = None,
+    label: str | None = None,
+) -> tuple[pd.DataFrame, dict, FrameReport]:
+    """Frame rows and metadata of a classification imported from a label file.
+
+    Returns the rows of `{name}.tsv`, the mapping of `{name}.yaml` and the report.
+    `units` names a label set (or, in a .dta/.sav, a variable); `groups` label sets of
+    coarser levels, finest first.
+    """
+    from camsis.labelfiles import read_label_sets, variable_labels
+
+    path = Path(path)
+    sets = read_label_sets(path)
+    wanted = [units, *(groups or [])]
+    missing = [s for s in wanted if s not in sets]
+    if missing:
+        raise CamsisError(f"{path}: no label set {', '.join(missing)} (it has: {', '.join(sets) or 'none'})")
+    frame, report = build_frame(sets[units], [sets[g] for g in groups or []], group_digits, exclude,
+                                names=(units, list(groups or [])))
+    measures_labels: dict[str, str] = {}
+    value_labels: dict[str, dict[int, str]] = {}
+    unmatched: list[int] = []
+    if links:
+        data, measures_labels, link_value_labels, float32 = read_links(links, link_code, link_measures, name)
+        frame, unmatched = join_links(frame, data, float32, str(links))
+        measures = [c for c in data.columns if c != "code"]
+        measures_labels = {m: measures_labels.get(m, m) for m in measures}
+        value_labels = {m: {int(k): str(v) for k, v in link_value_labels[m].items()}
+                        for m in measures if m in link_value_labels}
+        report.unmatched_links = unmatched
+    measures = [c for c in frame.columns if c not in ("code", "level", "parent", "title", "label")]
+    if reference_measure and reference_measure not in measures:
+        raise CamsisError(f"--reference-measure {reference_measure}: not a linked measure "
+                          f"(links: {', '.join(measures) or 'none, give --links'})")
+    unit_label = variable_labels(path).get(units)
+    # in a .dta/.sav, --units may name the variable: the value label set keeps its own name
+    set_name = next(k for k, v in sets.items() if v is sets[units])
+    metadata = {
+        "variable": variable or name,
+        "label": label or unit_label or name,
+        "value_label_name": set_name if re.fullmatch(r"[A-Za-z_]\w{0,31}", set_name) else f"{name}_label",
+        "reference_measure": reference_measure or "",
+        "source": f"value labels {units}" + (f" (groups: {', '.join(groups)})" if groups else "")
+                  + f" of {path.name}" + (f"; measures linked from {Path(links).name}" if links else ""),
+        "link_labels": measures_labels,
+        "link_value_labels": value_labels,
+    }
+    return frame, metadata, report
+
+
+def write_classification_files(frame: pd.DataFrame, metadata: dict, directory: str | Path, name: str) -> tuple[Path, Path]:
+    """Write `{name}.tsv` and `.yaml`, then read them back with load_classification so a
+    frame it would refuse is never left in place."""
+    import shutil
+    import tempfile
+
+    import yaml
+
+    from camsis.classification import load_classification
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CamsisError(f"--out {directory}: no such directory")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        raise CamsisError(f"--name {name!r}: use letters, digits and _ (it names the files and the scale sheet's column)")
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as staging:
+        staging = Path(staging)
+        frame.to_csv(staging / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
+        with open(staging / f"{name}.yaml", "w", encoding="utf-8") as handle:
+            yaml.safe_dump(metadata, handle, sort_keys=False, allow_unicode=True, width=200)
+        load_classification(name, staging)
+        for suffix in (".tsv", ".yaml"):
+            shutil.move(str(staging / f"{name}{suffix}"), directory / f"{name}{suffix}")
+    return directory / f"{name}.tsv", directory / f"{name}.yaml"
