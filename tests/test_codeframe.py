@@ -221,3 +221,15 @@ def test_cli_import_writes_files_and_errors_in_one_line(tmp_path, capsys):
     assert main(["classification", "import", str(do), "--name", "toy", "--units", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"camsis: error: {do}: no label set nope (it has: occ)"]
+
+
+def test_isco88_extra_national_codes_are_reported_with_the_groups_inferred_for_them(repo):
+    sources = repo / "data" / "classifications" / "sources"
+    frame, _, report = import_classification(sources / "isco88comlabelsv1.sps", "isco88", "istilab",
+                                             groups=["ismilab", "issmlab", "ismjlab"])
+    warnings = "\n".join(report.warnings())
+    assert "8 units without a group at level 2 (sub-major): 2010, 2011, 2012, 7500, 7510, 7520, 7530, 8400" in warnings
+    assert report.inferred_groups[2] == ["20", "75", "84"]
+    frame = frame.set_index("code")
+    # 2000 stays major group 2; the inferred sub-major 20 keeps its own code
+    assert frame.at[2000, "level"] == 1 and frame.at[20, "level"] == 2 and frame.at[20, "parent"] == 2000

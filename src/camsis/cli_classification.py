@@ -55,13 +55,11 @@ def run_import(args: argparse.Namespace) -> None:
         exclude=args.exclude, links=args.links, link_code=args.link_code, link_measures=args.link_measures,
         reference_measure=args.reference_measure, variable=args.variable, label=args.label)
     for line in report.lines():
-        log.warning("%s: %s", args.name, line) if _is_warning(line) else log.info("%s: %s", args.name, line)
+        log.info("%s: %s", args.name, line)
+    for line in report.warnings():
+        log.warning("%s: %s", args.name, line)
     tsv, yaml_path = write_classification_files(frame, metadata, args.out, args.name)
     print(f"{args.name}: {report.lines()[0]}; wrote {tsv} and {yaml_path}")
-
-
-def _is_warning(line: str) -> bool:
-    return any(word in line for word in ("without", "inferred", "not codes"))
 
 
 def add_translate(sub) -> None:

@@ -53,7 +53,7 @@ class FrameReport:
     unmatched_links: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """One line per finding, for the log."""
+        """What was recognised, one line each (the log's INFO lines)."""
         out = ["levels: " + ", ".join(f"{self.level_names.get(k, k)} {n}" for k, n in sorted(self.counts.items()))]
         if self.trailing_zero:
             out.append(f"{len(self.trailing_zero)} trailing-zero group codes recognised in the unit labels")
@@ -65,6 +65,13 @@ class FrameReport:
                        + _show(self.short_coded_groups))
         if self.repeated_group_labels:
             out.append(f"{len(self.repeated_group_labels)} group labels repeated in the unit labels read as groups")
+        if self.excluded:
+            out.append(f"{len(self.excluded)} codes excluded as asked: {_show(self.excluded)}")
+        return out
+
+    def warnings(self) -> list[str]:
+        """What was inferred or left out, one line each: a user must check these."""
+        out = []
         for level, codes in sorted(self.units_without_group.items()):
             out.append(f"{len(codes)} units without a group at level {level} "
                        f"({self.level_names.get(level, level)}): {_show(codes)}")
@@ -73,26 +80,10 @@ class FrameReport:
                        f"inferred from the unit codes, no label names them: {_show(codes)}")
         for level, codes in sorted(self.groups_without_units.items()):
             out.append(f"{len(codes)} groups at level {level} without units, left out: {_show(codes)}")
-        if self.excluded:
-            out.append(f"{len(self.excluded)} codes excluded as asked: {_show(self.excluded)}")
         if self.unmatched_links:
             out.append(f"{len(self.unmatched_links)} codes of the link file are not codes of the frame: "
                        + _show([str(c) for c in self.unmatched_links]))
         return out
-
-    def as_dict(self) -> dict:
-        return {
-            "counts": {int(k): int(v) for k, v in self.counts.items()},
-            "trailing_zero": len(self.trailing_zero),
-            "single_unit_groups": list(self.single_unit_groups),
-            "short_coded_groups": list(self.short_coded_groups),
-            "repeated_group_labels": len(self.repeated_group_labels),
-            "inferred_groups": {int(k): list(v) for k, v in self.inferred_groups.items()},
-            "units_without_group": {int(k): list(v) for k, v in self.units_without_group.items()},
-            "groups_without_units": {int(k): list(v) for k, v in self.groups_without_units.items()},
-            "excluded": list(self.excluded),
-            "unmatched_links": list(self.unmatched_links),
-        }
 
 
 def _show(codes: list[str], limit: int = 20) -> str:
