@@ -218,6 +218,7 @@ def test_cli_import_writes_files_and_errors_in_one_line(tmp_path, capsys):
     assert main(["classification", "import", str(do), "--name", "toy", "--units", "occ",
                  "--group-digits", "1", "--out", str(tmp_path)]) == 0
     assert load_classification("toy", tmp_path).frame["level"].value_counts().to_dict() == {2: 3, 1: 2}
+    assert "2 groups at level 1" in capsys.readouterr().err  # inferred groups are a warning
     assert main(["classification", "import", str(do), "--name", "toy", "--units", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"camsis: error: {do}: no label set nope (it has: occ)"]
