@@ -69,14 +69,17 @@ class FrameReport:
             out.append(f"{len(self.excluded)} codes excluded as asked: {_show(self.excluded)}")
         return out
 
+    def _level(self, level: int) -> str:
+        name = self.level_names.get(level, f"level {level}")
+        return f"level {level}" if name == f"level {level}" else f"level {level} ({name})"
+
     def warnings(self) -> list[str]:
         """What was inferred or left out, one line each: a user must check these."""
         out = []
         for level, codes in sorted(self.units_without_group.items()):
-            out.append(f"{len(codes)} units without a group at level {level} "
-                       f"({self.level_names.get(level, level)}): {_show(codes)}")
+            out.append(f"{len(codes)} units without a group at {self._level(level)}: {_show(codes)}")
         for level, codes in sorted(self.inferred_groups.items()):
-            out.append(f"{len(codes)} groups at level {level} ({self.level_names.get(level, level)}) "
+            out.append(f"{len(codes)} groups at {self._level(level)} "
                        f"inferred from the unit codes, no label names them: {_show(codes)}")
         for level, codes in sorted(self.groups_without_units.items()):
             out.append(f"{len(codes)} groups at level {level} without units, left out: {_show(codes)}")

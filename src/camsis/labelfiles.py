@@ -107,7 +107,7 @@ def stata_commands(text: str) -> list[str]:
                 buffer.clear()
                 continue
         if text.startswith("/*", i):
-            i = _skip_block_comment(text, i)
+            i = _skip_nested(text, i, "/*", "*/", "/* comment")
             if buffer:
                 buffer.append(" ")
             continue
@@ -121,7 +121,7 @@ def stata_commands(text: str) -> list[str]:
                 i = n if end < 0 else end
             continue
         if text.startswith('`"', i):
-            end = _skip_compound_string(text, i)
+            end = _skip_nested(text, i, '`"', "\"'", "compound quote `\"")
             buffer.append(text[i:end])
             i = end
             continue
@@ -143,36 +143,22 @@ def stata_commands(text: str) -> list[str]:
     return commands
 
 
-def _skip_block_comment(text: str, i: int) -> int:
+def _skip_nested(text: str, i: int, opening: str, closing: str, what: str) -> int:
+    """Index just past the `closing` that matches the `opening` at i (Stata nests both
+    `/* */` comments and compound quotes)."""
     depth, j = 0, i
     while j < len(text):
-        if text.startswith("/*", j):
+        if text.startswith(opening, j):
             depth += 1
-            j += 2
-        elif text.startswith("*/", j):
+            j += len(opening)
+        elif text.startswith(closing, j):
             depth -= 1
-            j += 2
+            j += len(closing)
             if depth == 0:
                 return j
         else:
             j += 1
-    raise CamsisError(f"line {text.count(chr(10), 0, i) + 1}: /* comment never closed")
-
-
-def _skip_compound_string(text: str, i: int) -> int:
-    depth, j = 0, i
-    while j < len(text):
-        if text.startswith('`"', j):
-            depth += 1
-            j += 2
-        elif text.startswith("\"'", j):
-            depth -= 1
-            j += 2
-            if depth == 0:
-                return j
-        else:
-            j += 1
-    raise CamsisError(f"line {text.count(chr(10), 0, i) + 1}: compound quote `\" never closed")
+    raise CamsisError(f"line {text.count(chr(10), 0, i) + 1}: {what} never closed")
 
 
 def parse_stata(text: str) -> dict[str, dict[str, str]]:
