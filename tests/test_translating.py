@@ -60,6 +60,18 @@ def test_translate_to_dta_carries_the_target_labels(toy, tmp_path, scorefile, cr
     assert "isei" in data.columns
 
 
+def test_pairs_that_map_to_a_group_are_left_out_and_named(toy, tmp_path, scorefile, caplog):
+    xwalk = tmp_path / "groups.csv"
+    pd.DataFrame({"src": [1, 2], "toy": [111, 12]}).to_csv(xwalk, index=False)
+    out = tmp_path / "o.csv"
+    assert main(["translate", str(scorefile), "--to", "toy", "--crosswalk", str(xwalk),
+                 "--classifications", str(tmp_path), "--out", str(out)]) == 0
+    table = pd.read_csv(out).set_index("toy")
+    assert table.at[111, "mcamsis"] == pytest.approx(40.0) and pd.isna(table.at[12, "mcamsis"])
+    assert any("1 crosswalk pairs map to toy groups, not units, and are left out: 12" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_translate_refuses_targets_outside_the_classification(toy, tmp_path, scorefile, capsys):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"src": [1, 2], "toy": [111, 999]}).to_csv(bad, index=False)

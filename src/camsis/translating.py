@@ -83,10 +83,14 @@ def translate_scores(scores: pd.DataFrame, code: str, crosswalk: pd.DataFrame, t
     source = source.drop_duplicates(subset=[code]).set_index(source[code].astype(np.int64).to_numpy())
     units = pd.Index(target.units)
     linked = crosswalk[crosswalk["source"].isin(source.index)]
-    outside = sorted(set(linked["target"]) - set(units))
+    outside = sorted(set(linked["target"]) - set(target.frame.index))
     if outside:
-        raise CamsisError(f"--crosswalk maps to {len(outside)} codes that are not units of {target.name}: "
+        raise CamsisError(f"--crosswalk maps to {len(outside)} codes that are not codes of {target.name}: "
                           f"{', '.join(map(str, outside[:10]))}")
+    # a crosswalk that stops at a group (an approximation coded 2200) cannot say which unit:
+    # those pairs are left out, counted and named, and the group still gets its units' mean
+    to_groups = linked[~linked["target"].isin(units)]
+    linked = linked[linked["target"].isin(units)]
     unmapped_sources = sorted(set(crosswalk["source"]) - set(source.index))
     out = pd.DataFrame({target.variable: target.frame.index.to_numpy(dtype=np.int64)}, index=target.frame.index)
     population = {}
@@ -118,8 +122,13 @@ def translate_scores(scores: pd.DataFrame, code: str, crosswalk: pd.DataFrame, t
         "targets_without_source": without,
         "sources_used": int(linked["source"].nunique()),
         "crosswalk_sources_not_scored": unmapped_sources,
+        "pairs_to_groups": int(len(to_groups)),
         "lines": [],
     }
+    if len(to_groups):
+        groups = sorted(int(c) for c in set(to_groups["target"]))
+        report["lines"].append(f"{len(to_groups)} crosswalk pairs map to {target.name} groups, not units, and are "
+                               f"left out: {', '.join(map(str, groups[:20]))}" + (" ..." if len(groups) > 20 else ""))
     if without:
         report["lines"].append(f"{len(without)} {target.name} units have no source code in the crosswalk and are "
                                f"left missing: {', '.join(map(str, without[:20]))}" + (" ..." if len(without) > 20 else ""))
