@@ -232,3 +232,40 @@ def test_filter_keeps_rows_and_counts_the_rest(tmp_path):
         tabulate(path, "h", "w", None, UNITS, where="wave >=")
     with pytest.raises(CamsisError, match="true or false"):
         tabulate(path, "h", "w", None, UNITS, where="wave + 1")
+
+
+def collapse(df, where=None):
+    """The couples of `df` as a table of cells with a count column n (groupby, missing codes kept)."""
+    return df.fillna({"hocc": -99.0}).groupby(["hocc", "wocc"], dropna=False).size().rename("n").reset_index().replace({"hocc": {-99.0: np.nan}})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".dta", ".parquet"])
+def test_frequency_weights_give_the_table_of_the_couples_one_row_each(tmp_path, suffix):
+    rows = couples(n=500, seed=4)[["hocc", "wocc"]]
+    cells = collapse(rows)
+    assert len(cells) < len(rows) / 4 and cells["n"].max() > 10
+    by_row = tabulate_frame(rows, "hocc", "wocc", None, UNITS)
+    by_cell = tabulate(write(cells, tmp_path / f"cells{suffix}"), "hocc", "wocc", "n", UNITS, chunksize=7, weight_type="frequency")
+    pd.testing.assert_frame_equal(by_row.counts, by_cell.counts)
+    pd.testing.assert_frame_equal(by_row.weighted, by_cell.weighted)
+    assert (by_row.read, by_row.used, by_row.dropped) == (by_cell.read, by_cell.used, by_cell.dropped)
+    assert by_cell.read == 500 and by_cell.dropped["survey_missing"] > 0
+    # read as survey weights the same file counts cells, not couples: what the option fixes
+    surveyed = tabulate(tmp_path / f"cells{suffix}", "hocc", "wocc", "n", UNITS)
+    assert surveyed.read == len(cells) and surveyed.used < by_row.used
+
+
+def test_frequency_weights_count_filtered_and_zero_rows_as_couples():
+    cells = pd.DataFrame({"hocc": [1111, 1111, 2211, 9269], "wocc": [1111, 2211, 2211, 1111], "n": [3, 0, 5, 2], "wave": [1, 1, 2, 1]})
+    table = tabulate_frame(cells, "hocc", "wocc", "n", UNITS, where="wave == 1", weight_type="frequency")
+    assert table.read == 10 and table.dropped["filtered"] == 5 and table.dropped["zero_weight"] == 0 and table.used == 5
+
+
+@pytest.mark.parametrize("value, words", [(1.5, ["not whole numbers", "e.g. 1.5"]), (-2.0, ["negative"]), (np.nan, ["missing"])])
+def test_bad_frequency_weight_is_one_line_naming_file_and_variable(value, words):
+    cells = pd.DataFrame({"hocc": [1111, 2211, 9269], "wocc": [1111, 2211, 5555], "n": [3.0, value, 2.0]})
+    with pytest.raises(CamsisError) as error:
+        tabulate_frame(cells, "hocc", "wocc", "n", UNITS, source="cells.csv", weight_type="frequency")
+    message = str(error.value)
+    assert "\n" not in message and "cells.csv" in message and "'n'" in message
+    assert all(word in message for word in words)

@@ -21,6 +21,10 @@ log = logging.getLogger("camsis.pairs")
 
 REASONS = ("survey_missing", "not_in_classification", "missing_weight", "zero_weight")
 
+# How a weight is read: "survey" weights are relative (rescaled to the pairs used by the
+# smoothing), "frequency" weights count identical couples (Stata's fweight).
+WEIGHT_TYPES = ("survey", "frequency")
+
 # Text cells read as missing rather than as a bad code: empty, and Stata's "." for missing.
 _TEXT_MISSING = {"", "."}
 
@@ -49,7 +53,8 @@ class CleanPairs:
 
     occ1, occ2 : int64 positions into the classification's sorted units array.
     weight : float64 frequency weight of each pair (1.0 when unweighted).
-    dropped : reason -> number of pairs removed, every reason of REASONS present.
+    dropped : reason -> number of pairs removed, every reason of REASONS present; with
+        frequency weights these are couples (sums of the weights), not rows.
     unknown_codes : code -> times it appears (on either side) in the pairs dropped as
         not_in_classification, so the caller can report the most frequent ones.
     """
@@ -88,6 +93,7 @@ def clean_pairs(
     units: np.ndarray,
     path,
     on_missing_weight: str = "error",
+    weight_type: str = "survey",
 ) -> CleanPairs:
     """Drop invalid pairs by reason and map the remaining codes to unit positions.
 
@@ -95,9 +101,15 @@ def clean_pairs(
     once per chunk, by a lookup array (or a binary search for huge codes). A negative code is a
     survey missing value; a missing weight is an error unless on_missing_weight="drop";
     a negative or infinite weight is always an error.
+
+    With weight_type="frequency" a row stands for `weight` identical couples, so every
+    count (pairs dropped by each reason) is a sum of weights, and a weight that is not a
+    whole number, or is missing, is an error (a count cannot be guessed).
     """
     if on_missing_weight not in ("error", "drop"):
         raise CamsisError(f"on_missing_weight must be 'error' or 'drop', got {on_missing_weight!r}")
+    if weight_type not in WEIGHT_TYPES:
+        raise CamsisError(f"weight_type must be one of {', '.join(WEIGHT_TYPES)}, got {weight_type!r}")
     check_columns(path, [occ1, occ2] + ([weight] if weight else []), [str(c) for c in chunk.columns])
     c1 = to_codes(chunk[occ1], occ1, path)
     c2 = to_codes(chunk[occ2], occ2, path)
@@ -118,6 +130,8 @@ def clean_pairs(
                 f"weight variable '{weight}' in {path} has {int(negative.sum()):,} negative or infinite "
                 f"values (e.g. {example:g}); weights must be finite and non-negative"
             )
+        if weight_type == "frequency":
+            check_frequency_weights(w, weight, path)
         no_weight = keep & np.isnan(w)
         if no_weight.any() and on_missing_weight == "error":
             raise CamsisError(
@@ -133,18 +147,50 @@ def clean_pairs(
 
     bad_codes = np.concatenate([c1[unknown & ~in1], c2[unknown & ~in2]])
     codes, counts = np.unique(bad_codes, return_counts=True)
+    couples = w if weight_type == "frequency" and weight else None
     return CleanPairs(
         occ1=p1[keep].astype(np.int64),
         occ2=p2[keep].astype(np.int64),
         weight=w[keep].astype(np.float64),
         dropped={
-            "survey_missing": int(missing.sum()),
-            "not_in_classification": int(unknown.sum()),
-            "missing_weight": int(no_weight.sum()),
-            "zero_weight": int(zero.sum()),
+            "survey_missing": row_count(missing, couples),
+            "not_in_classification": row_count(unknown, couples),
+            "missing_weight": row_count(no_weight, couples),
+            "zero_weight": row_count(zero, couples),
         },
         unknown_codes=dict(zip(codes.tolist(), counts.tolist())),
     )
+
+
+def check_frequency_weights(w: np.ndarray, weight: str, path) -> None:
+    """Refuse frequency weights that cannot be counts of couples: missing, negative, not whole numbers."""
+    with np.errstate(invalid="ignore"):
+        negative = (w < 0) | np.isinf(w)
+    if negative.any():
+        raise CamsisError(
+            f"frequency weight variable '{weight}' in {path} has {int(negative.sum()):,} negative or infinite "
+            f"values (e.g. {w[negative][0]:g}); a frequency weight counts identical couples"
+        )
+    missing = np.isnan(w)
+    if missing.any():
+        raise CamsisError(
+            f"frequency weight variable '{weight}' in {path} is missing in {int(missing.sum()):,} rows; "
+            "a frequency weight counts identical couples and cannot be missing"
+        )
+    fraction = w != np.round(w)
+    if fraction.any():
+        raise CamsisError(
+            f"frequency weight variable '{weight}' in {path} has {int(fraction.sum()):,} values that are not "
+            f"whole numbers (e.g. {w[fraction][0]:g}); a frequency weight counts identical couples "
+            "(use weight_type survey for relative weights)"
+        )
+
+
+def row_count(rows: np.ndarray, couples: np.ndarray | None = None) -> int:
+    """How many pairs the selected rows stand for: one each, or their frequency weights."""
+    if couples is None:
+        return int(np.count_nonzero(rows))
+    return int(couples[rows].sum())
 
 
 def filter_variables(expression: str, where: str) -> list[str]:

@@ -19,7 +19,8 @@ import pandas as pd
 
 from camsis.classification import check_units
 from camsis.errors import CamsisError
-from camsis.pairs import REASONS, clean_pairs, filter_rows, filter_variables
+from camsis.linking import PersonColumns, couple_chunks, link_file
+from camsis.pairs import REASONS, check_frequency_weights, clean_pairs, filter_rows, filter_variables, row_count, to_codes
 from camsis.reading import CHUNKSIZE, iter_chunks
 from camsis.writing import atomic_path, write_json
 
@@ -140,8 +141,18 @@ def _check_weight_range(weighted: np.ndarray, used: int, weight: str, source) ->
     )
 
 
+def _couples_per_row(chunk: pd.DataFrame, weight, weight_type, source) -> np.ndarray | None:
+    """Couples each row stands for: its frequency weight, or None when every row is one couple."""
+    if weight_type != "frequency" or not weight:
+        return None
+    w = to_codes(chunk[weight], weight, source)
+    check_frequency_weights(w, weight, source)
+    return w
+
+
 def _accumulate(
-    chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None
+    chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None,
+    weight_type="survey",
 ) -> PairTable:
     units = check_units(units)
     size = len(units) ** 2
@@ -151,17 +162,21 @@ def _accumulate(
     unknown: Counter = Counter()
     read = 0
     for chunk in chunks:
-        read += len(chunk)
+        couples = _couples_per_row(chunk, weight, weight_type, source)
+        read += row_count(np.ones(len(chunk), dtype=bool), couples)
         if where:
             kept = filter_rows(chunk, where, source)
-            dropped["filtered"] += int((~kept).sum())
+            dropped["filtered"] += row_count(~kept, couples)
             chunk = chunk[kept]
-        pairs = clean_pairs(chunk, occ1, occ2, weight, units, source, on_missing_weight)
+        pairs = clean_pairs(chunk, occ1, occ2, weight, units, source, on_missing_weight, weight_type)
         for reason, n in pairs.dropped.items():
             dropped[reason] += n
         unknown.update(pairs.unknown_codes)
         cell = pairs.occ1 * len(units) + pairs.occ2
-        n = np.bincount(cell)
+        if couples is None:
+            n = np.bincount(cell)
+        else:  # a frequency weight is a number of couples: the pair counts are its sums
+            n = np.bincount(cell, weights=pairs.weight).astype(np.int64)
         counts[: len(n)] += n
         if weight:
             w = np.bincount(cell, weights=pairs.weight)
@@ -192,18 +207,23 @@ def tabulate(
     where: str | None = None,
     sep: str = ",",
     encoding: str = "utf-8",
+    weight_type: str = "survey",
 ) -> PairTable:
     """Read `path` in chunks and count its valid pairs on the classification's units.
 
     `weight` None (or "") tabulates unweighted; see clean_pairs for what is dropped.
     `where` keeps only the rows a pandas query expression accepts (the sheet's `filter`);
     the others are counted as dropped under `filtered`. `sep` and `encoding` read a CSV.
+    With `weight_type` "frequency"
+    a row is `weight` identical couples: `counts`, `read` and every dropped count are
+    sums of the weights, so a table of cells with a count column gives the same table
+    as its couples one row each.
     """
     columns = [occ1, occ2] + ([weight] if weight else [])
     if where:
         columns += [name for name in filter_variables(where, str(path)) if name not in columns]
     chunks = iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
-    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where)
+    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where, weight_type)
 
 
 def tabulate_frame(
@@ -215,6 +235,31 @@ def tabulate_frame(
     source: str = "<data frame>",
     on_missing_weight: str = "error",
     where: str | None = None,
+    weight_type: str = "survey",
 ) -> PairTable:
     """Tabulate pairs already in memory (synthetic data, tests) exactly as `tabulate` does."""
-    return _accumulate([df], occ1, occ2, weight, units, source, on_missing_weight, where)
+    return _accumulate([df], occ1, occ2, weight, units, source, on_missing_weight, where, weight_type)
+
+
+def tabulate_persons(
+    path,
+    columns: PersonColumns,
+    first_sex: float,
+    units,
+    repeat_couples: str = "all",
+    chunksize: int = CHUNKSIZE,
+    on_missing_weight: str = "error",
+    where: str | None = None,
+    weight_type: str = "survey",
+) -> tuple[PairTable, dict[str, int]]:
+    """Link a person file into couples (camsis.linking) and count their pairs as `tabulate` does.
+
+    The filter (`where`) applies to persons before linking, so it is counted by the
+    linking (``filtered``), not among the table's dropped pairs. Returns the table and
+    the linking counts (for summary.json's ``linking``).
+    """
+    linked = link_file(path, columns, first_sex, repeat_couples, chunksize, where)
+    weight = "weight" if columns.weight else None
+    chunks = couple_chunks(linked.couples, chunksize)
+    table = _accumulate(chunks, "occ1", "occ2", weight, units, str(path), on_missing_weight, None, weight_type)
+    return table, linked.counts

@@ -1,0 +1,363 @@
+"""Stage 1, linking: turn a file of persons with partner links into one row per couple.
+
+Survey data come as one row per person naming the partner: UK panels by a person id
+unique in the whole file (Understanding Society ``pidp``/``ppid``), censuses by a person
+number within the household (IPUMS ``serial``/``pernum``/``sploc``). A couple is two
+persons who name each other (in the same household and wave when those are given);
+partner 1 is the one whose sex is ``first_sex`` and the couple carries partner 1's
+weight. Everything else is counted, never silently lost (see LINK_COUNTS).
+
+Linking needs the whole file at once (a partner may be anywhere in it), so the persons
+are read in chunks into a few compact arrays (ids, sex flag, occupation, status, weight)
+and joined by sorting the ids once and binary-searching the partners: memory is about
+60 bytes per person plus 40 for the join, not a DataFrame of the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from camsis.errors import CamsisError
+from camsis.pairs import filter_rows, filter_variables, to_codes
+from camsis.reading import input_rows, iter_chunks
+
+log = logging.getLogger("camsis.linking")
+
+# persons = filtered + no_partner + partner_not_found + link_not_reciprocal + 2 * couples
+# couples = couples_kept + sex_missing + same_sex + repeat_couple (the last only with repeat_couples "first")
+LINK_COUNTS = (
+    "persons", "filtered", "no_partner", "partner_not_found", "link_not_reciprocal",
+    "couples", "sex_missing", "same_sex", "repeat_couple", "couples_kept",
+)
+REPEAT_COUPLES = ("all", "first")
+
+# Sex of a person as stored: partner 1's sex, any other sex, missing (NaN or negative).
+FIRST, OTHER, NO_SEX = 1, 0, -1
+
+
+@dataclass(frozen=True)
+class PersonColumns:
+    """Variables of a person file (sheet columns of a ``layout: persons`` row).
+
+    person, partner : the person's id and the partner's (0, negative or empty: no partner).
+    sex : the variable whose value ``first_sex`` makes a person partner 1.
+    occ : the person's own occupation code; status : optional status code.
+    household : optional; then person and partner are numbers within the household.
+    wave : optional; links are made within a wave, repeated couples are found across waves.
+    weight : optional; the couple takes partner 1's.
+    """
+
+    person: str
+    partner: str
+    sex: str
+    occ: str
+    household: str | None = None
+    wave: str | None = None
+    status: str | None = None
+    weight: str | None = None
+
+    def variables(self) -> list[str]:
+        names = [self.person, self.partner, self.sex, self.occ, self.household, self.wave, self.status, self.weight]
+        return list(dict.fromkeys(name for name in names if name))
+
+
+@dataclass
+class Persons:
+    """The columns of a person file that linking needs, one array each (length: persons kept).
+
+    ``person``, ``partner`` (-1: none), ``household`` and ``wave`` are int64 (0 when not
+    given), ``sex`` is FIRST, OTHER or NO_SEX (int8), ``occ``, ``status`` and ``weight``
+    float64 (status and weight None when not given). ``read`` counts every row, ``filtered``
+    the rows a filter left out, ``sex_values`` up to 20 distinct values of the sex variable
+    (for the error when no row has ``first_sex``), ``source`` names the file.
+    """
+
+    person: np.ndarray
+    partner: np.ndarray
+    household: np.ndarray
+    wave: np.ndarray
+    sex: np.ndarray
+    occ: np.ndarray
+    status: np.ndarray | None
+    weight: np.ndarray | None
+    read: int = 0
+    filtered: int = 0
+    sex_values: list = field(default_factory=list)
+    source: str = ""
+
+
+@dataclass
+class Linked:
+    """Couples of a person file, one row each, and how every person was accounted for.
+
+    couples : DataFrame with ``occ1``, ``occ2`` (partner 1's and partner 2's codes), and
+        ``weight`` (partner 1's), ``status1``, ``status2`` when the file has them, in the
+        file order of partner 1.
+    counts : LINK_COUNTS -> number (persons or couples, see the module's identities).
+    """
+
+    couples: pd.DataFrame
+    counts: dict[str, int]
+
+
+def _ids(values: np.ndarray, variable: str, path, allow_missing: bool) -> np.ndarray:
+    """Whole-number ids as int64; missing (allowed only for partners) and <= 0 become -1."""
+    missing = np.isnan(values)
+    if missing.any() and not allow_missing:
+        raise CamsisError(f"id variable '{variable}' in {path} is missing in {int(missing.sum()):,} rows; every person needs one")
+    filled = np.where(missing, -1.0, values)
+    if np.any(filled != np.round(filled)) or np.any(np.abs(filled) >= 2.0**62):
+        example = filled[(filled != np.round(filled)) | (np.abs(filled) >= 2.0**62)][0]
+        raise CamsisError(f"id variable '{variable}' in {path} holds {example:g}, not a whole number")
+    ids = filled.astype(np.int64)
+    return np.where(ids > 0, ids, -1) if allow_missing else ids
+
+
+def persons_from_frame(frame: pd.DataFrame, columns: PersonColumns, first_sex: float, path, where: str | None = None) -> Persons:
+    """The arrays linking needs from one chunk of a person file (its filter applied)."""
+    read = len(frame)
+    filtered = 0
+    if where:
+        kept = filter_rows(frame, where, path)
+        filtered = int((~kept).sum())
+        frame = frame[kept]
+
+    def codes(name):
+        return to_codes(frame[name], name, path)
+
+    sex_codes = codes(columns.sex)
+    with np.errstate(invalid="ignore"):
+        sex = np.where(np.isnan(sex_codes) | (sex_codes < 0), NO_SEX, np.where(sex_codes == first_sex, FIRST, OTHER))
+    zero = np.zeros(len(frame), dtype=np.int64)
+    return Persons(
+        person=_ids(codes(columns.person), columns.person, path, allow_missing=False),
+        partner=_ids(codes(columns.partner), columns.partner, path, allow_missing=True),
+        household=_ids(codes(columns.household), columns.household, path, False) if columns.household else zero,
+        wave=_ids(codes(columns.wave), columns.wave, path, False) if columns.wave else zero,
+        sex=sex.astype(np.int8),
+        occ=codes(columns.occ),
+        status=codes(columns.status) if columns.status else None,
+        weight=codes(columns.weight) if columns.weight else None,
+        read=read,
+        filtered=filtered,
+        sex_values=np.unique(sex_codes[~np.isnan(sex_codes)])[:20].tolist(),
+        source=str(path),
+    )
+
+
+class _Growing:
+    """Chunks appended into preallocated arrays (the file's row count, when known), grown by doubling."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.size, self.arrays = max(capacity, 1), 0, {}
+
+    def append(self, parts: dict[str, np.ndarray]) -> None:
+        n = len(next(iter(parts.values())))
+        if self.size + n > self.capacity:
+            self.capacity = max(2 * self.capacity, self.size + n)
+            self.arrays = {k: np.resize(v, self.capacity) for k, v in self.arrays.items()}
+        for name, values in parts.items():
+            if name not in self.arrays:
+                self.arrays[name] = np.empty(self.capacity, dtype=values.dtype)
+            self.arrays[name][self.size : self.size + n] = values
+        self.size += n
+
+    def result(self) -> dict[str, np.ndarray]:
+        # a view, not a copy, when the file said how many rows it has and the filter kept them all
+        return {k: v[: self.size] for k, v in self.arrays.items()}
+
+
+ARRAYS = ("person", "partner", "household", "wave", "sex", "occ", "status", "weight")
+
+
+def read_persons(path, columns: PersonColumns, first_sex: float, chunksize: int = 1_000_000, where: str | None = None) -> Persons:
+    """Read the variables linking needs from a person file in chunks, holding nothing else.
+
+    Every format of ``camsis.reading`` works. A ``first_sex`` that no row's sex has is
+    bad input (a typo would otherwise make every couple "same sex").
+    """
+    wanted = columns.variables()
+    if where:
+        wanted += [name for name in filter_variables(where, str(path)) if name not in wanted]
+    store = _Growing(input_rows(path) or chunksize)
+    read = filtered = 0
+    sex_values: set = set()
+    has_first = False
+    for chunk in iter_chunks(path, wanted, chunksize):
+        part = persons_from_frame(chunk, columns, first_sex, path, where)
+        read += part.read
+        filtered += part.filtered
+        has_first |= bool((part.sex == FIRST).any())
+        if len(sex_values) < 20:
+            sex_values.update(part.sex_values)
+        store.append({name: getattr(part, name) for name in ARRAYS if getattr(part, name) is not None})
+    if not has_first:
+        _no_first_sex(path, columns.sex, first_sex, sorted(sex_values))
+    arrays = store.result()
+    if not store.size:
+        raise CamsisError(f"no persons to link in {path} (after the filter, if any)")
+    return Persons(
+        **{name: arrays.get(name) for name in ARRAYS},
+        read=read, filtered=filtered, sex_values=sorted(sex_values)[:20], source=str(path),
+    )
+
+
+def _no_first_sex(path, variable, first_sex, values) -> None:
+    shown = ", ".join(f"{v:g}" for v in values) or "none (all missing)"
+    raise CamsisError(f"first_sex {first_sex:g} is not a value of variable '{variable}' in {path} (values: {shown})")
+
+
+def _key(prefix: np.ndarray, ids: np.ndarray, id_set: np.ndarray) -> np.ndarray:
+    """One int64 per (prefix, id) that is equal exactly when both are.
+
+    Ids are replaced by their rank among ``id_set`` (the persons' own ids, sorted and
+    unique), so the key never overflows; an id outside it gets -1 (no such person).
+    """
+    rank = np.searchsorted(id_set, ids)
+    inside = rank < len(id_set)
+    found = inside & (id_set[np.minimum(rank, len(id_set) - 1)] == ids)
+    return np.where(found, prefix * len(id_set) + rank, -1)
+
+
+def _groups(household: np.ndarray, wave: np.ndarray) -> np.ndarray:
+    """A dense number for each (wave, household) combination."""
+    if not household.any() and not wave.any():
+        return np.zeros(len(household), dtype=np.int64)
+    # hashing (pd.factorize) rather than sorting: dense numbers, so wave x household cannot overflow
+    wave_id = pd.factorize(wave)[0].astype(np.int64)
+    household_id = pd.factorize(household)[0].astype(np.int64)
+    return pd.factorize(wave_id * (int(household_id.max()) + 1) + household_id)[0].astype(np.int64)
+
+
+def _first_duplicate(persons: Persons, columns: PersonColumns, order: np.ndarray, keys_sorted: np.ndarray) -> None:
+    repeated = np.flatnonzero(keys_sorted[1:] == keys_sorted[:-1]) + 1
+    if not len(repeated):
+        return
+    # the duplicate that comes first in the file; its earlier twin sits just before it in the stable sort
+    at = repeated[np.argmin(order[repeated])]
+    row, twin = int(order[at]), int(order[at - 1])
+    where = ""
+    if columns.household:
+        where += f" in household {persons.household[row]} ('{columns.household}')"
+    if columns.wave:
+        where += f" in wave {persons.wave[row]} ('{columns.wave}')"
+    raise CamsisError(
+        f"person id {persons.person[row]} ('{columns.person}') appears more than once{where} in {persons.source}: "
+        f"persons {twin + 1:,} and {row + 1:,} (after any filter); ids must be unique"
+    )
+
+
+def link_couples(persons: Persons, columns: PersonColumns, repeat_couples: str = "all") -> Linked:
+    """Pair persons who name each other; count every person who is not in a couple.
+
+    Partner 1 is the person with ``first_sex``; a couple in which both or neither have it
+    is ``same_sex`` and one with a missing sex ``sex_missing``: both are left out, since
+    the scale's two sides are sexes. A couple seen again in a later wave (same persons,
+    same household when given) is ``repeat_couple``: left out with ``repeat_couples``
+    "first", kept with "all". A person id used twice (within household and wave) is an error.
+    """
+    if repeat_couples not in REPEAT_COUPLES:
+        raise CamsisError(f"repeat_couples must be one of {', '.join(REPEAT_COUPLES)}, got {repeat_couples!r}")
+    n = len(persons.person)
+    if n == 0:
+        raise CamsisError(f"no persons to link in {persons.source} (after the filter, if any)")
+    prefix = _groups(persons.household, persons.wave)
+    id_set = np.unique(persons.person)
+    own = _key(prefix, persons.person, id_set)
+    order = np.argsort(own, kind="stable")
+    keys_sorted = own[order]
+    _first_duplicate(persons, columns, order, keys_sorted)
+    del own
+
+    named = persons.partner > 0
+    wanted = _key(prefix, persons.partner, id_set)
+    del prefix
+    pos = np.minimum(np.searchsorted(keys_sorted, wanted), n - 1)
+    found = named & (wanted >= 0) & (keys_sorted[pos] == wanted)
+    partner_row = np.where(found, order[pos], -1)
+    del keys_sorted, order, pos, wanted
+
+    rows = np.arange(n)
+    back = partner_row[np.maximum(partner_row, 0)]
+    mutual = found & (back == rows) & (partner_row != rows)
+    first = np.flatnonzero(mutual & (rows < partner_row))
+    second = partner_row[first]
+
+    sex_a, sex_b = persons.sex[first], persons.sex[second]
+    no_sex = (sex_a == NO_SEX) | (sex_b == NO_SEX)
+    same = ~no_sex & (sex_a == sex_b)
+    usable = ~no_sex & ~same
+    a_first = sex_a == FIRST
+    p1 = np.where(a_first, first, second)[usable]
+    p2 = np.where(a_first, second, first)[usable]
+
+    repeat = _repeats(persons, p1, p2, bool(columns.wave))
+    keep = ~repeat if repeat_couples == "first" else np.ones(len(p1), dtype=bool)
+    p1, p2 = p1[keep], p2[keep]
+    by_file = np.argsort(p1, kind="stable")
+    p1, p2 = p1[by_file], p2[by_file]
+
+    couples = {"occ1": persons.occ[p1], "occ2": persons.occ[p2]}
+    if persons.weight is not None:
+        couples["weight"] = persons.weight[p1]
+    if persons.status is not None:
+        couples["status1"], couples["status2"] = persons.status[p1], persons.status[p2]
+    counts = {
+        "persons": int(persons.read),
+        "filtered": int(persons.filtered),
+        "no_partner": int((~named).sum()),
+        "partner_not_found": int((named & ~found).sum()),
+        "link_not_reciprocal": int((found & ~mutual).sum()),
+        "couples": int(len(first)),
+        "sex_missing": int(no_sex.sum()),
+        "same_sex": int(same.sum()),
+        "repeat_couple": int(repeat.sum()),
+        "couples_kept": int(len(p1)),
+    }
+    return Linked(couples=pd.DataFrame(couples), counts=counts)
+
+
+def _repeats(persons: Persons, p1: np.ndarray, p2: np.ndarray, has_wave: bool) -> np.ndarray:
+    """True for a couple whose two persons (and household) already formed a couple in an earlier wave."""
+    if not has_wave or not len(p1):
+        return np.zeros(len(p1), dtype=bool)
+    household, one, two = persons.household[p1], persons.person[p1], persons.person[p2]
+    wave = persons.wave[p1]
+    order = np.lexsort((wave, two, one, household))
+    same = np.zeros(len(p1), dtype=bool)
+    h, a, b = household[order], one[order], two[order]
+    same[1:] = (h[1:] == h[:-1]) & (a[1:] == a[:-1]) & (b[1:] == b[:-1])
+    repeat = np.zeros(len(p1), dtype=bool)
+    repeat[order] = same
+    return repeat
+
+
+def describe(counts: dict[str, int], repeat_couples: str) -> str:
+    """One log line saying where every person went."""
+    left = "left out" if repeat_couples == "first" else "kept"
+    return (
+        f"{counts['persons']:,} persons: {counts['filtered']:,} filtered, {counts['no_partner']:,} without partner, "
+        f"{counts['partner_not_found']:,} whose partner is not in the file, {counts['link_not_reciprocal']:,} whose "
+        f"partner names someone else; {counts['couples']:,} couples, of which {counts['same_sex']:,} same sex and "
+        f"{counts['sex_missing']:,} with a missing sex left out, {counts['repeat_couple']:,} repeated from an "
+        f"earlier wave ({left}): {counts['couples_kept']:,} couples kept"
+    )
+
+
+def link_file(path, columns: PersonColumns, first_sex: float, repeat_couples: str = "all",
+              chunksize: int = 1_000_000, where: str | None = None) -> Linked:
+    """Read a person file in chunks and link it into couples (see read_persons, link_couples)."""
+    linked = link_couples(read_persons(path, columns, first_sex, chunksize, where), columns, repeat_couples)
+    log.info("%s: %s", path, describe(linked.counts, repeat_couples))
+    return linked
+
+
+def couple_chunks(couples: pd.DataFrame, chunksize: int) -> Iterator[pd.DataFrame]:
+    """The linked couples in slices, so tabulating them holds no more than reading a couples file does."""
+    for start in range(0, max(len(couples), 1), chunksize):
+        yield couples.iloc[start : start + chunksize]

@@ -1,0 +1,216 @@
+"""Linking persons into couples: against person files built from known couples (both id
+styles, every fault in known numbers), against a plain-Python linker on random messy
+links, in every input format and chunk size, and bad input refused in one line."""
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from camsis.errors import CamsisError
+from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
+from camsis.tables import tabulate_frame
+from personfiles import STYLES, person_file
+
+UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
+
+
+def known_couples(n=40, seed=3):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "hocc": rng.choice([1111, 1112, 2211, 9269, -9], n).astype(float),
+        "wocc": rng.choice([1111, 1112, 2211, 9269, 5555], n).astype(float),
+        "wt": rng.integers(1, 16, n) / 4,  # dyadic: sums are exact in any order
+        "hstat": rng.integers(1, 4, n).astype(float),
+        "wstat": rng.integers(1, 4, n).astype(float),
+    })
+
+
+def columns(style, weight=True, status=True):
+    v = STYLES[style]
+    return PersonColumns(person=v["person"], partner=v["partner"], sex=v["sex"], occ=v["occ"],
+                         household=v["household"], wave=v["wave"],
+                         status=v["status"] if status else None, weight=v["weight"] if weight else None)
+
+
+def write(df, path):
+    if path.suffix == ".dta":
+        pyreadstat.write_dta(df, str(path))
+    elif path.suffix == ".sav":
+        pyreadstat.write_sav(df, str(path))
+    elif path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    return path
+
+
+def as_rows(frame, names):
+    return sorted(map(tuple, frame[names].fillna(-1e9).to_numpy().tolist()))
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_person_file_links_back_to_its_couples_and_counts_every_fault(style):
+    couples = known_couples()
+    persons, expected = person_file(couples, style, repeats=6)
+    linked = link_couples(persons_from_frame(persons, columns(style), 1, "p"), columns(style), "first")
+    assert linked.counts == expected
+    got = linked.couples.rename(columns={"occ1": "hocc", "occ2": "wocc", "weight": "wt", "status1": "hstat", "status2": "wstat"})
+    assert as_rows(got, list(couples.columns)) == as_rows(couples, list(couples.columns))
+    # the same table as the couples file, pair counts, weights and dropped pairs included
+    a = tabulate_frame(couples, "hocc", "wocc", "wt", UNITS)
+    b = tabulate_frame(linked.couples, "occ1", "occ2", "weight", UNITS)
+    pd.testing.assert_frame_equal(a.weighted, b.weighted)
+    pd.testing.assert_frame_equal(a.counts, b.counts)
+    assert (a.read, a.used, a.dropped) == (b.read, b.used, b.dropped)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_repeat_couples_all_keeps_the_later_waves(style):
+    couples = known_couples()
+    persons, expected = person_file(couples, style, repeats=6)
+    linked = link_couples(persons_from_frame(persons, columns(style), 1, "p"), columns(style), "all")
+    assert linked.counts == expected | {"couples_kept": len(couples) + 6}
+    repeated = linked.couples[(linked.couples["occ1"] == 1111) & (linked.couples["occ2"] == 9269) & (linked.couples["status1"] == 1)]
+    assert len(repeated) >= 6
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".sav", ".csv", ".parquet"])
+@pytest.mark.parametrize("style", STYLES)
+def test_every_format_and_chunk_size_gives_the_same_couples(tmp_path, style, suffix):
+    couples = known_couples()
+    persons, expected = person_file(couples, style, repeats=4, seed=5)
+    persons["unused"] = 1.0
+    path = write(persons, tmp_path / f"persons{suffix}")
+    whole = link_couples(persons_from_frame(persons, columns(style), 1, path), columns(style), "first")
+    for chunksize in (7, 1000):
+        linked = link_file(path, columns(style), 1, "first", chunksize=chunksize)
+        assert linked.counts == expected
+        pd.testing.assert_frame_equal(linked.couples, whole.couples)
+
+
+def test_reading_holds_only_the_needed_columns(tmp_path):
+    persons, _ = person_file(known_couples(), "ukhls", repeats=2)
+    persons["big"] = "x" * 50
+    held = read_persons(write(persons, tmp_path / "p.parquet"), columns("ukhls", weight=False, status=False), 1, chunksize=10)
+    assert held.status is None and held.weight is None
+    assert {k for k, v in vars(held).items() if isinstance(v, np.ndarray)} == {"person", "partner", "household", "wave", "sex", "occ"}
+
+
+def reference_link(persons, first_sex=1):
+    """A plain-Python linker: dictionaries keyed by (wave, household, id)."""
+    key = {}
+    for i, p in enumerate(persons.itertuples(index=False)):
+        key[(p.wave, p.hh, p.pid)] = i
+    partner_of = {}
+    counts = dict.fromkeys(LINK_COUNTS, 0)
+    counts["persons"] = len(persons)
+    rows = list(persons.itertuples(index=False))
+    for i, p in enumerate(rows):
+        if not (p.partner > 0):
+            counts["no_partner"] += 1
+            continue
+        j = key.get((p.wave, p.hh, p.partner))
+        if j is None:
+            counts["partner_not_found"] += 1
+        elif j == i or not (rows[j].partner > 0) or key.get((rows[j].wave, rows[j].hh, rows[j].partner)) != i:
+            counts["link_not_reciprocal"] += 1
+        else:
+            partner_of[i] = j
+    seen, kept = set(), []
+    for i, j in sorted(partner_of.items()):
+        if i > j:
+            continue
+        counts["couples"] += 1
+        a, b = rows[i], rows[j]
+        if np.isnan(a.sex) or np.isnan(b.sex):
+            counts["sex_missing"] += 1
+        elif (a.sex == first_sex) == (b.sex == first_sex):
+            counts["same_sex"] += 1
+        else:
+            one, two = (a, b) if a.sex == first_sex else (b, a)
+            kept.append((one.wave, one.hh, one.pid, two.pid, one.occ, two.occ))
+    firsts = []
+    for c in sorted(kept):
+        identity = c[1:4]
+        if identity in seen:
+            counts["repeat_couple"] += 1
+        else:
+            seen.add(identity)
+            firsts.append(c)
+    counts["couples_kept"] = len(firsts)
+    return counts, sorted((c[4], c[5]) for c in firsts)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_messy_links_agree_with_a_plain_python_linker(seed):
+    rng = np.random.default_rng(seed)
+    n = 600
+    # few ids, households and waves: many collisions, chains, self-links and cross-household names
+    persons = pd.DataFrame({"wave": 1, "hh": rng.integers(1, 40, n), "pid": rng.integers(1, 12, n)})
+    persons = persons.drop_duplicates(["hh", "pid"]).reset_index(drop=True)
+    # partners: mostly a real member of the same household, else noise
+    partner = rng.integers(-1, 12, len(persons)).astype(float)
+    partner[rng.random(len(persons)) < 0.05] = np.nan
+    persons["partner"] = partner
+    for _, group in persons.groupby("hh"):
+        idx = rng.permutation(group.index.to_numpy())
+        for a, b in zip(idx[0::2], idx[1::2]):
+            if rng.random() < 0.8:
+                persons.loc[a, "partner"], persons.loc[b, "partner"] = persons.loc[b, "pid"], persons.loc[a, "pid"]
+    persons["sex"] = rng.choice([1.0, 2.0, 2.0, np.nan], len(persons), p=[0.45, 0.45, 0.05, 0.05])
+    # a second wave: half the households again, a tenth of their links changed
+    again = persons[persons["hh"] % 2 == 0].assign(wave=2)
+    again["partner"] = again["partner"].where(rng.random(len(again)) > 0.1, rng.integers(0, 12, len(again)))
+    persons = pd.concat([persons, again], ignore_index=True)
+    m = len(persons)
+    persons["occ"] = rng.integers(1, 100, m).astype(float)
+    persons = persons.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    cols = PersonColumns(person="pid", partner="partner", sex="sex", occ="occ", household="hh", wave="wave")
+    linked = link_couples(persons_from_frame(persons, cols, 1, "p"), cols, "first")
+    expected_counts, expected_couples = reference_link(persons)
+    assert linked.counts == expected_counts
+    assert sorted(map(tuple, linked.couples[["occ1", "occ2"]].to_numpy().tolist())) == expected_couples
+    assert expected_counts["couples"] > 50 and expected_counts["repeat_couple"] > 5 and expected_counts["link_not_reciprocal"] > 20
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_duplicated_person_id_names_the_first_duplicate(style):
+    persons, _ = person_file(known_couples(), style, repeats=2)
+    v = STYLES[style]
+    twin = persons.iloc[[5]].assign(**{v["occ"]: 2211})
+    later = persons.iloc[[9]]
+    persons = pd.concat([persons.iloc[:20], twin, later.assign(**{v["occ"]: 1}), persons.iloc[20:]], ignore_index=True)
+    with pytest.raises(CamsisError) as error:
+        link_couples(persons_from_frame(persons, columns(style), 1, "persons.csv"), columns(style))
+    message = str(error.value)
+    assert "\n" not in message and "persons.csv" in message and f"person id {int(persons.loc[5, v['person']])}" in message
+    assert "persons 6 and 21" in message and f"wave {int(persons.loc[5, v['wave']])}" in message
+    if v["household"]:
+        assert f"household {int(persons.loc[5, v['household']])}" in message
+
+
+def test_first_sex_no_row_has_is_refused(tmp_path):
+    persons, _ = person_file(known_couples(), "ukhls", repeats=2)
+    path = write(persons, tmp_path / "persons.parquet")
+    with pytest.raises(CamsisError, match=r"first_sex 3 is not a value of variable 'sex' in .*persons.parquet \(values: 1, 2\)"):
+        read_persons(path, columns("ukhls"), 3, chunksize=11)
+
+
+def test_missing_or_fractional_person_id_is_refused():
+    persons, _ = person_file(known_couples(), "ukhls", repeats=2)
+    with pytest.raises(CamsisError, match="'pidp' in f.csv is missing in 1 rows"):
+        persons_from_frame(persons.assign(pidp=persons["pidp"].where(persons.index != 3)), columns("ukhls"), 1, "f.csv")
+    with pytest.raises(CamsisError, match="'ppid' in f.csv holds 2.5"):
+        persons_from_frame(persons.assign(ppid=persons["ppid"].where(persons.index != 3, 2.5)), columns("ukhls"), 1, "f.csv")
+
+
+def test_filter_leaves_persons_out_before_linking(tmp_path):
+    persons, expected = person_file(known_couples(), "ukhls", repeats=6)
+    path = write(persons, tmp_path / "p.csv")
+    linked = link_file(path, columns("ukhls"), 1, "first", chunksize=9, where="wave == 1")
+    wave2 = int((persons["wave"] == 2).sum())
+    assert linked.counts["persons"] == len(persons) and linked.counts["filtered"] == wave2
+    assert linked.counts["repeat_couple"] == 0
+    total = sum(linked.counts[k] for k in ("filtered", "no_partner", "partner_not_found", "link_not_reciprocal"))
+    assert total + 2 * linked.counts["couples"] == len(persons)
