@@ -18,6 +18,41 @@ def test_default_sheet_reads(repo):
     assert parse_groups(scales.loc["gb_soc2020_demo", "diagonal_groups"], "x") == [1, 2]
 
 
+PERSONS = HEADER.replace("\n", "\tlayout\tperson\tpartner\tsex\tfirst_sex\tocc\twave\tweight_type\trepeat_couples\n")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("a\tp.dta\t\t\t\tsoc2020\t\t0\tpersons\t\tppid\tsex\t1\tocc\t\t\t\n",
+         "column person is empty for scale a \\(layout persons needs person, partner, sex, first_sex, occ\\)"),
+        ("a\tp.dta\t\t\t\tsoc2020\t\t0\tpersons\tpidp\tppid\t\t1\tocc\t\t\t\n", "column sex is empty"),
+        ("a\tp.dta\t\t\t\tsoc2020\t\t0\tpersons\tpidp\tppid\tsex\tmale\tocc\t\t\t\n",
+         "first_sex of scale a must be a number.*'male'"),
+        ("a\tp.dta\th\tw\t\tsoc2020\t\t0\tpersons\tpidp\tppid\tsex\t1\tocc\t\t\t\n",
+         "column occ1 of scale a is not used with layout persons"),
+        ("a\tp.dta\th\tw\t\tsoc2020\t\t0\t\tpidp\t\t\t\t\t\t\t\n", "column person of scale a is not used with layout couples"),
+        ("a\tp.dta\th\tw\t\tsoc2020\t\t0\tperson\t\t\t\t\t\t\t\t\n", "layout of scale a must be couples or persons, got 'person'"),
+        ("a\tp.dta\th\tw\t\tsoc2020\t\t0\t\t\t\t\t\t\t\tfweight\t\n", "weight_type of scale a must be survey or frequency"),
+        ("a\tp.dta\th\tw\t\tsoc2020\t\t0\t\t\t\t\t\t\t\tfrequency\t\n", "weight_type frequency of scale a needs a weight variable"),
+        ("a\tp.dta\t\t\t\tsoc2020\t\t0\tpersons\tpidp\tppid\tsex\t1\tocc\twave\t\tlast\n",
+         "repeat_couples of scale a must be all or first"),
+    ],
+)
+def test_bad_person_and_weight_columns_are_refused_in_one_line(tmp_path, repo, body, message):
+    with pytest.raises(CamsisError, match=message) as error:
+        load_scales(sheet(tmp_path, body, PERSONS), repo / "data" / "classifications")
+    assert "\n" not in str(error.value)
+
+
+def test_person_rows_read(tmp_path, repo):
+    body = ("u\tp.dta\t\t\tw\tsoc2020\t\t0\tpersons\tpidp\tppid\tsex\t1\tocc\twave\tfrequency\tfirst\n"
+            "c\tc.dta\th\tw\t\tsoc2020\t\t0\t\t\t\t\t\t\t\t\t\n")
+    scales = load_scales(sheet(tmp_path, body, PERSONS), repo / "data" / "classifications")
+    assert scales.loc["u", "layout"] == "persons" and scales.loc["u", "repeat_couples"] == "first"
+    assert scales.loc["c", "household"] == "" and scales.loc["c", "status"] == ""
+
+
 @pytest.mark.parametrize(
     "body, header, message",
     [

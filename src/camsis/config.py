@@ -12,7 +12,12 @@ import pandas as pd
 from camsis.errors import CamsisError
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
-OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding"]
+OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout"]
+# Columns of a `layout: persons` row (one row per person naming the partner; see camsis.linking).
+PERSON_COLUMNS = ["person", "partner", "household", "sex", "first_sex", "occ", "status", "wave", "repeat_couples"]
+PERSON_REQUIRED = ["person", "partner", "sex", "first_sex", "occ"]
+OPTIONAL_COLUMNS += PERSON_COLUMNS
+CHOICES = {"weight_type": ("survey", "frequency"), "layout": ("couples", "persons"), "repeat_couples": ("all", "first")}
 SCALE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A scale's name goes into file names (results/{scale}/{scale}_by_status.dta ...), which
 # most file systems cut at 255 bytes; 64 leaves room for every product.
@@ -74,9 +79,17 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
                       if len(row.scale) > SCALE_NAME_LENGTH else "repeats one piece 20 times or more, which Snakemake refuses")
             raise CamsisError(f"{where}: scale name '{row.scale[:20]}...' {reason}")
         check_csv_dialect(row.sep, row.encoding, where)
-        for column in ("input", "occ1", "occ2", "classification"):
+        for column, choices in CHOICES.items():
+            if getattr(row, column) not in ("", *choices):
+                raise CamsisError(
+                    f"{where}: {column} of scale {row.scale} must be {' or '.join(choices)}, got '{getattr(row, column)}'"
+                )
+        _check_layout(row, where)
+        for column in ("input", "classification"):
             if not getattr(row, column):
                 raise CamsisError(f"{where}: column {column} is empty for scale {row.scale}")
+        if row.weight_type == "frequency" and not row.weight:
+            raise CamsisError(f"{where}: weight_type frequency of scale {row.scale} needs a weight variable (the count of each row)")
         if not re.fullmatch(r"\d+", row.diagonal_digits or ""):
             raise CamsisError(
                 f"{where}: diagonal_digits of scale {row.scale} must be a whole number >= 0, got '{row.diagonal_digits}'"
@@ -120,6 +133,32 @@ def check_csv_dialect(sep: str, encoding: str, where: str) -> None:
 def csv_separator(sep: str) -> str:
     """The sheet's sep cell as pandas takes it ('tab' -> a tab; empty -> ',')."""
     return SEPARATORS[sep or ""]
+
+
+def _check_layout(row, where: str) -> None:
+    """A couples row names occ1 and occ2; a persons row names its person columns and not those.
+
+    A column the row's layout does not use is refused rather than ignored.
+    """
+    if row.layout == "persons":
+        needed, unused = PERSON_REQUIRED, ["occ1", "occ2"]
+    else:
+        needed, unused = ["occ1", "occ2"], PERSON_COLUMNS
+    for column in needed:
+        if not getattr(row, column):
+            layout = "persons" if row.layout == "persons" else "couples (the default)"
+            raise CamsisError(f"{where}: column {column} is empty for scale {row.scale} (layout {layout} needs "
+                              f"{', '.join(needed)})")
+    for column in unused:
+        if getattr(row, column):
+            raise CamsisError(f"{where}: column {column} of scale {row.scale} is not used with layout "
+                              f"{row.layout or 'couples'}; leave it empty")
+    if row.layout == "persons":
+        try:
+            float(row.first_sex)
+        except ValueError:
+            raise CamsisError(f"{where}: first_sex of scale {row.scale} must be a number (a value of "
+                              f"variable {row.sex}), got '{row.first_sex}'") from None
 
 
 def read_recodes(path) -> dict[int, int]:

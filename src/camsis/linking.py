@@ -24,7 +24,7 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 from camsis.pairs import filter_rows, filter_variables, to_codes
-from camsis.reading import input_rows, iter_chunks
+from camsis.reading import CHUNKSIZE, input_rows, iter_chunks
 
 log = logging.getLogger("camsis.linking")
 
@@ -175,7 +175,8 @@ class _Growing:
 ARRAYS = ("person", "partner", "household", "wave", "sex", "occ", "status", "weight")
 
 
-def read_persons(path, columns: PersonColumns, first_sex: float, chunksize: int = 1_000_000, where: str | None = None) -> Persons:
+def read_persons(path, columns: PersonColumns, first_sex: float, chunksize: int = CHUNKSIZE, where: str | None = None,
+                 sep: str = ",", encoding: str = "utf-8") -> Persons:
     """Read the variables linking needs from a person file in chunks, holding nothing else.
 
     Every format of ``camsis.reading`` works. A ``first_sex`` that no row's sex has is
@@ -188,7 +189,7 @@ def read_persons(path, columns: PersonColumns, first_sex: float, chunksize: int 
     read = filtered = 0
     sex_values: set = set()
     has_first = False
-    for chunk in iter_chunks(path, wanted, chunksize):
+    for chunk in iter_chunks(path, wanted, chunksize, sep=sep, encoding=encoding):
         part = persons_from_frame(chunk, columns, first_sex, path, where)
         read += part.read
         filtered += part.filtered
@@ -350,9 +351,9 @@ def describe(counts: dict[str, int], repeat_couples: str) -> str:
 
 
 def link_file(path, columns: PersonColumns, first_sex: float, repeat_couples: str = "all",
-              chunksize: int = 1_000_000, where: str | None = None) -> Linked:
+              chunksize: int = CHUNKSIZE, where: str | None = None, sep: str = ",", encoding: str = "utf-8") -> Linked:
     """Read a person file in chunks and link it into couples (see read_persons, link_couples)."""
-    linked = link_couples(read_persons(path, columns, first_sex, chunksize, where), columns, repeat_couples)
+    linked = link_couples(read_persons(path, columns, first_sex, chunksize, where, sep, encoding), columns, repeat_couples)
     log.info("%s: %s", path, describe(linked.counts, repeat_couples))
     return linked
 

@@ -36,6 +36,7 @@ from camsis.blanking import (
 from camsis.classification import Classification, read_classification
 from camsis.config import csv_separator, parse_groups, read_recodes
 from camsis.filling import fill_classification
+from camsis.linking import PersonColumns
 from camsis.reading import file_sha256
 from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
 from camsis.summary import BlankingSummary, BootstrapInfo, all_warnings, build_summary
@@ -95,10 +96,14 @@ def _build(inputs: ScaleInputs, table: PairTable | None = None) -> UnitScores:
                              inputs.classification, inputs.options)
 
 
-def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, weight: str | None = None,
-             where: str | None = None, chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
-             sep: str | None = None, encoding: str | None = None) -> None:
-    """Rule tabulate: read the couples in chunks into an occ1 x occ2 table, with the input's checksum.
+def tabulate(data, classification, table, table_info, *, occ1: str | None = None, occ2: str | None = None,
+             weight: str | None = None, where: str | None = None, chunksize: int = tables.CHUNKSIZE,
+             on_missing_weight: str = "error", weight_type: str = "survey", layout: str = "couples",
+             person: str | None = None, partner: str | None = None, household: str | None = None,
+             sex: str | None = None, first_sex=None, occ: str | None = None, status: str | None = None,
+             wave: str | None = None, repeat_couples: str = "all", sep: str | None = None,
+             encoding: str | None = None) -> None:
+    """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
 
     Parameters
     ----------
@@ -107,22 +112,32 @@ def tabulate(data, classification, table, table_info, *, occ1: str, occ2: str, w
     classification : path or sequence of paths
         The classification's files.
     table, table_info : path
-        Outputs: the table's parquet and json.
-    occ1, occ2, weight, where, sep, encoding : str
+        Outputs: the table's parquet and json (with the input's checksum, and for a person
+        file the linking counts under ``linking``).
+    occ1, occ2, weight, where, weight_type, sep, encoding : str
         The sheet's columns (empty weight or filter: none; empty sep and encoding: ',' and utf-8).
+    layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
+        The sheet's columns of a person file (``camsis.linking``); unused with layout "couples".
     chunksize, on_missing_weight
         Config keys.
     """
     frame = classification_from(classification)
+    options = dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
+                   weight_type=weight_type or "survey", sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
+    extra = {}
     # The checksum is computed in a thread beside the reading, so on two cores it costs no
     # wall time: hashing a 200 MB file alone takes about half a second.
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(file_sha256, data)
-        result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, chunksize=chunksize,
-                                 on_missing_weight=on_missing_weight, where=where or None,
-                                 sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
+        if layout == "persons":
+            columns = PersonColumns(person=person, partner=partner, sex=sex, occ=occ, household=household or None,
+                                    wave=wave or None, status=status or None, weight=weight or None)
+            result, extra["linking"] = tables.tabulate_persons(data, columns, float(first_sex), frame.units,
+                                                               repeat_couples=repeat_couples, **options)
+        else:
+            result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, **options)
         digest = checksum.result()
-    result.save(table, table_info, input_sha256=digest)
+    result.save(table, table_info, input_sha256=digest, **extra)
 
 
 def blank(table, table_info, classification, blanked, blanking_info, *, scale: str, diagonal_digits,
@@ -327,6 +342,7 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         scale, built, pairs, read_json(blanking), units.diagnostics, table, dict(sheet_row), dict(config),
         bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
         psd_rounds=read_json(psd_rounds) if psd_rounds else None,
+        linking=pairs.get("linking"),
     )
     write_json(result, summary)
     return result

@@ -251,6 +251,8 @@ def tabulate_persons(
     on_missing_weight: str = "error",
     where: str | None = None,
     weight_type: str = "survey",
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> tuple[PairTable, dict[str, int]]:
     """Link a person file into couples (camsis.linking) and count their pairs as `tabulate` does.
 
@@ -258,7 +260,7 @@ def tabulate_persons(
     linking (``filtered``), not among the table's dropped pairs. Returns the table and
     the linking counts (for summary.json's ``linking``).
     """
-    linked = link_file(path, columns, first_sex, repeat_couples, chunksize, where)
+    linked = link_file(path, columns, first_sex, repeat_couples, chunksize, where, sep=sep, encoding=encoding)
     weight = "weight" if columns.weight else None
     chunks = couple_chunks(linked.couples, chunksize)
     table = _accumulate(chunks, "occ1", "occ2", weight, units, str(path), on_missing_weight, None, weight_type)
