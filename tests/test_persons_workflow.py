@@ -18,6 +18,8 @@ import pytest
 from personfiles import person_file, sheet_columns
 from test_bad_input import UNITS, error_lines, project_copy, snakemake
 
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
+
 HEADER = ("scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tweight_type\tlayout"
           "\tperson\tpartner\thousehold\tsex\tfirst_sex\tocc\twave\trepeat_couples\n")
 CONFIG = ["bootstrap=2", "plausible_values=0", "psd_rounds=0", "min_n=20"]
