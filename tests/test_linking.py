@@ -4,13 +4,13 @@ links, in every input format and chunk size, and bad input refused in one line."
 
 import numpy as np
 import pandas as pd
-import pyreadstat
 import pytest
 
 from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
 from camsis.tables import tabulate_frame
 from personfiles import STYLES, person_file
+from test_tables import write
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
 
@@ -31,18 +31,6 @@ def columns(style, weight=True, status=True):
     return PersonColumns(person=v["person"], partner=v["partner"], sex=v["sex"], occ=v["occ"],
                          household=v["household"], wave=v["wave"],
                          status=v["status"] if status else None, weight=v["weight"] if weight else None)
-
-
-def write(df, path):
-    if path.suffix == ".dta":
-        pyreadstat.write_dta(df, str(path))
-    elif path.suffix == ".sav":
-        pyreadstat.write_sav(df, str(path))
-    elif path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        df.to_parquet(path, index=False)
-    return path
 
 
 def as_rows(frame, names):
