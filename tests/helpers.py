@@ -89,3 +89,23 @@ def planned_jobs(directory, *args):
         return set()
     stats = text[text.index("Job stats:"):].split("total")[0]
     return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
+
+
+def error_lines(stderr):
+    """The `camsis: error:` lines of a run's stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("camsis: error:")]
+
+
+def write_data(df, path):
+    """Write ``df`` in the format its suffix names (.dta, .sav, .csv, .parquet); returns the path."""
+    import pyreadstat
+
+    if path.suffix == ".dta":
+        pyreadstat.write_dta(df, str(path))
+    elif path.suffix == ".sav":
+        pyreadstat.write_sav(df, str(path))
+    elif path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    return path

@@ -10,7 +10,7 @@ from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
 from camsis.tables import tabulate_frame
 from personfiles import STYLES, person_file
-from test_tables import write
+from helpers import write_data as write
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
 

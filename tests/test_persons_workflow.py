@@ -16,7 +16,7 @@ import pyreadstat
 import pytest
 
 from personfiles import person_file, sheet_columns
-from test_bad_input import UNITS, error_lines, project_copy, snakemake
+from helpers import TOY_UNITS as UNITS, error_lines, snakemake, toy_project as project_copy
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
