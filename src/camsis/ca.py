@@ -6,7 +6,8 @@ F = D_r^-1/2 U Sigma and the column scores G = D_c^-1/2 V Sigma; each dimension 
 mass-weighted mean 0 and mass-weighted variance equal to its principal inertia (eigenvalue
 sigma^2). A row score is the weighted mean of its partners' column *standard* coordinates
 G / sigma (the transition formula), which is why the smoothing stage can rebuild it.
-The decomposition is prince's CA with the exact scipy SVD (its default is randomized).
+The k leading dimensions come from an exact eigendecomposition of the smaller Gram matrix of S
+(see ``_principal_coordinates``); the results equal prince's CA with the exact scipy SVD.
 
 Signs and order of CA dimensions are arbitrary. ``correspondence_analysis`` fixes a
 deterministic sign (the row with the largest absolute score, lowest label on ties, is
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
 
 from camsis.correlation import pearson
@@ -94,13 +95,11 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
     k = min(n_components, min(active.shape) - 1)
     if k < n_components:
         log.info("the table supports only %d CA dimension(s) of the %d asked for", k, n_components)
-    import prince  # imported here: it pulls in scikit-learn, a second per job the CA-less rules need not pay
-
-    model = prince.CA(n_components=k, engine="scipy").fit(active)
+    values = active.to_numpy()
+    rows, cols, eigenvalues, total = _principal_coordinates(values, k)
     names = [f"dim{d + 1}" for d in range(k)]
-    rows = model.row_coordinates(active).iloc[:, :k].set_axis(names, axis=1)
-    cols = model.column_coordinates(active).iloc[:, :k].set_axis(names, axis=1)
-    rows.index, cols.index = active.index, active.columns
+    rows = pd.DataFrame(rows, index=active.index, columns=names)
+    cols = pd.DataFrame(cols, index=active.columns, columns=names)
 
     # Deterministic sign: the row farthest from the origin (lowest label on ties) is positive.
     for name in names:
@@ -110,9 +109,7 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
             rows[name] = -rows[name]
             cols[name] = -cols[name]
 
-    eigenvalues = np.asarray(model.eigenvalues_, dtype=float)[:k]
-    total = float(model.total_inertia_)
-    # A dimension without inertia has no scores (prince's formula can leave a constant there).
+    # A dimension without inertia has no scores (the transition formula can leave a constant there).
     null = [name for name, value in zip(names, eigenvalues) if value <= 1e-12 * max(total, 1e-300)]
     rows[null] = 0.0
     cols[null] = 0.0
@@ -129,6 +126,34 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
         empty_rows=empty_rows,
         empty_columns=empty_columns,
     )
+
+
+def _principal_coordinates(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Row and column principal coordinates of the k leading dimensions, their eigenvalues, the total inertia.
+
+    S = D_r^-1/2 (P - r c') D_c^-1/2 as in the module docstring. Only k singular vectors are
+    needed, so they come from the eigenvectors of the smaller Gram matrix (S'S or SS',
+    LAPACK's ``syevr`` on a subset), a few times cheaper than the full SVD a bootstrap
+    replicate would otherwise pay for; the other side's vectors follow from S. Coordinates
+    are then the transition formula (profiles times the other side's standard
+    coordinates), as prince computes them; tests hold the result to prince's CA.
+    """
+    P = values / values.sum()
+    r, c = P.sum(axis=1), P.sum(axis=0)
+    S = (P - np.outer(r, c)) / np.sqrt(np.outer(r, c))
+    total = float(np.einsum("ij,ij->", S, S))
+    transpose = S.shape[0] < S.shape[1]
+    small = S @ S.T if transpose else S.T @ S
+    size = small.shape[0]
+    eigenvalues, vectors = linalg.eigh(small, subset_by_index=[size - k, size - 1])
+    eigenvalues, vectors = np.clip(eigenvalues[::-1], 0.0, None), vectors[:, ::-1]
+    sigma = np.sqrt(eigenvalues)
+    other = (S.T if transpose else S) @ vectors
+    other = np.divide(other, sigma, out=np.zeros_like(other), where=sigma > 0)
+    U, V = (vectors, other) if transpose else (other, vectors)
+    rows = (P / r[:, None]) @ (V / np.sqrt(c)[:, None])
+    cols = (P.T / c[:, None]) @ (U / np.sqrt(r)[:, None])
+    return rows, cols, eigenvalues, total
 
 
 def _weighted_correlation(x: pd.Series, y: pd.Series, w: pd.Series) -> float:
