@@ -55,12 +55,11 @@ def smooth_side(
     scored = np.isfinite(partner)
     unscored_pairs = float(c[:, ~scored].sum())
     w, c = w[:, scored], c[:, scored]
-    rows, cols = np.nonzero(w > 0)
-    if not len(rows):
+    if not (w > 0).any():
         raise CamsisError(f"no pair is left to smooth the {weighted.index.name or 'row'} units: every pair is "
                           f"blanked for the smoothing or has a partner unit without a CA score")
-    frequency = w[rows, cols] * (c.sum() / w.sum())
-    sums = GroupSums.from_values(weighted.index.to_numpy()[rows], partner[scored][cols], frequency)
+    frequency = np.where(w > 0, w, 0.0) * (c.sum() / w.sum())
+    sums = GroupSums.from_table(weighted.index.to_numpy(), partner[scored], frequency)
     fit = fit_from_sums(sums, reml=reml)
     scores = fit.scores.set_index(fit.scores.columns[0])
     scores.index.name = weighted.index.name
