@@ -8,6 +8,7 @@ label) comes from here.
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +90,24 @@ class Classification:
             raise CamsisError(
                 f"classification {self.name} has no level {level} (levels {sorted(set(levels))})"
             )
-        units = self.units
-        groups = pd.Series(units, index=units, dtype=np.int64)
+        return self._unit_parents[level].copy()
+
+    @cached_property
+    def _unit_parents(self) -> dict[int, pd.Series]:
+        """unit_parents of every level, worked out once: every bootstrap replicate fills its groups with them."""
+        levels = self.frame["level"]
         parents = self.frame["parent"]
-        while (levels.loc[groups.to_numpy()].to_numpy() > level).any():
-            deeper = levels.loc[groups.to_numpy()].to_numpy() > level
-            groups[deeper] = parents.loc[groups[deeper].to_numpy()].to_numpy(dtype=np.int64)
-        groups.index.name = "code"
-        groups.name = f"level{level}"
-        return groups
+        units = self.units
+        out = {}
+        for level in sorted(set(levels)):
+            groups = pd.Series(units, index=units, dtype=np.int64)
+            while (levels.loc[groups.to_numpy()].to_numpy() > level).any():
+                deeper = levels.loc[groups.to_numpy()].to_numpy() > level
+                groups[deeper] = parents.loc[groups[deeper].to_numpy()].to_numpy(dtype=np.int64)
+            groups.index.name = "code"
+            groups.name = f"level{level}"
+            out[int(level)] = groups
+        return out
 
     def value_labels(self) -> dict[int, str]:
         """Code -> published value label, as Stata's value label set wants it."""

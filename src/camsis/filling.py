@@ -11,14 +11,28 @@ import numpy as np
 import pandas as pd
 
 
-def _weighted_group_means(values: pd.Series, weights: pd.Series, groups: pd.Series) -> pd.Series:
-    """Weighted mean per group over units with a value; an all-zero-weight group takes the plain mean."""
-    frame = pd.DataFrame({"value": values, "weight": weights.reindex(values.index).fillna(0.0), "group": groups})
-    frame = frame[np.isfinite(frame["value"].to_numpy(float)) & frame["group"].notna()]
-    frame["wx"] = frame["weight"] * frame["value"]
-    sums = frame.groupby("group").agg(wx=("wx", "sum"), weight=("weight", "sum"), plain=("value", "mean"))
-    weighted = sums["wx"] / sums["weight"].where(sums["weight"] > 0)
-    return weighted.fillna(sums["plain"])
+def group_means(values: np.ndarray, weights: np.ndarray, groups: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """Weighted mean per group of each column of ``values``, over the units with a finite value.
+
+    ``values`` and ``weights`` are units x columns arrays (one column per bootstrap replicate,
+    or a single one), ``groups`` each unit's group (NA: none). A group whose units with a
+    value all weigh 0 takes their plain mean; a group with no unit with a value gets NaN.
+    Returns the group codes and a groups x columns array. Done as products with a 0/1
+    membership matrix, so B replicates cost one matrix product instead of B group-bys.
+    """
+    codes, labels = pd.factorize(groups.to_numpy(), sort=True)
+    inside = codes >= 0
+    member = np.zeros((len(labels), len(codes)))
+    member[codes[inside], np.flatnonzero(inside)] = 1.0
+    finite = np.isfinite(values)
+    x = np.where(finite, values, 0.0)
+    w = np.where(finite, np.nan_to_num(weights, nan=0.0), 0.0)
+    count = member @ finite
+    total = member @ w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(total > 0, (member @ (w * x)) / total, (member @ x) / count)
+    means[count == 0] = np.nan
+    return pd.Index(labels), means
 
 
 def _group_levels(classification) -> list[int]:
@@ -34,30 +48,44 @@ def impute_missing_units(values: pd.Series, weights: pd.Series, classification) 
     the code of the group its score was taken from (0 for units scored on their own).
     """
     units = pd.Index(classification.units)
-    filled = values.reindex(units).astype(float)
-    source = pd.Series(0, index=units, dtype="int64")
+    own = values.reindex(units).to_numpy(dtype=float)
+    people = weights.reindex(units).fillna(0.0).to_numpy(dtype=float)
+    filled = own.copy()
+    source = np.zeros(len(units), dtype=np.int64)
     for level in _group_levels(classification):
-        missing = filled.isna()
+        missing = np.isnan(filled)
         if not missing.any():
             break
         groups = classification.unit_parents(level).reindex(units)
-        means = _weighted_group_means(values.reindex(units), weights, groups)
-        borrowed = groups[missing].map(means)
-        take = borrowed.notna()
-        filled[borrowed.index[take]] = borrowed[take]
-        source[borrowed.index[take]] = groups[borrowed.index[take]].astype("int64")
-    return filled, source
+        labels, means = group_means(own[:, None], people[:, None], groups)
+        borrowed = pd.Series(means[:, 0], index=labels).reindex(groups.to_numpy()).to_numpy()
+        take = missing & ~np.isnan(borrowed)
+        filled[take] = borrowed[take]
+        source[take] = groups.to_numpy()[take]
+    return pd.Series(filled, index=units, name=values.name), pd.Series(source, index=units)
+
+
+def fill_groups(values: np.ndarray, weights: np.ndarray, classification) -> np.ndarray:
+    """Every code's score, in the order of ``classification.frame``, from unit scores.
+
+    ``values`` and ``weights`` are units x columns arrays in the order of
+    ``classification.units``; a group is the weighted mean of its units (``group_means``).
+    """
+    codes = classification.frame.index
+    out = np.full((len(codes), values.shape[1]), np.nan)
+    out[codes.get_indexer(classification.units)] = values
+    for level in _group_levels(classification):
+        labels, means = group_means(values, weights, classification.unit_parents(level))
+        out[codes.get_indexer(labels)] = means
+    return out
 
 
 def score_groups(unit_values: pd.Series, weights: pd.Series, classification) -> pd.Series:
     """Scores for every code: units as given, each group the weighted mean of its units."""
     units = pd.Index(classification.units)
-    unit_values = unit_values.reindex(units)
-    parts = [unit_values]
-    for level in _group_levels(classification):
-        parts.append(_weighted_group_means(unit_values, weights, classification.unit_parents(level).reindex(units)))
-    scored = pd.concat(parts)
-    return scored.reindex(classification.frame.index)
+    values = unit_values.reindex(units).to_numpy(dtype=float)[:, None]
+    people = weights.reindex(units).fillna(0.0).to_numpy(dtype=float)[:, None]
+    return pd.Series(fill_groups(values, people, classification)[:, 0], index=classification.frame.index)
 
 
 def _group_sums(unit_values: pd.Series, classification) -> pd.Series:

@@ -143,12 +143,16 @@ class UnitScores:
 
 def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Series, axis: int) -> tuple[pd.Series, pd.Series]:
     """Mass-weighted reference value and mass of each merged row (axis 1) or column (axis 0)."""
-    mass = table.sum(axis=axis)
-    frame = pd.DataFrame({"target": unit_map.reindex(mass.index), "mass": mass, "ref": reference.reindex(mass.index)})
-    frame = frame[frame["ref"].notna() & (frame["mass"] > 0)]
-    frame["wref"] = frame["mass"] * frame["ref"]
-    grouped = frame.groupby("target")[["wref", "mass"]].sum()
-    return grouped["wref"] / grouped["mass"], grouped["mass"]
+    labels = table.index if axis == 1 else table.columns
+    mass = table.to_numpy().sum(axis=axis)
+    ref = reference.reindex(labels).to_numpy(dtype=float, na_value=np.nan)
+    target = unit_map.reindex(labels).to_numpy()
+    use = ~np.isnan(ref) & (mass > 0)
+    codes, targets = pd.factorize(target[use], sort=True)
+    wref = np.bincount(codes, weights=mass[use] * ref[use], minlength=len(targets))
+    total = np.bincount(codes, weights=mass[use], minlength=len(targets))
+    index = pd.Index(targets, name="target")
+    return pd.Series(wref / total, index=index), pd.Series(total, index=index, name="mass")
 
 
 def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disconnected: str,
