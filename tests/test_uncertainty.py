@@ -195,3 +195,80 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
     assert candidates["residual"].is_monotonic_decreasing
     pd.testing.assert_frame_equal(read_psd_file(results / "psd_candidates.tsv"),
                                   candidates[["lower_1", "upper_1", "lower_2", "upper_2"]])
+
+
+def _noisy_table(toy):
+    """A table on the toy units with association on isei, sparse enough that some units merge."""
+    isei = toy.frame.loc[toy.units, "isei"].to_numpy(float)
+    z = (isei - isei.mean()) / isei.std()
+    size = np.array([3, 1, 2, 4, 2, 3, 1, 2], dtype=float)
+    p = np.outer(size, size[::-1]) * np.exp(1.2 * np.outer(z, z))
+    counts = np.random.default_rng(8).poisson(1500 * p / p.sum())
+    weights = np.random.default_rng(9).uniform(0.5, 2.0, counts.shape)
+    table = pair_table(counts, weights)
+    units = pd.Index(toy.units, dtype="int64")
+    for frame in (table.weighted, table.counts):
+        frame.index, frame.columns = units.rename("occ1"), units.rename("occ2")
+    return table
+
+
+def test_batch_size_does_not_change_the_bootstrap(toy):
+    """SEs, intervals and plausible values from one batch of 7 replicates and from batches of 3
+    (run in another order) are the same to 1e-12, and a batch's replicate is the scale's own build
+    on the redraw (stages 4-7 and the group filling done one replicate at a time)."""
+    from camsis.scale import ScaleOptions, build_unit_scores
+    from camsis.uncertainty import batches, bootstrap_batch, combine_batches
+
+    table = _noisy_table(toy)
+    none = pd.DataFrame(False, index=table.counts.index, columns=table.counts.columns)
+    blank = none.copy()
+    blank.iloc[0, 0] = blank.iloc[5, 5] = True
+    options = ScaleOptions(min_n=60)
+    B, seed = 7, 31
+
+    def run(size):
+        parts = [bootstrap_batch(table, blank, none, toy, options, list(batch), seed) for batch in batches(B, size)]
+        return combine_batches(parts[::-1], B)
+
+    whole, pieces = run(B), run(3)
+    assert [list(b) for b in batches(B, 3)] == [[1, 2, 3], [4, 5, 6], [7]]
+    pd.testing.assert_frame_equal(whole[["code", "replicate"]], pieces[["code", "replicate"]])
+    np.testing.assert_allclose(pieces[["mcamsis", "fcamsis"]], whole[["mcamsis", "fcamsis"]], rtol=0, atol=1e-12)
+    one, other = bootstrap_summary(whole), bootstrap_summary(pieces)
+    pd.testing.assert_index_equal(one.index, other.index)
+    np.testing.assert_allclose(other.to_numpy(float), one.to_numpy(float), rtol=0, atol=1e-12)
+    assert (one["replicates"] == B).all() and one["mcam_bse"].gt(0).all()
+    pv_one, pv_other = plausible_values(whole, 4, seed), plausible_values(pieces, 4, seed)
+    pd.testing.assert_frame_equal(pv_one[["code", "sex", "pv", "replicate"]], pv_other[["code", "sex", "pv", "replicate"]])
+    np.testing.assert_allclose(pv_other["camsis"], pv_one["camsis"], rtol=0, atol=1e-12)
+
+    # Replicate 5 as the scale itself would build it, then filled code by code as the published table is.
+    built = build_unit_scores(resample_table(table, replicate_rng(seed, 5)), blank, none, toy, options)
+    own = pd.DataFrame({"mcamsis": built.scores["mcamsis"], "fcamsis": built.scores["fcamsis"],
+                        "population_m": built.population["m"], "population_f": built.population["f"]})
+    from camsis.filling import score_groups
+
+    fifth = whole[whole["replicate"] == 5].set_index("code")
+    for side in "mf":
+        expected = score_groups(own[f"{side}camsis"], own[f"population_{side}"], toy)
+        np.testing.assert_allclose(fifth[f"{side}camsis"].to_numpy(), expected.reindex(fifth.index).to_numpy(),
+                                   rtol=0, atol=1e-12)
+
+
+def test_combining_batches_checks_every_replicate_is_there_once(toy):
+    rng = np.random.default_rng(2)
+    long = gather_replicates([fake_replicate(rng, toy) for _ in range(4)], toy)
+    from camsis.errors import CamsisError
+    from camsis.uncertainty import batches, combine_batches
+
+    parts = [long[long["replicate"] <= 2], long[long["replicate"] > 2]]
+    pd.testing.assert_frame_equal(combine_batches(parts[::-1], 4), long)
+    with pytest.raises(CamsisError, match=r"missing \[3, 4\]"):
+        combine_batches(parts[:1], 4)
+    with pytest.raises(CamsisError, match=r"unexpected \[4\]"):
+        combine_batches(parts, 3)
+    with pytest.raises(CamsisError, match=r"repeated \[1, 2, 3, 4\]"):
+        combine_batches(parts + parts, 4)
+    with pytest.raises(CamsisError, match="batch size >= 1"):
+        batches(4, 0)
+    assert batches(0, 5) == []

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from camsis.correlation import pearson
-from camsis.filling import score_groups
+from camsis.errors import CamsisError
+from camsis.filling import fill_groups
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SIDES
 
@@ -58,6 +59,25 @@ def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
     )
 
 
+def fill_replicates(values: dict, population: dict, numbers: Sequence[int], classification) -> pd.DataFrame:
+    """Long table of every code's m and f score in each replicate: code, replicate, mcamsis, fcamsis.
+
+    ``values[side]`` and ``population[side]`` are units x replicates arrays (units in the
+    order of ``classification.units``, one column per entry of ``numbers``): the replicate's
+    unit scores and its people per unit. Groups are weighted by each replicate's own people
+    (``camsis.filling.fill_groups``), all replicates in one matrix product. Rows go
+    replicate by replicate, codes in the classification's order.
+    """
+    codes = classification.frame.index.to_numpy()
+    numbers = np.asarray(numbers, dtype=np.int64)
+    columns = {"code": np.tile(codes, len(numbers)), "replicate": np.repeat(numbers, len(codes))}
+    for side in SIDES:
+        filled = fill_groups(np.asarray(values[side], dtype=float), np.asarray(population[side], dtype=float),
+                             classification)
+        columns[f"{side}camsis"] = filled.T.ravel()
+    return pd.DataFrame(columns)
+
+
 def fill_replicate(unit_scores, classification) -> pd.DataFrame:
     """Every code's m and f score in one replicate: units as scored, groups weighted by that replicate's people.
 
@@ -72,23 +92,94 @@ def fill_replicate(unit_scores, classification) -> pd.DataFrame:
     DataFrame
         Indexed by code, columns ``mcamsis``, ``fcamsis``.
     """
-    return pd.DataFrame(
-        {
-            f"{side}camsis": score_groups(unit_scores.scores[f"{side}camsis"], unit_scores.population[side], classification)
-            for side in SIDES
-        }
-    )
+    return gather_replicates([unit_scores], classification).set_index("code")[[f"{side}camsis" for side in SIDES]]
 
 
 def gather_replicates(replicates: Sequence, classification) -> pd.DataFrame:
-    """Long table of every code's scores in every replicate: code, replicate (1..B), mcamsis, fcamsis."""
-    parts = []
-    for number, unit_scores in enumerate(replicates, start=1):
-        filled = fill_replicate(unit_scores, classification)
-        filled.index.name = "code"
-        parts.append(filled.reset_index().assign(replicate=number))
-    long = pd.concat(parts, ignore_index=True)
-    return long[["code", "replicate", "mcamsis", "fcamsis"]]
+    """Long table of every code's scores in every replicate: code, replicate (1..B), mcamsis, fcamsis.
+
+    ``replicates`` are ``camsis.scale.UnitScores`` (scores and population per unit), numbered 1..B in order.
+    """
+    units = classification.units
+    values = {side: np.column_stack([replicate.scores[f"{side}camsis"].reindex(units).to_numpy(dtype=float)
+                                     for replicate in replicates]) for side in SIDES}
+    population = {side: np.column_stack([replicate.population[side].reindex(units).fillna(0.0).to_numpy(dtype=float)
+                                         for replicate in replicates]) for side in SIDES}
+    return fill_replicates(values, population, range(1, len(replicates) + 1), classification)
+
+
+def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options,
+                    replicates: Sequence[int], seed: int, build=None) -> pd.DataFrame:
+    """Draw and rebuild the replicates numbered ``replicates`` in one process; every code's scores in each.
+
+    Takes what the scale's own build takes (``build``, by default
+    ``camsis.scale.build_unit_scores``, is called with the same table, masks,
+    classification and options), so a replicate repeats exactly what the scale does.
+    Replicate r draws from ``replicate_rng(seed, r)`` whichever batch it is in, so the
+    results do not depend on how the B replicates are cut into batches or where the
+    batches run. The batch pays once for what every replicate shares (starting Python,
+    the imports, reading the table, masks and classification, the classification's group
+    structure) and fills the groups of all its replicates in one matrix product.
+
+    Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis) for these
+    replicates. A replicate whose build fails stops the batch, naming the replicate.
+    """
+    if build is None:
+        from camsis.scale import build_unit_scores as build
+    units = pd.Index(classification.units)
+    values = {side: np.empty((len(units), len(replicates))) for side in SIDES}
+    population = {side: np.empty((len(units), len(replicates))) for side in SIDES}
+    with _one_blas_thread():
+        for column, number in enumerate(replicates):
+            drawn = resample_table(table, replicate_rng(seed, number))
+            try:
+                built = build(drawn, ca_blank, smooth_blank, classification, options)
+            except CamsisError as error:
+                raise CamsisError(f"bootstrap replicate {number} (seed {seed}): {error}") from None
+            for side in SIDES:
+                values[side][:, column] = built.scores[f"{side}camsis"].reindex(units).to_numpy(dtype=float)
+                population[side][:, column] = built.population[side].reindex(units).fillna(0.0).to_numpy(dtype=float)
+            log.info("bootstrap replicate %d rebuilt", number)
+    return fill_replicates(values, population, replicates, classification)
+
+
+def _one_blas_thread():
+    """BLAS on one thread while the replicates run: a batch is one job on one core, and on a
+    busy machine a second BLAS thread spinning for the small matrices of a replicate made a
+    CA several times slower. Nothing changes when threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn, a dependency of prince
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def batches(replicates: int, size: int) -> list[range]:
+    """Replicates 1..B cut into consecutive batches of at most ``size`` (the last may be smaller)."""
+    if replicates < 0 or size < 1:
+        raise CamsisError(f"bootstrap batches need B >= 0 and a batch size >= 1, not B {replicates}, size {size}")
+    return [range(start, min(start + size, replicates + 1)) for start in range(1, replicates + 1, size)]
+
+
+def combine_batches(parts: Sequence[pd.DataFrame], replicates: int) -> pd.DataFrame:
+    """The batches' rows as one long table ordered by replicate, checked to hold replicates 1..B once each.
+
+    The batches may come in any order (they are separate jobs); within a replicate the codes
+    keep the classification's order.
+    """
+    long = pd.concat(parts, ignore_index=True).sort_values("replicate", kind="stable").reset_index(drop=True)
+    found = long.groupby("replicate", sort=True)["code"].size()
+    expected = np.arange(1, replicates + 1)
+    twice = long.duplicated(["replicate", "code"])
+    if not np.array_equal(found.index.to_numpy(), expected) or found.nunique() > 1 or twice.any():
+        missing = sorted(int(r) for r in set(expected) - set(found.index))
+        extra = sorted(int(r) for r in set(found.index) - set(expected))
+        repeated = sorted({int(r) for r in long.loc[twice, "replicate"]})
+        raise CamsisError(f"bootstrap batches do not hold replicates 1..{replicates} once each "
+                          f"(missing {missing[:10]}, unexpected {extra[:10]}, repeated {repeated[:10]})")
+    return long
 
 
 def bootstrap_summary(long: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
