@@ -245,6 +245,7 @@ def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
 
 @pytest.mark.parametrize("option, culprit", [
     ("bootstrap=-1", "config: bootstrap: -1 is less than the minimum of 0"),
+    ("bootstrap_batch=0", "config: bootstrap_batch: 0 is less than the minimum of 1"),
     ("on_missing_weight=maybe", "config: on_missing_weight: 'maybe' is not one of"),
     ("clip=[1,99]", "config: clip/0:"),
     ("plausible_values=3", "plausible_values (3) cannot exceed bootstrap (0)"),

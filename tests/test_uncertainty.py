@@ -147,7 +147,7 @@ def test_plausible_values_are_whole_replicates_chosen_by_seed(toy):
 
 @pytest.mark.slow
 def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
-    """`snakemake --config bootstrap=4 plausible_values=2` on a copy of the project (a smaller demo)."""
+    """`snakemake --config bootstrap=4 bootstrap_batch=3 plausible_values=2` on a copy of the project (a smaller demo)."""
     import json
 
     import pyreadstat
@@ -157,12 +157,13 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
 
     directory = project_copy(tmp_path)
     (directory / "small_demo.yaml").write_text("demo: {couples: 40000, seed: 7}\n")
-    done = snakemake(directory, "--configfile", "small_demo.yaml", "--config", "bootstrap=4", "plausible_values=2",
-                     "psd_rounds=1")
+    done = snakemake(directory, "--configfile", "small_demo.yaml", "--config", "bootstrap=4", "bootstrap_batch=3",
+                     "plausible_values=2", "psd_rounds=1")
     assert done.returncode == 0, done.stderr[-3000:]
     results = directory / "results/gb_soc2020_demo"
-    assert sorted(p.name for p in (results / "bootstrap").glob("replicate_*.tsv")) == [
-        f"replicate_{r}.tsv" for r in range(1, 5)]
+    batches = {p.name: pd.read_parquet(p) for p in (results / "bootstrap").glob("batch_*.parquet")}
+    assert sorted(batches) == ["batch_1.parquet", "batch_2.parquet"]
+    assert set(batches["batch_1.parquet"]["replicate"]) == {1, 2, 3} and set(batches["batch_2.parquet"]["replicate"]) == {4}
 
     scores, meta = pyreadstat.read_dta(results / "gb_soc2020_demo.dta")
     for side in "mf":

@@ -220,7 +220,7 @@ def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_
                **options) -> psd.PsdRounds:
     """Rule psd_rounds: blank the cells the fitted scale under-predicts most, and refit, ``rounds`` times.
 
-    The same reader as score_units and bootstrap_replicate, so the rounds refit the scale's own build.
+    The same reader as score_units and bootstrap_batch, so the rounds refit the scale's own build.
     ``top`` (config psd_top) bounds the final candidates, whose count above the threshold
     summary.json reports.
     """
@@ -233,34 +233,40 @@ def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_
     return result
 
 
-def bootstrap_replicate(table, table_info, blanked, classification, scores, *, replicate: int, seed: int,
-                        recodes=None, **options) -> UnitScores:
-    """Rule bootstrap_replicate: resample the couples once and rebuild the unit scores (stages 4-7).
+def bootstrap_batch(table, table_info, blanked, classification, batch, *, replicates: Sequence[int], seed: int,
+                    recodes=None, **options) -> pd.DataFrame:
+    """Rule bootstrap_batch: resample the couples and rebuild the unit scores (stages 4-7), once per replicate.
 
-    A replicate repeats exactly what score_units does (``read_scale_inputs`` +
-    ``build_unit_scores``) on a multinomial redraw of the table, so the two cannot drift apart.
+    The replicates of a batch share one process and one reading of the inputs; each
+    repeats exactly what score_units does (``read_scale_inputs`` + ``build_unit_scores``)
+    on a multinomial redraw of the table, from its own stream (seed, r)
+    (``camsis.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
+    (code, replicate, mcamsis, fcamsis) to ``batch`` (parquet).
     """
-    from camsis.uncertainty import replicate_rng, resample_table
+    from camsis.uncertainty import bootstrap_batch as rebuild
 
     inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
-    result = _build(inputs, resample_table(inputs.table, replicate_rng(seed, int(replicate))))
-    result.save(scores)
-    return result
+    long = rebuild(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options,
+                   [int(r) for r in replicates], int(seed))
+    with atomic_path(batch) as path:
+        long.to_parquet(path, index=False)
+    return long
 
 
-def bootstrap_gather(replicates: Sequence, scores, classification, summary, long, info, *, seed: int) -> BootstrapInfo:
-    """Rule bootstrap_gather: every code's scores in every replicate; per code the bootstrap SE and interval."""
-    from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, fill_replicate, gather_replicates, replicate_agreement
+def bootstrap_gather(batches: Sequence, scores, classification, summary, long, info, *, replicates: int,
+                     seed: int) -> BootstrapInfo:
+    """Rule bootstrap_gather: the batches' replicates together; per code the bootstrap SE and interval."""
+    from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, combine_batches, fill_replicate, replicate_agreement
 
     frame = classification_from(classification)
-    gathered = gather_replicates([UnitScores.load(path) for path in replicates], frame)
+    gathered = combine_batches([pd.read_parquet(path) for path in batches], int(replicates))
     agreement = replicate_agreement(gathered, fill_replicate(UnitScores.load(scores), frame))
     with atomic_path(summary) as path:
         bootstrap_summary(gathered).to_csv(path, sep="\t")
     with atomic_path(long) as path:
         gathered.to_parquet(path, index=False)
     result = BootstrapInfo(
-        replicates=len(replicates),
+        replicates=int(gathered["replicate"].nunique()),
         seed=int(seed),
         correlation_with_scale={
             side: {"min": float(agreement[side].min()), "median": float(agreement[side].median())} for side in SIDES

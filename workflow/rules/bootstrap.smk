@@ -1,8 +1,10 @@
-# Uncertainty: B bootstrap replicates of the couples, each its own job (they spread over cores
-# and cluster nodes), gathered into per-code bootstrap SEs and intervals, and plausible values.
+# Uncertainty: B bootstrap replicates of the couples, drawn and rebuilt in batches (one job per
+# batch of bootstrap_batch replicates: the batches spread over cores and cluster nodes, the
+# replicates of a batch share one process), gathered into per-code bootstrap SEs and intervals,
+# and plausible values.
 
 
-rule bootstrap_replicate:
+rule bootstrap_batch:
     input:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
@@ -10,24 +12,26 @@ rule bootstrap_replicate:
         classification=classification_files,
         recodes=recodes_file,
     output:
-        scores="results/{scale}/bootstrap/replicate_{r}.tsv",
+        batch="results/{scale}/bootstrap/batch_{b}.parquet",
     wildcard_constraints:
-        r=r"\d+",
+        b=r"\d+",
     params:
         options=SCALE_OPTIONS,
+        replicates=batch_replicates,
         seed=config["bootstrap_seed"],
     log:
-        "logs/{scale}/bootstrap/replicate_{r}.log",
+        "logs/{scale}/bootstrap/batch_{b}.log",
     resources:
         mem_mb=1500,
-        runtime=10,
+        # a replicate takes about 0.2 s of CPU on the demo (412 units); a minute a replicate is ample
+        runtime=lambda wildcards: 10 + len(batch_replicates(wildcards)),
     script:
-        "../scripts/bootstrap_replicate.py"
+        "../scripts/bootstrap_batch.py"
 
 
 rule bootstrap_gather:
     input:
-        replicates=bootstrap_replicates,
+        batches=bootstrap_batch_files,
         scores="results/{scale}/work/unit_scores.tsv",
         classification=classification_files,
     output:
@@ -35,6 +39,7 @@ rule bootstrap_gather:
         replicates="results/{scale}/bootstrap/replicates.parquet",
         info="results/{scale}/bootstrap/bootstrap.json",
     params:
+        replicates=config["bootstrap"],
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/bootstrap/gather.log",

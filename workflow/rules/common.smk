@@ -10,6 +10,7 @@ from snakemake.utils import min_version, validate
 from camsis.classification import read_classification
 from camsis.compare import read_score_file
 from camsis.config import load_scales
+from camsis.uncertainty import batches
 from camsis.errors import CamsisError
 from camsis.writing import clear_stale, set_aside_products
 
@@ -171,8 +172,19 @@ def scale_mask(wildcards):
     return f"results/{wildcards.scale}/work/{name}.parquet"
 
 
-def bootstrap_replicates(wildcards):
-    return [f"results/{wildcards.scale}/bootstrap/replicate_{r}.tsv" for r in range(1, config["bootstrap"] + 1)]
+def bootstrap_batches():
+    """Replicates 1..B cut into batches of bootstrap_batch (default: two batches)."""
+    size = config.get("bootstrap_batch") or max(1, -(-config["bootstrap"] // 2))
+    return batches(config["bootstrap"], size)
+
+
+def bootstrap_batch_files(wildcards):
+    return [f"results/{wildcards.scale}/bootstrap/batch_{b}.parquet" for b in range(1, len(bootstrap_batches()) + 1)]
+
+
+def batch_replicates(wildcards):
+    """The replicate numbers of batch {b}."""
+    return list(bootstrap_batches()[int(wildcards.b) - 1])
 
 
 def score_file_extras(wildcards):

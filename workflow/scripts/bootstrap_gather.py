@@ -5,9 +5,9 @@ from camsis.runner import run
 
 
 def main(snakemake):
-    i, o = snakemake.input, snakemake.output
-    steps.bootstrap_gather(list(i.replicates), i.scores, i.classification, o.summary, o.replicates, o.info,
-                           seed=snakemake.params.seed)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    steps.bootstrap_gather(list(i.batches), i.scores, i.classification, o.summary, o.replicates, o.info,
+                           replicates=p.replicates, seed=p.seed)
 
 
 run(main, snakemake)

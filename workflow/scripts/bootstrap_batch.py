@@ -1,0 +1,13 @@
+"""Rule bootstrap_batch: resample the couples and rebuild the unit scores, once per replicate of the batch (camsis.steps.bootstrap_batch)."""
+
+from camsis import steps
+from camsis.runner import first, run
+
+
+def main(snakemake):
+    i, p = snakemake.input, snakemake.params
+    steps.bootstrap_batch(i.table, i.info, i.blanked, i.classification, snakemake.output.batch,
+                          replicates=p.replicates, seed=p.seed, recodes=first(i.recodes), **p.options)
+
+
+run(main, snakemake)
