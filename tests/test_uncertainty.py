@@ -126,6 +126,15 @@ def test_a_flipped_replicate_is_flagged(toy, caplog):
     assert agreement.loc[1, "m"] == pytest.approx(1.0)
     assert agreement.loc[2, "m"] == pytest.approx(-1.0)
     assert "replicate 2" in caplog.text
+    # a noisy replicate with a code missing: numpy's correlation over the codes both have
+    noisy_scores = base.scores.assign(fcamsis=base.scores["fcamsis"] + rng.normal(0, 10, len(base.scores)))
+    noisy_scores.loc[noisy_scores.index[1], "fcamsis"] = np.nan
+    noisy = UnitScores(scores=noisy_scores, population=base.population)
+    long = gather_replicates([base, flipped, noisy], toy)
+    third = long[long["replicate"] == 3].set_index("code")["fcamsis"]
+    both = pd.concat([third, own["fcamsis"]], axis=1).dropna()
+    expected = np.corrcoef(both.iloc[:, 0], both.iloc[:, 1])[0, 1]
+    assert replicate_agreement(long, own).loc[3, "f"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_plausible_values_are_whole_replicates_chosen_by_seed(toy):
