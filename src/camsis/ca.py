@@ -257,7 +257,8 @@ def connected_blocks(table: pd.DataFrame) -> list[tuple[list, list]]:
     _, labels = connected_components(graph, directed=False)
     row_mass, col_mass = values.sum(axis=1), values.sum(axis=0)
     blocks = []
-    for label in np.unique(labels):
+    # Only components holding a row with mass can be blocks (the others are empty rows and columns).
+    for label in np.unique(labels[:n_rows][row_mass != 0]):
         rows = [table.index[i] for i in np.flatnonzero(labels[:n_rows] == label) if row_mass[i] != 0]
         cols = [table.columns[j] for j in np.flatnonzero(labels[n_rows:] == label) if col_mass[j] != 0]
         if not rows:

@@ -61,11 +61,13 @@ class Classification:
     link_value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
     link_value_label_names: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def units(self) -> np.ndarray:
-        """Codes of the finest level, the ones pairs are coded on (sorted int64)."""
+        """Codes of the finest level, the ones pairs are coded on (sorted int64; read-only, worked out once)."""
         levels = self.frame["level"]
-        return np.sort(self.frame.index[levels == levels.max()].to_numpy(dtype=np.int64))
+        units = np.sort(self.frame.index[levels == levels.max()].to_numpy(dtype=np.int64))
+        units.flags.writeable = False
+        return units
 
     @property
     def links(self) -> list[str]:
