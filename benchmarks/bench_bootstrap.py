@@ -22,7 +22,6 @@ build (moonshot: 1.3x).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -34,27 +33,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_workflow import MEASURE  # noqa: E402  (the same wall/CPU/peak-RSS wrapper)
+from bench_workflow import MEASURE, extract_project, read_benchmark  # noqa: E402  (the same copy and wall/CPU/peak-RSS wrapper)
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
-PROJECT_PARTS = ["Snakefile", "workflow", "config", "data", "src"]
 TARGET, MOONSHOT = 2.0, 1.3
 
 
 def project_copy(target: Path, args) -> None:
     """The project at args.rev (or the working tree), with a benchmark file for every bootstrap batch."""
-    if args.worktree:
-        for part in PROJECT_PARTS:
-            source = REPO / part
-            if source.is_dir():
-                shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(source, target / part)
-    else:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.rev, *PROJECT_PARTS],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    extract_project(target, args)
     rules = target / "workflow" / "rules" / "bootstrap.smk"
     text = rules.read_text()
     text = re.sub(r"(?m)^rule (bootstrap_batch|bootstrap_replicate):\n",
@@ -79,11 +67,7 @@ def run(replicates: int, args) -> dict:
         result = json.loads(done.stdout)
         if result["returncode"] != 0:
             raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
-        batches = []
-        for path in sorted((directory / "benchmarks").glob("*/bootstrap_*.tsv")):
-            with open(path) as handle:
-                record = next(csv.DictReader(handle, delimiter="\t"))
-            batches.append({"seconds": float(record["s"]), "cpu_s": float(record["cpu_time"])})
+        batches = [read_benchmark(path) for path in sorted((directory / "benchmarks").glob("*/bootstrap_*.tsv"))]
         result.update(replicates=replicates, batches=batches)
         return result
     finally:

@@ -116,9 +116,8 @@ def read_alone(reader: str, path: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def project_copy(target: Path, data: Path, args) -> Path:
-    """The project at args.rev (or the working tree) with a one-row weighted scales sheet and a
-    benchmark file per rule; its src/ is put first on the jobs' PYTHONPATH."""
+def extract_project(target: Path, args) -> None:
+    """The project's files at args.rev (git archive), or as in the working tree with --worktree."""
     if args.worktree:
         for part in PROJECT_PARTS:
             source = REPO / part
@@ -130,6 +129,12 @@ def project_copy(target: Path, data: Path, args) -> Path:
         archive = subprocess.run(["git", "-C", str(REPO), "archive", args.rev, *PROJECT_PARTS],
                                  capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+
+
+def project_copy(target: Path, data: Path, args) -> Path:
+    """The project at args.rev (or the working tree) with a one-row weighted scales sheet and a
+    benchmark file per rule; its src/ is put first on the jobs' PYTHONPATH."""
+    extract_project(target, args)
     header = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tdiagonal_groups\tpsds_smooth\trecodes\n"
     row = f"bench\t{data}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\t1,2\t\t\n"
     (target / "config" / "scales.tsv").write_text(header + row)
@@ -172,10 +177,7 @@ def run_workflow(data: Path, args) -> dict:
             raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
         result["stages"] = {}
         for rule in RULES:
-            with open(directory / "benchmarks" / "bench" / f"{rule}.tsv") as handle:
-                record = next(csv.DictReader(handle, delimiter="\t"))
-            result["stages"][rule] = {"seconds": float(record["s"]), "peak_mb": float(record["max_rss"]),
-                                      "cpu_s": float(record["cpu_time"])}
+            result["stages"][rule] = read_benchmark(directory / "benchmarks" / "bench" / f"{rule}.tsv")
         result["snakemake_s"] = result["seconds"] - sum(s["seconds"] for s in result["stages"].values())
         return result
     finally:
@@ -183,6 +185,13 @@ def run_workflow(data: Path, args) -> dict:
             print(f"# kept {directory}", file=sys.stderr)
         else:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def read_benchmark(path: Path) -> dict:
+    """Wall seconds, peak MB and CPU seconds of one job from its Snakemake ``benchmark:`` file."""
+    with open(path) as handle:
+        record = next(csv.DictReader(handle, delimiter="\t"))
+    return {"seconds": float(record["s"]), "peak_mb": float(record["max_rss"]), "cpu_s": float(record["cpu_time"])}
 
 
 def measure(n: int, fmt: str, path: Path, args) -> dict:
