@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize
+from scipy import optimize
 
 from camsis.errors import CamsisError
 from camsis.reading import check_columns
@@ -267,8 +267,10 @@ class _Profile:
         A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
         c = self.Txy - (w * s.sum_y) @ s.sum_x
         q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
-        chol = linalg.cho_factor(A, lower=True)
-        b = linalg.cho_solve(chol, c)
+        # numpy, not scipy.linalg's checked wrappers: for a p x p system their overhead was most
+        # of the cost of the ~10 score evaluations of every fit (every bootstrap replicate fits four)
+        chol = np.linalg.cholesky(A)  # refuses a matrix that is not positive definite, as cho_factor did
+        b = np.linalg.solve(A, c)
         rss = q - float(c @ b)
         return w, A, chol, b, rss
 
@@ -299,7 +301,7 @@ class _Profile:
         """d loglik / d log g, analytic (envelope theorem on b), for an exact root."""
         g = np.exp(t)
         s = self.s
-        w, _, chol, b, rss = self.parts(g)
+        w, A, _, b, rss = self.parts(g)
         dw = 1.0 / (1.0 + g * s.n) ** 2
         resid = s.sum_y - s.sum_x @ b
         drss = -float(np.sum(dw * resid ** 2))
@@ -307,7 +309,7 @@ class _Profile:
         if self.reml:
             # p x p inverse then einsum: a many-column triangular solve goes through
             # threaded BLAS, which is slow on a busy machine for such small matrices
-            Ainv = linalg.cho_solve(chol, np.eye(self.p))
+            Ainv = np.linalg.inv(A)
             dl -= float(np.sum(dw * np.einsum("jk,kl,jl->j", s.sum_x, Ainv, s.sum_x)))
         return -0.5 * dl * g
 

@@ -250,7 +250,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
 
     population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
     units = pd.Index(classification.units, name="unit")
-    scores = pd.DataFrame(index=units)
+    # Columns gathered first and framed once: inserting them one by one cost a replicate ~10 ms.
+    columns: dict[str, pd.Series] = {}
     diagnostics["smoothing"] = {}
     for dim, suffix in (("dim1", ""), ("dim2", "2")):
         if dim not in husband_ca.columns:
@@ -266,15 +267,16 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
                 smoothed.scores = _boundary_fallback(smoothed)
             raw, source = impute_missing_units(smoothed.scores["esres"], population[side], classification)
             standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
-            scores[f"{side}camsis{suffix}"] = standard.scores(raw)
+            columns[f"{side}camsis{suffix}"] = standard.scores(raw)
             if suffix:
-                scores[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
+                columns[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
                 continue
-            scores[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
-            scores[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
-            scores[f"{side}_imputed"] = source
-            scores[f"{side}_ca"] = own_ca[dim].reindex(units)
-            scores[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
+            columns[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
+            columns[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
+            columns[f"{side}_imputed"] = source
+            columns[f"{side}_ca"] = own_ca[dim].reindex(units)
+            columns[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
             diagnostics["smoothing"][side] = smoothed.summary
+    scores = pd.DataFrame(columns, index=units)
     fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)

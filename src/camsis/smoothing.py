@@ -50,8 +50,9 @@ def smooth_side(
     relative frequencies: multiplying them all by a constant changes nothing.
     """
     partner = partner_scores.reindex(weighted.columns).to_numpy(float)
-    w = np.where(blanked.to_numpy(bool), 0.0, weighted.to_numpy(float))
-    c = np.where(blanked.to_numpy(bool), 0.0, counts.to_numpy(float))
+    blank = blanked.to_numpy(bool)
+    w = np.where(blank, 0.0, weighted.to_numpy(float))
+    c = np.where(blank, 0.0, counts.to_numpy(float))
     scored = np.isfinite(partner)
     unscored_pairs = float(c[:, ~scored].sum())
     w, c = w[:, scored], c[:, scored]
@@ -61,9 +62,13 @@ def smooth_side(
     frequency = np.where(w > 0, w, 0.0) * (c.sum() / w.sum())
     sums = GroupSums.from_table(weighted.index.to_numpy(), partner[scored], frequency)
     fit = fit_from_sums(sums, reml=reml)
-    scores = fit.scores.set_index(fit.scores.columns[0])
-    scores.index.name = weighted.index.name
-    per_unit = pd.DataFrame({"n": c.sum(axis=1), "n_weighted": w.sum(axis=1)}, index=weighted.index)
-    scores = per_unit.loc[scores.index].join(scores.rename(columns={"n": "n_model"}))
+    # Framed from arrays in one go (a join of two frames cost a bootstrap replicate ~25 ms).
+    rows = weighted.index.get_indexer(sums.groups)
+    fitted = fit.scores
+    scores = pd.DataFrame(
+        {"n": c.sum(axis=1)[rows], "n_weighted": w.sum(axis=1)[rows], "n_model": fitted["n"].to_numpy()}
+        | {column: fitted[column].to_numpy() for column in ("eps", "esres", "esres_se", "lambda")},
+        index=pd.Index(sums.groups.to_numpy(), name=weighted.index.name),
+    )
     summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
     return SmoothedSide(scores=scores, summary=summary)

@@ -28,7 +28,8 @@ class Standardisation:
     clip: tuple[float, float]
 
     def scores(self, raw: pd.Series) -> pd.Series:
-        return (self.offset + self.factor * raw).clip(*self.clip)
+        mapped = np.clip(self.offset + self.factor * raw.to_numpy(dtype=float), *self.clip)  # NaN stays NaN
+        return pd.Series(mapped, index=raw.index, name=raw.name)
 
     def standard_errors(self, raw_se: pd.Series) -> pd.Series:
         return raw_se * abs(self.factor)
