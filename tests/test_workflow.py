@@ -136,3 +136,32 @@ def test_a_change_reruns_only_the_rules_that_use_it(demo):
     (demo / "more_psds.tsv").write_text(psds.rstrip("\n") + "\n1111\t1111\t1112\t1112\n")
     planned = planned_jobs(demo, "--config", sheet_with(demo, "psds", psds="more_psds.tsv"))
     assert "blank" in planned and "tabulate" not in planned
+
+
+@pytest.mark.slow
+def test_rc2_estimator_from_the_sheet_with_bootstrap_plots_and_compare(tmp_path):
+    """One run, two scales on the demo input: the CA, and the RC(1) model compared with it."""
+    directory = project_copy(tmp_path)
+    header = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tdiagonal_groups\testimator\tcompare_to\n"
+    common = "resources/demo/gb_soc2020_demo.dta\thocc\twocc\t\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\t1,2"
+    (directory / "config/two.tsv").write_text(
+        header + f"byca\t{common}\t\t\n" + f"byrc\t{common}\trc2\tresults/byca/byca.dta\n"
+    )
+    done = snakemake(directory, "--config", "scales=config/two.tsv", "bootstrap=2", "plausible_values=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = directory / "results"
+    summary = json.loads((results / "byrc/summary.json").read_text())
+    assert {"deviance", "df", "iterations", "converged", "phi"} <= set(summary["rc2"])
+    assert summary["rc2"]["converged"] and len(summary["rc2"]["phi"]) == 1 and summary["rc2"]["df"] > 0
+    assert "rc2" not in json.loads((results / "byca/summary.json").read_text())
+    rc, _ = pyreadstat.read_dta(results / "byrc/byrc.dta")
+    ca, _ = pyreadstat.read_dta(results / "byca/byca.dta")
+    assert rc["mcamsis2"].isna().all() and ca["mcamsis2"].notna().all()
+    assert rc[["mcam_bse", "fcam_bse"]].notna().any().all()
+    for side in ("m", "f"):
+        assert np.corrcoef(rc[f"{side}camsis"], ca[f"{side}camsis"])[0, 1] > 0.95
+    units = pd.read_csv(results / "byrc/work/unit_scores.tsv", sep="\t", index_col=0)
+    assert {"m_raw", "f_raw", "m_ca", "f_ca", "m_ca2", "f_ca2"} <= set(units.columns)
+    assert (results / "byrc/plots/shrinkage.png").stat().st_size > 0
+    assert (results / "byrc/plots/ca_map.png").stat().st_size > 0
+    assert (results / "byrc/compare.tsv").exists() and (results / "byrc/plausible.dta").exists()

@@ -12,6 +12,10 @@ the fitted counts of the units of a merged row add up to the merged row's. A cel
 count exceeds E_ij far more than chance allows carries association the scale does not
 describe, as shared workplaces and family businesses do: the Pearson residual
 (O_ij - E_ij) / sqrt(E_ij) ranks the candidates for the pseudo-diagonal file.
+
+With the RC estimator (camsis.rc) E_ij is the RC model's fitted count of the merged cell,
+shared among the unit cells in it in proportion to the units' own non-blanked pairs
+(the same "keeps its own mass" rule, so again a merged row's cells add up to its fit).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ MIN_COUNT = 5
 
 def expected_counts(fit: CAFit) -> pd.DataFrame:
     """E_ij of every unit cell (NaN for units the CA did not score), indexed like ``fit.kept``."""
+    if fit.rc is not None:
+        return _rc_expected_counts(fit)
     kept = fit.kept
     n = float(kept.to_numpy().sum())
     r = kept.sum(axis=1) / n
@@ -51,6 +57,20 @@ def expected_counts(fit: CAFit) -> pd.DataFrame:
     live = eigenvalues > 0  # a dimension without inertia adds nothing to the fit
     interaction = (rows.to_numpy()[:, live] / np.sqrt(eigenvalues[live])) @ cols.to_numpy()[:, live].T
     fitted = n * np.outer(r.to_numpy(), c.to_numpy()) * (1.0 + interaction)
+    return pd.DataFrame(fitted, index=kept.index, columns=kept.columns)
+
+
+def _rc_expected_counts(fit: CAFit) -> pd.DataFrame:
+    """The RC model's fitted count of each unit cell's merged cell, split by the units' own margins."""
+    kept = fit.kept
+    row_target = fit.row_map.reindex(kept.index)
+    col_target = fit.column_map.reindex(kept.columns)
+    merged_fit = fit.rc.fitted.reindex(index=row_target.to_numpy(), columns=col_target.to_numpy()).to_numpy()
+    row_mass, col_mass = kept.sum(axis=1), kept.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row_share = (row_mass / row_mass.groupby(row_target).transform("sum")).to_numpy()
+        col_share = (col_mass / col_mass.groupby(col_target).transform("sum")).to_numpy()
+    fitted = merged_fit * row_share[:, None] * col_share[None, :]
     return pd.DataFrame(fitted, index=kept.index, columns=kept.columns)
 
 

@@ -162,10 +162,13 @@ def _diagonal(ax, xs, ys) -> None:
         ax.plot([low, high], [low, high], color="grey", lw=0.8, ls="--", zorder=0)
 
 
-def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: float = 15.0) -> Figure:
-    """Raw CA score against smoothed score per sex, points sized by pairs: the shrinkage.
+def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: float = 15.0,
+                     estimator: str = "CA") -> Figure:
+    """Raw score against smoothed score per sex, points sized by pairs: the shrinkage.
 
-    The raw CA scores are put on the published metric with the same population-weighted
+    The raw scores (``{s}_raw``, the estimator's: CA or RC; ``{s}_ca`` in unit files
+    written before there was a choice; ``estimator`` names it in the labels) are put on
+    the published metric with the same population-weighted
     linear map the smoothed scores get (unclipped), so the dashed diagonal is "no
     change". Units sharing a CA row (those merged for the CA and the unit they joined,
     all with the row's raw score) are drawn hollow: for the merged ones the distance from
@@ -174,28 +177,29 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
     for ax, side in zip(axes, ("m", "f")):
         own = _own_scores(units, side)
-        own = own[own[f"{side}_ca"].notna()]
-        raw = own[f"{side}_ca"]
+        column = f"{side}_raw" if f"{side}_raw" in own.columns else f"{side}_ca"
+        own = own[own[column].notna()]
+        raw = own[column]
         fit = fit_standardisation(raw, own[f"population_{side}"], mean, sd)
         x = fit.factor * raw + fit.offset
         y = own[f"{side}camsis"]
         merged = raw.duplicated(keep=False).to_numpy()
         points = ax.scatter(x[~merged], y[~merged], s=_marker_sizes(own[f"n_{side}"])[~merged],
                             c=own.loc[~merged, f"{side}_lambda"], cmap="viridis", vmin=0, vmax=1, alpha=0.7,
-                            edgecolors="none", label="units in the CA on their own")
+                            edgecolors="none", label=f"units in the {estimator} on their own")
         if merged.any():
             ax.scatter(x[merged], y[merged], s=_marker_sizes(own[f"n_{side}"])[merged], facecolors="none",
-                       edgecolors="grey", linewidths=0.8, label="units sharing a CA row (x: its score):\nmerged ones and the unit they joined")
+                       edgecolors="grey", linewidths=0.8, label=f"units sharing a {estimator} row (x: its score):\nmerged ones and the unit they joined")
         _diagonal(ax, x, y)
         r, count = correlation(x, y)
         ax.set_title(f"{SIDE_NAMES[side]}: r = {r:.3f} over {count} units", fontsize=10)
-        ax.set_xlabel(f"raw CA score, standardised (mean {mean:g}, SD {sd:g})")
+        ax.set_xlabel(f"raw {estimator} score, standardised (mean {mean:g}, SD {sd:g})")
         ax.set_ylabel("smoothed CAMSIS score")
         ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
     colours = fig.colorbar(points, ax=axes, shrink=0.8)
     colours.set_label("shrinkage factor lambda (1 = no shrinkage)")
-    fig.suptitle(f"{scale}: raw CA against smoothed scores (point area ~ pairs)")
+    fig.suptitle(f"{scale}: raw {estimator} against smoothed scores (point area ~ pairs)")
     return fig
 
 

@@ -64,9 +64,9 @@ class RCResult:
         table's row / column labels with a non-blanked count, columns ``dim1``..``dimM``.
         After ``camsis.ca.choose_dimension`` (which takes this object), ``dim1`` is the
         chosen, oriented dimension.
-    phi : intrinsic association of each column ``dim1``..``dimM``.
-    eigenvalues, inertia : phi and phi / sum(phi), under the names ``choose_dimension``
-        reorders along with the scores.
+    eigenvalues : phi, the intrinsic association of each column ``dim1``..``dimM`` (under
+        the name ``choose_dimension`` reorders along with the scores; ``phi`` reads it).
+    inertia : phi / sum(phi), each dimension's share of the association.
     deviance : Poisson deviance 2 sum n log(n / mu) - (n - mu) over the non-blanked cells
         (what R's gnm reports for the same model and cells).
     df : residual degrees of freedom, non-blanked cells - (I + J - 1) - M (I + J - 2 - M).
@@ -85,7 +85,6 @@ class RCResult:
 
     row_scores: pd.DataFrame
     column_scores: pd.DataFrame
-    phi: np.ndarray
     eigenvalues: np.ndarray
     inertia: np.ndarray
     deviance: float
@@ -109,6 +108,11 @@ class RCResult:
     row_correlations: dict[int, float] = field(default_factory=dict)
     column_correlations: dict[int, float] = field(default_factory=dict)
     warning: str | None = None
+
+    @property
+    def phi(self) -> np.ndarray:
+        """Intrinsic association of each column ``dim1``..``dimM``."""
+        return self.eigenvalues
 
     def summary(self) -> dict:
         """The figures summary.json reports: deviance, df, iterations, converged, phi."""
@@ -155,16 +159,18 @@ def _identify(A: np.ndarray, B: np.ndarray, r: np.ndarray, c: np.ndarray):
     return row_shift, column_shift, x, y, s
 
 
-def _block_newton(n, w, offset, X, own, loglik_rows):
+def _block_newton(wn, w, offset, X, own, loglik_rows):
     """One Newton step, with step halving, for every row's (alpha_i, A_i) given the columns.
 
     ``own`` holds each row's current parameters (rows x (M+1)) on the design ``X``
-    (columns x (M+1): 1 and the column scores); ``offset`` (columns) is beta. Returns the
-    new parameters and the rows' log-likelihoods.
+    (columns x (M+1): 1 and the column scores); ``offset`` (columns) is beta; ``wn`` the
+    counts with blanked cells zeroed, ``w`` 1 where a cell is fitted. Returns the new
+    parameters and the rows' log-likelihoods.
     """
     size = X.shape[1]
-    mu = w * np.exp(offset[None, :] + own @ X.T)
-    gradient = (w * n - mu) @ X
+    eta = offset[None, :] + own @ X.T
+    mu = w * np.exp(eta)
+    gradient = (wn - mu) @ X
     # H_i = sum_j mu_ij X_j X_j' for every row at once, as one matrix product
     outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), size * size)
     hessian = (mu @ outer).reshape(len(own), size, size)
@@ -173,7 +179,7 @@ def _block_newton(n, w, offset, X, own, loglik_rows):
     scale = np.maximum(np.einsum("ikk->i", hessian) / size, 1e-300)
     hessian = hessian + (1e-10 * scale)[:, None, None] * np.eye(size)
     step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
-    before = np.sum(w * n * (offset[None, :] + own @ X.T) - mu, axis=1)
+    before = np.sum(wn * eta - mu, axis=1)
     new = own + step
     after = loglik_rows(new)
     worse = ~(after >= before - 1e-12 * np.abs(before))
@@ -189,13 +195,13 @@ def _block_newton(n, w, offset, X, own, loglik_rows):
     return new, after
 
 
-def _row_loglik_factory(n, w, offset, X):
+def _row_loglik_factory(wn, w, offset, X):
     """Log-likelihood (up to constants) of each row for candidate parameters ``own``."""
 
     def loglik(own, rows=None):
-        nn, ww = (n, w) if rows is None else (n[rows], w[rows])
+        nn, ww = (wn, w) if rows is None else (wn[rows], w[rows])
         eta = offset[None, :] + own @ X.T
-        return np.sum(ww * (nn * eta - np.exp(eta)), axis=1)
+        return np.sum(nn * eta - ww * np.exp(eta), axis=1)
 
     return loglik
 
@@ -216,27 +222,29 @@ def _ipf_effects(n, w, theta, alpha, beta, sweeps=50, tol=1e-10):
 
 def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
     """Alternate row and column block Newton steps from identified scores (x, y, phi)."""
+    wn, wnT, wT = w * n, (w * n).T.copy(), w.T.copy()
+    active = w > 0
+    # deviance = 2 (saturated - fitted) log-likelihood; the saturated one is fixed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saturated = float(np.sum(np.where(wn > 0, wn * np.log(wn), 0.0) - wn))
     A, B = x * phi, y.copy()
     alpha, beta = _ipf_effects(n, w, A @ B.T, np.zeros(n.shape[0]), np.zeros(n.shape[1]))
-    active = w > 0
+    previous_theta = A @ B.T
     deviance = np.inf
     converged = diverged = False
     iteration = 0
-    previous_theta = A @ B.T
-    fitted = np.exp(alpha[:, None] + beta[None, :] + previous_theta)
     for iteration in range(1, max_iter + 1):
         # rows given the columns (B standard: the rows carry phi)
         X = np.column_stack([np.ones(len(beta)), B])
-        own, _ = _block_newton(n, w, beta, X, np.column_stack([alpha, A]),
-                               _row_loglik_factory(n, w, beta, X))
+        own, _ = _block_newton(wn, w, beta, X, np.column_stack([alpha, A]), _row_loglik_factory(wn, w, beta, X))
         alpha, A = own[:, 0], own[:, 1:]
         rs, cs, x_new, y_new, phi = _identify(A, B, r, c)
         alpha, beta = alpha + rs, beta + cs
         A, B = x_new, y_new * phi  # the columns now carry phi
         # columns given the rows
         X = np.column_stack([np.ones(len(alpha)), A])
-        own, _ = _block_newton(n.T, w.T, alpha, X, np.column_stack([beta, B]),
-                               _row_loglik_factory(n.T, w.T, alpha, X))
+        own, loglik = _block_newton(wnT, wT, alpha, X, np.column_stack([beta, B]),
+                                    _row_loglik_factory(wnT, wT, alpha, X))
         beta, B = own[:, 0], own[:, 1:]
         rs, cs, x_new, y_new, phi = _identify(A, B, r, c)
         alpha, beta = alpha + rs, beta + cs
@@ -246,8 +254,7 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
             # one, which no count holds back): a degenerate path, not a maximum. Give up this start.
             diverged = True
             break
-        fitted = np.exp(alpha[:, None] + beta[None, :] + theta)
-        new_deviance = poisson_deviance(n[active], fitted[active])
+        new_deviance = 2.0 * (saturated - float(loglik.sum()))
         # The change of the fitted association, not of the scores: it does not depend on how
         # the scores are identified, and it still settles when there is no association to score.
         theta_change = np.max(np.abs(theta - previous_theta))
@@ -257,24 +264,21 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
         if deviance_change < tol and theta_change < tol:
             converged = True
             break
-    if not np.isfinite(deviance):
-        deviance = poisson_deviance(n[active], fitted[active])
+    fitted = np.exp(alpha[:, None] + beta[None, :] + previous_theta)
+    deviance = poisson_deviance(n[active], fitted[active])
     return {"alpha": alpha, "beta": beta, "x": x, "y": y, "phi": phi, "fitted": fitted,
             "deviance": deviance, "iterations": iteration, "converged": converged, "diverged": diverged}
 
 
-def _start_scores(kind, values, w, r, c, M, rng, ca_start=None):
+def _start_scores(kind, values, w, r, c, M, rng):
     """Identified start scores (x, y, phi) of one kind."""
     if kind == "ca":
-        if ca_start is not None:
-            x, y, phi = ca_start
-        else:
-            # CA of the table with blanked cells as zeros: S = D_r^-1/2 (P - r c') D_c^-1/2.
-            P = values * w / (values * w).sum()
-            rr, cc = P.sum(axis=1), P.sum(axis=0)
-            S = (P - np.outer(rr, cc)) / np.sqrt(np.outer(rr, cc))
-            u, s, vt = np.linalg.svd(S, full_matrices=False)
-            x, y, phi = u[:, :M] / np.sqrt(rr)[:, None], vt[:M].T / np.sqrt(cc)[:, None], s[:M]
+        # CA of the table with blanked cells as zeros: S = D_r^-1/2 (P - r c') D_c^-1/2.
+        P = values * w / (values * w).sum()
+        rr, cc = P.sum(axis=1), P.sum(axis=0)
+        S = (P - np.outer(rr, cc)) / np.sqrt(np.outer(rr, cc))
+        u, s, vt = np.linalg.svd(S, full_matrices=False)
+        x, y, phi = u[:, :M] / np.sqrt(rr)[:, None], vt[:M].T / np.sqrt(cc)[:, None], s[:M]
     elif kind == "log":
         logs = np.log(values + 0.5)
         # blanked cells: their independence value from the non-blanked ones, refined a few times
@@ -401,8 +405,7 @@ def fit_rc(
     return RCResult(
         row_scores=pd.DataFrame(best["x"], index=rows, columns=names),
         column_scores=pd.DataFrame(best["y"], index=cols, columns=names),
-        phi=phi,
-        eigenvalues=phi.copy(),
+        eigenvalues=phi,
         inertia=phi / phi.sum() if phi.sum() > 0 else np.zeros(M),
         deviance=float(best["deviance"]),
         df=int(df),

@@ -16,6 +16,7 @@ from camsis.ca import CAResult, choose_dimension, connected_blocks, corresponden
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
+from camsis.rc import RCResult, fit_rc
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
 from camsis.vocabulary import SIDE_NAMES, SIDES
@@ -24,6 +25,7 @@ from camsis.writing import atomic_path, read_json, write_json
 log = logging.getLogger("camsis.scale")
 
 POPULATION_PREFIX = "population_"
+ESTIMATORS = ("ca", "rc2")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class ScaleOptions:
     disconnected : "refuse" a table that falls apart into blocks after blanking, or
         "drop" the units outside the largest block (they are then imputed and flagged).
     reml : REML (the published method) or ML for the smoothing models.
+    estimator : where the raw scores come from: "ca" (correspondence analysis, the
+        default) or "rc2" (Goodman's RC(M) association model, the "RC-II" of the first
+        CAMSIS releases, see camsis.rc), fitted to the same merged, blanked table with
+        the blanked cells as structural zeros.
+    rc_dimensions : M of the RC model; with 1 there is no second dimension to publish.
     """
 
     min_n: float = 30
@@ -52,6 +59,14 @@ class ScaleOptions:
     clip: tuple = (1.0, 99.0)
     disconnected: str = "refuse"
     reml: bool = True
+    estimator: str = "ca"
+    rc_dimensions: int = 1
+
+    def __post_init__(self):
+        if self.estimator not in ESTIMATORS:
+            raise CamsisError(f"estimator '{self.estimator}' is not one of {', '.join(ESTIMATORS)}")
+        if int(self.rc_dimensions) != self.rc_dimensions or self.rc_dimensions < 1:
+            raise CamsisError(f"rc_dimensions must be a whole number >= 1, got {self.rc_dimensions}")
 
 
 @dataclass
@@ -63,13 +78,22 @@ class CAFit:
     kept : unit x unit weighted table the CA was built from (blanked cells and dropped
         blocks set to 0), before sparse merging.
     row_map, column_map : merge maps (unit -> merged CA row / column).
-    ca : the CA of the merged table, after ``choose_dimension``.
+    ca : the CA of the merged table, after ``choose_dimension`` (computed with either
+        estimator: it starts the RC model and draws the CA map).
+    rc : the RC model of the merged table after ``choose_dimension`` when the estimator
+        is "rc2", else None.
     """
 
     kept: pd.DataFrame
     row_map: pd.Series
     column_map: pd.Series
     ca: CAResult
+    rc: RCResult | None = None
+
+    @property
+    def model(self) -> CAResult | RCResult:
+        """The fit whose scores the scale is built from."""
+        return self.ca if self.rc is None else self.rc
 
 
 @dataclass
@@ -81,14 +105,17 @@ class UnitScores:
     scores : DataFrame indexed by unit with, for each side s in m (husbands) and f (wives):
         ``{s}camsis``, ``{s}cam_se``, ``{s}camsis2`` (second dimension), ``n_{s}`` (pairs
         behind the score), ``{s}_imputed`` (code of the group the score was borrowed from,
-        0 if none), ``{s}_ca`` (the raw CA score), ``{s}_ca2`` (its second dimension, for
-        the CA map), ``{s}_lambda`` (shrinkage factor).
+        0 if none), ``{s}_raw`` (the raw score of the estimator, smoothed into
+        ``{s}camsis``), ``{s}_ca`` (the raw CA score: ``{s}_raw`` of the CA estimator),
+        ``{s}_ca2`` (its second dimension, for the CA map), ``{s}_lambda`` (shrinkage
+        factor). With the RC estimator and one dimension ``{s}camsis2`` is empty.
     population : DataFrame indexed by unit, columns m and f: weighted people per unit in
         the input, blanked pairs included (the standardisation's population).
     diagnostics : what summary.json reports about the CA and the smoothing; ``warnings``
         lists, one line each, what a user must know (dropped blocks, a weak reference
         correlation, a boundary smoothing fit).
-    fit : the CA behind the scores (camsis.candidates reads the fitted table from it).
+    fit : the CA (and RC model) behind the scores (camsis.candidates reads the fitted
+        table from it).
     """
 
     scores: pd.DataFrame
@@ -202,11 +229,40 @@ def _boundary_fallback(smoothed) -> pd.DataFrame:
     return scores
 
 
+def _fit_rc2(merged: pd.DataFrame, kept_open: pd.DataFrame, row_map: pd.Series, column_map: pd.Series,
+             ca: CAResult, dimensions: int, diagnostics: dict) -> RCResult:
+    """The RC(M) model of the merged table, started from its CA; its figures go to diagnostics["rc2"].
+
+    A merged cell is a structural zero when every unit cell in it is blanked; one open unit
+    cell makes it an observed count (possibly 0). The CA's standard coordinates and singular
+    values are the start when the CA kept at least M dimensions with inertia.
+    """
+    structural = apply_merge(kept_open.astype(float), row_map, column_map) <= 0
+    sigma = np.sqrt(np.asarray(ca.eigenvalues[:dimensions], dtype=float))
+    start = "ca"
+    if len(sigma) == dimensions and (sigma > 0).all():
+        # The CA's scores are principal coordinates; fit_rc wants standard ones (and keeps
+        # only the scored rows, the same rows and columns the CA kept).
+        start = (ca.row_scores.to_numpy()[:, :dimensions] / sigma, ca.column_scores.to_numpy()[:, :dimensions] / sigma, sigma)
+    rc = fit_rc(merged, structural, n_dimensions=dimensions, start=start)
+    if list(rc.row_scores.index) != list(ca.row_scores.index) or list(rc.column_scores.index) != list(ca.column_scores.index):
+        raise AssertionError("the RC model and the CA scored different rows or columns of one table")
+    diagnostics["rc2"] = rc.summary() | {
+        "dimensions": int(dimensions),
+        "start": rc.start,
+        "blanked_cells": int(rc.blanked.to_numpy().sum()),
+    }
+    if not rc.converged:
+        diagnostics["warnings"].append(rc.warning)
+    return rc
+
+
 def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
     """Stages 4-7: merge sparse units, CA, choose the dimension, smooth, standardise."""
     diagnostics: dict = {"warnings": []}
     kept_counts = table.counts.where(~ca_blank, 0.0)
     kept = table.weighted.where(~ca_blank, 0.0)
+    kept_open = ~ca_blank  # cells the model may see (a zero there is a count, not a structural zero)
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
     rows, cols = _drop_outside_main_block(kept, kept_counts, options.disconnected, diagnostics)
@@ -215,6 +271,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         kept, smooth_blank = kept.copy(), smooth_blank.copy()
         kept.loc[rows, :], kept.loc[:, cols] = 0.0, 0.0
         smooth_blank.loc[rows, :], smooth_blank.loc[:, cols] = True, True
+        kept_open = kept_open.copy()
+        kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
     kept_counts = kept_counts.where(kept > 0, 0.0)
 
     parents = classification.frame["parent"]
@@ -233,7 +291,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     row_ref, row_mass = _reference_for(kept, row_map, reference, axis=1)
     col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
-    if ca.warning:
+    if ca.warning and options.estimator == "ca":
         diagnostics["warnings"].append(f"{ca.warning} (reference measure: {measure})")
     diagnostics["ca"] = {
         # Listed by the CA's own dimension numbers, not the chosen order.
@@ -245,6 +303,21 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         "correlations": {str(k): float(v) for k, v in ca.correlations.items()},
         "units_in_ca": {"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
     }
+    rc = None
+    if options.estimator == "rc2":
+        rc = _fit_rc2(merged, kept_open, row_map, col_map, ca, options.rc_dimensions, diagnostics)
+        rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass)
+        if rc.warning:
+            warning = rc.warning.replace("chosen CA dimension", "chosen RC dimension")
+            diagnostics["warnings"].append(f"{warning} (reference measure: {measure})")
+        diagnostics["rc2"] |= {
+            "chosen_dimension": int(rc.chosen),
+            "chosen_correlation": float(rc.correlations[rc.chosen]),
+            "correlations": {str(k): float(v) for k, v in rc.correlations.items()},
+        }
+    model = ca if rc is None else rc
+    husband_raw = expand_scores(model.row_scores, row_map)
+    wife_raw = expand_scores(model.column_scores, col_map)
     husband_ca = expand_scores(ca.row_scores, row_map)
     wife_ca = expand_scores(ca.column_scores, col_map)
 
@@ -254,14 +327,16 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     columns: dict[str, pd.Series] = {}
     diagnostics["smoothing"] = {}
     for dim, suffix in (("dim1", ""), ("dim2", "2")):
-        if dim not in husband_ca.columns:
+        if dim not in husband_raw.columns:
+            for side in SIDES:  # the second dimension of an RC(1) model: nothing to publish
+                columns[f"{side}camsis{suffix}"] = pd.Series(np.nan, index=units)
             continue
-        men = smooth_side(table.weighted, table.counts, smooth_blank, wife_ca[dim], reml=options.reml)
-        women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_ca[dim], reml=options.reml)
-        for side, smoothed, own_ca in (("m", men, husband_ca), ("f", women, wife_ca)):
+        men = smooth_side(table.weighted, table.counts, smooth_blank, wife_raw[dim], reml=options.reml)
+        women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_raw[dim], reml=options.reml)
+        for side, smoothed, own_raw in (("m", men, husband_raw), ("f", women, wife_raw)):
             if smoothed.summary.get("boundary"):
-                message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of CA dimension {dim[-1]} "
-                           "(boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
+                message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
+                           f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
                 log.warning("%s", message)
                 diagnostics["warnings"].append(message)
                 smoothed.scores = _boundary_fallback(smoothed)
@@ -269,14 +344,17 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
             columns[f"{side}camsis{suffix}"] = standard.scores(raw)
             if suffix:
-                columns[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
                 continue
             columns[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
             columns[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
             columns[f"{side}_imputed"] = source
-            columns[f"{side}_ca"] = own_ca[dim].reindex(units)
+            columns[f"{side}_raw"] = own_raw[dim].reindex(units)
             columns[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
             diagnostics["smoothing"][side] = smoothed.summary
+    for side, own_ca in (("m", husband_ca), ("f", wife_ca)):
+        for dim, suffix in (("dim1", ""), ("dim2", "2")):
+            if dim in own_ca.columns:
+                columns[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
     scores = pd.DataFrame(columns, index=units)
-    fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca)
+    fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca, rc=rc)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)

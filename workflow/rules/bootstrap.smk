@@ -16,7 +16,7 @@ rule bootstrap_batch:
     wildcard_constraints:
         b=r"\d+",
     params:
-        options=SCALE_OPTIONS,
+        options=scale_options,
         replicates=batch_replicates,
         seed=config["bootstrap_seed"],
     log:

@@ -15,7 +15,7 @@ rule psd_rounds:
         blanked="results/{scale}/work/blanked_rounds.parquet",
         info="results/{scale}/work/psd_rounds.json",
     params:
-        options=SCALE_OPTIONS,
+        options=scale_options,
         rounds=config["psd_rounds"],
         threshold=config["psd_threshold"],
         top=config["psd_top"],

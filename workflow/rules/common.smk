@@ -204,6 +204,16 @@ SCALE_OPTIONS = {key: config[key] for key in ("min_n", "reference_measure", "dis
 }
 
 
+def scale_options(wildcards):
+    """SCALE_OPTIONS and the estimator of this scale: its sheet cells, else the config's.
+
+    Only the two cells are read, so editing another column of the sheet reruns nothing here.
+    """
+    estimator = scales.loc[wildcards.scale, "estimator"] or config["estimator"]
+    dimensions = int(scales.loc[wildcards.scale, "rc_dimensions"] or config["rc_dimensions"])
+    return SCALE_OPTIONS | {"estimator": estimator, "rc_dimensions": dimensions}
+
+
 def set_aside_before_rebuild(workflow):
     """Move the existing products of the jobs this run will run aside, and say so."""
     outputs = [str(path) for job in workflow.dag.needrun_jobs() for path in job.output]

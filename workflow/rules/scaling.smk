@@ -15,7 +15,7 @@ rule score_units:
         info="results/{scale}/work/scaling.json",
         ranking="results/{scale}/work/psd_ranking.tsv",
     params:
-        options=SCALE_OPTIONS,
+        options=scale_options,
         min_count=config["psd_min_count"],
     log:
         "logs/{scale}/score_units.log",
