@@ -250,6 +250,16 @@ def test_a_start_spent_on_a_blanked_cell_gives_way_to_the_next():
     assert kinds == ["ca", "log"] and not result.starts_tried[0][2]
     alone = fit_rc(frame(counts), frame(blanked).astype(bool), n_dimensions=2, start="log")
     assert alone.deviance == pytest.approx(result.deviance, rel=1e-10)
+    # with that start alone the fit stops where it ran off, and what it reports hangs together
+    with pytest.warns(RCConvergenceWarning):
+        stuck = fit_rc(frame(counts), frame(blanked).astype(bool), n_dimensions=2, n_starts=1)
+    for fit in (stuck, result):
+        theta = (fit.row_scores.to_numpy() * fit.phi) @ fit.column_scores.to_numpy().T
+        parts = fit.intercept + fit.row_effects.to_numpy()[:, None] + fit.column_effects.to_numpy()[None, :] + theta
+        np.testing.assert_allclose(np.log(fit.fitted.to_numpy()), parts, atol=1e-8)
+        kept = ~blanked
+        assert fit.deviance == pytest.approx(poisson_deviance(counts[kept], fit.fitted.to_numpy()[kept]), rel=1e-12)
+    assert stuck.deviance > 10 * result.deviance
 
 
 def test_given_start_and_empty_rows():

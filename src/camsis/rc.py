@@ -230,6 +230,7 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
     A, B = x * phi, y.copy()
     alpha, beta = _ipf_effects(n, w, A @ B.T, np.zeros(n.shape[0]), np.zeros(n.shape[1]))
     previous_theta = A @ B.T
+    accepted = (alpha, beta, x, y, phi)  # the last state whose Theta passed the divergence guard
     deviance = np.inf
     converged = diverged = False
     iteration = 0
@@ -253,6 +254,7 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
             # A dimension is running off to spend itself on a few cells (typically a blanked
             # one, which no count holds back): a degenerate path, not a maximum. Give up this start.
             diverged = True
+            alpha, beta, x, y, phi = accepted
             break
         new_deviance = 2.0 * (saturated - float(loglik.sum()))
         # The change of the fitted association, not of the scores: it does not depend on how
@@ -260,6 +262,7 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
         theta_change = np.max(np.abs(theta - previous_theta))
         deviance_change = abs(deviance - new_deviance) / (abs(new_deviance) + 0.1)
         x, y, deviance, previous_theta = x_new, y_new, new_deviance, theta
+        accepted = (alpha, beta, x, y, phi)
         A, B = x * phi, y.copy()
         if deviance_change < tol and theta_change < tol:
             converged = True
