@@ -110,6 +110,8 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
 def _check_row_widths(path: Path) -> None:
     """A line with more filled cells than the header has columns would lose its last cells silently."""
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        return  # nothing but blank lines: pandas' reading refuses it in one line
     width = len(lines[0].split("\t"))
     for number, line in enumerate(lines[1:], start=2):
         cells = line.split("\t")
