@@ -46,6 +46,13 @@ def test_score_file_matches_the_published_format(demo, soc2020):
     assert np.allclose(csv["mcamsis"], scores["mcamsis"]) and list(csv.columns) == list(scores.columns)
 
 
+def test_every_dta_the_workflow_writes_is_readable_by_stata_13(demo):
+    written = sorted(demo.glob("results/**/*.dta")) + sorted(demo.glob("resources/**/*.dta"))
+    assert any(path.name == "gb_soc2020_demo.dta" for path in written)
+    for path in written:  # format 117 = Stata 13+ (118 only where text needs Unicode; none here)
+        assert path.read_bytes()[:31] == b"<stata_dta><header><release>117", path
+
+
 def test_units_have_mean_50_sd_15_over_the_input_population(demo):
     scores, _, couples, _, _ = read_demo(demo)
     units = scores.set_index("soc2020")

@@ -67,3 +67,25 @@ def test_json_is_strict(tmp_path):
     text = target.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"r": None, "nested": {"x": [None, 1.5]}}
+
+
+def dta_release(path) -> int:
+    """The format number in a .dta's header: 117 is read by Stata 13+, 118 by 14+, 119 by 15+."""
+    head = path.read_bytes()[:60]
+    assert head.startswith(b"<stata_dta><header><release>")
+    return int(head[28:31])
+
+
+def test_dta_is_stata13_format_unless_text_needs_unicode(tmp_path):
+    frame = pd.DataFrame({"code": [1, 2], "score": [50.0, 60.0]})
+    ascii_file, unicode_file = tmp_path / "ascii.dta", tmp_path / "unicode.dta"
+    write_dta(frame, ascii_file, {"code": "Code"}, {"code": {1: "One", 2: "Two"}}, "label", notes=["a note"])
+    assert dta_release(ascii_file) == 117
+    for labels, values, notes in [({"code": "Côde"}, {}, []), ({}, {"code": {1: "Ünit"}}, []), ({}, {}, ["café"])]:
+        write_dta(frame, unicode_file, labels, values, "label", notes=notes)
+        assert dta_release(unicode_file) == 118
+    texts = frame.assign(name=["a", "é"])
+    write_dta(texts, unicode_file, {}, {}, "label")
+    assert dta_release(unicode_file) == 118
+    back, meta = pyreadstat.read_dta(unicode_file)
+    assert back["name"].tolist() == ["a", "é"]

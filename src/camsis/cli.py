@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_classification(sub)
     add_translate(sub)
+    _add_match(sub)
     args = parser.parse_args(argv)
     configure_logging(level=logging.INFO if args.verbose else logging.WARNING)
     try:
@@ -196,6 +197,75 @@ def _short_label(value) -> str:
         value = int(value)
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- match ---------------------------------------------------------------------------
+
+def _add_match(sub) -> None:
+    p = sub.add_parser("match", help="add CAMSIS scores (mcamsis, fcamsis, camsis) to survey data",
+                       description="Add mcamsis and fcamsis (and camsis, the own-sex score, with --sex) to "
+                                   "every row of a survey file, matched on its occupation code at whatever "
+                                   "level it is coded (and on employment status for by-status score files). "
+                                   "The survey's rows, columns, order and labels are kept; the input is "
+                                   "never modified.")
+    p.add_argument("survey", metavar="SURVEY", help="survey data: .dta, .sav, .csv or .parquet")
+    p.add_argument("--scores", required=True, metavar="SCOREFILE",
+                   help="a CAMSIS score file (this workflow's or a published one): .dta, .sav, .csv or .parquet")
+    p.add_argument("--occ", required=True, metavar="VAR", help="the survey's occupation code variable")
+    p.add_argument("--status", metavar="VAR",
+                   help="the survey's employment status variable, coded as the score file's status "
+                        "(by-status files; missing or negative = 0, no information)")
+    p.add_argument("--scores-status", metavar="COLUMN",
+                   help="which status column of the score file --status is coded to, when it has several")
+    p.add_argument("--sex", metavar="VAR", help="1 male, 2 female: adds camsis, the own-sex score")
+    p.add_argument("--prefix", default="", metavar="TEXT",
+                   help="prefix for the new columns' names, e.g. sp_ for a spouse's occupation")
+    p.add_argument("--out", required=True, metavar="FILE", help="the survey with scores: .dta, .sav, .csv or .parquet")
+    p.add_argument("--summary", metavar="FILE.json", help="counts of matched, missing and unmatched rows as JSON")
+    p.set_defaults(run=run_match)
+
+
+def _same_file(a, b) -> bool:
+    a, b = Path(a), Path(b)
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def run_match(args: argparse.Namespace) -> None:
+    """The `camsis match` command: read the survey and scores, match, write atomically."""
+    from camsis.match import match, score_index
+    from camsis.survey import read_survey, values_for_matching, write_survey
+    from camsis.writing import write_json
+
+    for target in (args.out, args.summary):
+        if target and (_same_file(target, args.survey) or _same_file(target, args.scores)):
+            raise CamsisError(f"--out/--summary {target} is an input file; match never overwrites its input")
+    if args.summary and _same_file(args.summary, args.out):
+        raise CamsisError(f"--summary {args.summary} is the same file as --out")
+    for target in (args.out, args.summary):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise CamsisError(f"{target}: directory {Path(target).parent} does not exist")
+    survey = read_survey(args.survey)
+    scores = read_survey(args.scores)
+    for name, variable in (("--occ", args.occ), ("--status", args.status), ("--sex", args.sex)):
+        if variable is not None and variable not in survey.frame.columns:
+            raise CamsisError(f"survey {args.survey}: no variable {variable!r} ({name})")
+    index = score_index(scores.frame, status=args.scores_status, source=f"score file {args.scores}")
+    plain = values_for_matching(survey, [args.occ, args.status, args.sex])
+    scored, summary = match(plain, index, args.occ, status=args.status, sex=args.sex, prefix=args.prefix)
+    added = summary["columns_added"]
+    frame = survey.frame.assign(**{column: scored[column] for column in added})
+    name = Path(args.scores).name
+    labels = {added[0]: f"CAMSIS for males ({name})", added[1]: f"CAMSIS for females ({name})"}
+    if args.sex:
+        labels[added[2]] = f"CAMSIS for own sex by {args.sex} ({name})"
+    write_survey(survey, frame, args.out, labels)
+    if args.summary:
+        write_json(dict(summary, survey=str(args.survey), scores=str(args.scores), out=str(args.out)), args.summary)
+    log.info("matched %d of %d rows (%d missing codes, %d not in the score file)", summary["matched"],
+             summary["rows"], summary["missing"], summary["not_in_scores"])
+    if summary["not_in_scores"]:
+        shown = ", ".join(f"{u['code']} ({u['rows']})" for u in summary["unmatched_codes"][:5])
+        log.warning("%d rows have codes not in %s; most frequent: %s", summary["not_in_scores"], name, shown)
 
 
 if __name__ == "__main__":

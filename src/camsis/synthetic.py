@@ -27,7 +27,7 @@ import pandas as pd
 
 from camsis.classification import check_units
 from camsis.errors import CamsisError
-from camsis.writing import atomic_path
+from camsis.writing import atomic_path, dta_version
 
 log = logging.getLogger("camsis.synthetic")
 
@@ -196,7 +196,8 @@ def _write_dta(couples: pd.DataFrame, tmp: str) -> None:
     import pyreadstat
 
     labels = [VARIABLE_LABELS.get(name, name) for name in couples.columns]
-    pyreadstat.write_dta(couples, tmp, file_label=DATASET_LABEL, column_labels=labels)
+    pyreadstat.write_dta(couples, tmp, file_label=DATASET_LABEL, column_labels=labels,
+                         version=dta_version(couples, [DATASET_LABEL, *labels]))
 
 
 def _write_csv(couples: pd.DataFrame, tmp: str) -> None:

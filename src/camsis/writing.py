@@ -112,6 +112,27 @@ def score_file_labels(classification, columns) -> dict[str, str]:
     return {column: labels.get(column, column)[:80] for column in columns}
 
 
+def _is_ascii(text) -> bool:
+    return isinstance(text, str) and text.isascii()
+
+
+def dta_version(frame: pd.DataFrame, texts=()) -> int:
+    """The oldest .dta format that holds ``frame`` and ``texts``: 13 (format 117) or 14 (118).
+
+    Format 117 is read by Stata 13 and later, as the published CAMSIS files are, but
+    it has no encoding: its text is read as Latin-1/ASCII. Any non-ASCII text (a
+    value, a name, a label, a note) needs Unicode, hence format 118 (Stata 14+).
+    Format 119 (pyreadstat's default, Stata 15+) is only needed past 32,767
+    variables, which no score file has.
+    """
+    strings = [str(c) for c in frame.columns] + [t for t in texts if t is not None]
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            strings.extend(str(v) for v in values.dropna().unique())
+    return 13 if all(_is_ascii(text) for text in strings) else 14
+
+
 def write_dta(
     frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = (),
     label_set_names: dict | None = None,
@@ -135,6 +156,8 @@ def write_dta(
     label_set_names : dict, optional
         Variable -> name of its value label set (``Classification.label_set_names``);
         pyreadstat's own names are kept for the others.
+
+    The file is format 117 (Stata 13+) unless some text needs Unicode (then 118, Stata 14+).
     """
     out = frame.copy()
     for column in out.columns:
@@ -151,6 +174,8 @@ def write_dta(
             file_label=file_label[:80],
             column_labels=[column_labels.get(c) for c in out.columns],
             variable_value_labels={k: v for k, v in value_labels.items() if k in out.columns},
+            version=dta_version(out, [file_label, *column_labels.values(), *notes,
+                                      *(t for labels in value_labels.values() for t in labels.values())]),
         )
         if label_set_names:
             rename_label_sets(temporary, {k: v for k, v in label_set_names.items() if k in value_labels})
