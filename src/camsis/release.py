@@ -1,0 +1,607 @@
+"""Publishing a scale as CAMSIS scales are published: one folder and one zip per scale.
+
+The published releases (e.g. DE95ISCO88) ship the same index table as Stata, SPSS and
+plain text with a readme that explains the scale, its codes and statuses, gender,
+pseudo-diagonals and how to match the table onto survey data. Everything here is made
+from the build itself (the score file and summary.json), so a release cannot describe
+choices other than the ones actually used. The text and syntax are pure functions of
+that information; `write_release` writes them, each file atomically, and the zip last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from camsis.match import score_index
+from camsis.writing import atomic_path
+
+CAMSIS_REFERENCE = (
+    "Prandy, K. and Lambert, P. (2003) 'Marriage, Social Distance and the Social Space: "
+    "An Alternative Derivation and Validation of the Cambridge Scale', Sociology 37(3): 397-411."
+)
+CAMSIS_WEB = "CAMSIS project: http://www.camsis.stir.ac.uk/"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same release zips to the same bytes
+
+
+def release_metadata(scale: str, row: dict, defaults: dict, summary: dict, variable: str) -> dict:
+    """Version, title, author and date of a release: the sheet row first, then the config.
+
+    ``defaults`` is the config's ``release`` block; an empty sheet cell falls back to
+    it. The date is the build's (summary.json ``built``), not the day the zip was made.
+    """
+    def pick(key, fallback):
+        value = row.get(key) or (defaults or {}).get(key)
+        return str(value) if value not in (None, "") else fallback
+
+    return {
+        "scale": scale,
+        "version": pick("version", "1.0"),
+        "title": pick("title", f"CAMSIS scale {scale} for {variable.upper()}"),
+        "author": pick("author", "the CAMSIS scale's builders"),
+        "date": summary.get("built", ""),
+        "camsis_version": summary.get("camsis_version", ""),
+    }
+
+
+def describe_columns(scores: pd.DataFrame, column_labels: dict, value_labels: dict) -> dict:
+    """The score file's layout: code and status columns (see camsis.match), labels of each."""
+    index = score_index(scores)
+    return {
+        "code": index.code,
+        "status": index.status,
+        "statuses": {int(k): v for k, v in value_labels.get(index.status, {}).items()} if index.status else {},
+        "status_values": list(index.statuses),
+        "labels": {c: column_labels.get(c) or c for c in scores.columns},
+        "codes": int(scores[index.code].nunique()),
+        "rows": int(len(scores)),
+    }
+
+
+def _wrap(text: str) -> str:
+    """Fill each line to 88 columns; indented lines (file lists, commands) are kept whole."""
+    return "\n".join(part if part.startswith("  ") or not part.strip() else textwrap.fill(part, 88)
+                     for part in text.split("\n"))
+
+
+def _number(value, digits=3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def _method_lines(summary: dict) -> list[str]:
+    """What the build actually did, from summary.json (absent sections are said to be absent)."""
+    row, config = summary.get("sheet_row", {}), summary.get("config", {})
+    lines = []
+    digits, groups = str(row.get("diagonal_digits", "") or "0"), row.get("diagonal_groups", "") or ""
+    diagonal = ("couples in the same unit group (the diagonal)" if digits in ("0", "") else
+                f"couples whose codes agree once their last {digits} digit(s) are dropped")
+    if groups:
+        diagonal += f", only within the group(s) {groups}"
+    lines.append(f"Diagonal rule: blanked {diagonal}.")
+    psds = row.get("psds") or ""
+    blanking = summary.get("blanking", {})
+    ca = blanking.get("ca", {})
+    lines.append(
+        f"Pseudo-diagonals: {'cells listed in ' + psds if psds else 'none listed'}; together with the "
+        f"diagonals {_number(ca.get('cells_blanked'))} cells were blanked for the correspondence analysis, "
+        f"holding {_number(ca.get('pairs_blanked'))} pairs ({_number(100 * ca.get('share_blanked_weighted', float('nan')), 1)}% "
+        f"of the weighted pairs)."
+        + ("" if blanking.get("same_sets", True) else
+           f" The smoothing used its own set ({row.get('psds_smooth')}): "
+           f"{_number(blanking.get('smooth', {}).get('cells_blanked'))} cells.")
+    )
+    if "psd_rounds" in summary:
+        lines.append(f"Blanking rounds: {summary['psd_rounds']}.")
+    merging = summary.get("merging", {})
+    if merging:
+        lines.append(
+            f"Merges: unit groups with at most {config.get('min_n', '?')} non-blanked pairs were merged into a "
+            f"related unit for the correspondence analysis: {_number(merging.get('m', {}).get('merged'))} on the "
+            f"men's side, {_number(merging.get('f', {}).get('merged'))} on the women's"
+            + (f"; recodes from {row['recodes']}" if row.get("recodes") else "") + "."
+        )
+    analysis = summary.get("ca", {})
+    if analysis:
+        lines.append(
+            f"Dimension: of {len(analysis.get('inertia', {}))} dimensions of the correspondence analysis, "
+            f"dimension {analysis.get('chosen_dimension')} was taken as the scale (correlation "
+            f"{_number(analysis.get('chosen_correlation'))} with {analysis.get('reference_measure')}, which also "
+            f"set its direction); it holds {_number(100 * analysis.get('inertia', {}).get('dim' + str(analysis.get('chosen_dimension')), float('nan')), 1)}% "
+            f"of the inertia."
+        )
+    smoothing = summary.get("smoothing", {})
+    if smoothing:
+        parts = [f"{'women' if side == 'f' else 'men'}: sigma_u {_number(s.get('sigma_u'))}, "
+                 f"ICC {_number(s.get('icc'))}{', at the boundary' if s.get('boundary') else ''}"
+                 for side, s in smoothing.items()]
+        fit = "REML" if config.get("reml", True) else "maximum likelihood"
+        lines.append(
+            "Smoothing: each unit's score is the empirical Bayes estimate (intercept + BLUP) of a "
+            f"random-intercept model of its partners' scores, fitted by {fit} ({'; '.join(parts)})."
+        )
+    clip = config.get("clip") or [None, None]
+    lines.append(
+        f"Standardisation: mean {config.get('mean', 50)} and standard deviation {config.get('sd', 15)} over the "
+        f"couples of the input (weighted), separately for men and women"
+        + (f"; scores cropped to {clip[0]}-{clip[1]}" if clip and clip[0] is not None else "") + "."
+    )
+    imputed = summary.get("units_imputed")
+    if imputed:
+        lines.append(
+            f"Units without cases of their own take the score of their closest scored parent group "
+            f"(men {_number(imputed.get('m'))}, women {_number(imputed.get('f'))} units; flagged in m_imputed, "
+            f"f_imputed). Group codes score the population-weighted mean of their units."
+        )
+    boot = summary.get("bootstrap")
+    if boot:
+        lines.append(f"Uncertainty: {boot.get('replicates')} bootstrap replicates (seed {boot.get('seed')}): "
+                     f"{boot.get('resampling', '')}.")
+    return lines
+
+
+def readme_text(meta: dict, summary: dict, layout: dict, files: list[str]) -> str:
+    """The release's readme, in the published readmes' order, from this build's facts."""
+    scale, code, status = meta["scale"], layout["code"], layout["status"]
+    row = summary.get("sheet_row", {})
+    data = summary.get("input", {})
+    dropped = summary.get("dropped", {})
+    weight = row.get("weight") or ""
+    r_status = ", status = 'empst'" if status else ""
+    sections = [
+        f"{meta['title']}\n{'=' * len(meta['title'])}\n"
+        f"Scale {scale}, version {meta['version']}, built {meta['date']} by camsis {meta['camsis_version']}. "
+        f"Author: {meta['author']}.",
+        "These notes were written by the camsis tool from the build itself (summary.json); the figures "
+        "in them are the ones the scale was made with.",
+        "Files in this release:\n" + "\n".join(f"  {name}" for name in files),
+        "1) The scale\n"
+        "CAMSIS (Cambridge Social Interaction and Stratification) scores give each occupational unit "
+        "its relative position in the order of social interaction and stratification, as shown by "
+        "who partners with whom. They come from a correspondence analysis of the table of husbands' "
+        "by wives' occupations, smoothed and re-scaled so that the couples of the input have mean 50 "
+        "and standard deviation 15 on each sex's scale. Higher scores mean greater advantage. "
+        "Men's (mcamsis) and women's (fcamsis) scores differ: see 5) below.",
+        f"2) Occupational unit{' and status' if status else ''} groups\n"
+        f"Codes are {code} ({layout['labels'].get(code, code)}): {layout['codes']} codes, units and every "
+        f"group above them, so data coded only to a group can be matched at that level."
+        + (f" Each code is crossed with employment status {status} ({layout['labels'].get(status, status)}), "
+           f"status 0 meaning no information (title-only score); group codes are scored at status 0 only. "
+           f"Statuses:\n" + "\n".join(f"  {k} {v}" for k, v in sorted(layout["statuses"].items()))
+           if status else " The scale is by occupational title only (no employment status)."),
+        "3) The data\n"
+        f"Input {data.get('path')} (sha256 {data.get('sha256')}). Pairs read {_number(summary.get('pairs_read'))}, "
+        f"used {_number(summary.get('pairs_used'))}; left out: "
+        + (", ".join(f"{k.replace('_', ' ')} {_number(v)}" for k, v in dropped.items()) or "none") + ". "
+        + (f"Each couple is weighted by {weight}." if weight else "Couples are unweighted.")
+        + (f" Filter: {row['filter']}." if row.get("filter") else ""),
+        "4) How the scale was built\n" + "\n".join(f"- {line}" for line in _method_lines(summary))
+        + ("\nWarnings of the build:\n" + "\n".join(f"- {w}" for w in summary["warnings"])
+           if summary.get("warnings") else "\nThe build raised no warnings."),
+        "5) Gender groups\n"
+        "The scales are derived within gender groups: mcamsis ranks men's occupations in the men's "
+        "hierarchy of social interaction, fcamsis women's in the women's. There is no necessary "
+        "relationship between an occupation's two scores. Both are re-scaled to the same mean and "
+        "standard deviation, so giving men their male score and women their female score (the "
+        "variable camsis made by the matching files) is defensible; giving everyone the male score "
+        "is the 'conventional' alternative. In models of a mixed-sex population consider an "
+        "interaction of the score with sex.",
+        "6) Pseudo-diagonals\n"
+        "Couples whose combination of occupations is much more frequent than their general positions "
+        "imply, for an economic or institutional reason (farmers and agricultural workers, doctors and "
+        "nurses, ...), were blanked with the diagonals, so the scores describe the general order of "
+        "interaction only. For most units few cases are affected; for a few, many are, and their "
+        "scores rest on the remaining cases (counts per unit: n_m, n_f).",
+        "7) Matching to data files\n"
+        f"Match each occupation variable of your data on {code}"
+        + (f" and {status} (set the status to 0 where it is not known, even if it is never known)" if status else "")
+        + ". The file has one row per "
+        + (f"{code} x {status}" if status else code) + ". Ready-made:\n"
+        f"  Stata:  use mydata, clear\n          do {scale}_match.do occ{' empst' if status else ' .'} sex\n"
+        f"  SPSS:   INSERT FILE='{scale}_match.sps'.\n"
+        f"          !add_camsis occ=occ{' status=empst' if status else ''} sex=sex scores='{scale}.sav'.\n"
+        f"  R:      source('{scale}_match.R')\n"
+        f"          mydata <- add_camsis(mydata, occ = 'occ'{r_status}, sex = 'sex')\n"
+        f"  camsis: camsis match mydata.dta --scores {scale}.dta --occ occ{' --status empst' if status else ''} "
+        f"--sex sex --out mydata_camsis.dta\n"
+        "Each adds mcamsis and fcamsis, and with a sex variable (1 male, 2 female) camsis, the own-sex "
+        "score. Negative or empty codes stay missing. To score a second occupation (a spouse's), rename "
+        "the new variables first (camsis match: --prefix).",
+        "8) How to cite\n"
+        f"{meta['author']} ({meta['date'][:4]}) {meta['title']}, version {meta['version']}. "
+        f"Built with camsis {meta['camsis_version']}. See CITATION.cff. On the method: {CAMSIS_REFERENCE} "
+        f"{CAMSIS_WEB}",
+        "9) Checking the files\n"
+        "SHA256SUMS lists the checksum of every file of the release (check with: sha256sum -c SHA256SUMS).",
+    ]
+    return "\n\n".join(_wrap(section) for section in sections) + "\n"
+
+
+def _cff_authors(author: str) -> list[dict]:
+    people = []
+    for name in (part.strip() for part in author.split(";")):
+        if not name:
+            continue
+        if "," in name:
+            family, given = (p.strip() for p in name.split(",", 1))
+            people.append({"family-names": family, "given-names": given})
+        else:
+            people.append({"name": name})
+    return people
+
+
+def citation_cff(meta: dict) -> str:
+    """CITATION.cff (Citation File Format 1.2.0) for the release; authors 'Family, Given; ...'."""
+    import yaml
+
+    data = {
+        "cff-version": "1.2.0",
+        "message": "If you use these scores, please cite them as below.",
+        "type": "dataset",
+        "title": meta["title"],
+        "version": meta["version"],
+        "date-released": meta["date"],
+        "authors": _cff_authors(meta["author"]) or [{"name": "unknown"}],
+        "keywords": ["CAMSIS", "occupational scale", "social stratification"],
+        "references": [{"type": "article", "title": "Marriage, Social Distance and the Social Space: An Alternative "
+                        "Derivation and Validation of the Cambridge Scale",
+                        "authors": [{"family-names": "Prandy", "given-names": "Ken"},
+                                    {"family-names": "Lambert", "given-names": "Paul"}],
+                        "journal": "Sociology", "year": 2003, "volume": 37, "issue": 3,
+                        "start": 397, "end": 411}],
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _stata_lookup(code: str, status: str | None) -> str:
+    if status is None:
+        return textwrap.dedent(f"""\
+            use {code} mcamsis fcamsis using "`scores'", clear
+            rename ({code} mcamsis fcamsis) (`code' `m' `f')
+            recast double `code'
+            save `lookup'
+            restore
+            merge m:1 `code' using `lookup', keep(master match) nogenerate""")
+    return textwrap.dedent(f"""\
+        use {code} {status} mcamsis fcamsis using "`scores'", clear
+        rename ({code} {status} mcamsis fcamsis) (`code' `state' `m' `f')
+        keep if `state' >= 0 & !missing(`state')
+        recast double `code' `state'
+        save `lookup'
+        * codes scored at status 0 only (groups) take that score whatever the status
+        bysort `code': keep if _N == 1 & `state' == 0
+        drop `state'
+        save `lookup0'
+        restore
+        merge m:1 `code' `state' using `lookup', keep(master match) nogenerate
+        merge m:1 `code' using `lookup0', keep(master match match_update match_conflict) update nogenerate""")
+
+
+def stata_match(scale: str, code: str, status: str | None) -> str:
+    """A Stata 13+ do-file adding mcamsis, fcamsis (and camsis) to the data in memory."""
+    lookup = textwrap.indent(_stata_lookup(code, status), "    ")
+    status_arg = "STATUSVAR" if status else "."
+    no_status = "" if status else (
+        'if "`status\'" != "" {\n'
+        f'    display as error "{scale} has no employment status: give . for the status"\n'
+        "    exit 198\n}\n"
+    )
+    return f"""\
+* Add CAMSIS scores of {scale} to the data in memory (Stata 13 or later).
+*   use mydata, clear
+*   do {scale}_match.do OCCVAR {status_arg} [SEXVAR]
+* OCCVAR: occupation code, coded as {code} at any level (unit or group).
+* {('STATUSVAR: employment status coded as ' + status + '; missing or negative = 0 (no information).') if status else 'The scale has no employment status: give . in its place.'}
+* SEXVAR (optional): 1 male, 2 female; adds camsis, the own-sex score.
+* The score file is {scale}.dta in the working directory, or the file named in the
+* global CAMSIS_SCORES. Rows and their order are kept; negative or missing codes stay missing.
+* Written by camsis for release {scale}.
+version 13
+args occ status sex
+if "`status'" == "." local status ""
+local scores "{scale}.dta"
+if `"$CAMSIS_SCORES"' != "" local scores `"$CAMSIS_SCORES"'
+confirm variable `occ'
+if "`status'" != "" confirm numeric variable `status'
+if "`sex'" != "" confirm numeric variable `sex'
+{no_status}local new "mcamsis fcamsis"
+if "`sex'" != "" local new "`new' camsis"
+foreach v of local new {{
+    capture confirm new variable `v'
+    if _rc {{
+        display as error "`v' already exists: rename or drop it first"
+        exit 110
+    }}
+}}
+tempvar order code state m f
+tempfile lookup lookup0
+quietly {{
+    generate long `order' = _n
+    capture confirm numeric variable `occ'
+    if _rc generate double `code' = real(`occ')
+    else generate double `code' = `occ'
+    replace `code' = . if `code' < 0
+    generate double `state' = 0
+    if "`status'" != "" replace `state' = `status' if `status' >= 0 & !missing(`status')
+    preserve
+{lookup}
+    sort `order'
+    rename (`m' `f') (mcamsis fcamsis)
+    label variable mcamsis "CAMSIS for males ({scale})"
+    label variable fcamsis "CAMSIS for females ({scale})"
+    if "`sex'" != "" {{
+        generate double camsis = cond(`sex' == 1, mcamsis, cond(`sex' == 2, fcamsis, .))
+        label variable camsis "CAMSIS for own sex ({scale})"
+    }}
+    count if !missing(mcamsis) | !missing(fcamsis)
+    local matched = r(N)
+    count if missing(`code')
+    local missing = r(N)
+}}
+display as text "{scale}: " `matched' " rows matched, " `missing' " missing codes, " _N - `matched' - `missing' " not in the score file"
+"""
+
+
+def spss_match(scale: str, code: str, status: str | None) -> str:
+    """SPSS syntax defining !add_camsis, which adds mcamsis, fcamsis (and camsis) to the active dataset."""
+    keep = f"{code} {status} mcamsis fcamsis" if status else f"{code} mcamsis fcamsis"
+    renamed = "camsis_code camsis_status camsis_m camsis_f" if status else "camsis_code camsis_m camsis_f"
+    by = "camsis_code camsis_status" if status else "camsis_code"
+    status_part = textwrap.dedent(f"""\
+        SELECT IF (camsis_status >= 0).
+        SORT CASES BY camsis_code camsis_status.
+        AGGREGATE /OUTFILE=* MODE=ADDVARIABLES /BREAK=camsis_code /camsis_n=N.
+        * Codes scored at status 0 only (groups) take that score whatever the status.
+        DATASET COPY camsis_lookup0.
+        DATASET ACTIVATE camsis_lookup0.
+        SELECT IF (camsis_n = 1 AND camsis_status = 0).
+        MATCH FILES /FILE=* /DROP=camsis_status camsis_n.
+        RENAME VARIABLES (camsis_m camsis_f = camsis_m0 camsis_f0).
+        DATASET ACTIVATE camsis_lookup.
+        MATCH FILES /FILE=* /DROP=camsis_n.
+        DATASET ACTIVATE camsis_survey.
+        SORT CASES BY camsis_code camsis_status.
+        MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code camsis_status.
+        SORT CASES BY camsis_code.
+        MATCH FILES /FILE=* /TABLE=camsis_lookup0 /BY camsis_code.
+        IF (MISSING(camsis_m)) camsis_m = camsis_m0.
+        IF (MISSING(camsis_f)) camsis_f = camsis_f0.
+        DATASET CLOSE camsis_lookup0.""") if status else textwrap.dedent("""\
+        SORT CASES BY camsis_code.
+        DATASET ACTIVATE camsis_survey.
+        SORT CASES BY camsis_code.
+        MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code.""")
+    survey_status = textwrap.dedent("""\
+        COMPUTE camsis_status = 0.
+        !IF (!status !NE none) !THEN
+        IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status.
+        !IFEND""") if status else ""
+    drops = "camsis_order camsis_code" + (" camsis_status camsis_m0 camsis_f0" if status else "")
+    return f"""\
+* Add CAMSIS scores of {scale} to the active dataset (SPSS 20 or later).
+* Open your data, then:
+*   INSERT FILE='{scale}_match.sps'.
+*   !add_camsis occ=OCCVAR{' status=STATUSVAR' if status else ''} sex=SEXVAR scores='{scale}.sav'.
+* occ: numeric occupation code, coded as {code} at any level (unit or group).
+* {('status: employment status coded as ' + status + '; missing or negative = 0 (no information); leave it out if unknown.') if status else 'The scale has no employment status.'}
+* sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
+* Rows and their order are kept; negative or missing codes stay missing.
+* Written by camsis for release {scale}.
+DEFINE !add_camsis (occ = !TOKENS(1)
+  {'/status = !DEFAULT(none) !TOKENS(1)' + chr(10) + '  ' if status else ''}/sex = !DEFAULT(none) !TOKENS(1)
+  /scores = !DEFAULT('{scale}.sav') !TOKENS(1)).
+DATASET NAME camsis_survey.
+COMPUTE camsis_order = $CASENUM.
+COMPUTE camsis_code = !occ.
+IF (camsis_code < 0) camsis_code = $SYSMIS.
+{survey_status}
+GET FILE=!scores /KEEP={keep}
+  /RENAME=({keep} = {renamed}).
+DATASET NAME camsis_lookup.
+{status_part}
+SORT CASES BY camsis_order.
+RENAME VARIABLES (camsis_m camsis_f = mcamsis fcamsis).
+VARIABLE LABELS mcamsis 'CAMSIS for males ({scale})' /fcamsis 'CAMSIS for females ({scale})'.
+!IF (!sex !NE none) !THEN
+DO IF (!sex = 1).
+COMPUTE camsis = mcamsis.
+ELSE IF (!sex = 2).
+COMPUTE camsis = fcamsis.
+END IF.
+VARIABLE LABELS camsis 'CAMSIS for own sex ({scale})'.
+!IFEND
+MATCH FILES /FILE=* /DROP={drops}.
+DATASET CLOSE camsis_lookup.
+EXECUTE.
+!ENDDEFINE.
+""".replace("\n\n", "\n")
+
+
+def r_match(scale: str, code: str, status: str | None) -> str:
+    """R code defining add_camsis(data, occ, status, sex, scores), using haven."""
+    return f"""\
+# Add CAMSIS scores of {scale} to survey data in R (needs the haven package).
+#   source("{scale}_match.R")
+#   mydata <- haven::read_dta("mydata.dta")
+#   mydata <- add_camsis(mydata, occ = "occ"{', status = "empst"' if status else ''}, sex = "sex")
+# occ: occupation code, coded as {code} at any level (unit or group).
+# {('status: employment status coded as ' + status + '; missing or negative = 0 (no information).') if status else 'The scale has no employment status: leave status out.'}
+# sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
+# Rows, their order and the data's labels are kept; negative or missing codes stay missing.
+# Written by camsis for release {scale}.
+add_camsis <- function(data, occ, status = NULL, sex = NULL, scores = "{scale}.dta") {{
+  code_col <- "{code}"
+  status_col <- "{status or ''}"
+  for (v in c(occ, status, sex)) {{
+    if (!v %in% names(data)) stop(sprintf("add_camsis: no variable '%s' in data", v), call. = FALSE)
+  }}
+  if (!is.null(status) && status_col == "") {{
+    stop("add_camsis: {scale} has no employment status: leave status out", call. = FALSE)
+  }}
+  added <- c("mcamsis", "fcamsis", if (!is.null(sex)) "camsis")
+  clash <- intersect(added, names(data))
+  if (length(clash)) {{
+    stop(sprintf("add_camsis: data already has %s: rename it first", paste(clash, collapse = ", ")), call. = FALSE)
+  }}
+  as_number <- function(x) suppressWarnings(as.numeric(haven::zap_labels(haven::zap_missing(x))))
+  lookup <- haven::zap_labels(haven::read_dta(scores))
+  code <- as_number(data[[occ]])
+  code[!is.na(code) & code < 0] <- NA
+  key <- function(c, s) ifelse(is.na(c), NA, paste(c, s))
+  if (status_col == "") {{
+    i <- match(code, as.numeric(lookup[[code_col]]))
+  }} else {{
+    lookup <- lookup[!is.na(lookup[[status_col]]) & lookup[[status_col]] >= 0, ]
+    state <- if (is.null(status)) rep(0, nrow(data)) else as_number(data[[status]])
+    state[is.na(state) | state < 0] <- 0
+    keys <- key(as.numeric(lookup[[code_col]]), as.numeric(lookup[[status_col]]))
+    i <- match(key(code, state), keys)
+    # codes scored at status 0 only (groups) take that score whatever the status
+    per_code <- table(lookup[[code_col]])
+    only0 <- lookup[[code_col]][lookup[[status_col]] == 0 & per_code[as.character(lookup[[code_col]])] == 1]
+    fallback <- is.na(i) & !is.na(code) & code %in% only0
+    i[fallback] <- match(key(code[fallback], 0), keys)
+  }}
+  data$mcamsis <- as.numeric(lookup$mcamsis[i])
+  data$fcamsis <- as.numeric(lookup$fcamsis[i])
+  attr(data$mcamsis, "label") <- "CAMSIS for males ({scale})"
+  attr(data$fcamsis, "label") <- "CAMSIS for females ({scale})"
+  if (!is.null(sex)) {{
+    s <- as_number(data[[sex]])
+    data$camsis <- ifelse(s %in% 1, data$mcamsis, ifelse(s %in% 2, data$fcamsis, NA_real_))
+    attr(data$camsis, "label") <- "CAMSIS for own sex ({scale})"
+  }}
+  matched <- sum(!is.na(i))
+  missing <- sum(is.na(code) & (is.na(as_number(data[[occ]])) | as_number(data[[occ]]) < 0))
+  message(sprintf("add_camsis: %d of %d rows matched, %d missing codes, %d not in %s",
+                  matched, nrow(data), missing, nrow(data) - matched - missing, basename(scores)))
+  data
+}}
+"""
+
+
+def numeric_columns(scores: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns with missing values that pyreadstat reads as objects, as floats again.
+
+    (pyreadstat hands a Stata int column with missing values back as Python ints and NaN in an
+    object column, which it then cannot write to SPSS.)
+    """
+    out = scores.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object and values.dropna().map(lambda v: isinstance(v, (int, float, np.number))).all():
+            out[column] = pd.to_numeric(values).astype("float64")
+    return out
+
+
+def tsv_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """The table as published .dat files show it: whole numbers without a decimal point."""
+    out = scores.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_float_dtype(values):
+            finite = values.dropna()
+            if len(finite) and np.all(np.mod(finite, 1) == 0) and finite.abs().max() < 2**53:
+                out[column] = values.astype("Int64")
+    return out
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256sums(paths) -> str:
+    """SHA256SUMS in the format `sha256sum -c` reads: '<hex>  <name>' per line."""
+    return "".join(f"{sha256(path)}  {Path(path).name}\n" for path in sorted(paths, key=lambda p: Path(p).name))
+
+
+def write_zip(paths, target) -> None:
+    """A zip of ``paths`` under the folder name of the release, with fixed dates (reproducible)."""
+    folder = Path(target).stem
+    with atomic_path(target) as temporary:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(paths, key=lambda p: Path(p).name):
+                info = zipfile.ZipInfo(f"{folder}/{Path(path).name}", ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, Path(path).read_bytes())
+
+
+def stamp_sav(path, date: str) -> None:
+    """Set a .sav header's creation date to ``date`` (ISO) at 00:00:00, in place.
+
+    readstat stamps the time of writing, so two builds of the same scale would zip to
+    different bytes; the build date is what the readme and CITATION.cff state anyway.
+    The header is '$FL2', 60 bytes of product name, five 4-byte fields and an 8-byte
+    bias, then the date (9 bytes, 'dd Mmm yy') and time (8 bytes, 'hh:mm:ss').
+    """
+    import datetime
+
+    day = datetime.date.fromisoformat(date) if date else datetime.date(1980, 1, 1)
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    stamp = f"{day.day:02d} {months[day.month - 1]} {day.year % 100:02d}00:00:00".encode("ascii")
+    with open(path, "r+b") as handle:
+        if handle.read(4) not in (b"$FL2", b"$FL3"):
+            raise ValueError(f"{path} is not an SPSS .sav file")
+        handle.seek(92)
+        handle.write(stamp)
+
+
+def _write_text(text: str, path) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_release(score_file, summary: dict, folder, zip_path, meta: dict) -> list[Path]:
+    """Write the release of one scale into ``folder`` and zip it; returns the files written.
+
+    ``score_file`` is the workflow's .dta (copied byte for byte: it is already the
+    published table, format 117); the .sav and .tsv are made from it, so all three
+    hold the same values and labels.
+    """
+    import shutil
+
+    import pyreadstat
+
+    scale = meta["scale"]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    scores, info = pyreadstat.read_dta(str(score_file))
+    scores = numeric_columns(scores)
+    layout = describe_columns(scores, info.column_names_to_labels, info.variable_value_labels)
+    paths = {name: folder / name for name in (
+        f"{scale}.dta", f"{scale}.sav", f"{scale}.tsv", f"{scale}_readme.txt", f"{scale}_match.do",
+        f"{scale}_match.sps", f"{scale}_match.R", "CITATION.cff")}
+    with atomic_path(paths[f"{scale}.dta"]) as temporary:
+        shutil.copyfile(score_file, temporary)
+    with atomic_path(paths[f"{scale}.sav"]) as temporary:
+        pyreadstat.write_sav(scores, str(temporary), file_label=info.file_label or "",
+                             column_labels=[info.column_names_to_labels.get(c) for c in scores.columns],
+                             variable_value_labels=info.variable_value_labels or None)
+        stamp_sav(temporary, meta["date"])
+    with atomic_path(paths[f"{scale}.tsv"]) as temporary:
+        tsv_table(scores).to_csv(temporary, sep="\t", index=False, na_rep="")
+    code, status = layout["code"], layout["status"]
+    _write_text(stata_match(scale, code, status), paths[f"{scale}_match.do"])
+    _write_text(spss_match(scale, code, status), paths[f"{scale}_match.sps"])
+    _write_text(r_match(scale, code, status), paths[f"{scale}_match.R"])
+    _write_text(citation_cff(meta), paths["CITATION.cff"])
+    names = [p.name for p in paths.values()] + ["SHA256SUMS"]
+    _write_text(readme_text(meta, summary, layout, names), paths[f"{scale}_readme.txt"])
+    sums = folder / "SHA256SUMS"
+    _write_text(sha256sums(paths.values()), sums)
+    files = [*paths.values(), sums]
+    write_zip(files, zip_path)
+    return files
