@@ -31,3 +31,9 @@ rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+rule release:
+    input:
+        all_outputs(),
+        [f"results/{scale}/{scale}_release.zip" for scale in scales.index],

@@ -11,6 +11,7 @@ that information; `write_release` writes them, each file atomically, and the zip
 from __future__ import annotations
 
 import hashlib
+import json
 import textwrap
 import zipfile
 from pathlib import Path
@@ -605,3 +606,19 @@ def write_release(score_file, summary: dict, folder, zip_path, meta: dict) -> li
     files = [*paths.values(), sums]
     write_zip(files, zip_path)
     return files
+
+
+def release_scale(score_file, summary_path, folder, zip_path, scale: str, version: str = "", title: str = "",
+                  author: str = "", defaults: dict | None = None) -> list[Path]:
+    """The release rule's whole job: read the build's summary, settle the metadata, write the release.
+
+    ``version``, ``title`` and ``author`` are the scale's sheet cells (empty: the config's
+    ``release`` defaults, ``defaults``).
+    """
+    import pyreadstat
+
+    summary = json.loads(Path(summary_path).read_text())
+    variable = pyreadstat.read_dta(str(score_file), metadataonly=True)[1].column_names[0]
+    meta = release_metadata(scale, {"version": version, "title": title, "author": author}, defaults or {},
+                            summary, variable)
+    return write_release(score_file, summary, folder, zip_path, meta)

@@ -23,3 +23,25 @@ rule score_file:
         runtime=10,
     script:
         "../scripts/score_file.py"
+
+
+# snakemake release: every scale's published files (README "Publishing a scale").
+rule release_scale:
+    input:
+        dta="results/{scale}/{scale}.dta",
+        summary="results/{scale}/summary.json",
+    output:
+        folder=directory("results/{scale}/release"),
+        zip="results/{scale}/{scale}_release.zip",
+    params:
+        version=lambda wildcards: scale_row(wildcards)["version"],
+        title=lambda wildcards: scale_row(wildcards)["title"],
+        author=lambda wildcards: scale_row(wildcards)["author"],
+        defaults=config["release"],
+    log:
+        "logs/{scale}/release.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/release.py"
