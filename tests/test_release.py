@@ -216,3 +216,13 @@ def test_spss_syntax_structure(published):
     assert matches and all("/BY camsis_code" in c for c in matches)
     assert f"!DEFAULT('{scale}.sav')" in commands[0]
     assert any(c == "SORT CASES BY camsis_order." for c in commands)  # the survey's order comes back
+
+
+def test_readme_reports_blanking_rounds_and_a_weighted_input(tmp_path):
+    summary = dict(SUMMARY, psd_rounds={"rounds": 2, "threshold": 4, "cells_blanked": 17, "per_round": []},
+                   sheet_row=dict(SUMMARY["sheet_row"], weight="wt", diagonal_digits="1"))
+    meta = release_metadata("s", {}, {}, summary, "soc2020")
+    write_release(V1, summary, tmp_path / "r", tmp_path / "s_release.zip", meta)
+    text = " ".join((tmp_path / "r" / "s_readme.txt").read_text().split())
+    assert "2 round(s)" in text and "exceeded 4, 17 cells in all" in text
+    assert "weighted by wt" in text and "last 1 digit(s) are dropped" in text

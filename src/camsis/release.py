@@ -100,8 +100,13 @@ def _method_lines(summary: dict) -> list[str]:
            f" The smoothing used its own set ({row.get('psds_smooth')}): "
            f"{_number(blanking.get('smooth', {}).get('cells_blanked'))} cells.")
     )
-    if "psd_rounds" in summary:
-        lines.append(f"Blanking rounds: {summary['psd_rounds']}.")
+    rounds = summary.get("psd_rounds")
+    if rounds:
+        lines.append(
+            f"Blanking rounds: {rounds.get('rounds')} round(s) blanked the cells whose Pearson residual in the fitted "
+            f"table exceeded {rounds.get('threshold')}, {_number(rounds.get('cells_blanked'))} cells in all, refitting "
+            f"after each; the scale is built on the final blanking."
+        )
     merging = summary.get("merging", {})
     if merging:
         lines.append(
