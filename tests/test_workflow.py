@@ -53,6 +53,26 @@ def test_every_dta_the_workflow_writes_is_readable_by_stata_13(demo):
         assert path.read_bytes()[:31] == b"<stata_dta><header><release>117", path
 
 
+def test_release_target_publishes_every_scale(demo):
+    """`snakemake release` after the quick start: only the release jobs run, from the build's own files."""
+    import zipfile
+
+    done = snakemake(demo, "release")
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = demo / "results/gb_soc2020_demo/release"
+    names = {p.name for p in folder.iterdir()}
+    assert {"gb_soc2020_demo.dta", "gb_soc2020_demo.sav", "gb_soc2020_demo.tsv", "gb_soc2020_demo_readme.txt",
+            "gb_soc2020_demo_match.do", "gb_soc2020_demo_match.sps", "gb_soc2020_demo_match.R",
+            "CITATION.cff", "SHA256SUMS"} == names
+    assert (folder / "gb_soc2020_demo.dta").read_bytes() == (demo / "results/gb_soc2020_demo/gb_soc2020_demo.dta").read_bytes()
+    summary = json.loads((demo / "results/gb_soc2020_demo/summary.json").read_text())
+    readme = " ".join((folder / "gb_soc2020_demo_readme.txt").read_text().split())
+    assert f"Pairs read {summary['pairs_read']:,}, used {summary['pairs_used']:,}" in readme
+    assert "version 1.0" in readme and summary["input"]["sha256"] in readme
+    with zipfile.ZipFile(demo / "results/gb_soc2020_demo/gb_soc2020_demo_release.zip") as archive:
+        assert {n.split("/", 1)[1] for n in archive.namelist()} == names
+
+
 def test_units_have_mean_50_sd_15_over_the_input_population(demo):
     scores, _, couples, _, _ = read_demo(demo)
     units = scores.set_index("soc2020")
