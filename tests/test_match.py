@@ -21,7 +21,7 @@ from camsis.cli import main
 from camsis.errors import CamsisError
 from camsis.match import match, score_index
 
-from conftest import REPO
+from helpers import REPO
 
 DATA = REPO / "tests" / "data"
 V1, V2, DE95 = DATA / "gb_soc2020_v1.dta", DATA / "gb_soc2020_v2.dta", DATA / "de95isco88_excerpt.sav"

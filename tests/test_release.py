@@ -23,7 +23,7 @@ import yaml
 from camsis.match import match
 from camsis.release import release_metadata, write_release
 
-from conftest import REPO
+from helpers import REPO
 
 DATA = REPO / "tests" / "data"
 V1, V2 = DATA / "gb_soc2020_v1.dta", DATA / "gb_soc2020_v2.dta"

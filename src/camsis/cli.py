@@ -11,6 +11,7 @@ stale-looking output behind.
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import os
 import sys

@@ -407,3 +407,12 @@ def simulate_demo(classification, psds, couples, truth, *, n_couples: int, seed:
     write_couples(demo.couples, couples)
     with atomic_path(truth) as path:
         demo.truth.to_csv(path, sep="\t")
+
+
+def release(dta, summary, folder, zip_file, *, scale: str, version: str = "", title: str = "", author: str = "",
+            defaults: Mapping | None = None) -> None:
+    """Rule release_scale: the scale's published files in ``folder`` and their zip (camsis.release)."""
+    from camsis.release import release_scale
+
+    release_scale(dta, summary, folder, zip_file, scale, version=version, title=title, author=author,
+                  defaults=dict(defaults or {}))

@@ -34,9 +34,9 @@ rule release_scale:
         folder=directory("results/{scale}/release"),
         zip="results/{scale}/{scale}_release.zip",
     params:
-        version=lambda wildcards: scale_row(wildcards)["version"],
-        title=lambda wildcards: scale_row(wildcards)["title"],
-        author=lambda wildcards: scale_row(wildcards)["author"],
+        version=sheet("version", ""),
+        title=sheet("title", ""),
+        author=sheet("author", ""),
         defaults=config["release"],
     log:
         "logs/{scale}/release.log",
