@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import logging
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
