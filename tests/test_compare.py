@@ -129,3 +129,24 @@ def test_missing_compare_file_and_nothing_in_common(tmp_path):
     a, b = score_frame([1, 2], [1.0, 2.0], [1.0, 2.0]), score_frame([3, 4], [1.0, 2.0], [1.0, 2.0])
     assert "no occ code in common" in one_line_error(compare_scores, a, b, "occ")
     assert "lack column(s) fcamsis" in one_line_error(compare_scores, a, b.drop(columns="fcamsis"), "occ")
+
+
+def test_a_by_status_file_is_read_as_its_status_zero_rows_or_by_combined_code(tmp_path):
+    from camsis.compare import by_status_rows, title_only_rows
+
+    # The layout of gb_soc2020_v2.dta: a code repeats once per status; status 0 is the occupation's score.
+    v2 = pd.DataFrame({"soc2020": [1, 1111, 1111, 1111, 1111], "empst3": [0, 0, 1, 2, 3],
+                       "mcamsis": [60.0, 70.0, 71.0, 72.0, 69.0], "fcamsis": [61.0, 73.0, 74.0, 75.0, 72.0]})
+    path = tmp_path / "v2.csv"
+    v2.to_csv(path, index=False)
+    with pytest.raises(CamsisError, match="code.s. 1111 appear more than once"):
+        read_score_file(path, "soc2020")
+    title = title_only_rows(path, "soc2020", [("es", 0), ("empst3", 0)])
+    assert title["soc2020"].tolist() == [1, 1111] and title["mcamsis"].tolist() == [60.0, 70.0]
+    combined = by_status_rows(path, "soc2020", "empst3", [1, 2, 3])
+    assert combined.set_index("soc2020").loc[11112, "fcamsis"] == 75.0
+    # A title-only file gives each status its occupation's score.
+    plain = tmp_path / "v1.csv"
+    v2[v2["empst3"] == 0].drop(columns="empst3").to_csv(plain, index=False)
+    expanded = by_status_rows(plain, "soc2020", "empst3", [1, 2, 3]).set_index("soc2020")
+    assert expanded.loc[[11111, 11112, 11113], "mcamsis"].tolist() == [70.0] * 3

@@ -10,14 +10,14 @@ import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from camsis.correlation import pearson
 from camsis.errors import CamsisError
-from camsis.reading import iter_chunks
+from camsis.reading import input_columns, iter_chunks
 
 log = logging.getLogger("camsis.compare")
 
@@ -51,27 +51,72 @@ class Comparison:
     only_old: list
 
 
-def read_score_file(path, code: str) -> pd.DataFrame:
-    """The code, mcamsis and fcamsis columns of a .dta or .csv score file, one row per code."""
+def read_score_file(path, code: str, status: str | None = None, unknown: int = 0) -> pd.DataFrame:
+    """The code, mcamsis and fcamsis columns of a .dta or .csv score file, one row per code.
+
+    A by-status file (one row per code x status, such as the published gb_soc2020_v2.dta)
+    is read as its status-``unknown`` rows, the scores of occupations whatever the status,
+    when the title-only scale is compared with it. ``status`` names its status variable:
+    it is found by the code repeating, and given, the rows are keyed instead by the combined
+    code ``code*10 + status`` (in the ``code`` column), to compare two by-status files unit
+    x status by unit x status.
+    """
     path = Path(path)
     if path.suffix.lower() not in SCORE_FORMATS:
         raise CamsisError(f"compare_to file {path}: expected a score file ending in .dta or .csv")
     if not path.is_file():
         raise CamsisError(f"compare_to file {path} does not exist")
-    frame = pd.concat(list(iter_chunks(path, [code, *SEXES.values()])), ignore_index=True)
+    columns = [code, *SEXES.values()]
+    available = input_columns(path)
+    has_status = status is not None and status in available
+    frame = pd.concat(list(iter_chunks(path, columns + ([status] if has_status else []))), ignore_index=True)
     codes = pd.to_numeric(frame[code], errors="coerce")
     if codes.isna().any() or not (codes == codes.round()).all():
         raise CamsisError(f"compare_to file {path}: column {code} holds a value that is not a whole-number code")
     frame[code] = codes.astype("int64")
+    if has_status:
+        statuses = pd.to_numeric(frame[status], errors="coerce")
+        if statuses.isna().any() or ((statuses < 0) | (statuses > 9) | (statuses != statuses.round())).any():
+            raise CamsisError(f"compare_to file {path}: status variable {status} holds a value that is not a status 0-9")
+        frame[code] = frame[code] * 10 + statuses.astype("int64")
+        frame = frame.drop(columns=[status])
     duplicated = frame[code][frame[code].duplicated()].unique()
     if len(duplicated):
-        raise CamsisError(f"compare_to file {path}: code(s) {', '.join(map(str, duplicated[:5]))} appear more than once in {code}")
+        raise CamsisError(
+            f"compare_to file {path}: code(s) {', '.join(map(str, duplicated[:5]))} appear more than once in {code}"
+            + ("" if status is None else f" (and it has no status variable {status} to tell them apart)")
+        )
     for column in SEXES.values():
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.notna().sum() == 0:
             raise CamsisError(f"compare_to file {path}: column {column} holds no scores")
         frame[column] = values.astype(float)
     return frame
+
+
+def title_only_rows(path, code: str, schemes: Sequence[tuple[str, int]] = ()) -> pd.DataFrame:
+    """A score file's title-only scores: all of it, or the no-information rows of a by-status file.
+
+    ``schemes`` lists (status variable, its no-information status), e.g. ("empst3", 0): the
+    first variable the file has marks it as a by-status file such as gb_soc2020_v2.dta.
+    """
+    available = input_columns(path) if Path(path).is_file() else []
+    for status, unknown in schemes:
+        if status in available:
+            frame = read_score_file(path, code, status)
+            frame = frame[frame[code] % 10 == unknown].copy()
+            frame[code] = frame[code] // 10
+            return frame.reset_index(drop=True)
+    return read_score_file(path, code)
+
+
+def by_status_rows(path, code: str, status: str, statuses: Sequence[int]) -> pd.DataFrame:
+    """A score file keyed by combined code ``code*10 + status``: a title-only file gives every status its code's scores."""
+    if Path(path).is_file() and status in input_columns(path):
+        return read_score_file(path, code, status)
+    frame = read_score_file(path, code)
+    parts = [frame.assign(**{code: frame[code] * 10 + int(s)}) for s in statuses]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _correlation_row(new: pd.Series, old: pd.Series) -> dict:

@@ -57,6 +57,8 @@ class CleanPairs:
         frequency weights these are couples (sums of the weights), not rows.
     unknown_codes : code -> times it appears (on either side) in the pairs dropped as
         not_in_classification, so the caller can report the most frequent ones.
+    rows : positions in the chunk of the pairs kept (to read more of their variables,
+        e.g. the partners' employment statuses).
     """
 
     occ1: np.ndarray
@@ -64,6 +66,7 @@ class CleanPairs:
     weight: np.ndarray
     dropped: dict[str, int]
     unknown_codes: dict[float, int] = field(default_factory=dict)
+    rows: np.ndarray | None = None
 
 
 # Classifications whose codes stay below this are mapped through a lookup array indexed by
@@ -159,6 +162,7 @@ def clean_pairs(
             "zero_weight": row_count(zero, couples),
         },
         unknown_codes=dict(zip(codes.tolist(), counts.tolist())),
+        rows=np.flatnonzero(keep),
     )
 
 

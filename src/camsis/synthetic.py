@@ -361,3 +361,138 @@ def _corrupt(
     wife = rows[side != 0]
     hocc[husband] = rng.choice(values, size=husband.size)
     wocc[wife] = rng.choice(values, size=wife.size)
+
+
+STATUS_LABELS = {
+    "hemp": "Husband's employment status (synthetic; scheme codes, 0 = no information)",
+    "wemp": "Wife's employment status (synthetic; scheme codes, 0 = no information)",
+}
+VARIABLE_LABELS.update(STATUS_LABELS)
+
+
+def simulate_status_couples(
+    units: np.ndarray,
+    statuses=(1, 2, 3),
+    n_couples: int = 200_000,
+    seed: int = 2020,
+    blocks: pd.DataFrame | None = None,
+    *,
+    status_effects=(0.3, 0.6, 0.0),
+    status_shares=(0.12, 0.13, 0.75),
+    status_concentration: float = 4.0,
+    status_noise: float = 0.1,
+    unknown_status_share: float = 0.03,
+    unknown_codes: tuple[int, ...] = (0, -9),
+    **options,
+) -> SyntheticCouples:
+    """Couples whose units are (occupation, employment status), with known status effects.
+
+    Each occupation's latent score (as ``simulate_couples`` draws it) is shifted by the
+    status's effect (``status_effects``, in SDs of the occupation scores, plus a small
+    occupation-specific noise ``status_noise``), and each person's status is drawn by
+    occupation: the shares of the statuses in an occupation follow a Dirichlet around
+    ``status_shares`` (``status_concentration``: smaller means more varied occupations), on
+    each side separately. Couples then follow the same log-linear model on the combined
+    units ``code * 10 + status``; same-occupation cells (every status) get the diagonal
+    inflation. ``unknown_status_share`` of the people get a status from ``unknown_codes``
+    (no information, survey missing). Columns ``hocc``, ``wocc``, ``hemp``, ``wemp``,
+    ``weight``, ``couple_id``; ``truth`` is indexed by combined code (``unit``), with the
+    occupation's own scores as ``male_occupation``, ``female_occupation``. ``options``
+    are ``simulate_couples``' settings (missing_share, beta, diagonal_factor, ...).
+    """
+    codes = check_units(units, "simulate_status_couples: units", minimum=2)
+    statuses = np.asarray(statuses, dtype=np.int64)
+    if not (len(statuses) == len(status_effects) == len(status_shares)) or np.any((statuses < 1) | (statuses > 9)):
+        raise CamsisError("simulate_status_couples: statuses (1-9), status_effects and status_shares must match")
+    settings = dict(
+        missing_share=0.03, invalid_share=0.002, beta=1.0, beta2=0.3, diagonal_factor=6.0, block_factor=3.0,
+        minor_factor=1.5, size_sigma=(4.0, 1.0), size_corr=0.4, major_gradient=0.4, group_sd=0.3, unit_sd=0.35,
+        female_sd=0.15, missing_codes=(-1, -8, -9), weight_strata=(0.6, 0.85, 1.0, 1.2, 1.6),
+    )
+    unknown = set(options) - set(settings)
+    if unknown:
+        raise CamsisError(f"simulate_status_couples: unknown setting(s) {', '.join(sorted(unknown))}")
+    settings.update(options)
+    _check_settings(n_couples, settings["missing_share"], settings["invalid_share"])
+    rng = np.random.default_rng(seed)
+
+    occupation = _latent_truth(codes, rng, settings["major_gradient"], settings["group_sd"], settings["unit_sd"],
+                               settings["female_sd"])
+    male_size, female_size = _unit_sizes(len(codes), rng, settings["size_sigma"], settings["size_corr"])
+    n_s = len(statuses)
+    effects = np.asarray(status_effects, dtype=float)[None, :] + rng.normal(0.0, status_noise, size=(len(codes), n_s))
+    base = np.asarray(status_shares, dtype=float) / np.sum(status_shares)
+    male_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
+    female_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
+
+    combined = (codes[:, None] * 10 + statuses[None, :]).ravel()
+    truth = pd.DataFrame(index=pd.Index(combined, name="unit"))
+    for side, score in (("male", "male_score"), ("female", "female_score")):
+        truth[f"{side}_score"] = (occupation[score].to_numpy()[:, None] + effects).ravel()
+        truth[f"{side}_occupation"] = np.repeat(occupation[score].to_numpy(), n_s)
+    for side, score in (("male", "male_dim2"), ("female", "female_dim2")):
+        truth[score] = np.repeat(occupation[score].to_numpy(), n_s)
+    male_target = (male_size[:, None] * male_status).ravel()
+    female_target = (female_size[:, None] * female_status).ravel()
+
+    position = np.repeat(np.arange(len(codes)), n_s)
+    inflation = _inflation(codes, _check_blocks(blocks), settings["diagonal_factor"], settings["block_factor"],
+                           settings["minor_factor"])[np.ix_(position, position)]
+    kernel = inflation * np.exp(
+        settings["beta"] * np.outer(truth["male_score"], truth["female_score"])
+        + settings["beta2"] * np.outer(truth["male_dim2"], truth["female_dim2"])
+    )
+    probs = _fit_margins(kernel, male_target, female_target)
+    truth["male_share"] = probs.sum(axis=1)
+    truth["female_share"] = probs.sum(axis=0)
+
+    counts = rng.multinomial(n_couples, probs.ravel())
+    cells = rng.permutation(np.repeat(np.arange(probs.size), counts))
+    husband, wife = combined[cells // len(combined)], combined[cells % len(combined)]
+    hocc, wocc = (husband // 10).astype(np.int32), (wife // 10).astype(np.int32)
+    hemp, wemp = (husband % 10).astype(np.int32), (wife % 10).astype(np.int32)
+    for status in (hemp, wemp):
+        lost = rng.random(n_couples) < unknown_status_share
+        status[lost] = rng.choice(np.asarray(unknown_codes, dtype=np.int32), size=int(lost.sum()))
+
+    invalid_codes = _invalid_codes(codes)
+    n_missing = round(settings["missing_share"] * n_couples)
+    n_invalid = round(settings["invalid_share"] * n_couples)
+    corrupted = rng.choice(n_couples, n_missing + n_invalid, replace=False)
+    _corrupt(hocc, wocc, corrupted[:n_missing], np.array(settings["missing_codes"]), rng)
+    _corrupt(hocc, wocc, corrupted[n_missing:], invalid_codes, rng)
+    strata = np.asarray(settings["weight_strata"], dtype=float)
+    weight = np.round(strata[rng.integers(len(strata), size=n_couples)] / strata.mean(), 3)
+    couples = pd.DataFrame({
+        "hocc": hocc, "wocc": wocc, "hemp": hemp, "wemp": wemp, "weight": weight,
+        "couple_id": np.arange(1, n_couples + 1, dtype=np.int32),
+    })
+    params = {
+        "seed": seed, "n_couples": n_couples, "n_units": len(codes), "statuses": statuses.tolist(),
+        "status_effects": list(status_effects), "status_shares": list(status_shares),
+        "status_concentration": status_concentration, "status_noise": status_noise,
+        "unknown_status_share": unknown_status_share, "unknown_codes": list(unknown_codes),
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+        "invalid_codes": [int(c) for c in invalid_codes],
+        "n_missing": n_missing, "n_invalid": n_invalid, "n_valid": n_couples - n_missing - n_invalid,
+    }
+    log.info("simulated %d couples on %d occupations x %d statuses (seed %d)", n_couples, len(codes), n_s, seed)
+    return SyntheticCouples(couples=couples, truth=truth, params=params)
+
+
+def occupation_truth(truth: pd.DataFrame) -> pd.DataFrame:
+    """The occupations' true scores of a by-status truth: each side's share-weighted mean over statuses.
+
+    A title-only scale describes the people of an occupation whatever their status, so its
+    truth is the mean of the status units' truths weighted by how many people hold them.
+    """
+    occupation = truth.index.to_numpy() // 10
+    out = {}
+    for side in ("male", "female"):
+        weight = truth[f"{side}_share"]
+        for column in (f"{side}_score", f"{side}_dim2"):
+            out[column] = (truth[column] * weight).groupby(occupation).sum() / weight.groupby(occupation).sum()
+        out[f"{side}_share"] = weight.groupby(occupation).sum()
+    frame = pd.DataFrame(out)
+    frame.index.name = "unit"
+    return frame[["male_score", "female_score", "male_dim2", "female_dim2", "male_share", "female_share"]]

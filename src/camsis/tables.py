@@ -21,7 +21,8 @@ from camsis.classification import check_units
 from camsis.errors import CamsisError
 from camsis.linking import PersonColumns, couple_chunks, link_file
 from camsis.pairs import REASONS, check_frequency_weights, clean_pairs, filter_rows, filter_variables, row_count, to_codes
-from camsis.reading import CHUNKSIZE, iter_chunks
+from camsis.reading import CHUNKSIZE, check_columns, iter_chunks
+from camsis.statuses import combine
 from camsis.writing import atomic_path, write_json
 
 log = logging.getLogger("camsis.tables")
@@ -152,8 +153,8 @@ def _couples_per_row(chunk: pd.DataFrame, weight, weight_type, source) -> np.nda
 
 def _accumulate(
     chunks: Iterable[pd.DataFrame], occ1, occ2, weight, units, source, on_missing_weight, where=None,
-    weight_type="survey",
-) -> PairTable:
+    weight_type="survey", statuses=None,
+):
     units = check_units(units)
     size = len(units) ** 2
     counts = np.zeros(size, dtype=np.int64)
@@ -161,6 +162,7 @@ def _accumulate(
     dropped = dict.fromkeys(DROP_REASONS, 0)
     unknown: Counter = Counter()
     read = 0
+    by_status = _StatusCounts(*statuses, len(units), bool(weight)) if statuses else None
     for chunk in chunks:
         couples = _couples_per_row(chunk, weight, weight_type, source)
         read += row_count(np.ones(len(chunk), dtype=bool), couples)
@@ -181,6 +183,8 @@ def _accumulate(
         if weight:
             w = np.bincount(cell, weights=pairs.weight)
             weighted[: len(w)] += w
+        if by_status:
+            by_status.add(chunk, pairs, source, frequency=couples is not None)
     if unknown:
         top = ", ".join(f"{code:g} ({n:,})" for code, n in unknown.most_common(10))
         log.warning(f"{source}: codes not in the classification, most frequent first: {top}")
@@ -193,7 +197,62 @@ def _accumulate(
     if weight:
         _check_weight_range(weighted, used, weight, source)
     log.info(f"{source}: {read:,} pairs read, {used:,} used, dropped: {reasons or 'none'}")
-    return _table(weighted if weight else counts, counts, units, read, dropped, source)
+    table = _table(weighted if weight else counts, counts, units, read, dropped, source)
+    return (table, by_status.table(table)) if by_status else table
+
+
+class _StatusCounts:
+    """The (occ1, status1) x (occ2, status2) table, counted from the pairs the title-only table keeps.
+
+    Combined units are ordered as ``code * 10 + status`` sorts, i.e. position
+    ``occupation position * S + status position`` for S scored statuses, so the flat cell
+    index needs no lookup. A pair whose partners' statuses are not both scored (missing,
+    negative, the unknown status, not in the scheme) is counted under ``status_unknown``.
+    """
+
+    def __init__(self, status1: str, status2: str, scored, n_units: int, weighted: bool):
+        self.columns = (status1, status2)
+        self.scored = np.asarray(scored, dtype=np.int64)
+        self.lookup = np.full(int(self.scored.max()) + 1, -1, dtype=np.int64)
+        self.lookup[self.scored] = np.arange(len(self.scored))
+        self.side = n_units * len(self.scored)
+        self.counts = np.zeros(self.side**2, dtype=np.int64)
+        self.weighted = np.zeros(self.side**2) if weighted else None
+        self.unknown = 0
+        self.values: Counter = Counter()
+
+    def _positions(self, chunk, column, rows, source):
+        values = to_codes(chunk[column], column, source)[rows]
+        with np.errstate(invalid="ignore"):
+            inside = (values >= 0) & (values <= self.scored[-1]) & (values == np.round(values))
+        pos = self.lookup[np.where(inside, values, 0).astype(np.int64)]
+        valid = inside & (pos >= 0)
+        self.values.update(values[~valid].tolist())
+        return pos, valid
+
+    def add(self, chunk, pairs, source, frequency: bool = False) -> None:
+        """Count a chunk's kept pairs; with ``frequency`` weights a row is that many couples."""
+        p1, v1 = self._positions(chunk, self.columns[0], pairs.rows, source)
+        p2, v2 = self._positions(chunk, self.columns[1], pairs.rows, source)
+        known = v1 & v2
+        self.unknown += int(round(pairs.weight[~known].sum())) if frequency else int((~known).sum())
+        s = len(self.scored)
+        cell = ((pairs.occ1 * s + p1) * self.side + pairs.occ2 * s + p2)[known]
+        n = np.bincount(cell, weights=pairs.weight[known]).round().astype(np.int64) if frequency else np.bincount(cell)
+        self.counts[: len(n)] += n
+        if self.weighted is not None:
+            w = np.bincount(cell, weights=pairs.weight[known])
+            self.weighted[: len(w)] += w
+
+    def table(self, title: PairTable) -> PairTable:
+        units = combine(np.repeat(title.weighted.index.to_numpy(), len(self.scored)), np.tile(self.scored, len(title.weighted)))
+        if self.unknown:
+            shown = ", ".join(f"{'missing' if v != v else f'{v:g}'} ({n:,})" for v, n in self.values.most_common(5))
+            log.info(f"{title.source}: {self.unknown:,} pairs without a scored status on both sides "
+                     f"(left out of the by-status scale; most frequent values: {shown})")
+        weighted = self.weighted if self.weighted is not None else self.counts
+        dropped = title.dropped | {"status_unknown": self.unknown}
+        return _table(weighted, self.counts, units, title.read, dropped, title.source)
 
 
 def tabulate(
@@ -224,6 +283,37 @@ def tabulate(
         columns += [name for name in filter_variables(where, str(path)) if name not in columns]
     chunks = iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
     return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where, weight_type)
+
+
+def tabulate_by_status(
+    path,
+    occ1: str,
+    occ2: str,
+    weight: str | None,
+    units,
+    status1: str,
+    status2: str,
+    scored,
+    chunksize: int = CHUNKSIZE,
+    on_missing_weight: str = "error",
+    where: str | None = None,
+    frame: pd.DataFrame | None = None,
+) -> tuple[PairTable, PairTable]:
+    """Tabulate once into the title-only table and the (occupation, status) table, from the same pairs.
+
+    ``scored`` are the statuses scored on their own (``StatusScheme.scored``); the by-status
+    table's units are the combined codes ``unit * 10 + status`` and its ``dropped`` adds
+    ``status_unknown``: pairs of the title-only table left out for want of a scored status.
+    ``frame`` tabulates pairs already in memory instead of reading ``path``.
+    """
+    columns = [occ1, occ2] + ([weight] if weight else []) + [status1, status2]
+    if where:
+        columns += [name for name in filter_variables(where, str(path)) if name not in columns]
+    chunks = [frame] if frame is not None else iter_chunks(path, columns, chunksize)
+    if frame is not None:
+        check_columns(path, columns, [str(c) for c in frame.columns])
+    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where,
+                       statuses=(status1, status2, scored))
 
 
 def tabulate_frame(

@@ -1,0 +1,223 @@
+"""Occupation-by-status units: schemes, the derived classification, tabulation, masks, sharing, the v2 layout.
+
+Facts from the published files are copied here (the published files themselves stay in
+../shared): the empst3 labels of gb_soc2020_v2.dta, the es labels of
+gb2010soc2010_details.dta, and v2's (soc2020, empst3) rows in tests/data/gb_soc2020_v2_rows.tsv.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from camsis.blanking import blank_cells
+from camsis.errors import CamsisError
+from camsis.filling import fill_classification
+from camsis.merging import merge_sparse_units
+from camsis.scale import ScaleOptions, build_unit_scores
+from camsis.statuses import (
+    build_by_status_scores,
+    by_status_classification,
+    by_status_recodes,
+    by_status_table,
+    expand_mask,
+    load_scheme,
+    share_merged_scores,
+)
+from camsis.synthetic import simulate_status_couples
+from camsis.tables import tabulate_by_status, tabulate_frame
+
+REPO = Path(__file__).resolve().parents[1]
+STATUSES = REPO / "data" / "statuses"
+
+# Value labels of empst3 in gb_soc2020_v2.dta and of es in gb2010soc2010_details.dta (read with pyreadstat).
+V2_EMPST3 = {0: "0. Unknown", 1: "1. Self-employed", 2: "2. Manager/supervisor", 3: "3. Employee"}
+GB2010_ES = {
+    0: "0. No information on employment status",
+    1: "1. Self-employed, 10+ employees",
+    2: "2. Self-employed, 1-9 employees",
+    3: "3. Self-employed, no employees",
+    4: "4. Supervisors/Managers",
+    5: "5. Employees",
+}
+
+
+@pytest.fixture
+def empst3():
+    return load_scheme("empst3", STATUSES)
+
+
+def test_shipped_schemes_carry_the_published_labels(empst3):
+    assert empst3.labels == V2_EMPST3
+    assert (empst3.variable, empst3.label) == ("empst3", "Employment status measure")
+    assert empst3.counts == {"m": "n_hbst3", "f": "n_wbst3"}
+    assert empst3.scored.tolist() == [1, 2, 3]
+    assert empst3.groups[1] == empst3.groups[2] != empst3.groups[3]
+    es5 = load_scheme("es5", STATUSES)
+    assert es5.labels == GB2010_ES
+    assert es5.scored.tolist() == [1, 2, 3, 4, 5]
+
+
+def test_unknown_scheme_is_refused_naming_it():
+    with pytest.raises(CamsisError, match="unknown status scheme 'empst9'.*available: empst3, es5"):
+        load_scheme("empst9", STATUSES)
+
+
+def test_scheme_with_a_two_digit_status_is_refused(tmp_path):
+    (tmp_path / "bad.tsv").write_text("status\tlabel\tgroup\n0\tnone\t\n12\ttwelve\t1\n")
+    (tmp_path / "bad.yaml").write_text("variable: s\nlabel: s\nvalue_label_name: s\nunknown: 0\ncounts: {m: a, f: b}\n")
+    with pytest.raises(CamsisError, match="line 3: status '12' must be a whole number from 0 to 9"):
+        load_scheme("bad", tmp_path)
+
+
+def test_by_status_units_climb_status_group_then_occupation(soc2020, empst3):
+    derived = by_status_classification(soc2020, empst3)
+    assert len(derived.units) == 412 * 3
+    assert derived.units[:3].tolist() == [11111, 11112, 11113]
+    # Self-employed (1) and managers (2) share a node; employees (3) have their own.
+    assert derived.ancestors(11121) == [-11121, 1112, 111, 11, 1]
+    assert derived.ancestors(11122)[0] == derived.ancestors(11121)[0]
+    assert derived.ancestors(11123) == [-11122, 1112, 111, 11, 1]
+    assert derived.frame.loc[11123, "isei"] == soc2020.frame.loc[1112, "isei"]
+
+
+def test_sparse_status_merges_within_its_group_then_its_occupation(soc2020, empst3):
+    derived = by_status_classification(soc2020, empst3)
+    totals = pd.Series(0.0, index=pd.Index(derived.units, name="code"))
+    totals[[11211, 11212, 11213]] = [5, 40, 400]      # self-employed joins managers (same group)
+    totals[[11221, 11222, 11223]] = [5, 0, 400]       # no managers: self-employed joins the occupation's employees
+    totals[[11231, 11232, 11233]] = [3, 2, 1]         # a sparse occupation climbs to its minor group's largest set
+    merged = merge_sparse_units(totals, derived.frame["parent"], min_n=30)
+    assert merged[11211] == 11212 and merged[11212] == 11212 and merged[11213] == 11213
+    assert merged[11221] == 11223
+    assert {merged[11231], merged[11232], merged[11233]} == {11223}  # 405 pairs: the largest set of group 112
+
+
+def test_recodes_of_occupations_apply_to_each_status(empst3):
+    assert by_status_recodes({1111: 1112}, empst3) == {11111: 11121, 11112: 11122, 11113: 11123}
+
+
+def test_a_blanked_occupation_cell_covers_every_status(soc2020, empst3):
+    units = soc2020.units[:3]
+    mask = blank_cells(units, units, diagonal_digits=0)
+    combined = by_status_classification(soc2020, empst3).units[:9]
+    expanded = expand_mask(mask, combined)
+    assert expanded.loc[11111, 11113] and expanded.loc[11122, 11121]
+    assert not expanded.loc[11111, 11121]
+    assert int(expanded.to_numpy().sum()) == 3 * 9
+
+
+def test_tabulation_counts_both_tables_from_the_same_pairs(soc2020, empst3):
+    pairs = pd.DataFrame({
+        "h": [1111, 1111, 1112, 1112, -9, 1111, 1112, 1111],
+        "w": [1112, 1112, 1111, 1111, 1111, 1112, 1111, 9999],
+        "hs": [1, 3, 2, 0, 1, np.nan, 3, 1],
+        "ws": [3, 3, 2, 3, 1, 3, 7, 1],
+    })
+    title, by_status = tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "ws", empst3.scored, frame=pairs)
+    plain = tabulate_frame(pairs, "h", "w", None, soc2020.units)
+    assert title.counts.equals(plain.counts) and title.used == 6
+    # Status 0, a missing status and 7 (not in the scheme) leave the by-status table only.
+    assert by_status.dropped["status_unknown"] == 3
+    assert by_status.used == 3 and by_status.read - by_status.used == sum(by_status.dropped.values())
+    assert by_status.counts.loc[11111, 11123] == 1 and by_status.counts.loc[11113, 11123] == 1
+    assert by_status.counts.loc[11122, 11112] == 1
+
+
+def test_missing_status_variable_is_named(soc2020, empst3):
+    pairs = pd.DataFrame({"h": [1111], "w": [1112], "hs": [1], "ws": [1]})
+    with pytest.raises(CamsisError, match="'wstat'"):
+        tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "wstat", empst3.scored, frame=pairs)
+
+
+def test_merged_units_of_one_occupation_share_a_population_weighted_score():
+    index = pd.Index([11111, 11112, 11113, 11121], name="unit")
+    scores = pd.DataFrame({
+        "mcamsis": [40.0, 70.0, 55.0, 20.0], "mcam_se": [3.0, 4.0, 1.0, 2.0], "n_m": [10.0, 20.0, 500.0, 5.0],
+        "m_imputed": [0, 0, 0, 0],
+    }, index=index)
+    scores[["fcamsis", "fcam_se", "n_f", "f_imputed"]] = scores[["mcamsis", "mcam_se", "n_m", "m_imputed"]].to_numpy()
+    population = pd.DataFrame({"m": [10.0, 30.0, 500.0, 5.0], "f": [10.0, 30.0, 500.0, 5.0]}, index=index)
+    # 11111 and 11112 pooled for the CA (into 11112); 11121, another occupation, joined them too.
+    merge = pd.Series([11112, 11112, 11113, 11112], index=index)
+    shared = share_merged_scores(scores, population, {"m": merge, "f": merge})
+    assert shared.loc[11111, "mcamsis"] == shared.loc[11112, "mcamsis"] == pytest.approx((10 * 40 + 30 * 70) / 40)
+    assert shared.loc[11111, "mcam_se"] == pytest.approx(np.hypot(10 * 3, 30 * 4) / 40)
+    assert shared.loc[11111, "n_m"] == 30 and shared.loc[11111, "m_merged"] == 11112
+    assert shared.loc[11113, "mcamsis"] == 55.0 and shared.loc[11113, "m_merged"] == 0
+    assert shared.loc[11121, "mcamsis"] == 20.0 and shared.loc[11121, "m_merged"] == 0
+
+
+@pytest.fixture(scope="module")
+def status_build():
+    """Both scales of one simulated survey with status effects (SOC2020 x empst3)."""
+    from camsis.classification import load_classification
+
+    soc2020 = load_classification("soc2020", REPO / "data" / "classifications")
+    scheme = load_scheme("empst3", STATUSES)
+    sim = simulate_status_couples(soc2020.units, n_couples=200_000, seed=3)
+    title, table = tabulate_by_status("<sim>", "hocc", "wocc", "weight", soc2020.units, "hemp", "wemp", scheme.scored,
+                                      frame=sim.couples)
+    mask = blank_cells(soc2020.units, soc2020.units, diagonal_digits=0)
+    options = ScaleOptions()
+    title_scores = build_unit_scores(title, mask, mask, soc2020, options)
+    by_status = build_by_status_scores(table, mask, mask, soc2020, scheme, options)
+    return soc2020, scheme, sim, title_scores, by_status
+
+
+def test_recovery_of_unit_by_status_scores(status_build):
+    _, _, sim, _, by_status = status_build
+    scores = by_status.scores
+    for side, truth in (("m", "male_score"), ("f", "female_score")):
+        populous = scores[f"n_{side}"] >= 50
+        assert populous.sum() > 300
+        r = np.corrcoef(scores.loc[populous, f"{side}camsis"], sim.truth.loc[scores.index[populous], truth])[0, 1]
+        assert r >= 0.97, (side, r)
+
+
+def test_by_status_scale_beats_title_only_for_people(status_build):
+    soc2020, _, sim, title, by_status = status_build
+    couples = sim.couples
+    for side, occ, status, truth in (("m", "hocc", "hemp", "male_score"), ("f", "wocc", "wemp", "female_score")):
+        people = couples[couples[occ].isin(soc2020.units) & couples[status].isin([1, 2, 3])]
+        true = sim.truth.loc[people[occ] * 10 + people[status], truth].to_numpy()
+        with_status = by_status.scores.loc[people[occ] * 10 + people[status], f"{side}camsis"].to_numpy()
+        title_only = title.scores.loc[people[occ], f"{side}camsis"].to_numpy()
+        assert np.corrcoef(with_status, true)[0, 1] > np.corrcoef(title_only, true)[0, 1] + 0.005
+
+
+def test_score_file_has_v2_rows_and_status_zero_is_the_title_only_scale(status_build):
+    soc2020, scheme, _, title, by_status = status_build
+    title_table = fill_classification(title.scores, title.population, soc2020)
+    table = by_status_table(by_status.scores, title_table, soc2020, scheme)
+    v2 = pd.read_csv(REPO / "tests" / "data" / "gb_soc2020_v2_rows.tsv", sep="\t")
+    assert len(table) == 1787 == 412 * 4 + 139
+    assert set(zip(table["soc2020"], table["empst3"])) == set(zip(v2["soc2020"], v2["empst3"]))
+    zero = table[table["empst3"] == 0].set_index("soc2020")
+    expected = title_table.set_index("soc2020").loc[zero.index]
+    for column in ("mcamsis", "fcamsis", "mcam_se", "fcam_se"):
+        np.testing.assert_array_equal(zero[column].to_numpy(), expected[column].to_numpy())
+    scored = table[table["empst3"] > 0].set_index("soc2020_empst3")
+    np.testing.assert_array_equal(scored["mcamsis"].to_numpy(), by_status.scores.loc[scored.index, "mcamsis"].to_numpy())
+    assert (table["soc2020_empst3"] == table["soc2020"] * 10 + table["empst3"]).all()
+    assert {"n_hbst3", "n_wbst3", "m_imputed", "f_merged", "isei", "ns_sec"} <= set(table.columns)
+    assert table[["mcamsis", "fcamsis"]].notna().all().all()
+
+
+def test_an_empty_status_borrows_the_shared_score_of_its_group(status_build):
+    _, _, _, _, by_status = status_build
+    scores = by_status.scores
+    checked = 0
+    for unit in scores.index[scores["m_imputed"] < 0]:
+        siblings = scores[(scores["m_imputed"] == 0) & (scores.index // 10 == unit // 10)]
+        siblings = siblings[siblings.index.map(lambda s: by_status_node(s)) == by_status_node(unit)]
+        if len(siblings) and siblings["mcamsis"].nunique() == 1:
+            assert scores.loc[unit, "mcamsis"] == pytest.approx(siblings["mcamsis"].iloc[0])
+            checked += 1
+    assert checked > 5
+
+
+def by_status_node(unit):
+    """empst3's (occupation, group) node of a combined unit: statuses 1 and 2 are group 1, 3 is group 2."""
+    return (unit // 10, 1 if unit % 10 in (1, 2) else 2)
