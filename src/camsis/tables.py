@@ -298,18 +298,21 @@ def tabulate_by_status(
     on_missing_weight: str = "error",
     where: str | None = None,
     frame: pd.DataFrame | None = None,
+    sep: str = ",",
+    encoding: str = "utf-8",
 ) -> tuple[PairTable, PairTable]:
     """Tabulate once into the title-only table and the (occupation, status) table, from the same pairs.
 
     ``scored`` are the statuses scored on their own (``StatusScheme.scored``); the by-status
     table's units are the combined codes ``unit * 10 + status`` and its ``dropped`` adds
     ``status_unknown``: pairs of the title-only table left out for want of a scored status.
-    ``frame`` tabulates pairs already in memory instead of reading ``path``.
+    ``frame`` tabulates pairs already in memory instead of reading ``path``; ``sep`` and
+    ``encoding`` read a CSV, as in `tabulate`.
     """
     columns = [occ1, occ2] + ([weight] if weight else []) + [status1, status2]
     if where:
         columns += [name for name in filter_variables(where, str(path)) if name not in columns]
-    chunks = [frame] if frame is not None else iter_chunks(path, columns, chunksize)
+    chunks = [frame] if frame is not None else iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
     if frame is not None:
         check_columns(path, columns, [str(c) for c in frame.columns])
     return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where,
