@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_workflow import MEASURE, OUT, PROJECT_PARTS, REPO  # noqa: E402
+from bench_workflow import MEASURE, OUT, REPO, project_copy  # noqa: E402
 
 SEED = 2020
 RATIO_TARGET = 2.0
@@ -57,12 +57,8 @@ def couples_file(n: int, regenerate: bool) -> Path:
 def run(data: Path, statuses: bool, cores: int) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="by_status_" if statuses else "title_", dir=OUT))
     try:
-        for part in PROJECT_PARTS:
-            source = REPO / part
-            if source.is_dir():
-                shutil.copytree(source, directory / part, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(source, directory / part)
+        # bench_workflow's copy of the working tree (its one-row sheet is replaced below).
+        project_copy(directory, data, argparse.Namespace(worktree=True, rev="HEAD"))
         status_cells = "hemp\twemp\tempst3" if statuses else "\t\t"
         row = f"bench\t{data}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\t1,2\t{status_cells}\n"
         (directory / "config" / "scales.tsv").write_text(HEADER + row)
