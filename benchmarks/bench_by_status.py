@@ -2,16 +2,15 @@
 
 Draws n couples on SOC2020 units x empst3 statuses (camsis.synthetic.simulate_status_couples:
 statuses 1-3 with effects on the score, plus 3% of people with status 0 or -9, so four
-status values and missing ones), writes them once as .parquet under benchmarks/out/, then runs
-``python -m snakemake --cores 2`` twice in temporary copies of the working tree, bootstrap off:
+status values and missing ones), writes them once as .parquet under benchmarks/out/, then, each
+in a fresh Python process (imports not timed), builds with the package's stage functions:
 
-- title-only: the sheet row without statuses (tabulate, blank, score_units, score_file);
-- by-status: the same row with status1, status2, statuses = empst3 (the title-only jobs
-  plus tabulate_by_status, score_units_by_status, score_file_by_status).
+- title-only: tabulate, blank (diagonal rule of the demo + the GB psd file), build_unit_scores;
+- by-status: tabulate_by_status (one pass: both tables), the same blanking, build_unit_scores
+  (the title-only scale the status-0 rows need) and build_by_status_scores.
 
-It prints each run's wall time, CPU time, the peak RSS of its largest process, the load
-average before and after, and the ratio by-status / title-only, against the issue's targets:
-at most 2x the title-only time and 2 GB peak.
+It prints wall time and the process' peak RSS for each, the load average, and the ratio
+by-status / title-only against the issue's targets: at most 2x the time and 2 GB peak.
 
     python benchmarks/bench_by_status.py --sizes 1e7
 """
@@ -21,20 +20,44 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_workflow import MEASURE, OUT, REPO, project_copy  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
 SEED = 2020
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 2000.0
-HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tdiagonal_groups\tstatus1\tstatus2\tstatuses\n"
+
+BUILD = textwrap.dedent(
+    """
+    import json, os, resource, sys, time
+    from camsis.blanking import blank_cells, read_psd_file
+    from camsis.classification import load_classification
+    from camsis.scale import ScaleOptions, build_unit_scores
+    from camsis.statuses import build_by_status_scores, load_scheme
+    from camsis.tables import tabulate, tabulate_by_status
+    kind, path, repo = sys.argv[1], sys.argv[2], sys.argv[3]
+    soc = load_classification("soc2020", repo + "/data/classifications")
+    scheme = load_scheme("empst3", repo + "/data/statuses")
+    psds = read_psd_file(repo + "/data/psds/gb_soc2020.tsv")
+    start = time.perf_counter()
+    if kind == "title":
+        title = tabulate(path, "hocc", "wocc", "weight", soc.units)
+    else:
+        title, table = tabulate_by_status(path, "hocc", "wocc", "weight", soc.units, "hemp", "wemp", scheme.scored)
+    mask = blank_cells(soc.units, soc.units, diagonal_digits=0, diagonal_groups=[1, 2], psds=psds, classification=soc)
+    scores = build_unit_scores(title, mask, mask, soc, ScaleOptions())
+    if kind != "title":
+        by_status = build_by_status_scores(table, mask, mask, soc, scheme, ScaleOptions())
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "load": os.getloadavg()[0]}))
+    """
+)
 
 
 def couples_file(n: int, regenerate: bool) -> Path:
@@ -54,52 +77,33 @@ def couples_file(n: int, regenerate: bool) -> Path:
     return path
 
 
-def run(data: Path, statuses: bool, cores: int) -> dict:
-    directory = Path(tempfile.mkdtemp(prefix="by_status_" if statuses else "title_", dir=OUT))
-    try:
-        # bench_workflow's copy of the working tree (its one-row sheet is replaced below).
-        project_copy(directory, data, argparse.Namespace(worktree=True, rev="HEAD"))
-        status_cells = "hemp\twemp\tempst3" if statuses else "\t\t"
-        row = f"bench\t{data}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\t1,2\t{status_cells}\n"
-        (directory / "config" / "scales.tsv").write_text(HEADER + row)
-        targets = ["results/bench/bench.dta", "results/bench/summary.json"]
-        if statuses:
-            targets.append("results/bench/bench_by_status.dta")
-        command = [sys.executable, "-m", "snakemake", "--cores", str(cores), *targets,
-                   "--config", "bootstrap=0", "plausible_values=0"]
-        env = os.environ.copy()
-        env["PYTHONPATH"] = os.pathsep.join([str(directory / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        done = subprocess.run([sys.executable, "-c", MEASURE, str(directory), *command],
-                              capture_output=True, text=True, check=True, env=env)
-        result = json.loads(done.stdout)
-        if result["returncode"] != 0:
-            raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
-        return result
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+def build(kind: str, path: Path) -> dict:
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run([sys.executable, "-c", BUILD, kind, str(path), str(REPO)],
+                          capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e7], help="numbers of couples")
-    parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--regenerate", action="store_true", help="redraw the cached input files")
     args = parser.parse_args(argv)
     print(f"# uptime before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print("| couples | build | wall s | CPU s | peak MB | load before/after |")
-    print("|---|---|---|---|---|---|")
+    print("| couples | build | wall s | peak MB | load after |")
+    print("|---|---|---|---|---|")
     for size in args.sizes:
         n = int(size)
-        data = couples_file(n, args.regenerate)
-        title = run(data, statuses=False, cores=args.cores)
-        by_status = run(data, statuses=True, cores=args.cores)
-        for name, result in (("title-only", title), ("with by-status", by_status)):
-            print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['cpu_s']:.1f} | {result['peak_mb']:.0f} | "
-                  f"{result['load'][0]:.1f}/{result['load'][1]:.1f} |", flush=True)
+        path = couples_file(n, args.regenerate)
+        title = build("title", path)
+        by_status = build("by_status", path)
+        for name, result in (("title-only", title), ("by-status (+ its title-only scale)", by_status)):
+            print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['peak_mb']:.0f} | {result['load']:.1f} |", flush=True)
         ratio = by_status["seconds"] / title["seconds"]
-        print(f"# {n:,} couples: by-status run / title-only run = {ratio:.2f} (target <= {RATIO_TARGET}); "
-              f"peak {by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): "
-              f"{'met' if ratio <= RATIO_TARGET and by_status['peak_mb'] <= MEMORY_TARGET_MB else 'NOT met'}")
+        met = ratio <= RATIO_TARGET and by_status["peak_mb"] <= MEMORY_TARGET_MB
+        print(f"# {n:,} couples: by-status / title-only = {ratio:.2f} (target <= {RATIO_TARGET}); peak "
+              f"{by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): {'met' if met else 'NOT met'}")
     print(f"# uptime after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
