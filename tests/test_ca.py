@@ -7,7 +7,17 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from camsis.ca import choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.ca import (
+    choose_dimension,
+    connected_blocks,
+    correspondence_analysis,
+    describe_blocks,
+    direction_warning,
+    expand_scores,
+    pick_dimension,
+    sides_correlation,
+    sides_warning,
+)
 from camsis.errors import CamsisError
 
 
@@ -229,3 +239,54 @@ def test_same_as_prince_on_sparse_tables(shape, k):
     assert_same_up_to_sign(ours.column_scores.to_numpy(), model.column_coordinates(counts).to_numpy()[:, :k])
     np.testing.assert_allclose(ours.eigenvalues, np.asarray(model.eigenvalues_)[:k], rtol=0, atol=1e-12)
     assert ours.total_inertia == pytest.approx(float(model.total_inertia_), rel=1e-12)
+
+
+def test_a_dimension_whose_sides_disagree_is_not_chosen_over_one_that_agrees():
+    # dimension 1: strong but opposite (the mean of absolute values, 0.875, used to win);
+    # dimension 2: weaker, both sides rising with the reference
+    correlations = pd.DataFrame({"rows": [0.9, 0.4], "columns": [-0.85, 0.35]}, index=[1, 2])
+    chosen, signs, agrees = pick_dimension(correlations)
+    assert chosen == 2 and agrees and list(signs) == [1.0, 1.0]
+    # flipped signs are oriented, not refused
+    chosen, signs, agrees = pick_dimension(-correlations)
+    assert chosen == 2 and agrees and list(signs) == [-1.0, -1.0]
+
+
+def test_no_agreeing_dimension_is_taken_with_a_warning_naming_every_figure():
+    correlations = pd.DataFrame({"rows": [0.9, -0.2], "columns": [-0.85, 0.6]}, index=[1, 2])
+    chosen, signs, agrees = pick_dimension(correlations)
+    assert not agrees and chosen == 2  # signed means: 0.025 and 0.2
+    warning = direction_warning(chosen, correlations.mul(signs, axis=0).loc[[2, 1]], agrees)
+    assert "opposite ways" in warning and "rows -0.200, columns 0.600" in warning
+    assert "rows 0.900, columns -0.850" in warning and "reconstitute" in warning
+
+
+def test_weak_signed_correlation_on_one_side_warns():
+    oriented = pd.DataFrame({"rows": [0.037, -0.011], "columns": [0.9, 0.141]}, index=[2, 1])
+    warning = direction_warning(2, oriented, True)
+    assert "weakly" in warning and "rows 0.037, columns 0.900" in warning
+    assert direction_warning(2, pd.DataFrame({"rows": [0.5], "columns": [0.6]}, index=[2]), True) is None
+
+
+def test_choose_dimension_prefers_the_agreeing_dimension_on_a_table():
+    result = correspondence_analysis(KNOWN)
+    # rows follow x strongly, columns follow -x strongly: dimension 1 disagrees; u agrees weakly
+    row_ref = pd.Series(5 * X + U_, index=KNOWN.index)
+    col_ref = pd.Series(-5 * X + U_, index=KNOWN.columns)
+    chosen = choose_dimension(result, row_ref, col_ref)
+    assert chosen.chosen == 2
+    assert chosen.row_correlations[2] > 0 and chosen.column_correlations[2] > 0
+    assert chosen.row_correlations[1] * chosen.column_correlations[1] < 0
+    assert chosen.warning and "weakly" in chosen.warning
+
+
+def test_sides_warning_names_both_correlations():
+    assert sides_warning(0.8, 0.7, 0.9, 0.9) is None
+    text = sides_warning(-0.965, -0.955, 0.037, 0.235)
+    assert "point opposite ways" in text and "-0.955 in the scale" in text and "-0.965" in text
+    assert "rows 0.037, columns 0.235" in text
+    assert "agree only weakly" in sides_warning(0.2, 0.5, 0.5, 0.5)
+    # the correlation is a weighted Pearson over units with both scores
+    a = pd.Series([1.0, 2.0, 3.0, np.nan], index=[1, 2, 3, 4])
+    b = pd.Series([3.0, 2.0, 1.0, 5.0], index=[1, 2, 3, 4])
+    assert sides_correlation(a, b, pd.Series(1.0, index=[1, 2, 3, 4])) == pytest.approx(-1.0)

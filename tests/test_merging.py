@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camsis.errors import CamsisError
-from camsis.merging import apply_merge, apply_recodes, merge_sparse_units, summarise_merge
+from camsis.merging import apply_merge, apply_recodes, merge_sparse_units, merge_warnings, summarise_merge
 
 # major 1 > sub-major 11 > minors 111, 112; sub-major 12 > minor 121
 # major 2 > 21 > 211;  major 3 > 31 > 311
@@ -38,13 +38,34 @@ EXPECTED = {
 }
 
 
-def test_hand_worked_hierarchy(caplog):
-    with caplog.at_level(logging.WARNING, logger="camsis.merging"):
-        result = merge_sparse_units(TOTALS, PARENTS, min_n=30)
+def test_hand_worked_hierarchy():
+    result = merge_sparse_units(TOTALS, PARENTS, min_n=30)
     assert result.to_dict() == EXPECTED
     assert result.dtype == np.int64
-    warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 1 and "3111, 3112" in warnings[0] and "top-level group 3" in warnings[0]
+    # the set still sparse at its major group is said once, with its units and pairs
+    warnings = merge_warnings(summarise_merge(TOTALS, result, 30, PARENTS), "husbands (occ1)")
+    assert len(warnings) == 1
+    assert "husbands (occ1): 1 CA row/column set(s)" in warnings[0] and "3112 (+3111): 10 pairs" in warnings[0]
+    # merges within one major group of three are not across the whole table
+    assert summarise_merge(TOTALS, result, 30, PARENTS).whole_table == []
+
+
+# A flat classification: five categories under one root, as a small mobility table's.
+FLAT = pd.Series({0: None, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0}, dtype="Int64")
+
+
+def test_merge_across_a_one_group_classification_is_named():
+    totals = pd.Series({1: 12.0, 2: 200.0, 3: 150.0, 4: 90.0, 5: 40.0})
+    result = merge_sparse_units(totals, FLAT, min_n=30)
+    assert result.to_dict() == {1: 2, 2: 2, 3: 3, 4: 4, 5: 5}  # the top category joins the largest, a middle one
+    summary = summarise_merge(totals, result, 30, FLAT)
+    assert summary.whole_table == [2]
+    warnings = merge_warnings(summary, "wives (occ2)")
+    assert len(warnings) == 1
+    assert "across the whole table" in warnings[0] and "1 into 2" in warnings[0] and "min_n 30" in warnings[0]
+    # nothing is said when min_n merges nothing
+    untouched = merge_sparse_units(totals, FLAT, min_n=0)
+    assert merge_warnings(summarise_merge(totals, untouched, 0, FLAT), "wives (occ2)") == []
 
 
 def test_single_sparse_unit_joins_most_populous_sibling():

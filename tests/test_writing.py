@@ -89,3 +89,30 @@ def test_dta_is_stata13_format_unless_text_needs_unicode(tmp_path):
     assert dta_release(unicode_file) == 118
     back, meta = pyreadstat.read_dta(unicode_file)
     assert back["name"].tolist() == ["a", "é"]
+
+
+def test_long_labels_are_cut_once_with_a_warning_in_the_notes(tmp_path, caplog):
+    title = "A classification whose title runs well past the eighty characters a Stata variable label holds"
+    frame = pd.DataFrame({"code": np.array([1, 2], dtype="int64"), "x": [1.5, 2.5]})
+    path = tmp_path / "long.dta"
+    long_value = "é" * 16001  # 32002 bytes in UTF-8: two more than Stata reads
+    with caplog.at_level("WARNING", logger="camsis.writing"):
+        warnings = write_dta(frame, path, {"code": title, "x": "short"}, {"code": {1: long_value, 2: "two"}},
+                             "f" * 100, notes=["first note"])
+    assert len(warnings) == 1
+    assert "variable label of code (94 characters)" in warnings[0]
+    assert "value label 1 of code (32002 bytes)" in warnings[0] and "dataset label (100 characters)" in warnings[0]
+    assert any("too long" in r.getMessage() for r in caplog.records)
+    back, meta = pyreadstat.read_dta(path)
+    assert meta.column_names_to_labels["code"] == title[:80] and meta.column_names_to_labels["x"] == "short"
+    assert meta.file_label == "f" * 80
+    assert meta.variable_value_labels["code"][1] == "é" * 16000 and meta.variable_value_labels["code"][2] == "two"
+    notes = meta.notes
+    assert notes[0] == "first note" and notes[1] == f"warning: {warnings[0]}"
+
+
+def test_labels_within_the_limits_are_written_whole_without_a_warning(tmp_path):
+    frame = pd.DataFrame({"code": np.array([1], dtype="int64")})
+    label = "x" * 80
+    assert write_dta(frame, tmp_path / "ok.dta", {"code": label}, {}, "y" * 80) == []
+    assert pyreadstat.read_dta(tmp_path / "ok.dta")[1].column_names_to_labels["code"] == label

@@ -12,7 +12,10 @@ The k leading dimensions come from an exact eigendecomposition of the smaller Gr
 Signs and order of CA dimensions are arbitrary. ``correspondence_analysis`` fixes a
 deterministic sign (the row with the largest absolute score, lowest label on ties, is
 positive); ``choose_dimension`` then picks the dimension that tracks a reference measure of
-advantage and orients it positively, flipping rows and columns together.
+advantage and orients it positively, flipping rows and columns together. It respects
+direction: a dimension whose row (husbands') and column (wives') scores correlate with the
+reference in opposite signs is not chosen while another agrees, and a scale built anyway on
+a disagreeing or weak dimension carries a warning naming the figures.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from camsis.errors import CamsisError
 log = logging.getLogger("camsis.ca")
 
 WEAK_CORRELATION = 0.3
+DIRECTION_ADVICE = (
+    "On a small table with its diagonal blanked this is common: try blanked_cells: reconstitute (blanked cells "
+    "imputed from the CA model instead of counted as zero), blank fewer cells, or check the reference measure"
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,14 @@ class CAResult:
     order : original (1-based, by decreasing inertia) dimension number of each column.
     chosen : original number of the chosen dimension; None until ``choose_dimension``.
     correlations : original dimension -> mean of its row and column correlations with the
-        reference, signed as the returned scores are (the chosen one is positive).
+        reference, signed as the returned scores are (the chosen one is positive; each side's
+        own sign is in the two below).
     row_correlations, column_correlations : the two correlations behind it (NaN where a side
         has no usable reference).
     empty_rows, empty_columns : labels with zero mass, left out of the CA.
-    warning : set by ``choose_dimension`` when the chosen dimension tracks the reference only
-        weakly, naming every dimension's correlations; None otherwise.
+    warning : set by ``choose_dimension`` when no dimension's rows and columns agree in sign
+        with the reference, or the chosen one tracks it only weakly on either side, naming
+        every dimension's correlations; None otherwise.
     """
 
     row_scores: pd.DataFrame
@@ -88,8 +97,8 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
     active = table.loc[row_mass > 0, col_mass > 0].astype(float)
     if active.shape[0] < 2 or active.shape[1] < 2:
         raise CamsisError(
-            f"the CA needs pairs in at least 2 rows and 2 columns; after blanking only "
-            f"{active.shape[0]} row and {active.shape[1]} column units have any"
+            f"the CA needs pairs in at least 2 rows and 2 columns; the table has only "
+            f"{active.shape[0]} row(s) and {active.shape[1]} column(s) with any"
         )
 
     k = min(n_components, min(active.shape) - 1)
@@ -161,63 +170,65 @@ def _weighted_correlation(x: pd.Series, y: pd.Series, w: pd.Series) -> float:
     return pearson(x, y, w)[0]
 
 
-def choose_dimension(
+def reference_correlations(
     result: CAResult,
     row_reference: pd.Series,
     column_reference: pd.Series,
     row_weights: pd.Series | None = None,
     column_weights: pd.Series | None = None,
-) -> CAResult:
-    """Put the dimension that best tracks the reference first, oriented so it correlates positively.
+) -> pd.DataFrame:
+    """Step 1 of the choice: each dimension's weighted correlation with the reference, per side.
 
-    Per dimension: the weighted correlation of the row scores with ``row_reference`` and of
-    the column scores with ``column_reference`` (both indexed by the scores' labels; units
-    with a missing reference are ignored; weights default to the CA masses). The criterion
-    is the mean of the two absolute correlations (of the one available when a side has no
-    usable reference); the largest wins, the lowest dimension on ties. Every dimension is
-    then signed so the mean of its two correlations is positive (rows and columns flip
-    together, as CA signs are joint); the chosen one becomes ``dim1``, the others follow
-    in their original order.
+    Indexed by original dimension number, columns ``rows`` and ``columns``, signed as the
+    result's scores are (NaN where a side has no usable reference). Weights default to the
+    CA masses; units with a missing reference are ignored.
     """
     row_weights = result.row_masses if row_weights is None else row_weights
     column_weights = result.column_masses if column_weights is None else column_weights
-    names = list(result.row_scores.columns)
-    row_corr, col_corr, criterion = {}, {}, {}
-    for name, original in zip(names, result.order):
-        row_corr[original] = _weighted_correlation(result.row_scores[name], row_reference, row_weights)
-        col_corr[original] = _weighted_correlation(result.column_scores[name], column_reference, column_weights)
-        pair = [abs(v) for v in (row_corr[original], col_corr[original]) if not np.isnan(v)]
-        criterion[original] = float(np.mean(pair)) if pair else float("nan")
-    if all(np.isnan(v) for v in criterion.values()):
+    records = {
+        original: {
+            "rows": _weighted_correlation(result.row_scores[name], row_reference, row_weights),
+            "columns": _weighted_correlation(result.column_scores[name], column_reference, column_weights),
+        }
+        for name, original in zip(result.row_scores.columns, result.order)
+    }
+    return pd.DataFrame.from_dict(records, orient="index", columns=["rows", "columns"])
+
+
+def pick_dimension(correlations: pd.DataFrame) -> tuple[int, pd.Series, bool]:
+    """Step 2: the chosen dimension, every dimension's sign, and whether the chosen one agrees.
+
+    A dimension's sign is the one that makes the sum of its row and column correlations
+    positive (rows and columns flip together: CA signs are joint). It *agrees* when, so
+    signed, neither side correlates negatively with the reference: husbands' and wives'
+    scores then point the same way. The criterion is the mean of the two signed
+    correlations (the one available when a side has no usable reference), so a dimension
+    whose sides point opposite ways scores near zero rather than high, as the mean of
+    absolute values did. Among agreeing dimensions the largest criterion wins (the lowest
+    dimension on ties); only when none agrees is the largest criterion of all taken, and
+    ``agrees`` is False so the caller can warn.
+    """
+    total = correlations[["rows", "columns"]].sum(axis=1, min_count=1)
+    signs = pd.Series(np.where(total < 0, -1.0, 1.0), index=correlations.index)
+    oriented = correlations[["rows", "columns"]].mul(signs, axis=0)
+    criterion = oriented.mean(axis=1, skipna=True)
+    if criterion.isna().all():
         raise CamsisError(
             "the reference measure is missing or constant for every unit in the CA, so no dimension can be chosen"
         )
-    chosen = max((d for d in criterion if not np.isnan(criterion[d])), key=lambda d: (criterion[d], -d))
+    agreeing = criterion[(oriented.fillna(0.0) >= 0).all(axis=1) & criterion.notna()]
+    pool = agreeing if len(agreeing) else criterion.dropna()
+    chosen = int(max(pool.index, key=lambda d: (pool[d], -d)))
+    return chosen, signs, bool(len(agreeing))
 
-    new_order = [chosen] + [d for d in result.order if d != chosen]
+
+def orient_dimensions(result: CAResult, chosen: int, signs: pd.Series) -> CAResult:
+    """Step 3: put ``chosen`` first, the others after it in their order, each multiplied by its sign."""
+    names = list(result.row_scores.columns)
     position = {d: i for i, d in enumerate(result.order)}
-    rows, cols = {}, {}
-    correlations, oriented_rows, oriented_cols = {}, {}, {}
-    for i, original in enumerate(new_order):
-        old = names[position[original]]
-        signed = np.nansum([row_corr[original], col_corr[original]])
-        sign = -1.0 if signed < 0 else 1.0
-        rows[f"dim{i + 1}"] = sign * result.row_scores[old]
-        cols[f"dim{i + 1}"] = sign * result.column_scores[old]
-        oriented_rows[original] = sign * row_corr[original]
-        oriented_cols[original] = sign * col_corr[original]
-        correlations[original] = float(np.nanmean([oriented_rows[original], oriented_cols[original]])) \
-            if not np.isnan(criterion[original]) else float("nan")
-
-    warning = None
-    if criterion[chosen] < WEAK_CORRELATION:
-        warning = (
-            f"the chosen CA dimension {chosen} correlates only weakly (below {WEAK_CORRELATION}) with the reference "
-            "measure: " + "; ".join(
-                f"dimension {d}: rows {oriented_rows[d]:.3f}, columns {oriented_cols[d]:.3f}" for d in new_order
-            )
-        )
-        log.warning("%s", warning)
+    new_order = [chosen] + [d for d in result.order if d != chosen]
+    rows = {f"dim{i + 1}": signs[d] * result.row_scores[names[position[d]]] for i, d in enumerate(new_order)}
+    cols = {f"dim{i + 1}": signs[d] * result.column_scores[names[position[d]]] for i, d in enumerate(new_order)}
     idx = [position[d] for d in new_order]
     return replace(
         result,
@@ -227,10 +238,104 @@ def choose_dimension(
         inertia=result.inertia[idx],
         order=tuple(new_order),
         chosen=chosen,
-        correlations=correlations,
-        row_correlations=oriented_rows,
-        column_correlations=oriented_cols,
+    )
+
+
+def direction_warning(chosen: int, oriented: pd.DataFrame, agrees: bool, model: str = "CA") -> str | None:
+    """Step 4: what a user must hear about the chosen dimension's direction, or None.
+
+    Warned: no dimension whose husbands' and wives' scores agree in sign with the reference
+    (the scale then points opposite ways for the two sides), or a chosen dimension whose
+    signed correlation on either side is below WEAK_CORRELATION. Names every dimension's
+    figures and what to try.
+    """
+    figures = "; ".join(
+        f"dimension {d}: rows {oriented.at[d, 'rows']:.3f}, columns {oriented.at[d, 'columns']:.3f}"
+        for d in oriented.index
+    )
+    if not agrees:
+        return (
+            f"no {model} dimension has husbands' (rows) and wives' (columns) scores agreeing in sign with the reference "
+            f"measure, so the scale points opposite ways for the two sides; dimension {chosen} was taken: {figures}. "
+            f"{DIRECTION_ADVICE}"
+        )
+    weakest = np.nanmin(oriented.loc[chosen].to_numpy(float))
+    if weakest < WEAK_CORRELATION:
+        return (
+            f"the chosen {model} dimension {chosen} correlates only weakly (below {WEAK_CORRELATION}, signed) with the "
+            f"reference measure on at least one side: {figures}. {DIRECTION_ADVICE}"
+        )
+    return None
+
+
+def choose_dimension(
+    result: CAResult,
+    row_reference: pd.Series,
+    column_reference: pd.Series,
+    row_weights: pd.Series | None = None,
+    column_weights: pd.Series | None = None,
+    model: str = "CA",
+) -> CAResult:
+    """Put the dimension that best tracks the reference first, oriented so it correlates positively.
+
+    The steps, each a function of its own: ``reference_correlations`` (weighted correlation
+    of each dimension's row scores with ``row_reference`` and of its column scores with
+    ``column_reference``, both indexed by the scores' labels; weights default to the CA
+    masses), ``pick_dimension`` (sign each dimension so its two correlations sum to a
+    positive number; choose, among dimensions whose rows and columns then both correlate
+    non-negatively, the largest mean signed correlation), ``orient_dimensions`` (chosen
+    first as ``dim1``, the others after it in their order) and ``direction_warning``.
+
+    Direction is respected, not just strength: a dimension whose husbands' scores rise with
+    the reference while its wives' scores fall would give male and female scales of
+    opposite direction, so it is not chosen while another dimension agrees. When none
+    agrees, or the chosen dimension's signed correlation is weak on either side, the scale
+    is still built (the files let a user see why) and ``warning`` says so, naming every
+    dimension's row and column correlations and what to try; the caller passes it to the
+    log, summary.json and the notes. ``model`` names the scores in the warning: "CA", or "RC"
+    for an RC(M) result (``camsis.rc.RCResult``, chosen and oriented the same way).
+    """
+    correlations = reference_correlations(result, row_reference, column_reference, row_weights, column_weights)
+    chosen, signs, agrees = pick_dimension(correlations)
+    oriented_result = orient_dimensions(result, chosen, signs)
+    oriented = correlations.mul(signs, axis=0).loc[list(oriented_result.order)]
+    warning = direction_warning(chosen, oriented, agrees, model)
+    if warning:
+        log.warning("%s", warning)
+    return replace(
+        oriented_result,
+        correlations={int(d): float(oriented.loc[d].mean(skipna=True)) for d in oriented.index},
+        row_correlations={int(d): float(v) for d, v in oriented["rows"].items()},
+        column_correlations={int(d): float(v) for d, v in oriented["columns"].items()},
         warning=warning,
+    )
+
+
+def sides_correlation(husbands: pd.Series, wives: pd.Series, weights: pd.Series) -> float:
+    """Weighted correlation of each unit's husbands' score with its wives' score (units with both)."""
+    return _weighted_correlation(husbands, wives, weights)
+
+
+def sides_warning(ca_correlation: float, scale_correlation: float, row_correlation: float,
+                  column_correlation: float, model: str = "CA") -> str | None:
+    """A warning when husbands' and wives' scores of the same units disagree, or None.
+
+    ``ca_correlation`` is the weighted correlation, over units scored on both sides, of a
+    unit's husbands' raw score with its wives' raw score on the chosen dimension of
+    ``model`` ("CA", or "RC" under ``estimator: rc2``);
+    ``scale_correlation`` the same for the finished (smoothed, standardised) scores; the
+    other two are the chosen dimension's signed correlations with the reference. When
+    either correlation is below WEAK_CORRELATION (negative: the two scales point opposite
+    ways) the scale is built and this says so, with all four figures.
+    """
+    figures = [v for v in (ca_correlation, scale_correlation) if not np.isnan(v)]
+    if not figures or min(figures) >= WEAK_CORRELATION:
+        return None
+    how = "point opposite ways" if min(figures) < 0 else "agree only weakly"
+    return (
+        f"husbands' and wives' scores of the same units {how}: they correlate {scale_correlation:.3f} in the "
+        f"scale ({ca_correlation:.3f} in the chosen {model} dimension, whose signed correlations with the reference "
+        f"measure are rows {row_correlation:.3f}, columns {column_correlation:.3f}). {DIRECTION_ADVICE}"
     )
 
 

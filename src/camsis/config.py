@@ -13,7 +13,7 @@ from camsis.errors import CamsisError
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
 OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout",
-                    "estimator", "rc_dimensions", "version", "title", "author"]
+                    "estimator", "rc_dimensions", "version", "title", "author", "blanked_cells"]
 # Columns of a `layout: persons` row (one row per person naming the partner; see camsis.linking).
 PERSON_COLUMNS = ["person", "partner", "household", "sex", "first_sex", "occ", "status", "wave", "repeat_couples"]
 PERSON_REQUIRED = ["person", "partner", "sex", "first_sex", "occ"]

@@ -26,6 +26,12 @@ The rule (``merge_sparse_units``), for one side of the table:
 * A set still <= min_n after its top-level group (SOC2020: its major group) stays merged
   into that group's largest set, and a warning names it. Sets never cross
   top-level groups.
+* Merging is only sensible between neighbours. When the group a set was merged within holds
+  every unit with pairs on that side (a classification with one top-level group, or a flat
+  list of categories under one root), the merge mixes the whole status range: the top
+  category can join a middle one and the scale collapse. ``merge_warnings`` says so, naming
+  the units, and suggests what to do (hand recodes, a classification with groups of
+  neighbouring categories, or a lower min_n: 0 merges nothing).
 
 Hand-written recodes from published construction files (unit -> unit) win over the rule:
 ``merge_sparse_units(..., recodes=...)`` applies them before it (the method's order: the
@@ -36,7 +42,7 @@ an existing map.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -102,14 +108,7 @@ def _sparse_merge(totals: pd.Series, parents: pd.Series, min_n: float) -> pd.Ser
                 members[target].append(u)
             cluster_total[target] += cluster_total.pop(r)
 
-    pending = [r for r in sorted(members) if cluster_total[r] <= min_n]
-    for r in pending:
-        top = chains[r][-1] if chains[r] else r
-        log.warning(
-            "units %s hold only %g non-blanked pairs together (min_n %g) even at top-level group %d: "
-            "they form one CA row/column on unit %d anyway",
-            ", ".join(str(u) for u in sorted(members[r])), cluster_total[r], min_n, top, r,
-        )
+    # Sets still <= min_n here stay as they are; summarise_merge lists them and merge_warnings says so.
     return pd.Series([rep[u] for u in units], index=pd.Index(units, name=totals.index.name), name="target", dtype="int64")
 
 
@@ -202,6 +201,10 @@ class MergeResult:
     empty : units with no non-blanked pairs (not merged; no CA score; scored later).
     still_sparse : targets whose merged set has at most min_n pairs even at the top level.
     targets : target -> the other units merged into it.
+    set_pairs : target -> non-blanked pairs of its merged set (every target with pairs).
+    whole_table : targets whose merged set was formed within a group holding every unit
+        with pairs on this side (so the merge crossed the whole status range).
+    min_n : the threshold the map was built with.
     """
 
     unit_map: pd.Series
@@ -209,18 +212,33 @@ class MergeResult:
     empty: list[int]
     still_sparse: list[int]
     targets: dict[int, list[int]]
+    set_pairs: dict[int, float] = field(default_factory=dict)
+    whole_table: list[int] = field(default_factory=list)
+    min_n: float = 0.0
 
     def as_dict(self) -> dict:
         return {
             "merged": self.merged,
             "empty": self.empty,
             "still_sparse": self.still_sparse,
+            "whole_table": self.whole_table,
             "targets": {str(t): units for t, units in self.targets.items()},
         }
 
 
-def summarise_merge(totals: pd.Series, unit_map: pd.Series, min_n: float) -> MergeResult:
-    """Count and list what a merge map does with these totals."""
+def _common_group(units: list[int], parents: pd.Series) -> int | None:
+    """The finest group holding every unit of ``units`` (None when they share no group)."""
+    chains = [_ancestors(u, parents) for u in units]
+    shared = set(chains[0]).intersection(*chains[1:])
+    return next((g for g in chains[0] if g in shared), None)
+
+
+def summarise_merge(totals: pd.Series, unit_map: pd.Series, min_n: float, parents: pd.Series | None = None) -> MergeResult:
+    """Count and list what a merge map does with these totals.
+
+    With ``parents`` (the classification's parent column), merged sets formed within a
+    group that holds every unit with pairs are listed in ``whole_table``.
+    """
     totals = totals.reindex(unit_map.index).fillna(0.0)
     moved = unit_map[(unit_map != unit_map.index) & (totals > 0)]
     cluster = totals.groupby(unit_map.to_numpy()).sum()
@@ -228,10 +246,46 @@ def summarise_merge(totals: pd.Series, unit_map: pd.Series, min_n: float) -> Mer
     targets: dict[int, list[int]] = {}
     for unit, target in moved.sort_index().items():
         targets.setdefault(int(target), []).append(int(unit))
+    whole = []
+    if parents is not None and targets:
+        active = [int(u) for u in totals.index[totals > 0]]
+        everything = _common_group(active, parents)
+        whole = [t for t, units in targets.items() if everything is not None
+                 and _common_group([t] + units, parents) == everything]
     return MergeResult(
         unit_map=unit_map,
         merged=int(len(moved)),
         empty=[int(u) for u in totals.index[totals <= 0]],
         still_sparse=[int(t) for t in still.index],
         targets=dict(sorted(targets.items())),
+        set_pairs={int(t): float(v) for t, v in cluster[cluster > 0].items()},
+        whole_table=whole,
+        min_n=float(min_n),
     )
+
+
+def merge_warnings(result: MergeResult, side: str) -> list[str]:
+    """The lines a user must read about one side's merge (``side`` names it, e.g. "husbands (occ1)").
+
+    One line for the sets still sparse at the top level (all of them, not one line each),
+    one for merges across the whole table. Empty when the merge is unremarkable.
+    """
+    lines = []
+    if result.still_sparse:
+        sets = ", ".join(
+            f"{t}" + (f" (+{', '.join(str(u) for u in result.targets[t])})" if t in result.targets else "")
+            + f": {result.set_pairs.get(t, 0.0):g} pairs"
+            for t in result.still_sparse
+        )
+        lines.append(
+            f"{side}: {len(result.still_sparse)} CA row/column set(s) hold at most min_n {result.min_n:g} non-blanked "
+            f"pairs even after merging up to their top-level group, and enter the CA anyway: {sets}"
+        )
+    if result.whole_table:
+        sets = "; ".join(f"{', '.join(str(u) for u in result.targets[t])} into {t}" for t in result.whole_table)
+        lines.append(
+            f"{side}: sparse merging (min_n {result.min_n:g}) merged units across the whole table, within a group "
+            f"that holds every unit, so categories far apart in status may share one CA score: {sets}. Give the "
+            "classification groups of neighbouring categories, write hand recodes, or lower min_n (0 merges nothing)"
+        )
+    return lines

@@ -12,11 +12,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from camsis.ca import CAResult, choose_dimension, connected_blocks, correspondence_analysis, describe_blocks, expand_scores
+from camsis.ca import (
+    CAResult,
+    choose_dimension,
+    connected_blocks,
+    correspondence_analysis,
+    describe_blocks,
+    expand_scores,
+    sides_correlation,
+    sides_warning,
+)
 from camsis.errors import CamsisError
 from camsis.filling import impute_missing_units
-from camsis.merging import apply_merge, merge_sparse_units, summarise_merge
+from camsis.merging import apply_merge, merge_sparse_units, merge_warnings, summarise_merge
 from camsis.rc import RCResult, fit_rc
+from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
 from camsis.vocabulary import SIDE_NAMES, SIDES
@@ -48,6 +58,12 @@ class ScaleOptions:
         CAMSIS releases, see camsis.rc), fitted to the same merged, blanked table with
         the blanked cells as structural zeros.
     rc_dimensions : M of the RC model; with 1 there is no second dimension to publish.
+    blanked_cells : "zero" (the published method: blanked cells count as zero in the CA) or
+        "reconstitute" (treated as missing and filled from the CA model of order
+        ``reconstitution_order``, iterated to its fixed point; order 0 is the
+        quasi-independence fit; see camsis.reconstitution). The smoothing uses only
+        non-blanked pairs either way.
+    reconstitution_order : CA dimensions the blanked cells are filled from (0: independence).
     """
 
     min_n: float = 30
@@ -61,6 +77,8 @@ class ScaleOptions:
     reml: bool = True
     estimator: str = "ca"
     rc_dimensions: int = 1
+    blanked_cells: str = "zero"
+    reconstitution_order: int = 0
 
     def __post_init__(self):
         if self.estimator not in ESTIMATORS:
@@ -215,6 +233,44 @@ def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disc
     return rows, cols
 
 
+def _warn(diagnostics: dict, messages) -> None:
+    """Log each message and keep it for summary.json and the notes (None entries are skipped)."""
+    for message in messages:
+        if message:
+            log.warning("%s", message)
+            diagnostics["warnings"].append(message)
+
+
+def _reconstituted(merged: pd.DataFrame, ca_blank: pd.DataFrame, row_map: pd.Series, col_map: pd.Series,
+                   order: int, diagnostics: dict) -> pd.DataFrame:
+    """The merged table with its blanked cells filled (``blanked_cells: reconstitute``).
+
+    A merged cell is missing when every unit cell merged into it is blanked; one that mixes
+    blanked and kept unit cells keeps its kept pairs as observed. How the filling went goes
+    to ``diagnostics["reconstitution"]``.
+    """
+    blanked = apply_merge(ca_blank.astype(float), row_map, col_map)
+    cells = apply_merge(pd.DataFrame(1.0, index=ca_blank.index, columns=ca_blank.columns), row_map, col_map)
+    missing = (blanked >= cells).reindex(index=merged.index, columns=merged.columns, fill_value=False)
+    result = reconstitute(merged, missing, order=order)
+    diagnostics["reconstitution"] = result.as_dict()
+    log.info("blanked cells reconstituted (order %d): %d cells filled, %d passes, converged %s",
+             order, result.filled, result.iterations, result.converged)
+    _warn(diagnostics, [result.warning])
+    return result.table
+
+
+def _check_ca_shape(table: pd.DataFrame, stage: str, advice: str) -> None:
+    """Refuse, naming the stage that caused it, a table with pairs in fewer than 2 rows or columns."""
+    rows = int((table.sum(axis=1) > 0).sum())
+    cols = int((table.sum(axis=0) > 0).sum())
+    if rows < 2 or cols < 2:
+        raise CamsisError(
+            f"the CA needs pairs in at least 2 rows and 2 columns; {stage} only {rows} husbands' row(s) and "
+            f"{cols} wives' column(s) have any: {advice}"
+        )
+
+
 def _boundary_fallback(smoothed) -> pd.DataFrame:
     """With no unit variance, shrinkage would give every unit one score: keep each unit's own mean.
 
@@ -275,13 +331,30 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
     kept_counts = kept_counts.where(kept > 0, 0.0)
 
+    _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
+                    "blank fewer cells")
     parents = classification.frame["parent"]
     maps, diagnostics["merging"] = {}, {}
     for side, totals in (("m", kept_counts.sum(axis=1)), ("f", kept_counts.sum(axis=0))):
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
-        diagnostics["merging"][side] = summarise_merge(totals, maps[side], options.min_n).as_dict()
+        summary = summarise_merge(totals, maps[side], options.min_n, parents)
+        diagnostics["merging"][side] = summary.as_dict()
+        _warn(diagnostics, merge_warnings(summary, SIDES[side]))
     row_map, col_map = maps["m"], maps["f"]
     merged = apply_merge(kept, row_map, col_map)
+    _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
+                    "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
+    smooth_weighted, smooth_counts = table.weighted, table.counts
+    if options.blanked_cells == "reconstitute":
+        merged = _reconstituted(merged, ca_blank, row_map, col_map, options.reconstitution_order, diagnostics)
+        # The smoothing sees the table the CA saw: its blanked cells hold the model's counts
+        # (no pair of them counts in n), kept cells their pairs.
+        fitted = unit_fitted(merged, kept, row_map, col_map, options.reconstitution_order)
+        smooth_weighted = table.weighted.where(~smooth_blank, fitted)
+        smooth_counts = table.counts.where(~smooth_blank, 0.0)
+        smooth_blank = smooth_blank & False
+    elif options.blanked_cells != "zero":
+        raise CamsisError(f"blanked_cells must be 'zero' or 'reconstitute', got '{options.blanked_cells}'")
     ca = correspondence_analysis(merged, n_components=options.n_components)
 
     measure = options.reference_measure or classification.reference_measure
@@ -302,14 +375,15 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         "reference_measure": measure,
         "correlations": {str(k): float(v) for k, v in ca.correlations.items()},
         "units_in_ca": {"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
+        "blanked_cells": options.blanked_cells,
     }
     rc = None
     if options.estimator == "rc2":
         rc = _fit_rc2(merged, kept_open, row_map, col_map, ca, options.rc_dimensions, diagnostics)
-        rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass)
+        # The same direction checks as the CA's: the RC scores are what the scale is built from.
+        rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass, model="RC")
         if rc.warning:
-            warning = rc.warning.replace("chosen CA dimension", "chosen RC dimension")
-            diagnostics["warnings"].append(f"{warning} (reference measure: {measure})")
+            diagnostics["warnings"].append(f"{rc.warning} (reference measure: {measure})")
         diagnostics["rc2"] |= {
             "chosen_dimension": int(rc.chosen),
             "chosen_correlation": float(rc.correlations[rc.chosen]),
@@ -320,6 +394,14 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     wife_raw = expand_scores(model.column_scores, col_map)
     husband_ca = expand_scores(ca.row_scores, row_map)
     wife_ca = expand_scores(ca.column_scores, col_map)
+    side_weights = kept.sum(axis=1) + kept.sum(axis=0)
+    model_key, model_name = ("ca", "CA") if rc is None else ("rc2", "RC")
+    for key, fitted_model, husbands, wives in (("ca", ca, husband_ca, wife_ca), ("rc2", rc, husband_raw, wife_raw)):
+        if fitted_model is None:
+            continue
+        diagnostics[key]["male_female_correlation"] = sides_correlation(husbands["dim1"], wives["dim1"], side_weights)
+        diagnostics[key]["chosen_row_correlation"] = float(fitted_model.row_correlations[fitted_model.chosen])
+        diagnostics[key]["chosen_column_correlation"] = float(fitted_model.column_correlations[fitted_model.chosen])
 
     population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
     units = pd.Index(classification.units, name="unit")
@@ -331,8 +413,8 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             for side in SIDES:  # the second dimension of an RC(1) model: nothing to publish
                 columns[f"{side}camsis{suffix}"] = pd.Series(np.nan, index=units)
             continue
-        men = smooth_side(table.weighted, table.counts, smooth_blank, wife_raw[dim], reml=options.reml)
-        women = smooth_side(table.weighted.T, table.counts.T, smooth_blank.T, husband_raw[dim], reml=options.reml)
+        men = smooth_side(smooth_weighted, smooth_counts, smooth_blank, wife_raw[dim], reml=options.reml)
+        women = smooth_side(smooth_weighted.T, smooth_counts.T, smooth_blank.T, husband_raw[dim], reml=options.reml)
         for side, smoothed, own_raw in (("m", men, husband_raw), ("f", women, wife_raw)):
             if smoothed.summary.get("boundary"):
                 message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
@@ -356,5 +438,12 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
             if dim in own_ca.columns:
                 columns[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
     scores = pd.DataFrame(columns, index=units)
+    # The two sides of one unit should rise together: a scale whose husbands' and wives'
+    # scores point opposite ways is built, and said to be (of the estimator's own raw scores).
+    scale_agreement = sides_correlation(scores["mcamsis"], scores["fcamsis"], population["m"] + population["f"])
+    diagnostics["male_female_correlation"] = scale_agreement
+    _warn(diagnostics, [sides_warning(diagnostics[model_key]["male_female_correlation"], scale_agreement,
+                                      model.row_correlations[model.chosen], model.column_correlations[model.chosen],
+                                      model=model_name)])
     fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca, rc=rc)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)

@@ -341,11 +341,13 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
     ] + [f"warning: {text}" for text in all_warnings(read_json(blanking), units.diagnostics)]
-    write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label, notes=notes,
-              label_set_names=frame.label_set_names())
+    label_warnings = write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label,
+                               notes=notes, label_set_names=frame.label_set_names())
     write_csv(table, csv)
+    # Labels cut to the format's limits are warnings like the build's: in the notes (write_dta) and here.
+    scaling = dict(units.diagnostics, warnings=list(units.diagnostics.get("warnings", [])) + label_warnings)
     result = build_summary(
-        scale, built, pairs, read_json(blanking), units.diagnostics, table, dict(sheet_row), dict(config),
+        scale, built, pairs, read_json(blanking), scaling, table, dict(sheet_row), dict(config),
         bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
         psd_rounds=read_json(psd_rounds) if psd_rounds else None,
         linking=pairs.get("linking"),

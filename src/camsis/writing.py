@@ -7,6 +7,7 @@ an interrupted or failed run never leaves a half-written result.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 import tempfile
@@ -18,6 +19,16 @@ import pandas as pd
 import pyreadstat
 
 from camsis.errors import CamsisError
+
+log = logging.getLogger("camsis.writing")
+
+# What Stata's .dta (format 117-119) holds, checked against pyreadstat 1.3: variable and
+# file labels of more than 80 characters are refused ("A provided label is too long for the
+# file format"); value label text is not checked by pyreadstat but Stata reads at most
+# 32,000 bytes of it. fit_dta_labels is the one place labels are cut to these limits.
+DTA_VARIABLE_LABEL = 80
+DTA_FILE_LABEL = 80
+DTA_VALUE_LABEL_BYTES = 32000
 
 SCORE_LABELS = {
     "mcamsis": "CAMSIS for {name} for males",
@@ -109,7 +120,50 @@ def score_file_labels(classification, columns) -> dict[str, str]:
     labels = {classification.variable: classification.label}
     labels.update({column: text.format(name=name) for column, text in SCORE_LABELS.items()})
     labels.update(classification.link_labels)
-    return {column: labels.get(column, column)[:80] for column in columns}
+    return {column: labels.get(column, column) for column in columns}
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """``text`` shortened to at most ``limit`` UTF-8 bytes, never splitting a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def fit_dta_labels(column_labels: dict, value_labels: dict, file_label: str) -> tuple[dict, dict, str, list[str]]:
+    """Labels cut to what a .dta holds, and one warning naming every label that was cut.
+
+    Returns the variable labels (column -> text, None kept), the value labels (column ->
+    {value: text}), the file label and the warnings (empty when nothing was cut). A long
+    title in a classification must not crash a writer (pyreadstat refuses it) nor be cut
+    without a word.
+    """
+    cut = []
+    fitted_columns = {}
+    for column, text in column_labels.items():
+        if text is not None and len(str(text)) > DTA_VARIABLE_LABEL:
+            cut.append(f"variable label of {column} ({len(str(text))} characters)")
+            text = str(text)[:DTA_VARIABLE_LABEL]
+        fitted_columns[column] = text
+    fitted_values = {}
+    for column, labels in value_labels.items():
+        fitted_values[column] = {}
+        for value, text in labels.items():
+            size = len(str(text).encode("utf-8"))
+            if size > DTA_VALUE_LABEL_BYTES:
+                cut.append(f"value label {value} of {column} ({size} bytes)")
+                text = _cut_bytes(str(text), DTA_VALUE_LABEL_BYTES)
+            fitted_values[column][value] = text
+    if len(file_label) > DTA_FILE_LABEL:
+        cut.append(f"dataset label ({len(file_label)} characters)")
+        file_label = file_label[:DTA_FILE_LABEL]
+    warnings = []
+    if cut:
+        shown = ", ".join(cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+        warnings.append(
+            f"label(s) too long for a Stata .dta were cut (variable and dataset labels to {DTA_VARIABLE_LABEL} "
+            f"characters, value labels to {DTA_VALUE_LABEL_BYTES} bytes): {shown}; the full text is in the "
+            "classification's files"
+        )
+    return fitted_columns, fitted_values, file_label, warnings
 
 
 def _is_ascii(text) -> bool:
@@ -136,8 +190,11 @@ def dta_version(frame: pd.DataFrame, texts=()) -> int:
 def write_dta(
     frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = (),
     label_set_names: dict | None = None,
-) -> None:
+) -> list[str]:
     """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users expect.
+
+    Labels longer than the format holds are cut (``fit_dta_labels``); the warning saying so
+    is logged, added to the notes as ``warning: ...`` and returned, for the caller's summary.
 
     Parameters
     ----------
@@ -150,7 +207,7 @@ def write_dta(
     value_labels : dict
         Variable -> {value: label}.
     file_label : str
-        The dataset label (cut to 80 characters).
+        The dataset label.
     notes : list of str
         The file's Stata notes (``notes`` in Stata lists them).
     label_set_names : dict, optional
@@ -158,7 +215,18 @@ def write_dta(
         pyreadstat's own names are kept for the others.
 
     The file is format 117 (Stata 13+) unless some text needs Unicode (then 118, Stata 14+).
+
+    Returns
+    -------
+    list of str
+        The label-cut warnings (empty when nothing was cut).
     """
+    column_labels, value_labels, file_label, warnings = fit_dta_labels(
+        {c: column_labels.get(c) for c in frame.columns}, value_labels, file_label
+    )
+    for warning in warnings:
+        log.warning("%s: %s", Path(path).name, warning)
+    notes = list(notes) + [f"warning: {w}" for w in warnings]
     out = frame.copy()
     for column in out.columns:
         values = out[column]
@@ -171,7 +239,7 @@ def write_dta(
         pyreadstat.write_dta(
             out,
             temporary,
-            file_label=file_label[:80],
+            file_label=file_label,
             column_labels=[column_labels.get(c) for c in out.columns],
             variable_value_labels={k: v for k, v in value_labels.items() if k in out.columns},
             version=dta_version(out, [file_label, *column_labels.values(), *notes,
@@ -179,7 +247,8 @@ def write_dta(
         )
         if label_set_names:
             rename_label_sets(temporary, {k: v for k, v in label_set_names.items() if k in value_labels})
-        add_dta_notes(temporary, list(notes))
+        add_dta_notes(temporary, notes)
+    return warnings
 
 
 # Stata 117-119 files: a <map> of 14 file offsets, then sections in a fixed order. A

@@ -199,19 +199,21 @@ def score_file_extras(wildcards):
 
 
 # Keyword arguments of camsis.scale.ScaleOptions (recodes are an input file of the rule).
-SCALE_OPTIONS = {key: config[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip")} | {
-    "n_components": config["ca_dimensions"]
-}
+SCALE_OPTIONS = {
+    key: config[key]
+    for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip", "reconstitution_order")
+} | {"n_components": config["ca_dimensions"]}
 
 
 def scale_options(wildcards):
-    """SCALE_OPTIONS and the estimator of this scale: its sheet cells, else the config's.
+    """SCALE_OPTIONS and this scale's estimator, rc_dimensions and blanked_cells: its sheet cells, else the config's.
 
-    Only the two cells are read, so editing another column of the sheet reruns nothing here.
+    Only these cells are read, so editing another column of the sheet reruns nothing here.
     """
     estimator = scales.loc[wildcards.scale, "estimator"] or config["estimator"]
     dimensions = int(scales.loc[wildcards.scale, "rc_dimensions"] or config["rc_dimensions"])
-    return SCALE_OPTIONS | {"estimator": estimator, "rc_dimensions": dimensions}
+    blanked_cells = sheet("blanked_cells", config["blanked_cells"])(wildcards)
+    return SCALE_OPTIONS | {"estimator": estimator, "rc_dimensions": dimensions, "blanked_cells": blanked_cells}
 
 
 def set_aside_before_rebuild(workflow):
