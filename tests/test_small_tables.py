@@ -226,3 +226,17 @@ def test_workflow_plausible_values_cut_a_long_title_with_a_note(workflow_run):
     data, meta = pyreadstat.read_dta(workflow_run / "results/glass_qi/plausible.dta")
     assert len(meta.column_names_to_labels["glass5"]) == 80
     assert any("too long for a Stata .dta" in note for note in meta.notes)
+
+
+def test_reconstitute_candidate_residuals_are_those_of_the_table_the_ca_saw():
+    from camsis.candidates import expected_counts
+
+    counts, classification, result = build("hauser1979", min_n=0, blanked_cells="reconstitute")
+    values = counts.to_numpy(float)
+    missing = np.eye(5, dtype=bool)
+    filled = np.where(missing, quasi_independence_fit(values, missing), values)
+    F, G, eig = direct_ca(filled)
+    n = filled.sum()
+    r, c = filled.sum(axis=1) / n, filled.sum(axis=0) / n
+    reference = n * np.outer(r, c) * (1 + (F[:, :2] / np.sqrt(eig[:2])) @ G[:, :2].T)
+    np.testing.assert_allclose(expected_counts(result.fit).to_numpy(), reference, rtol=1e-7)

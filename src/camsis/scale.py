@@ -94,7 +94,9 @@ class CAFit:
     Attributes
     ----------
     kept : unit x unit weighted table the CA was built from (blanked cells and dropped
-        blocks set to 0), before sparse merging.
+        blocks set to 0; with ``blanked_cells: reconstitute`` the blanked cells hold the
+        model's fill instead, so fitted counts and residuals are those of the table the CA
+        saw), before sparse merging.
     row_map, column_map : merge maps (unit -> merged CA row / column).
     ca : the CA of the merged table, after ``choose_dimension`` (computed with either
         estimator: it starts the RC model and draws the CA map).
@@ -344,13 +346,14 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     merged = apply_merge(kept, row_map, col_map)
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
-    smooth_weighted, smooth_counts = table.weighted, table.counts
+    smooth_weighted, smooth_counts, fit_table = table.weighted, table.counts, kept
     if options.blanked_cells == "reconstitute":
         merged = _reconstituted(merged, ca_blank, row_map, col_map, options.reconstitution_order, diagnostics)
         # The smoothing sees the table the CA saw: its blanked cells hold the model's counts
         # (no pair of them counts in n), kept cells their pairs.
         fitted = unit_fitted(merged, kept, row_map, col_map, options.reconstitution_order)
         smooth_weighted = table.weighted.where(~smooth_blank, fitted)
+        fit_table = kept.where(~ca_blank, fitted)
         smooth_counts = table.counts.where(~smooth_blank, 0.0)
         smooth_blank = smooth_blank & False
     elif options.blanked_cells != "zero":
@@ -445,5 +448,5 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     _warn(diagnostics, [sides_warning(diagnostics[model_key]["male_female_correlation"], scale_agreement,
                                       model.row_correlations[model.chosen], model.column_correlations[model.chosen],
                                       model=model_name)])
-    fit = CAFit(kept=kept, row_map=row_map, column_map=col_map, ca=ca, rc=rc)
+    fit = CAFit(kept=fit_table, row_map=row_map, column_map=col_map, ca=ca, rc=rc)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)
