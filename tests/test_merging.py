@@ -1,6 +1,5 @@
 """Sparse-unit merging on small hierarchies worked by hand."""
 
-import logging
 
 import numpy as np
 import pandas as pd

@@ -23,6 +23,7 @@ import pytest
 import statsmodels.api as sm
 
 from camsis.blanking import blank_cells
+from camsis.candidates import expected_counts
 from camsis.classification import load_classification
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
@@ -90,6 +91,13 @@ def assert_ca_matches(result, reference_table: np.ndarray, units):
     assert ca.eigenvalues[0] == pytest.approx(eig[d], rel=1e-9)
 
 
+def diagonal_filled(counts: pd.DataFrame) -> np.ndarray:
+    """The table with its diagonal filled by the quasi-independence fit (statsmodels' Poisson GLM)."""
+    values = counts.to_numpy(float)
+    missing = np.eye(len(values), dtype=bool)
+    return np.where(missing, quasi_independence_fit(values, missing), values)
+
+
 def sides_agree(scores: pd.DataFrame) -> float:
     return float(np.corrcoef(scores["mcamsis"], scores["fcamsis"])[0, 1])
 
@@ -109,12 +117,11 @@ def test_zero_is_the_svd_of_the_table_with_its_diagonal_zeroed_and_warns_when_si
 @pytest.mark.parametrize("name", list(TABLES))
 def test_reconstitute_is_the_svd_of_the_quasi_independence_table_and_its_scales_agree(name):
     counts, classification, result = build(name, min_n=0, blanked_cells="reconstitute")
-    values = counts.to_numpy(float)
-    missing = np.eye(len(values), dtype=bool)
-    filled = np.where(missing, quasi_independence_fit(values, missing), values)
+    filled = diagonal_filled(counts)
+    missing = np.eye(len(filled), dtype=bool)
     assert_ca_matches(result, filled, classification.units)
     info = result.diagnostics["reconstitution"]
-    assert info["converged"] and info["iterations"] > 1 and info["cells_filled"] == len(values)
+    assert info["converged"] and info["iterations"] > 1 and info["cells_filled"] == len(filled)
     assert info["pairs_filled"] == pytest.approx(filled[missing].sum(), rel=1e-6)
     # Sensible: both sides rise with the reference, and with each other; nothing to warn about.
     scores = result.scores
@@ -128,9 +135,7 @@ def test_reconstitute_smoothing_sees_the_filled_table():
     # Before shrinkage a husband unit's score is the mean of its partners' CA scores over the
     # filled table, diagonal included: the transition formula, a direct computation here.
     counts, classification, result = build("glass1954", min_n=0, blanked_cells="reconstitute")
-    values = counts.to_numpy(float)
-    missing = np.eye(5, dtype=bool)
-    filled = np.where(missing, quasi_independence_fit(values, missing), values)
+    filled = diagonal_filled(counts)
     F, G, eig = direct_ca(filled)
     d = result.fit.ca.chosen - 1
     partners_mean = filled @ G[:, d] / filled.sum(axis=1)
@@ -229,12 +234,8 @@ def test_workflow_plausible_values_cut_a_long_title_with_a_note(workflow_run):
 
 
 def test_reconstitute_candidate_residuals_are_those_of_the_table_the_ca_saw():
-    from camsis.candidates import expected_counts
-
     counts, classification, result = build("hauser1979", min_n=0, blanked_cells="reconstitute")
-    values = counts.to_numpy(float)
-    missing = np.eye(5, dtype=bool)
-    filled = np.where(missing, quasi_independence_fit(values, missing), values)
+    filled = diagonal_filled(counts)
     F, G, eig = direct_ca(filled)
     n = filled.sum()
     r, c = filled.sum(axis=1) / n, filled.sum(axis=0) / n

@@ -41,7 +41,6 @@ an existing map.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +48,6 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 
-log = logging.getLogger("camsis.merging")
 
 
 def _parent_map(parents: pd.Series) -> dict[int, int | None]:

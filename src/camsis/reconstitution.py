@@ -27,13 +27,10 @@ set to zero, as a count cannot be negative.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-log = logging.getLogger("camsis.reconstitution")
 
 TOLERANCE = 1e-10
 MAX_ITERATIONS = 20000
