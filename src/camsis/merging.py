@@ -49,7 +49,6 @@ import pandas as pd
 from camsis.errors import CamsisError
 
 
-
 def _parent_map(parents: pd.Series) -> dict[int, int | None]:
     """The parent column as a plain dict code -> parent (None at the top): walking chains in a
     dict is a hundred times faster than ``.loc``, which matters when every bootstrap replicate
@@ -224,8 +223,8 @@ class MergeResult:
         }
 
 
-def _common_group(units: list[int], parents: pd.Series) -> int | None:
-    """The finest group holding every unit of ``units`` (None when they share no group)."""
+def _common_group(units: list[int], parents: dict[int, int | None]) -> int | None:
+    """The finest group holding every unit of ``units`` (None when they share no group); ``parents`` from ``_parent_map``."""
     chains = [_ancestors(u, parents) for u in units]
     shared = set(chains[0]).intersection(*chains[1:])
     return next((g for g in chains[0] if g in shared), None)
@@ -246,6 +245,7 @@ def summarise_merge(totals: pd.Series, unit_map: pd.Series, min_n: float, parent
         targets.setdefault(int(target), []).append(int(unit))
     whole = []
     if parents is not None and targets:
+        parents = parents if isinstance(parents, dict) else _parent_map(parents)
         active = [int(u) for u in totals.index[totals > 0]]
         everything = _common_group(active, parents)
         whole = [t for t, units in targets.items() if everything is not None
