@@ -109,3 +109,33 @@ def write_data(df, path):
     else:
         df.to_parquet(path, index=False)
     return path
+
+
+def direct_ca(counts: np.ndarray):
+    """Principal coordinates F, G and principal inertias from the SVD of S = D_r^-1/2 (P - r c') D_c^-1/2."""
+    P = counts / counts.sum()
+    r, c = P.sum(axis=1), P.sum(axis=0)
+    S = np.diag(r**-0.5) @ (P - np.outer(r, c)) @ np.diag(c**-0.5)
+    U, s, Vt = np.linalg.svd(S)
+    F = np.diag(r**-0.5) @ U[:, : len(s)] * s
+    G = np.diag(c**-0.5) @ Vt.T[:, : len(s)] * s
+    return F, G, s**2
+
+
+def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray):
+    for k in range(ours.shape[1]):
+        sign = np.sign(ours[:, k] @ reference[:, k])
+        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=1e-10)
+
+
+def quasi_independence_fit(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Poisson GLM log mu_ij = a + b_i + c_j on the kept cells (statsmodels), predicted on every cell."""
+    import statsmodels.api as sm
+
+    i, j = np.indices(values.shape)
+    cells = pd.DataFrame({"count": values.ravel(), "row": i.ravel(), "col": j.ravel(), "kept": ~missing.ravel()})
+    design = pd.get_dummies(cells[["row", "col"]].astype(str), drop_first=True).astype(float)
+    design.insert(0, "const", 1.0)
+    kept = cells["kept"].to_numpy()
+    model = sm.GLM(cells["count"][kept], design[kept], family=sm.families.Poisson()).fit(tol=1e-13)
+    return model.predict(design).to_numpy().reshape(values.shape)

@@ -19,17 +19,7 @@ from camsis.ca import (
     sides_warning,
 )
 from camsis.errors import CamsisError
-
-
-def direct_ca(counts: np.ndarray):
-    """Principal coordinates from the SVD of S = D_r^-1/2 (P - r c') D_c^-1/2."""
-    P = counts / counts.sum()
-    r, c = P.sum(axis=1), P.sum(axis=0)
-    S = np.diag(r**-0.5) @ (P - np.outer(r, c)) @ np.diag(c**-0.5)
-    U, s, Vt = np.linalg.svd(S)
-    F = np.diag(r**-0.5) @ U[:, : len(s)] * s
-    G = np.diag(c**-0.5) @ Vt.T[:, : len(s)] * s
-    return F, G, s**2
+from helpers import assert_same_up_to_sign, direct_ca
 
 
 def table(values, rows=None, cols=None):
@@ -37,12 +27,6 @@ def table(values, rows=None, cols=None):
     rows = rows or [1000 + i for i in range(values.shape[0])]
     cols = cols or [2000 + j for j in range(values.shape[1])]
     return pd.DataFrame(values, index=pd.Index(rows, name="occ1"), columns=pd.Index(cols, name="occ2"))
-
-
-def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray):
-    for k in range(ours.shape[1]):
-        sign = np.sign(ours[:, k] @ reference[:, k])
-        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=1e-10)
 
 
 RNG = np.random.default_rng(20250618)

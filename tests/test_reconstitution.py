@@ -3,11 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 
 from camsis.ca import correspondence_analysis
 from camsis.reconstitution import model_fit, reconstitute
-from test_ca import assert_same_up_to_sign, direct_ca
+from helpers import assert_same_up_to_sign, direct_ca, quasi_independence_fit
 
 # Glass (1954) British father x son mobility (tests/data/small_tables/glass1954.tsv), typed here
 # so this test stands alone.
@@ -23,17 +22,6 @@ GLASS = np.array([
 def frame(values):
     labels = list(range(1, values.shape[0] + 1))
     return pd.DataFrame(values, index=pd.Index(labels, name="occ1"), columns=pd.Index(labels, name="occ2"))
-
-
-def quasi_independence_fit(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Poisson GLM log mu_ij = a + b_i + c_j on the kept cells (statsmodels), predicted on every cell."""
-    i, j = np.indices(values.shape)
-    cells = pd.DataFrame({"count": values.ravel(), "row": i.ravel(), "col": j.ravel(), "kept": ~missing.ravel()})
-    design = pd.get_dummies(cells[["row", "col"]].astype(str), drop_first=True).astype(float)
-    design.insert(0, "const", 1.0)
-    kept = cells["kept"].to_numpy()
-    model = sm.GLM(cells["count"][kept], design[kept], family=sm.families.Poisson()).fit(tol=1e-13)
-    return model.predict(design).to_numpy().reshape(values.shape)
 
 
 def test_order_zero_fixed_point_is_the_quasi_independence_fit():

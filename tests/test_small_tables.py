@@ -28,9 +28,7 @@ from camsis.classification import load_classification
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-from conftest import REPO
-from test_ca import direct_ca
-from test_reconstitution import quasi_independence_fit
+from helpers import direct_ca, project_copy, quasi_independence_fit
 
 DATA = Path(__file__).parent / "data" / "small_tables"
 CLASSIFICATIONS = DATA / "classifications"
@@ -172,9 +170,7 @@ def test_merging_everything_is_an_error_naming_the_merging():
 
 
 def project(directory: Path) -> Path:
-    for part in ["Snakefile", "workflow", "config"]:
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / part)
+    project_copy(directory, parts=("Snakefile", "workflow", "config"))
     shutil.copytree(CLASSIFICATIONS, directory / "data/classifications")
     # A title longer than a Stata variable label: it used to crash plausible_values.
     meta = directory / "data/classifications/glass5.yaml"
@@ -205,6 +201,7 @@ def workflow_run(tmp_path_factory):
     return directory
 
 
+@pytest.mark.slow
 def test_workflow_warnings_reach_summary_notes_and_log(workflow_run):
     summary = json.loads((workflow_run / "results/glass_zero/summary.json").read_text())
     direction = [w for w in summary["warnings"] if any(text in w for text in OPPOSITE)]
@@ -219,6 +216,7 @@ def test_workflow_warnings_reach_summary_notes_and_log(workflow_run):
     assert summary["ca"]["blanked_cells"] == "zero"
 
 
+@pytest.mark.slow
 def test_workflow_reconstitute_from_the_sheet_reports_its_iterations(workflow_run):
     summary = json.loads((workflow_run / "results/glass_qi/summary.json").read_text())
     assert summary["ca"]["blanked_cells"] == "reconstitute"
@@ -227,6 +225,7 @@ def test_workflow_reconstitute_from_the_sheet_reports_its_iterations(workflow_ru
     assert summary["male_female_correlation"] > 0.3
 
 
+@pytest.mark.slow
 def test_workflow_plausible_values_cut_a_long_title_with_a_note(workflow_run):
     data, meta = pyreadstat.read_dta(workflow_run / "results/glass_qi/plausible.dta")
     assert len(meta.column_names_to_labels["glass5"]) == 80
