@@ -108,7 +108,8 @@ def test_the_package_defaults_are_the_configs(repo):
     schema = yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text())["properties"]
     options = {f.name: f.default for f in dataclasses.fields(ScaleOptions) if f.default is not dataclasses.MISSING}
     package = {key: options[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd",
-                                             "estimator", "rc_dimensions")}
+                                             "estimator", "rc_dimensions",
+                                             "blanked_cells", "reconstitution_order")}
     package |= {"clip": list(options["clip"]), "ca_dimensions": options["n_components"],
                 "chunksize": reading.CHUNKSIZE, "psd_top": candidates.TOP, "psd_min_count": candidates.MIN_COUNT}
     for key, value in package.items():
