@@ -341,7 +341,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
         summary = summarise_merge(totals, maps[side], options.min_n, parents)
         diagnostics["merging"][side] = summary.as_dict()
-        _warn(diagnostics, merge_warnings(summary, SIDES[side]))
+        _warn(diagnostics, merge_warnings(summary, SIDE_NAMES[side]))
     row_map, col_map = maps["m"], maps["f"]
     merged = apply_merge(kept, row_map, col_map)
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
