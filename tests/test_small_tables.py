@@ -129,6 +129,32 @@ def test_reconstitute_is_the_svd_of_the_quasi_independence_table_and_its_scales_
     assert result.diagnostics["warnings"] == []
 
 
+@pytest.mark.parametrize("name", list(TABLES))
+def test_rc2_scores_get_the_same_direction_checks(name):
+    # estimator: rc2 chooses and orients the RC dimension with the CA's rules: its husbands'
+    # and wives' raw scores both rise with the reference (weighted as the choice weights them,
+    # by the pairs left after blanking); a finished scale whose sides disagree warns, naming
+    # the RC dimension, and one whose sides agree does not.
+    for mode in ("zero", "reconstitute"):
+        counts, classification, result = build(name, min_n=0, estimator="rc2", blanked_cells=mode)
+        kept = counts.to_numpy(float).copy()
+        np.fill_diagonal(kept, 0.0)
+        status = classification.frame.loc[classification.units, "status"].to_numpy(float)
+        scores = result.scores
+        for column, weights in (("m_raw", kept.sum(axis=1)), ("f_raw", kept.sum(axis=0))):
+            raw = scores[column].to_numpy(float)
+            ok = ~np.isnan(raw) & (weights > 0)
+            r = np.cov(raw[ok], status[ok], aweights=weights[ok])
+            assert r[0, 1] / np.sqrt(r[0, 0] * r[1, 1]) > 0, (name, mode, column)
+        warnings = result.diagnostics["warnings"]
+        population = counts.to_numpy(float).sum(axis=1) + counts.to_numpy(float).sum(axis=0)
+        c = np.cov(scores["mcamsis"], scores["fcamsis"], aweights=population)
+        disagree = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1]) < 0.3
+        assert disagree == any("chosen RC dimension" in w for w in warnings), (name, mode, warnings)
+        if mode == "reconstitute":
+            assert not disagree, name
+
+
 def test_reconstitute_smoothing_sees_the_filled_table():
     # Before shrinkage a husband unit's score is the mean of its partners' CA scores over the
     # filled table, diagonal included: the transition formula, a direct computation here.

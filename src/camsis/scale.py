@@ -61,8 +61,11 @@ class ScaleOptions:
     blanked_cells : "zero" (the published method: blanked cells count as zero in the CA) or
         "reconstitute" (treated as missing and filled from the CA model of order
         ``reconstitution_order``, iterated to its fixed point; order 0 is the
-        quasi-independence fit; see camsis.reconstitution). The smoothing uses only
-        non-blanked pairs either way.
+        quasi-independence fit; see camsis.reconstitution). The smoothing counts only
+        non-blanked pairs in n either way; under reconstitute it also sees the blanked
+        cells' fill as frequency weight (the table the CA saw). With ``estimator: rc2``
+        the RC model keeps blanked cells as structural zeros either way: reconstitute
+        changes its CA start and the smoothing.
     reconstitution_order : CA dimensions the blanked cells are filled from (0: independence).
     """
 
