@@ -6,11 +6,11 @@ import logging
 
 import numpy as np
 import pandas as pd
-import pyreadstat
 import pytest
 
 from camsis.errors import CamsisError
 from camsis.tables import DROP_REASONS, PairTable, tabulate, tabulate_frame
+from helpers import write_data
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
 
@@ -23,18 +23,6 @@ def couples(n=300, seed=1):
     wt = np.round(rng.uniform(0.1, 4.0, size=n), 4)
     wt[rng.random(n) < 0.05] = 0.0
     return pd.DataFrame({"hocc": hocc, "wocc": rng.choice(pick, size=n).astype(float), "wt": wt})
-
-
-def write(df, path):
-    if path.suffix == ".dta":
-        pyreadstat.write_dta(df, str(path))
-    elif path.suffix == ".sav":
-        pyreadstat.write_sav(df, str(path))
-    elif path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        df.to_parquet(path, index=False)
-    return path
 
 
 def reference(df, weight):
@@ -93,7 +81,7 @@ def test_frame_against_crosstab(weight):
 @pytest.mark.parametrize("chunksize", [1, 7, 1000, 10**9])
 def test_every_format_and_chunk_size_gives_the_same_table(tmp_path, suffix, chunksize):
     df = couples()
-    path = write(df, tmp_path / f"couples{suffix}")
+    path = write_data(df, tmp_path / f"couples{suffix}")
     table = tabulate(path, "hocc", "wocc", "wt", UNITS, chunksize=chunksize)
     weighted, counts = reference(df, "wt")
     np.testing.assert_allclose(table.weighted.to_numpy(), weighted, rtol=1e-12)
@@ -104,7 +92,7 @@ def test_every_format_and_chunk_size_gives_the_same_table(tmp_path, suffix, chun
 
 
 def test_same_variable_on_both_sides(tmp_path):
-    path = write(pd.DataFrame({"occ": [1111, 2211, 2211]}), tmp_path / "one.parquet")
+    path = write_data(pd.DataFrame({"occ": [1111, 2211, 2211]}), tmp_path / "one.parquet")
     table = tabulate(path, "occ", "occ", None, UNITS)
     assert table.counts.loc[2211, 2211] == 2 and table.counts.loc[1111, 1111] == 1
 
@@ -119,7 +107,7 @@ def test_unknown_codes_logged_most_frequent_first(caplog):
 
 def test_text_codes_that_are_numbers_are_accepted(tmp_path):
     df = pd.DataFrame({"hocc": ["1111", "2211", "-9", ""], "wocc": ["2211", "9269", "1111", "1111"]})
-    path = write(df, tmp_path / "text.dta")
+    path = write_data(df, tmp_path / "text.dta")
     table = tabulate(path, "hocc", "wocc", None, UNITS)
     assert table.used == 2 and table.dropped["survey_missing"] == 2
     assert table.counts.loc[1111, 2211] == 1 and table.counts.loc[2211, 9269] == 1
@@ -127,7 +115,7 @@ def test_text_codes_that_are_numbers_are_accepted(tmp_path):
 
 def test_text_codes_that_are_not_numbers(tmp_path):
     df = pd.DataFrame({"hocc": ["1111", "Doctor"], "wocc": ["2211", "9269"]})
-    path = write(df, tmp_path / "text.dta")
+    path = write_data(df, tmp_path / "text.dta")
     with pytest.raises(CamsisError) as err:
         tabulate(path, "hocc", "wocc", None, UNITS)
     message = str(err.value)
@@ -137,14 +125,14 @@ def test_text_codes_that_are_not_numbers(tmp_path):
 def test_negative_weight_in_a_file(tmp_path):
     df = couples(50)
     df.loc[10, "wt"] = -2.0
-    path = write(df, tmp_path / "w.parquet")
+    path = write_data(df, tmp_path / "w.parquet")
     with pytest.raises(CamsisError, match=r"'wt' in .*w\.parquet.*negative"):
         tabulate(path, "hocc", "wocc", "wt", UNITS, chunksize=7)
 
 
 def test_missing_weight_error_or_drop(tmp_path):
     df = pd.DataFrame({"hocc": [1111, 2211, 9269, -9], "wocc": [1111, 2211, 1112, 1111], "wt": [1.0, np.nan, 2.0, np.nan]})
-    path = write(df, tmp_path / "w.sav")
+    path = write_data(df, tmp_path / "w.sav")
     with pytest.raises(CamsisError, match=r"'wt' in .*w\.sav is missing for 1 pairs"):
         tabulate(path, "hocc", "wocc", "wt", UNITS)
     table = tabulate(path, "hocc", "wocc", "wt", UNITS, on_missing_weight="drop")
@@ -154,7 +142,7 @@ def test_missing_weight_error_or_drop(tmp_path):
 
 def test_no_valid_pairs_left(tmp_path):
     df = pd.DataFrame({"hocc": [-9, 5555, 1111], "wocc": [1111, 1111, -8]})
-    path = write(df, tmp_path / "none.csv")
+    path = write_data(df, tmp_path / "none.csv")
     with pytest.raises(CamsisError) as err:
         tabulate(path, "hocc", "wocc", None, UNITS)
     message = str(err.value)
@@ -245,7 +233,7 @@ def test_frequency_weights_give_the_table_of_the_couples_one_row_each(tmp_path, 
     cells = collapse(rows)
     assert len(cells) < len(rows) / 4 and cells["n"].max() > 10
     by_row = tabulate_frame(rows, "hocc", "wocc", None, UNITS)
-    by_cell = tabulate(write(cells, tmp_path / f"cells{suffix}"), "hocc", "wocc", "n", UNITS, chunksize=7, weight_type="frequency")
+    by_cell = tabulate(write_data(cells, tmp_path / f"cells{suffix}"), "hocc", "wocc", "n", UNITS, chunksize=7, weight_type="frequency")
     pd.testing.assert_frame_equal(by_row.counts, by_cell.counts)
     pd.testing.assert_frame_equal(by_row.weighted, by_cell.weighted)
     assert (by_row.read, by_row.used, by_row.dropped) == (by_cell.read, by_cell.used, by_cell.dropped)
