@@ -115,3 +115,28 @@ def test_the_package_defaults_are_the_configs(repo):
     for key, value in package.items():
         assert config[key] == value, f"config.yaml {key}: {config[key]} but the package's default is {value}"
         assert schema[key]["default"] == value, f"schema {key}: {schema[key]['default']} but the package's is {value}"
+
+
+STATUS_HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tstatus1\tstatus2\tstatuses\n"
+
+
+@pytest.mark.parametrize(
+    "statuses, message",
+    [
+        ("hemp\t\tempst3", "scale a gives status1 and statuses but not status2"),
+        ("\t\tempst3", "scale a gives statuses but not status1 and status2"),
+        ("hemp\twemp\t", "scale a gives status1 and status2 but not statuses"),
+        ("hemp\twemp\tempst9", "unknown status scheme 'empst9' for scale a"),
+    ],
+)
+def test_incomplete_or_unknown_statuses_are_refused(tmp_path, repo, statuses, message):
+    path = tmp_path / "s.tsv"
+    path.write_text(STATUS_HEADER + f"a\tx.csv\th\tw\t\tsoc2020\t\t0\t{statuses}\n")
+    with pytest.raises(CamsisError, match=message):
+        load_scales(path, repo / "data" / "classifications")
+
+
+def test_a_complete_status_row_is_accepted(tmp_path, repo):
+    path = tmp_path / "s.tsv"
+    path.write_text(STATUS_HEADER + "a\tx.csv\th\tw\t\tsoc2020\t\t0\themp\twemp\tes5\n")
+    assert load_scales(path, repo / "data" / "classifications").loc["a", "statuses"] == "es5"

@@ -106,6 +106,28 @@ def test_recovers_the_generators_true_scores(demo):
         assert np.corrcoef(units.loc[large, column], truth.loc[large, true])[0, 1] >= 0.97
 
 
+def test_demo_writes_the_by_status_file_beside_the_title_only_one(demo):
+    """The default sheet row names statuses: the quick start also writes the v2-layout by-status file."""
+    scores, _, couples, _, summary = read_demo(demo)
+    by_status, meta = pyreadstat.read_dta(demo / "results/gb_soc2020_demo/gb_soc2020_demo_by_status.dta")
+    v2 = pd.read_csv(REPO / "tests/data/gb_soc2020_v2_rows.tsv", sep="\t")
+    assert set(zip(by_status["soc2020"], by_status["empst3"])) == set(zip(v2["soc2020"], v2["empst3"]))
+    zero = by_status[by_status["empst3"] == 0].set_index("soc2020")
+    title = scores.set_index("soc2020").loc[zero.index]
+    np.testing.assert_allclose(zero[["mcamsis", "fcamsis"]].to_numpy(), title[["mcamsis", "fcamsis"]].to_numpy())
+    # Pairs of the title-only scale without a scored status on both sides are counted, not lost.
+    units = set(pd.read_csv(REPO / "data/classifications/soc2020.tsv", sep="\t").query("level == 4")["code"])
+    valid = couples[couples["hocc"].isin(units) & couples["wocc"].isin(units)]
+    unknown = ~(valid["hemp"].isin([1, 2, 3]) & valid["wemp"].isin([1, 2, 3]))
+    assert summary["status_unknown"] == int(unknown.sum()) > 0
+    assert summary["by_status"]["pairs_used"] == summary["pairs_used"] - summary["status_unknown"]
+    truth = pd.read_csv(demo / "resources/demo/gb_soc2020_demo_truth_by_status.tsv", sep="\t", index_col=0)
+    scored = by_status[by_status["empst3"] > 0].set_index("soc2020_empst3")
+    large = scored["n_hbst3"] >= 50
+    assert large.sum() > 150
+    assert np.corrcoef(scored.loc[large, "mcamsis"], truth.loc[scored.index[large], "male_score"])[0, 1] >= 0.97
+
+
 def test_bad_variable_stops_the_run_with_one_line(tmp_path):
     directory = project_copy(tmp_path)
     couples = pd.DataFrame({"hocc": [1111, 2111] * 50, "wocc": [2111, 1111] * 50})

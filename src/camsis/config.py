@@ -14,6 +14,10 @@ from camsis.errors import CamsisError
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
 OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout",
                     "estimator", "rc_dimensions", "version", "title", "author", "blanked_cells"]
+# Columns of a scale also built on occupation-by-status units (camsis.statuses): the partners'
+# status variables and the scheme (data/statuses/{statuses}.tsv) they are coded in.
+STATUS_COLUMNS = ["status1", "status2", "statuses"]
+OPTIONAL_COLUMNS += STATUS_COLUMNS
 # Columns of a `layout: persons` row (one row per person naming the partner; see camsis.linking).
 PERSON_COLUMNS = ["person", "partner", "household", "sex", "first_sex", "occ", "status", "wave", "repeat_couples"]
 PERSON_REQUIRED = ["person", "partner", "sex", "first_sex", "occ"]
@@ -38,8 +42,12 @@ def parse_groups(text: str, where: str) -> list[int]:
         raise CamsisError(f"{where}: expected group codes such as '1,2', got '{text}'") from None
 
 
-def load_scales(path, classifications_dir) -> pd.DataFrame:
-    """Read and check the scales sheet; one row per scale, indexed by scale name."""
+def load_scales(path, classifications_dir, statuses_dir=None) -> pd.DataFrame:
+    """Read and check the scales sheet; one row per scale, indexed by scale name.
+
+    ``statuses_dir`` holds the status schemes the ``statuses`` column may name (default:
+    ``statuses`` beside the classifications' folder, i.e. data/statuses).
+    """
     path = Path(path)
     if not path.is_file():
         raise CamsisError(f"scales sheet {path} does not exist")
@@ -101,10 +109,36 @@ def load_scales(path, classifications_dir) -> pd.DataFrame:
                 f"{where}: unknown classification '{row.classification}' for scale {row.scale} (known: {', '.join(known)})"
             )
         parse_groups(row.diagonal_groups, where)
+        _check_statuses(row, where, statuses_dir or Path(classifications_dir).parent / "statuses")
     duplicated = sheet["scale"][sheet["scale"].duplicated()].unique()
     if len(duplicated):
         raise CamsisError(f"scales sheet {path}: scale name(s) {', '.join(duplicated)} appear more than once")
     return sheet.set_index("scale", drop=False)
+
+
+def _check_statuses(row, where: str, statuses_dir) -> None:
+    """A by-status scale names both partners' status variables and an existing scheme, or none of them.
+
+    Checked with the sheet, so an incomplete row stops the run before any job rather than
+    building a title-only scale the user did not ask for.
+    """
+    given = {column: getattr(row, column) for column in STATUS_COLUMNS}
+    if not any(given.values()):
+        return
+    missing = [column for column in STATUS_COLUMNS if not given[column]]
+    if missing:
+        present = [column for column in STATUS_COLUMNS if given[column]]
+        raise CamsisError(f"{where}: scale {row.scale} gives {' and '.join(present)} but not {' and '.join(missing)} "
+                          f"(a by-status scale needs status1, status2 and statuses)")
+    if row.layout == "persons":
+        raise CamsisError(f"{where}: scale {row.scale}: status1/status2/statuses need a couples file "
+                          f"(layout couples); a person file's by-status build is not supported yet")
+    from camsis.statuses import available_schemes
+
+    known = available_schemes(statuses_dir)
+    if given["statuses"] not in known:
+        raise CamsisError(f"{where}: unknown status scheme '{given['statuses']}' for scale {row.scale} "
+                          f"(known in {statuses_dir}: {', '.join(known) or 'none'})")
 
 
 def _check_row_widths(path: Path) -> None:

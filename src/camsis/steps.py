@@ -298,7 +298,7 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
 
 def score_file(scores, scaling, table_info, blanking, classification, dta, csv, summary, *, scale: str,
                sheet_row: Mapping, config: Mapping, bootstrap=None, bootstrap_info=None, psd_rounds=None,
-               built: str | None = None) -> dict:
+               by_status_table=None, by_status_scaling=None, built: str | None = None) -> dict:
     """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
 
     Parameters
@@ -317,6 +317,10 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         Recorded in the notes and summary.json, for provenance.
     bootstrap, bootstrap_info, psd_rounds : path, optional
         Present when the config asks for them.
+    by_status_table, by_status_scaling : path, optional
+        The by-status build's table json and scaling json, for a scale with statuses:
+        summary.json then reports ``status_unknown`` (pairs of this scale left out of the
+        by-status one for want of a scored status) and a ``by_status`` section.
     built : str, optional
         ISO date of the build (today by default).
 
@@ -351,6 +355,8 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
         psd_rounds=read_json(psd_rounds) if psd_rounds else None,
         linking=pairs.get("linking"),
+        status_unknown=read_json(by_status_table)["dropped"].get("status_unknown", 0) if by_status_table else None,
+        by_status=by_status_summary(by_status_table, by_status_scaling) if by_status_table else None,
     )
     write_json(result, summary)
     return result
@@ -400,15 +406,162 @@ def compare(csv, old, classification, correlations, top_file, html, plot, *, sca
     save_figure(comparison_figure(comparison.scores, scale, Path(old).name), plot)
 
 
-def simulate_demo(classification, psds, couples, truth, *, n_couples: int, seed: int) -> None:
-    """Rule simulate_demo: the embedded default input, synthetic couples with known true scores."""
-    from camsis.synthetic import simulate_couples, write_couples
+def simulate_demo(classification, psds, scheme, couples, truth, truth_by_status, *, n_couples: int, seed: int) -> None:
+    """Rule simulate_demo: the embedded default input, synthetic couples with known true scores.
+
+    The couples carry employment statuses (``hemp``, ``wemp``, coded in ``scheme``) drawn
+    with known status effects (``camsis.synthetic.simulate_status_couples``), so the
+    default build makes the by-status file too. ``truth`` holds the occupations' true
+    scores (share-weighted over statuses, what the title-only scale estimates),
+    ``truth_by_status`` those of the (occupation, status) units.
+    """
+    from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
 
     frame = classification_from(classification)
-    demo = simulate_couples(frame.units, n_couples=n_couples, seed=seed, blocks=read_psd_file(psds))
+    statuses = scheme_from(scheme)
+    demo = simulate_status_couples(frame.units, statuses=statuses.scored, n_couples=n_couples, seed=seed,
+                                   blocks=read_psd_file(psds))
     write_couples(demo.couples, couples)
     with atomic_path(truth) as path:
+        occupation_truth(demo.truth).to_csv(path, sep="\t")
+    with atomic_path(truth_by_status) as path:
         demo.truth.to_csv(path, sep="\t")
+
+
+def scheme_from(files: str | Path | Sequence):
+    """The status scheme given as its files (``{name}.tsv`` and ``.yaml``, as the rules declare them)."""
+    from camsis.statuses import load_scheme
+
+    tsv = Path(files if isinstance(files, (str, Path)) else files[0])
+    return load_scheme(tsv.stem, tsv.parent)
+
+
+def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1: str, occ2: str, status1: str,
+                       status2: str, weight: str | None = None, where: str | None = None,
+                       chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
+                       weight_type: str = "survey", sep: str | None = None, encoding: str | None = None) -> None:
+    """Rule tabulate_by_status: the (occ1, status1) x (occ2, status2) table of a by-status scale.
+
+    Read with the same cleaning as rule tabulate, so its pairs are the title-only table's;
+    those without a scored status on both sides are counted under ``status_unknown``
+    (``camsis.tables.tabulate_by_status``). The input is read again rather than shared
+    with rule tabulate so that a title-only scale's jobs do not change when statuses are added.
+
+    Parameters
+    ----------
+    data : path
+        The input microdata (a couples file).
+    classification, scheme : path or sequence of paths
+        The classification's and the status scheme's files.
+    table, table_info : path
+        Outputs: the by-status table (units are combined codes ``unit * 10 + status``).
+    occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
+        The sheet's columns.
+    chunksize, on_missing_weight
+        Config keys.
+    """
+    frame = classification_from(classification)
+    statuses = scheme_from(scheme)
+    _, result = tables.tabulate_by_status(
+        data, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, chunksize=chunksize,
+        on_missing_weight=on_missing_weight, where=where or None, sep=csv_separator(sep or ""),
+        encoding=encoding or "utf-8", weight_type=weight_type or "survey",
+    )
+    result.save(table, table_info, statuses=statuses.name)
+
+
+def score_units_by_status(table, table_info, blanked, classification, scheme, scores, scaling, *, recodes=None,
+                          **options) -> UnitScores:
+    """Rule score_units_by_status: stages 4-7 on (occupation, status) units.
+
+    The masks are the title-only scale's (rule blank or psd_rounds), expanded to every
+    status by ``camsis.statuses.build_by_status_scores``; recodes of occupations apply to
+    each of their statuses.
+
+    Parameters
+    ----------
+    table, table_info : path
+        The by-status table (rule tabulate_by_status).
+    blanked : path
+        The title-only masks.
+    classification, scheme : path or sequence of paths
+        The classification's and the status scheme's files.
+    scores, scaling : path
+        Outputs of ``UnitScores.save`` (units are combined codes).
+    recodes : path, optional
+        Hand-written merges of occupations.
+    **options
+        ``ScaleOptions`` keywords.
+    """
+    from camsis.statuses import build_by_status_scores, by_status_classification
+
+    frame = classification_from(classification)
+    statuses = scheme_from(scheme)
+    derived = by_status_classification(frame, statuses)
+    pairs = PairTable.load(table, table_info, derived.units)
+    ca_blank, smooth_blank = load_masks(blanked, frame.units)
+    result = build_by_status_scores(pairs, ca_blank, smooth_blank, frame, statuses,
+                                    ScaleOptions(**options, recodes=read_recodes(recodes) if recodes else {}))
+    result.save(scores, scaling)
+    return result
+
+
+def by_status_summary(table_info, scaling) -> dict:
+    """summary.json's ``by_status`` section: the by-status build's pairs and its own scaling diagnostics."""
+    pairs, diagnostics = read_json(table_info), read_json(scaling)
+    return {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
+            "warnings": diagnostics.get("warnings", []), "shared": diagnostics.get("shared", {}),
+            "ca": diagnostics.get("ca"), "merging": diagnostics.get("merging")}
+
+
+def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv, *, scale: str,
+                         sheet_row: Mapping, config: Mapping, built: str | None = None) -> pd.DataFrame:
+    """Rule score_file_by_status: the by-status score file, in the layout of the published v2.
+
+    One row per unit x status of the scheme; the status-0 rows are the title-only score
+    file of the same pairs (``title_csv``), so users without status data match every
+    occupation (``camsis.statuses.by_status_table``).
+
+    Parameters
+    ----------
+    scores, scaling : path
+        ``UnitScores.save``'s files of rule score_units_by_status.
+    table_info : path
+        The by-status table's json (pairs used, ``status_unknown``).
+    title_csv : path
+        The title-only score file (rule score_file).
+    classification, scheme : path or sequence of paths
+        The classification's and the status scheme's files.
+    dta, csv : path
+        Outputs.
+    scale : str
+        The scale's name.
+    sheet_row, config : mapping
+        Recorded in the notes, for provenance.
+    built : str, optional
+        ISO date of the build (today by default).
+    """
+    from camsis.statuses import STATUS_ZERO_NOTE, by_status_labels, by_status_table, by_status_value_labels
+
+    frame = classification_from(classification)
+    statuses = scheme_from(scheme)
+    units = UnitScores.load(scores, scaling)
+    table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses)
+    built = built or datetime.date.today().isoformat()
+    pairs = read_json(table_info)
+    file_label = f"CAMSIS {scale} for {frame.variable.upper()} x {statuses.variable} [camsis {camsis.__version__}, {built}]"
+    notes = [
+        f"CAMSIS scale {scale} for {frame.variable} by {statuses.variable}, built {built} by camsis {camsis.__version__}",
+        STATUS_ZERO_NOTE.format(unknown=statuses.unknown) + f" {scale}.dta, built from the same pairs",
+        f"input {sheet_row.get('input')}: {pairs['used']:,} pairs with a scored status on both sides; "
+        f"{pairs['dropped'].get('status_unknown', 0):,} without (kept in the title-only scale only)",
+        "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
+        "config: " + json.dumps(dict(config), sort_keys=True, default=str),
+    ] + [f"warning: {text}" for text in units.diagnostics.get("warnings", [])]
+    write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
+              file_label, notes=notes)
+    write_csv(table, csv)
+    return table
 
 
 def release(dta, summary, folder, zip_file, *, scale: str, version: str = "", title: str = "", author: str = "",

@@ -300,6 +300,7 @@ def tabulate_by_status(
     frame: pd.DataFrame | None = None,
     sep: str = ",",
     encoding: str = "utf-8",
+    weight_type: str = "survey",
 ) -> tuple[PairTable, PairTable]:
     """Tabulate once into the title-only table and the (occupation, status) table, from the same pairs.
 
@@ -307,7 +308,7 @@ def tabulate_by_status(
     table's units are the combined codes ``unit * 10 + status`` and its ``dropped`` adds
     ``status_unknown``: pairs of the title-only table left out for want of a scored status.
     ``frame`` tabulates pairs already in memory instead of reading ``path``; ``sep`` and
-    ``encoding`` read a CSV, as in `tabulate`.
+    ``encoding`` read a CSV and ``weight_type`` reads the weight, as in `tabulate`.
     """
     columns = [occ1, occ2] + ([weight] if weight else []) + [status1, status2]
     if where:
@@ -315,7 +316,7 @@ def tabulate_by_status(
     chunks = [frame] if frame is not None else iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
     if frame is not None:
         check_columns(path, columns, [str(c) for c in frame.columns])
-    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where,
+    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where, weight_type,
                        statuses=(status1, status2, scored))
 
 

@@ -35,7 +35,7 @@ def validated(data, schema, what):
 validated(config, "../schemas/config.schema.yaml", "config")
 
 try:
-    scales = load_scales(config["scales"], config["classifications"])
+    scales = load_scales(config["scales"], config["classifications"], config["statuses"])
 except CamsisError as error:
     sys.exit(f"camsis: error: {error}")
 validated(scales, "../schemas/scales.schema.yaml", f"scales sheet {config['scales']}")
@@ -92,6 +92,18 @@ def classification_files(wildcards):
     name = scale_row(wildcards)["classification"]
     folder = Path(config["classifications"])
     return [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
+
+
+def by_status(scale):
+    """Whether the scale is also built on occupation-by-status units (its row names a status scheme)."""
+    return bool(scales.loc[scale, "statuses"])
+
+
+def status_scheme_files(wildcards):
+    """The status scheme's .tsv and .yaml (camsis.statuses.load_scheme reads both)."""
+    name = scale_row(wildcards)["statuses"]
+    folder = Path(config["statuses"])
+    return [existing(folder / f"{name}.{ext}", "status scheme file", wildcards) for ext in ("tsv", "yaml")]
 
 
 def sheet_file(column, what):
@@ -163,7 +175,11 @@ def all_outputs():
     products = ["{scale}.dta", "{scale}.csv", "summary.json", "psd_candidates.tsv"]
     if config["plausible_values"] > 0:
         products.append("plausible.dta")
-    return diagnostic_outputs() + [f"results/{scale}/" + product.format(scale=scale) for scale in scales.index for product in products]
+    by_status_files = [f"results/{scale}/{scale}_by_status.{ext}" for scale in scales.index if by_status(scale)
+                       for ext in ("dta", "csv")]
+    return diagnostic_outputs() + by_status_files + [
+        f"results/{scale}/" + product.format(scale=scale) for scale in scales.index for product in products
+    ]
 
 
 def scale_mask(wildcards):
@@ -188,13 +204,16 @@ def batch_replicates(wildcards):
 
 
 def score_file_extras(wildcards):
-    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds."""
+    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds, the by-status build."""
     extras = {}
     if config["bootstrap"] > 0:
         extras["bootstrap"] = f"results/{wildcards.scale}/bootstrap/summary.tsv"
         extras["bootstrap_info"] = f"results/{wildcards.scale}/bootstrap/bootstrap.json"
     if config["psd_rounds"] > 0:
         extras["psd_rounds"] = f"results/{wildcards.scale}/work/psd_rounds.json"
+    if by_status(wildcards.scale):  # summary.json reports the pairs left out for want of a status
+        extras["by_status_table"] = f"results/{wildcards.scale}/work/by_status/table.json"
+        extras["by_status_scaling"] = f"results/{wildcards.scale}/work/by_status/scaling.json"
     return extras
 
 
