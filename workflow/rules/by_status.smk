@@ -63,7 +63,7 @@ rule score_file_by_status:
         classification=classification_files,
         scheme=status_scheme_files,
     output:
-        dta=report("results/{scale}/{scale}_by_status.dta", caption="../report/score_file.rst", category="Score files"),
+        dta=report("results/{scale}/{scale}_by_status.dta", caption="../report/by_status_file.rst", category="Score files"),
         csv="results/{scale}/{scale}_by_status.csv",
     params:
         sheet_row=sheet_row,  # provenance: the notes record the whole row and config, as score_file's do
