@@ -387,7 +387,9 @@ def set_aside_products(paths, results="results") -> dict[str, list[str]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
             files.append(str(Path(*parts[2:])))
-            (folder / "stale" / "README.txt").write_text(STALE_NOTE)
+    for folder, files in moved.items():
+        if files:
+            (Path(folder) / "stale" / "README.txt").write_text(STALE_NOTE)
     return moved
 
 
