@@ -140,3 +140,10 @@ def test_a_complete_status_row_is_accepted(tmp_path, repo):
     path = tmp_path / "s.tsv"
     path.write_text(STATUS_HEADER + "a\tx.csv\th\tw\t\tsoc2020\t\t0\themp\twemp\tes5\n")
     assert load_scales(path, repo / "data" / "classifications").loc["a", "statuses"] == "es5"
+
+
+def test_a_sheet_with_a_bad_byte_after_a_comment_mark_is_one_line(tmp_path, repo):
+    path = tmp_path / "scales.tsv"
+    path.write_bytes(b"\x00#\x80")  # found by tests/test_fuzz.py: pandas skips the byte, the width check read it
+    with pytest.raises(CamsisError, match="is not a UTF-8 tab-separated file"):
+        load_scales(path, repo / "data" / "classifications")

@@ -143,7 +143,11 @@ def _check_statuses(row, where: str, statuses_dir) -> None:
 
 def _check_row_widths(path: Path) -> None:
     """A line with more filled cells than the header has columns would lose its last cells silently."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:  # pandas skips what follows a '#', so it can miss a bad byte
+        raise CamsisError(f"scales sheet {path} is not a UTF-8 tab-separated file ({error})") from None
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         return  # nothing but blank lines: pandas' reading refuses it in one line
     width = len(lines[0].split("\t"))
