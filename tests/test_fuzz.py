@@ -17,7 +17,8 @@ from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import DROP_REASONS, tabulate
 from helpers import TOY, TOY_UNITS, write_classification
 
-SETTINGS = settings(max_examples=60, deadline=None,
+# derandomize: CI runs the same examples every time; a new failure shows up when the strategies change.
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
