@@ -6,13 +6,15 @@ so each of those gets its own (quick) run.
 """
 
 import json
+import subprocess
+import warnings
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
-from helpers import PLAIN, SHEET_HEADER, snakemake, toy_couples, toy_project
+from helpers import PLAIN, SHEET_HEADER, error_lines, snakemake, toy_couples, toy_project
 
 HEADER = SHEET_HEADER
 
@@ -60,10 +62,6 @@ WORK = {
 
 def products(directory, scale):
     return [directory / f"results/{scale}/{name}" for name in (f"{scale}.dta", f"{scale}.csv", "summary.json")]
-
-
-def error_lines(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("camsis: error:")]
 
 
 def write_job_inputs(directory):
@@ -138,6 +136,18 @@ def job_run(tmp_path_factory):
     targets = [str(p.relative_to(directory)) for scale in scales for p in products(directory, scale)]
     config = ["scales=config/bad.tsv", "min_n=0", "disconnected=drop", *PLAIN]
     done = snakemake(directory, "--keep-going", "--config", *config, "--", *targets, cores=4)
+    # Once in CI a --keep-going run ended without starting one scale's last job (no error line, no
+    # traceback; not reproduced in dozens of runs). What is tested here is each scale's error line,
+    # not Snakemake's scheduling: a scale the run did not report is built again on its own, and
+    # the test says so (with what the first run printed about it).
+    for scale in JOB_CASES:
+        if not any(f"scale {scale} " in line for line in error_lines(done.stderr)):
+            said = [line for line in done.stderr.splitlines() if scale in line]
+            warnings.warn(f"scale {scale} had no error line in the --keep-going run; rebuilt alone. "
+                          f"The run said of it:\n" + "\n".join(said[-20:]))
+            alone = [str(p.relative_to(directory)) for p in products(directory, scale)]
+            again = snakemake(directory, "--config", *config, "--", *alone, cores=1)
+            done = subprocess.CompletedProcess(done.args, done.returncode, done.stdout, done.stderr + again.stderr)
     return directory, done
 
 
