@@ -91,6 +91,21 @@ def test_by_status_file_without_status_uses_status_zero_and_invalid_status_is_un
     assert summary["unmatched_codes"] == [{"code": "1111 status 7", "rows": 1}]
 
 
+def test_combined_code_column_of_the_workflows_by_status_file_is_not_a_status():
+    """The workflow's by-status file has soc2020_empst3 (code*10 + status) between empst3 and mcamsis."""
+    scores = published(V2)
+    scores.insert(2, "soc2020_empst3", scores.soc2020 * 10 + scores.empst3)
+    index = score_index(scores)
+    assert (index.code, index.status) == ("soc2020", "empst3")
+    out, _ = match(SURVEY, scores, "occ", status="emp")
+    expected, _ = match(SURVEY, published(V2), "occ", status="emp")
+    pd.testing.assert_frame_equal(out, expected)
+    scores["other"] = scores.pop("soc2020_empst3") + 1  # not the combined code: a second status column
+    scores.insert(2, "other", scores.pop("other"))
+    with pytest.raises(CamsisError, match="several status columns"):
+        score_index(scores)
+
+
 def test_published_spss_file_with_two_status_schemes():
     scores = published(DE95)  # capitals, as published; STDEMPST and DEEMPST with negative placeholders
     with pytest.raises(CamsisError, match="several status columns"):

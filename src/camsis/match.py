@@ -52,6 +52,24 @@ def _integer_codes(values: pd.Series, what: str) -> pd.Series:
     return numbers.astype("int64")
 
 
+def _is_combined_code(scores: pd.DataFrame, column, code_column, candidates) -> bool:
+    """Whether ``column`` is the combined code ``code * 10 + status`` of another status column.
+
+    The workflow's by-status files (and GB 2010's ``soc2010_es5``) carry it beside the
+    code and the status; it is a key, not a status a survey could be coded to.
+    """
+    values = pd.to_numeric(scores[column], errors="coerce")
+    code = pd.to_numeric(scores[code_column], errors="coerce")
+    for other in candidates:
+        if other == column:
+            continue
+        status = pd.to_numeric(scores[other], errors="coerce")
+        usable = status >= 0
+        if usable.any() and values[usable].eq(code[usable] * 10 + status[usable]).all():
+            return True
+    return False
+
+
 def score_index(scores: pd.DataFrame, code: str | None = None, status: str | None = None,
                 source: str = "score file") -> ScoreIndex:
     """Find the code, status and score columns of a score file and check it is a look-up.
@@ -73,6 +91,7 @@ def score_index(scores: pd.DataFrame, code: str | None = None, status: str | Non
         raise CamsisError(f"{source}: no code column {code!r}")
     position = list(scores.columns).index(names["mcamsis"])
     candidates = [c for c in scores.columns[:position] if c != code_column]
+    candidates = [c for c in candidates if not _is_combined_code(scores, c, code_column, candidates)]
     if status:
         status_column = names.get(status.lower())
         if status_column is None or status_column == code_column:
