@@ -119,12 +119,10 @@ def read_alone(reader: str, path: Path) -> dict:
 def extract_project(target: Path, args) -> None:
     """The project's files at args.rev (git archive), or as in the working tree with --worktree."""
     if args.worktree:
-        for part in PROJECT_PARTS:
-            source = REPO / part
-            if source.is_dir():
-                shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(source, target / part)
+        sys.path.insert(0, str(REPO / "tests"))
+        from helpers import project_copy as copy_worktree  # the tests' copy of the project, the same files
+
+        copy_worktree(target, parts=PROJECT_PARTS)
     else:
         archive = subprocess.run(["git", "-C", str(REPO), "archive", args.rev, *PROJECT_PARTS],
                                  capture_output=True, check=True).stdout

@@ -53,7 +53,10 @@ def project_copy(target, parts=("Snakefile", "workflow", "config", "data")):
     """A copy of the project (the quick start's files) in ``target``."""
     for part in parts:
         source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / part)
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / part)
     return target
 
 

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +28,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 import yaml
+
+from helpers import project_copy
 
 pytestmark = pytest.mark.slurm
 
@@ -73,12 +74,7 @@ def slurm_cluster():
 def _project_copy(where: Path, bootstrap: int) -> Path:
     """A copy of the project with a two-scale sheet on the demo data; returns its directory."""
     where.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, where / name)
+    project_copy(where, parts=PROJECT_FILES)
     sheet = pd.read_csv(ROOT / "config" / "scales.tsv", sep="\t", dtype=str, keep_default_na=False)
     demo = sheet.iloc[[0, 0]].copy()
     demo["scale"] = SCALES

@@ -40,8 +40,39 @@ DIRECTION_ADVICE = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class DimensionChoice:
+    """What ``choose_dimension`` reads and records on a fitted scaling model (CA or RC).
+
+    Attributes
+    ----------
+    empty_rows, empty_columns : list
+        Labels with zero mass (or no count), left out of the fit.
+    chosen : int or None
+        Original number of the chosen dimension; None until ``choose_dimension``.
+    correlations : dict
+        Original dimension -> mean of its row and column correlations with the reference,
+        signed as the returned scores are (the chosen one is positive; each side's own sign
+        is in the two below).
+    row_correlations, column_correlations : dict
+        The two correlations behind it (NaN where a side has no usable reference).
+    warning : str or None
+        Set by ``choose_dimension`` when no dimension's rows and columns agree in sign with
+        the reference, or the chosen one tracks it only weakly on either side, naming every
+        dimension's correlations; None otherwise.
+    """
+
+    empty_rows: list = field(default_factory=list)
+    empty_columns: list = field(default_factory=list)
+    chosen: int | None = None
+    correlations: dict[int, float] = field(default_factory=dict)
+    row_correlations: dict[int, float] = field(default_factory=dict)
+    column_correlations: dict[int, float] = field(default_factory=dict)
+    warning: str | None = None
+
+
 @dataclass(frozen=True)
-class CAResult:
+class CAResult(DimensionChoice):
     """A fitted CA.
 
     row_scores, column_scores : principal coordinates, indexed by the table's row / column
@@ -52,16 +83,8 @@ class CAResult:
     total_inertia : chi-square / N of the table CA'd.
     row_masses, column_masses : r and c (sum to 1), indexed like the scores.
     order : original (1-based, by decreasing inertia) dimension number of each column.
-    chosen : original number of the chosen dimension; None until ``choose_dimension``.
-    correlations : original dimension -> mean of its row and column correlations with the
-        reference, signed as the returned scores are (the chosen one is positive; each side's
-        own sign is in the two below).
-    row_correlations, column_correlations : the two correlations behind it (NaN where a side
-        has no usable reference).
-    empty_rows, empty_columns : labels with zero mass, left out of the CA.
-    warning : set by ``choose_dimension`` when no dimension's rows and columns agree in sign
-        with the reference, or the chosen one tracks it only weakly on either side, naming
-        every dimension's correlations; None otherwise.
+    empty_rows, empty_columns, chosen, correlations, row_correlations, column_correlations,
+    warning : see ``DimensionChoice``.
     """
 
     row_scores: pd.DataFrame
@@ -72,13 +95,6 @@ class CAResult:
     row_masses: pd.Series
     column_masses: pd.Series
     order: tuple[int, ...]
-    empty_rows: list = field(default_factory=list)
-    empty_columns: list = field(default_factory=list)
-    chosen: int | None = None
-    correlations: dict[int, float] = field(default_factory=dict)
-    row_correlations: dict[int, float] = field(default_factory=dict)
-    column_correlations: dict[int, float] = field(default_factory=dict)
-    warning: str | None = None
 
 
 def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CAResult:

@@ -18,10 +18,11 @@ import pandas as pd
 from camsis.correlation import pearson
 from camsis.errors import CamsisError
 from camsis.reading import input_columns, iter_chunks
+from camsis.vocabulary import SEX_NAMES, SIDES
 
 log = logging.getLogger("camsis.compare")
 
-SEXES = {"male": "mcamsis", "female": "fcamsis"}
+SEXES = {SEX_NAMES[side]: f"{side}camsis" for side in SIDES}  # male -> mcamsis, female -> fcamsis
 SCORE_FORMATS = (".dta", ".csv")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from camsis.vocabulary import SIDES
+
 
 def group_means(values: np.ndarray, weights: np.ndarray, groups: pd.Series) -> tuple[pd.Index, np.ndarray]:
     """Weighted mean per group of each column of ``values``, over the units with a finite value.
@@ -113,19 +115,19 @@ def fill_classification(
     """
     codes = classification.frame.index
     out = pd.DataFrame({classification.variable: codes.to_numpy(dtype="int64")}, index=codes)
-    for side in ("m", "f"):
+    for side in SIDES:
         weights = population[side]
         for column in (f"{side}camsis", f"{side}camsis2"):
             if column in unit_scores:
                 out[column] = score_groups(unit_scores[column], weights, classification)
-    for side in ("m", "f"):
+    for side in SIDES:
         out[f"{side}cam_se"] = unit_scores[f"{side}cam_se"].reindex(codes)
     if bootstrap is not None:
         for column in BOOTSTRAP_COLUMNS:
             out[column] = bootstrap[column].reindex(codes)
-    for side in ("m", "f"):
+    for side in SIDES:
         out[f"n_{side}"] = _group_sums(unit_scores[f"n_{side}"], classification).round().astype("int64")
-    for side in ("m", "f"):
+    for side in SIDES:
         out[f"{side}_imputed"] = unit_scores[f"{side}_imputed"].reindex(codes).fillna(0).astype("int64")
     ordered = [classification.variable, "mcamsis", "fcamsis", "mcam_se", "fcam_se", *BOOTSTRAP_COLUMNS, "n_m", "n_f",
                "m_imputed", "f_imputed", "mcamsis2", "fcamsis2"]

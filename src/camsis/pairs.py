@@ -88,6 +88,35 @@ def _positions(codes: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.nda
     return pos, units[pos] == codes
 
 
+def _weight_drops(w: np.ndarray, keep: np.ndarray, weight: str, path, on_missing_weight: str,
+                  weight_type: str):
+    """Valid pairs dropped for a missing weight (or refused) and for a zero weight; a negative or infinite one (or a bad frequency weight) is refused.
+
+    Returns
+    -------
+    no_weight, zero : ndarray of bool
+        Among the pairs ``keep`` marks valid, those with a missing weight (when
+        ``on_missing_weight`` is "drop") and, of the others, those with weight 0.
+    """
+    with np.errstate(invalid="ignore"):
+        negative = (w < 0) | np.isinf(w)
+    if negative.any():
+        example = w[negative][0]
+        raise CamsisError(
+            f"weight variable '{weight}' in {path} has {int(negative.sum()):,} negative or infinite "
+            f"values (e.g. {example:g}); weights must be finite and non-negative"
+        )
+    if weight_type == "frequency":
+        check_frequency_weights(w, weight, path)
+    no_weight = keep & np.isnan(w)
+    if no_weight.any() and on_missing_weight == "error":
+        raise CamsisError(
+            f"weight variable '{weight}' in {path} is missing for {int(no_weight.sum()):,} pairs "
+            "with valid codes; fix the weights or set on_missing_weight to 'drop'"
+        )
+    return no_weight, keep & ~no_weight & (w == 0)
+
+
 def clean_pairs(
     chunk: pd.DataFrame,
     occ1: str,
@@ -122,28 +151,10 @@ def clean_pairs(
     p2, in2 = _positions(c2, units)
     unknown = ~missing & ~(in1 & in2)
     keep = ~(missing | unknown)
-
     if weight:
         w = to_codes(chunk[weight], weight, path)
-        with np.errstate(invalid="ignore"):
-            negative = (w < 0) | np.isinf(w)
-        if negative.any():
-            example = w[negative][0]
-            raise CamsisError(
-                f"weight variable '{weight}' in {path} has {int(negative.sum()):,} negative or infinite "
-                f"values (e.g. {example:g}); weights must be finite and non-negative"
-            )
-        if weight_type == "frequency":
-            check_frequency_weights(w, weight, path)
-        no_weight = keep & np.isnan(w)
-        if no_weight.any() and on_missing_weight == "error":
-            raise CamsisError(
-                f"weight variable '{weight}' in {path} is missing for {int(no_weight.sum()):,} pairs "
-                "with valid codes; fix the weights or set on_missing_weight to 'drop'"
-            )
-        keep &= ~no_weight
-        zero = keep & (w == 0)
-        keep &= ~zero
+        no_weight, zero = _weight_drops(w, keep, weight, path, on_missing_weight, weight_type)
+        keep &= ~(no_weight | zero)
     else:
         w = np.ones(len(chunk))
         no_weight = zero = np.zeros(len(chunk), dtype=bool)

@@ -22,8 +22,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from camsis.correlation import pearson  # noqa: E402
 from camsis.standardising import fit_standardisation  # noqa: E402
+from camsis.vocabulary import OCCUPATION_COLUMNS, PARTNER_NAMES, SEX_NAMES, SIDES  # noqa: E402
 
-SIDE_NAMES = {"m": "male (husbands, occ1)", "f": "female (wives, occ2)"}
+# A side's scores in titles: its sex, and who it is in the table.
+SIDE_TITLES = {side: f"{SEX_NAMES[side]} ({PARTNER_NAMES[side]}, {OCCUPATION_COLUMNS[side]})" for side in SIDES}
 SIDE_COLOURS = {"m": "tab:blue", "f": "tab:red"}
 LINKED_MEASURES = {"isei": "ISEI", "siops": "SIOPS", "icam": "ICAM"}
 
@@ -142,7 +144,7 @@ def score_caterpillar_figure(units: pd.DataFrame, side: str, scale: str, max_lab
         "score": own[f"{side}camsis"], "lower": lower, "upper": upper,
     })
     frame = frame[frame[["lower", "upper"]].notna().all(axis=1)]
-    title = f"{scale}: {SIDE_NAMES[side]} scores of {len(frame)} units"
+    title = f"{scale}: {SIDE_TITLES[side]} scores of {len(frame)} units"
     return caterpillar_figure(frame, "label", "score", title, lower_col="lower", upper_col="upper",
                               xlabel=f"CAMSIS score with {kind}", max_labels=max_labels)
 
@@ -175,7 +177,7 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
     the diagonal is the merge as much as the smoothing.
     """
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.8))
-    for ax, side in zip(axes, ("m", "f")):
+    for ax, side in zip(axes, SIDES):
         own = _own_scores(units, side)
         column = f"{side}_raw" if f"{side}_raw" in own.columns else f"{side}_ca"
         own = own[own[column].notna()]
@@ -192,7 +194,7 @@ def shrinkage_figure(units: pd.DataFrame, scale: str, mean: float = 50.0, sd: fl
                        edgecolors="grey", linewidths=0.8, label=f"units sharing a {estimator} row (x: its score):\nmerged ones and the unit they joined")
         _diagonal(ax, x, y)
         r, count = correlation(x, y)
-        ax.set_title(f"{SIDE_NAMES[side]}: r = {r:.3f} over {count} units", fontsize=10)
+        ax.set_title(f"{SIDE_TITLES[side]}: r = {r:.3f} over {count} units", fontsize=10)
         ax.set_xlabel(f"raw {estimator} score, standardised (mean {mean:g}, SD {sd:g})")
         ax.set_ylabel("smoothed CAMSIS score")
         ax.legend(loc="upper left", fontsize=8)
@@ -296,7 +298,7 @@ def linked_figure(units: pd.DataFrame, scale: str, measures: dict[str, str] | No
         ax.set_title(f"{scale}: the classification has no linked measures ({', '.join(LINKED_MEASURES)})")
         return fig
     fig, axes = plt.subplots(2, len(measures), figsize=(4.2 * len(measures), 8.0), squeeze=False)
-    for row, side in enumerate(("m", "f")):
+    for row, side in enumerate(SIDES):
         own = _own_scores(units, side)
         for col, (column, name) in enumerate(measures.items()):
             ax = axes[row, col]

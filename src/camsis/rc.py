@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from camsis.ca import DimensionChoice
 from camsis.errors import CamsisError
 
 log = logging.getLogger("camsis.rc")
@@ -57,7 +58,7 @@ class RCConvergenceWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class RCResult:
+class RCResult(DimensionChoice):
     """A fitted RC(M) model.
 
     row_scores, column_scores : identified scores (see the module docstring), indexed by the
@@ -101,13 +102,6 @@ class RCResult:
     order: tuple[int, ...]
     start: str = "ca"
     starts_tried: list = field(default_factory=list)
-    empty_rows: list = field(default_factory=list)
-    empty_columns: list = field(default_factory=list)
-    chosen: int | None = None
-    correlations: dict[int, float] = field(default_factory=dict)
-    row_correlations: dict[int, float] = field(default_factory=dict)
-    column_correlations: dict[int, float] = field(default_factory=dict)
-    warning: str | None = None
 
     @property
     def phi(self) -> np.ndarray:

@@ -16,8 +16,16 @@ import camsis
 from camsis.vocabulary import SIDES
 
 
+class _Summary:
+    """A stage's summary: a dataclass whose fields are what its JSON file holds."""
+
+    def as_dict(self) -> dict:
+        """Plain types, as JSON stores them."""
+        return asdict(self)
+
+
 @dataclass
-class BlankingSummary:
+class BlankingSummary(_Summary):
     """Cells and pairs blanked for the CA and for the smoothing (``blanking.json``).
 
     Attributes
@@ -36,13 +44,9 @@ class BlankingSummary:
     same_sets: bool
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        """Plain types, as JSON stores them."""
-        return asdict(self)
-
 
 @dataclass
-class BootstrapInfo:
+class BootstrapInfo(_Summary):
     """How the bootstrap went (``bootstrap.json``).
 
     Attributes
@@ -63,13 +67,9 @@ class BootstrapInfo:
     replicates_disagreeing: list[int]
     resampling: str = "multinomial draw of the pairs over all cells of the table, each pair with its cell's mean weight"
 
-    def as_dict(self) -> dict:
-        """Plain types, as JSON stores them."""
-        return asdict(self)
-
 
 @dataclass
-class RoundsSummary:
+class RoundsSummary(_Summary):
     """What the blanking rounds did (``psd_rounds.json``).
 
     Attributes
@@ -91,10 +91,6 @@ class RoundsSummary:
     cells_blanked: int
     per_round: list[dict] = field(default_factory=list)
     candidates_left_above_threshold: int = 0
-
-    def as_dict(self) -> dict:
-        """Plain types, as JSON stores them."""
-        return asdict(self)
 
 
 def all_warnings(*stages: dict) -> list[str]:

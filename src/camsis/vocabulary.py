@@ -20,17 +20,20 @@ from __future__ import annotations
 SIDES: tuple[str, str] = ("m", "f")
 """The two partners, in table order: rows (occ1) then columns (occ2)."""
 
-SIDE_NAMES: dict[str, str] = {"m": "husbands (occ1)", "f": "wives (occ2)"}
-"""How messages name each side's units."""
+OCCUPATION_COLUMNS: dict[str, str] = {"m": "occ1", "f": "occ2"}
+"""The sheet column naming each side's occupation variable, and the pair table's axis names."""
+
+PARTNER_NAMES: dict[str, str] = {"m": "husbands", "f": "wives"}
+"""How messages name each side's people (the published files' terms)."""
+
+SIDE_NAMES: dict[str, str] = {side: f"{PARTNER_NAMES[side]} ({OCCUPATION_COLUMNS[side]})" for side in SIDES}
+"""How messages name each side's units: "husbands (occ1)", "wives (occ2)"."""
 
 SEX_NAMES: dict[str, str] = {"m": "male", "f": "female"}
 """How figures and labels name each side's scores (published: male and female CAMSIS)."""
 
 SEX_CODES: dict[str, int] = {"m": 1, "f": 2}
 """The numeric sex of a side, as Stata files code it (1 male, 2 female)."""
-
-OCCUPATION_COLUMNS: dict[str, str] = {"m": "occ1", "f": "occ2"}
-"""The sheet column naming each side's occupation variable, and the pair table's axis names."""
 
 
 def other(side: str) -> str:
