@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from camsis.rc import RCResult, fit_rc
 from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
-from camsis.vocabulary import SIDE_NAMES, SIDES
+from camsis.vocabulary import SIDE_NAMES, SIDES, other
 from camsis.writing import atomic_path, read_json, write_json
 
 log = logging.getLogger("camsis.scale")
@@ -318,57 +319,102 @@ def _fit_rc2(merged: pd.DataFrame, kept_open: pd.DataFrame, row_map: pd.Series, 
     return rc
 
 
-def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
-    """Stages 4-7: merge sparse units, CA, choose the dimension, smooth, standardise."""
-    diagnostics: dict = {"warnings": []}
+class _Kept(NamedTuple):
+    """The cells the models see after blanking (and leaving out the smaller blocks)."""
+
+    weighted: pd.DataFrame  # weighted pairs of the non-blanked cells, blanked and dropped cells 0
+    counts: pd.DataFrame  # the same in pairs
+    open: pd.DataFrame  # cells the model may see: a zero there is a count, not a structural zero
+    smooth_blank: pd.DataFrame  # the smoothing's mask, dropped blocks' units blanked too (so they are imputed)
+
+
+class _Smoothing(NamedTuple):
+    """The table the smoothing models see, and the unit table the fitted counts are those of."""
+
+    weighted: pd.DataFrame
+    counts: pd.DataFrame
+    blank: pd.DataFrame
+    fit_table: pd.DataFrame
+
+
+def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disconnected: str,
+                diagnostics: dict) -> _Kept:
+    """Step 1: the non-blanked cells, a table that falls apart refused or reduced to its main block.
+
+    Units outside the main block (``disconnected: drop``) are left out of the smoothing too,
+    so they are imputed from their groups and flagged.
+    """
     kept_counts = table.counts.where(~ca_blank, 0.0)
     kept = table.weighted.where(~ca_blank, 0.0)
-    kept_open = ~ca_blank  # cells the model may see (a zero there is a count, not a structural zero)
+    kept_open = ~ca_blank
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
-    rows, cols = _drop_outside_main_block(kept, kept_counts, options.disconnected, diagnostics)
+    rows, cols = _drop_outside_main_block(kept, kept_counts, disconnected, diagnostics)
     if rows or cols:
-        # Dropped units are left out of the smoothing too, so they are imputed and flagged.
-        kept, smooth_blank = kept.copy(), smooth_blank.copy()
+        kept, smooth_blank, kept_open = kept.copy(), smooth_blank.copy(), kept_open.copy()
         kept.loc[rows, :], kept.loc[:, cols] = 0.0, 0.0
         smooth_blank.loc[rows, :], smooth_blank.loc[:, cols] = True, True
-        kept_open = kept_open.copy()
         kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
-    kept_counts = kept_counts.where(kept > 0, 0.0)
-
     _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
                     "blank fewer cells")
+    return _Kept(kept, kept_counts.where(kept > 0, 0.0), kept_open, smooth_blank)
+
+
+def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: dict) -> dict:
+    """Step 2: per side, the sparse-unit merge map (unit -> CA row or column), summarised and warned of."""
     parents = classification.frame["parent"]
     maps, diagnostics["merging"] = {}, {}
-    for side, totals in (("m", kept_counts.sum(axis=1)), ("f", kept_counts.sum(axis=0))):
+    for side, axis in zip(SIDES, (1, 0)):
+        totals = kept_counts.sum(axis=axis)
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
         summary = summarise_merge(totals, maps[side], options.min_n, parents)
         diagnostics["merging"][side] = summary.as_dict()
         _warn(diagnostics, merge_warnings(summary, SIDE_NAMES[side]))
-    row_map, col_map = maps["m"], maps["f"]
-    merged = apply_merge(kept, row_map, col_map)
+    return maps
+
+
+def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, options: ScaleOptions,
+                  diagnostics: dict) -> tuple[pd.DataFrame, _Smoothing]:
+    """Step 3: the merged table the models fit, and the table the smoothing sees.
+
+    With ``blanked_cells: zero`` blanked cells count as zero in the models and are left out
+    of the smoothing. With ``reconstitute`` the merged table's blanked cells are filled from
+    the model, and the smoothing sees that fill as frequency weight (no pair of it counts
+    in n), so both stages see the table the CA saw.
+    """
+    merged = apply_merge(kept.weighted, maps["m"], maps["f"])
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
-    smooth_weighted, smooth_counts, fit_table = table.weighted, table.counts, kept
-    if options.blanked_cells == "reconstitute":
-        merged = _reconstituted(merged, ca_blank, row_map, col_map, options.reconstitution_order, diagnostics)
-        # The smoothing sees the table the CA saw: its blanked cells hold the model's counts
-        # (no pair of them counts in n), kept cells their pairs.
-        fitted = unit_fitted(merged, kept, row_map, col_map, options.reconstitution_order)
-        smooth_weighted = table.weighted.where(~smooth_blank, fitted)
-        fit_table = kept.where(~ca_blank, fitted)
-        smooth_counts = table.counts.where(~smooth_blank, 0.0)
-        smooth_blank = smooth_blank & False
-    elif options.blanked_cells != "zero":
+    if options.blanked_cells == "zero":
+        return merged, _Smoothing(table.weighted, table.counts, kept.smooth_blank, kept.weighted)
+    if options.blanked_cells != "reconstitute":
         raise CamsisError(f"blanked_cells must be 'zero' or 'reconstitute', got '{options.blanked_cells}'")
-    ca = correspondence_analysis(merged, n_components=options.n_components)
+    merged = _reconstituted(merged, ca_blank, maps["m"], maps["f"], options.reconstitution_order, diagnostics)
+    fitted = unit_fitted(merged, kept.weighted, maps["m"], maps["f"], options.reconstitution_order)
+    smoothing = _Smoothing(
+        weighted=table.weighted.where(~kept.smooth_blank, fitted),
+        counts=table.counts.where(~kept.smooth_blank, 0.0),
+        blank=kept.smooth_blank & False,
+        fit_table=kept.weighted.where(~ca_blank, fitted),
+    )
+    return merged, smoothing
 
+
+def _fitted_models(merged: pd.DataFrame, kept: _Kept, maps: dict, classification, options: ScaleOptions,
+                   diagnostics: dict) -> tuple[CAResult, RCResult | None]:
+    """Step 4: the CA (and, for ``estimator: rc2``, the RC model), dimension chosen and oriented.
+
+    Both go through ``choose_dimension`` against the classification's reference measure;
+    their figures go to ``diagnostics["ca"]`` and ``diagnostics["rc2"]``, and a warning of
+    the estimator's own model to ``diagnostics["warnings"]``.
+    """
+    ca = correspondence_analysis(merged, n_components=options.n_components)
     measure = options.reference_measure or classification.reference_measure
     if measure not in classification.frame.columns:
         raise CamsisError(f"reference measure '{measure}' is not a column of classification {classification.name}")
     reference = classification.frame[measure].astype(float)
-    row_ref, row_mass = _reference_for(kept, row_map, reference, axis=1)
-    col_ref, col_mass = _reference_for(kept, col_map, reference, axis=0)
+    row_ref, row_mass = _reference_for(kept.weighted, maps["m"], reference, axis=1)
+    col_ref, col_mass = _reference_for(kept.weighted, maps["f"], reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
     if ca.warning and options.estimator == "ca":
         diagnostics["warnings"].append(f"{ca.warning} (reference measure: {measure})")
@@ -383,67 +429,125 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
         "units_in_ca": {"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
         "blanked_cells": options.blanked_cells,
     }
-    rc = None
-    if options.estimator == "rc2":
-        rc = _fit_rc2(merged, kept_open, row_map, col_map, ca, options.rc_dimensions, diagnostics)
-        # The same direction checks as the CA's: the RC scores are what the scale is built from.
-        rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass, model="RC")
-        if rc.warning:
-            diagnostics["warnings"].append(f"{rc.warning} (reference measure: {measure})")
-        diagnostics["rc2"] |= {
-            "chosen_dimension": int(rc.chosen),
-            "chosen_correlation": float(rc.correlations[rc.chosen]),
-            "correlations": {str(k): float(v) for k, v in rc.correlations.items()},
-        }
-    model = ca if rc is None else rc
-    husband_raw = expand_scores(model.row_scores, row_map)
-    wife_raw = expand_scores(model.column_scores, col_map)
-    husband_ca = expand_scores(ca.row_scores, row_map)
-    wife_ca = expand_scores(ca.column_scores, col_map)
-    side_weights = kept.sum(axis=1) + kept.sum(axis=0)
-    model_key, model_name = ("ca", "CA") if rc is None else ("rc2", "RC")
-    for key, fitted_model, husbands, wives in (("ca", ca, husband_ca, wife_ca), ("rc2", rc, husband_raw, wife_raw)):
-        if fitted_model is None:
-            continue
-        diagnostics[key]["male_female_correlation"] = sides_correlation(husbands["dim1"], wives["dim1"], side_weights)
-        diagnostics[key]["chosen_row_correlation"] = float(fitted_model.row_correlations[fitted_model.chosen])
-        diagnostics[key]["chosen_column_correlation"] = float(fitted_model.column_correlations[fitted_model.chosen])
+    if options.estimator != "rc2":
+        return ca, None
+    rc = _fit_rc2(merged, kept.open, maps["m"], maps["f"], ca, options.rc_dimensions, diagnostics)
+    # The same direction checks as the CA's: the RC scores are what the scale is built from.
+    rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass, model="RC")
+    if rc.warning:
+        diagnostics["warnings"].append(f"{rc.warning} (reference measure: {measure})")
+    diagnostics["rc2"] |= {
+        "chosen_dimension": int(rc.chosen),
+        "chosen_correlation": float(rc.correlations[rc.chosen]),
+        "correlations": {str(k): float(v) for k, v in rc.correlations.items()},
+    }
+    return ca, rc
 
-    population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
+
+def _unit_raw_scores(model: CAResult | RCResult, maps: dict, side_weights: pd.Series, key: str,
+                     diagnostics: dict) -> dict[str, pd.DataFrame]:
+    """Step 5: each side's raw scores per unit (merged units share their group's), and how the sides agree.
+
+    ``diagnostics[key]`` gets the weighted correlation of a unit's two sides on the chosen
+    dimension, and that dimension's correlations with the reference per side.
+    """
+    raw = {"m": expand_scores(model.row_scores, maps["m"]), "f": expand_scores(model.column_scores, maps["f"])}
+    diagnostics[key]["male_female_correlation"] = sides_correlation(raw["m"]["dim1"], raw["f"]["dim1"], side_weights)
+    diagnostics[key]["chosen_row_correlation"] = float(model.row_correlations[model.chosen])
+    diagnostics[key]["chosen_column_correlation"] = float(model.column_correlations[model.chosen])
+    return raw
+
+
+def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str, options: ScaleOptions,
+              diagnostics: dict):
+    """Step 6 for one side and dimension: the ESRES smoothing, unshrunk (with a warning) at a boundary fit.
+
+    Side m's units are the table's rows, smoothed on their partners' (f's) raw scores; f
+    is smoothed on the transposed table.
+    """
+    weighted, counts, blank = smoothing.weighted, smoothing.counts, smoothing.blank
+    if side == "f":
+        weighted, counts, blank = weighted.T, counts.T, blank.T
+    smoothed = smooth_side(weighted, counts, blank, partner_raw, reml=options.reml)
+    if smoothed.summary.get("boundary"):
+        message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
+                   f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
+        log.warning("%s", message)
+        diagnostics["warnings"].append(message)
+        smoothed.scores = _boundary_fallback(smoothed)
+    return smoothed
+
+
+def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.DataFrame, classification,
+                 options: ScaleOptions, diagnostics: dict) -> pd.DataFrame:
+    """Steps 6-7: each side smoothed on its partners' raw scores, missing units imputed, standardised.
+
+    The columns are those ``UnitScores.scores`` lists, in the order the unit file has them.
+    """
     units = pd.Index(classification.units, name="unit")
     # Columns gathered first and framed once: inserting them one by one cost a replicate ~10 ms.
     columns: dict[str, pd.Series] = {}
     diagnostics["smoothing"] = {}
     for dim, suffix in (("dim1", ""), ("dim2", "2")):
-        if dim not in husband_raw.columns:
+        if dim not in raw["m"].columns:
             for side in SIDES:  # the second dimension of an RC(1) model: nothing to publish
                 columns[f"{side}camsis{suffix}"] = pd.Series(np.nan, index=units)
             continue
-        men = smooth_side(smooth_weighted, smooth_counts, smooth_blank, wife_raw[dim], reml=options.reml)
-        women = smooth_side(smooth_weighted.T, smooth_counts.T, smooth_blank.T, husband_raw[dim], reml=options.reml)
-        for side, smoothed, own_raw in (("m", men, husband_raw), ("f", women, wife_raw)):
-            if smoothed.summary.get("boundary"):
-                message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
-                           f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
-                log.warning("%s", message)
-                diagnostics["warnings"].append(message)
-                smoothed.scores = _boundary_fallback(smoothed)
-            raw, source = impute_missing_units(smoothed.scores["esres"], population[side], classification)
-            standard = fit_standardisation(raw, population[side], options.mean, options.sd, tuple(options.clip))
-            columns[f"{side}camsis{suffix}"] = standard.scores(raw)
+        for side in SIDES:
+            smoothed = _smoothed(smoothing, raw[other(side)][dim], side, dim, options, diagnostics)
+            imputed, source = impute_missing_units(smoothed.scores["esres"], population[side], classification)
+            standard = fit_standardisation(imputed, population[side], options.mean, options.sd, tuple(options.clip))
+            columns[f"{side}camsis{suffix}"] = standard.scores(imputed)
             if suffix:
                 continue
             columns[f"{side}cam_se"] = standard.standard_errors(smoothed.scores["esres_se"].reindex(units))
             columns[f"n_{side}"] = smoothed.scores["n"].reindex(units).fillna(0.0)
             columns[f"{side}_imputed"] = source
-            columns[f"{side}_raw"] = own_raw[dim].reindex(units)
+            columns[f"{side}_raw"] = raw[side][dim].reindex(units)
             columns[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
             diagnostics["smoothing"][side] = smoothed.summary
-    for side, own_ca in (("m", husband_ca), ("f", wife_ca)):
+    for side in SIDES:
         for dim, suffix in (("dim1", ""), ("dim2", "2")):
-            if dim in own_ca.columns:
-                columns[f"{side}_ca{suffix}"] = own_ca[dim].reindex(units)
-    scores = pd.DataFrame(columns, index=units)
+            if dim in ca_raw[side].columns:
+                columns[f"{side}_ca{suffix}"] = ca_raw[side][dim].reindex(units)
+    return pd.DataFrame(columns, index=units)
+
+
+def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options: ScaleOptions) -> UnitScores:
+    """Stages 4-7: merge sparse units, fit the CA (or RC model), choose the dimension, smooth, standardise.
+
+    Each step is a function of its own, in order: ``_kept_table``, ``_merge_maps``,
+    ``_model_tables``, ``_fitted_models``, ``_unit_raw_scores``, ``_side_scores``; a user
+    hears (``diagnostics["warnings"]``) of every choice made for them on the way.
+
+    Parameters
+    ----------
+    table : camsis.tables.PairTable
+        The occ1 x occ2 table of the input.
+    ca_blank, smooth_blank : DataFrame of bool
+        Cells left out of the CA and of the smoothing (``camsis.blanking``).
+    classification : camsis.classification.Classification
+        Units, groups (for merging and imputing) and the reference measure.
+    options : ScaleOptions
+        The build's choices.
+
+    Returns
+    -------
+    UnitScores
+        Scores of every unit of the classification, with the fit behind them.
+    """
+    diagnostics: dict = {"warnings": []}
+    kept = _kept_table(table, ca_blank, smooth_blank, options.disconnected, diagnostics)
+    maps = _merge_maps(kept.counts, classification, options, diagnostics)
+    merged, smoothing = _model_tables(table, kept, ca_blank, maps, options, diagnostics)
+    ca, rc = _fitted_models(merged, kept, maps, classification, options, diagnostics)
+    model, model_key, model_name = (ca, "ca", "CA") if rc is None else (rc, "rc2", "RC")
+    side_weights = kept.weighted.sum(axis=1) + kept.weighted.sum(axis=0)
+    ca_raw = _unit_raw_scores(ca, maps, side_weights, "ca", diagnostics)
+    raw = ca_raw if rc is None else _unit_raw_scores(rc, maps, side_weights, "rc2", diagnostics)
+
+    population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
+    scores = _side_scores(smoothing, raw, ca_raw, population, classification, options, diagnostics)
     # The two sides of one unit should rise together: a scale whose husbands' and wives'
     # scores point opposite ways is built, and said to be (of the estimator's own raw scores).
     scale_agreement = sides_correlation(scores["mcamsis"], scores["fcamsis"], population["m"] + population["f"])
@@ -451,5 +555,5 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     _warn(diagnostics, [sides_warning(diagnostics[model_key]["male_female_correlation"], scale_agreement,
                                       model.row_correlations[model.chosen], model.column_correlations[model.chosen],
                                       model=model_name)])
-    fit = CAFit(kept=fit_table, row_map=row_map, column_map=col_map, ca=ca, rc=rc)
+    fit = CAFit(kept=smoothing.fit_table, row_map=maps["m"], column_map=maps["f"], ca=ca, rc=rc)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)
