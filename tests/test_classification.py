@@ -170,3 +170,19 @@ def test_units_are_checked_one_way_for_the_table_and_the_simulator():
     for units, message in (([1, 1, 2], "distinct"), ([-9, 1, 2], "negative"), (np.array([1.0, 2.0]), "integer")):
         with pytest.raises(CamsisError, match=message):
             tabulate_frame(couples, "h", "w", None, units)
+
+
+@pytest.mark.parametrize("scheme", [None, "empst3", "es5"])
+def test_unit_parents_equal_a_plain_walk_up_the_hierarchy(soc, scheme):
+    """The array walk of ``unit_parents`` (all units a level at a time) against ``ancestors``, a
+    walk one code at a time through the frame's parent column, on SOC2020 and on its by-status
+    classifications (two more levels, negative group-node codes)."""
+    from camsis.statuses import by_status_classification, load_scheme
+
+    frame = soc if scheme is None else by_status_classification(soc, load_scheme(scheme, DATA.parent / "statuses"))
+    levels = frame.frame["level"]
+    for level in sorted(set(levels)):
+        groups = frame.unit_parents(level)
+        assert list(groups.index) == list(frame.units) and groups.dtype == np.int64
+        walked = [next(c for c in [int(u)] + frame.ancestors(int(u)) if levels[c] == level) for u in frame.units]
+        assert groups.tolist() == walked

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from camsis.filling import fill_classification, impute_missing_units, score_groups
+from camsis.filling import fill_classification, group_means, impute_missing_units, score_groups
 
 
 def test_missing_unit_borrows_closest_scored_ancestor(toy):
@@ -45,3 +45,28 @@ def test_published_table_has_every_code(toy):
     assert by_code.loc[222, "m_imputed"] == 22 and by_code.loc[22, "m_imputed"] == 0
     assert np.isnan(by_code.loc[1, "mcam_se"])
     assert by_code.loc[1, "isei"] == 70.0
+
+
+def test_group_means_equal_a_weighted_group_by():
+    """The membership-matrix products against a plain pandas group-by, column by column: units
+    without a value are skipped, a group whose valued units weigh 0 takes their plain mean, a
+    group without a valued unit is NaN, a unit without a group counts nowhere."""
+    rng = np.random.default_rng(11)
+    n, b = 60, 5
+    groups = pd.Series(rng.integers(0, 9, n).astype(float))
+    groups[[3, 17]] = np.nan
+    values = rng.normal(size=(n, b))
+    values[rng.random((n, b)) < 0.3] = np.nan
+    values[(groups == 8).to_numpy()] = np.nan  # group 8: no unit with a value
+    weights = rng.random((n, b)) * 10
+    weights[(groups == 7).to_numpy()] = 0.0  # group 7: valued units all weigh 0
+    labels, means = group_means(values, weights, groups)
+    assert list(labels) == sorted(groups.dropna().unique())
+    for column in range(b):
+        frame = pd.DataFrame({"g": groups, "x": values[:, column], "w": weights[:, column]}).dropna()
+        total = frame.groupby("g")["w"].sum()
+        expected = (frame["w"] * frame["x"]).groupby(frame["g"]).sum() / total
+        expected[total == 0] = frame.groupby("g")["x"].mean()[total == 0]
+        expected = expected.reindex(labels)
+        np.testing.assert_allclose(means[:, column], expected.to_numpy(), rtol=1e-12, equal_nan=True)
+    assert np.isnan(means[list(labels).index(8)]).all()

@@ -96,20 +96,28 @@ class Classification:
 
     @cached_property
     def _unit_parents(self) -> dict[int, pd.Series]:
-        """unit_parents of every level, worked out once: every bootstrap replicate fills its groups with them."""
-        levels = self.frame["level"]
+        """unit_parents of every level, worked out once: every bootstrap replicate fills its groups with them.
+
+        Walked on positions in arrays, all units one level up at a time: a ``.loc`` lookup per
+        level and step cost a by-status classification (1,236 units, 6 levels) ~0.2 s.
+        """
+        codes = self.frame.index.to_numpy(dtype=np.int64)
+        levels = self.frame["level"].to_numpy(dtype=np.int64)
         parents = self.frame["parent"]
+        has_parent = parents.notna().to_numpy()
+        parent_position = np.full(len(codes), -1, dtype=np.int64)
+        parent_position[has_parent] = self.frame.index.get_indexer(parents[has_parent].to_numpy(dtype=np.int64))
         units = self.units
+        position = self.frame.index.get_indexer(units)
         out = {}
-        for level in sorted(set(levels)):
-            groups = pd.Series(units, index=units, dtype=np.int64)
-            while (levels.loc[groups.to_numpy()].to_numpy() > level).any():
-                deeper = levels.loc[groups.to_numpy()].to_numpy() > level
-                groups[deeper] = parents.loc[groups[deeper].to_numpy()].to_numpy(dtype=np.int64)
-            groups.index.name = "code"
-            groups.name = f"level{level}"
+        for level in sorted(set(levels.tolist()), reverse=True):
+            deeper = levels[position] > level
+            while deeper.any():
+                position = np.where(deeper, parent_position[position], position)
+                deeper = levels[position] > level
+            groups = pd.Series(codes[position], index=pd.Index(units, name="code"), dtype=np.int64, name=f"level{level}")
             out[int(level)] = groups
-        return out
+        return dict(sorted(out.items()))
 
     def value_labels(self) -> dict[int, str]:
         """Code -> published value label, as Stata's value label set wants it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from camsis.vocabulary import SIDES
 
@@ -19,17 +20,18 @@ def group_means(values: np.ndarray, weights: np.ndarray, groups: pd.Series) -> t
     ``values`` and ``weights`` are units x columns arrays (one column per bootstrap replicate,
     or a single one), ``groups`` each unit's group (NA: none). A group whose units with a
     value all weigh 0 takes their plain mean; a group with no unit with a value gets NaN.
-    Returns the group codes and a groups x columns array. Done as products with a 0/1
-    membership matrix, so B replicates cost one matrix product instead of B group-bys.
+    Returns the group codes and a groups x columns array. Done as products with a sparse 0/1
+    membership matrix, so B replicates cost one product instead of B group-bys; sparse, since
+    a dense one (groups x units) costs a by-status classification's 1,236 units a BLAS call
+    on a million zeros per level, and far more when other work competes for the cores.
     """
     codes, labels = pd.factorize(groups.to_numpy(), sort=True)
-    inside = codes >= 0
-    member = np.zeros((len(labels), len(codes)))
-    member[codes[inside], np.flatnonzero(inside)] = 1.0
+    inside = np.flatnonzero(codes >= 0)
+    member = sparse.csr_matrix((np.ones(len(inside)), (codes[inside], inside)), shape=(len(labels), len(codes)))
     finite = np.isfinite(values)
     x = np.where(finite, values, 0.0)
     w = np.where(finite, np.nan_to_num(weights, nan=0.0), 0.0)
-    count = member @ finite
+    count = member @ finite.astype(float)
     total = member @ w
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(total > 0, (member @ (w * x)) / total, (member @ x) / count)
@@ -60,10 +62,12 @@ def impute_missing_units(values: pd.Series, weights: pd.Series, classification) 
             break
         groups = classification.unit_parents(level).reindex(units)
         labels, means = group_means(own[:, None], people[:, None], groups)
-        borrowed = pd.Series(means[:, 0], index=labels).reindex(groups.to_numpy()).to_numpy()
+        groups = groups.to_numpy()
+        position = labels.get_indexer(groups)
+        borrowed = np.where(position >= 0, means[position, 0], np.nan)
         take = missing & ~np.isnan(borrowed)
         filled[take] = borrowed[take]
-        source[take] = groups.to_numpy()[take]
+        source[take] = groups[take]
     return pd.Series(filled, index=units, name=values.name), pd.Series(source, index=units)
 
 
