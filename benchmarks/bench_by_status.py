@@ -2,15 +2,26 @@
 
 Draws n couples on SOC2020 units x empst3 statuses (camsis.synthetic.simulate_status_couples:
 statuses 1-3 with effects on the score, plus 3% of people with status 0 or -9, so four
-status values and missing ones), writes them once as .parquet under benchmarks/out/, then, each
-in a fresh Python process (imports not timed), builds with the package's stage functions:
+status values and missing ones), writes them once as .parquet under benchmarks/out/, then runs
+each build in a fresh Python process (imports not timed), calling the functions the workflow's
+rule scripts call (camsis.steps), one after the other, with their files in a temporary folder:
 
-- title-only: tabulate, blank (diagonal rule of the demo + the GB psd file), build_unit_scores;
-- by-status: tabulate_by_status (one pass: both tables), the same blanking, build_unit_scores
-  (the title-only scale the status-0 rows need) and build_by_status_scores.
+- title-only: tabulate, blank (the demo's diagonal rule and the GB psd file), score_units
+  (with its ranking of pseudo-diagonal candidates), score_file;
+- by-status: the same four steps (the by-status file's status-0 rows are that title-only
+  scale), then tabulate_by_status (a second reading of the input, as the workflow's rule does),
+  score_units_by_status, and score_file_by_status; score_file then also reads the by-status
+  table's counts for summary.json, as in the workflow.
 
-It prints wall time and the process' peak RSS for each, the load average, and the ratio
-by-status / title-only against the issue's targets: at most 2x the time and 2 GB peak.
+Each build runs with the BLAS and OpenMP thread variables Snakemake sets for a job of a rule
+with ``threads: 1`` (every rule here has 1; ``--threads`` changes it, 0 keeps the environment's:
+on a busy machine a second BLAS thread spinning for a core made the CA of the by-status table
+several times slower). For each build it prints the wall and CPU time (user + system of the
+process), the process' peak RSS and each step's wall time, the load average, and the ratio
+by-status / title-only of wall and of CPU time against the issue's targets: at most 2x the time
+and 2 GB peak. Snakemake's start-up and one Python start per job are not included (the
+workflow benchmark, bench_workflow.py, measures those); on 2 cores the workflow runs
+tabulate_by_status beside the title-only jobs, so its wall time gains less than the sum here.
 
     python benchmarks/bench_by_status.py --sizes 1e7
 """
@@ -34,27 +45,53 @@ MEMORY_TARGET_MB = 2000.0
 
 BUILD = textwrap.dedent(
     """
-    import json, os, resource, sys, time
-    from camsis.blanking import blank_cells, read_psd_file
-    from camsis.classification import load_classification
-    from camsis.scale import ScaleOptions, build_unit_scores
-    from camsis.statuses import build_by_status_scores, load_scheme
-    from camsis.tables import tabulate, tabulate_by_status
-    kind, path, repo = sys.argv[1], sys.argv[2], sys.argv[3]
-    soc = load_classification("soc2020", repo + "/data/classifications")
-    scheme = load_scheme("empst3", repo + "/data/statuses")
-    psds = read_psd_file(repo + "/data/psds/gb_soc2020.tsv")
-    start = time.perf_counter()
-    if kind == "title":
-        title = tabulate(path, "hocc", "wocc", "weight", soc.units)
-    else:
-        title, table = tabulate_by_status(path, "hocc", "wocc", "weight", soc.units, "hemp", "wemp", scheme.scored)
-    mask = blank_cells(soc.units, soc.units, diagonal_digits=0, diagonal_groups=[1, 2], psds=psds, classification=soc)
-    scores = build_unit_scores(title, mask, mask, soc, ScaleOptions())
+    import json, os, resource, sys, tempfile, time
+    from pathlib import Path
+    from camsis import steps
+    from camsis.scale import ScaleOptions
+    kind, data, repo = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    classification = [repo / "data/classifications/soc2020.tsv", repo / "data/classifications/soc2020.yaml"]
+    scheme = [repo / "data/statuses/empst3.tsv", repo / "data/statuses/empst3.yaml"]
+    psds = str(repo / "data/psds/gb_soc2020.tsv")
+    row = {"scale": "bench", "input": data, "occ1": "hocc", "occ2": "wocc", "weight": "weight",
+           "classification": "soc2020", "psds": psds, "diagonal_digits": "0", "diagonal_groups": "1,2"}
     if kind != "title":
-        by_status = build_by_status_scores(table, mask, mask, soc, scheme, ScaleOptions())
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        row |= {"status1": "hemp", "status2": "wemp", "statuses": "empst3"}
+    options = {"min_n": 30.0}
+    times = {}
+    with tempfile.TemporaryDirectory() as folder:
+        f = Path(folder)
+        def step(name, function, *args, **kwargs):
+            begin = time.perf_counter()
+            function(*args, **kwargs)
+            times[name] = time.perf_counter() - begin
+        wall, cpu = time.perf_counter(), time.process_time()
+        step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json",
+             occ1="hocc", occ2="wocc", weight="weight")
+        step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
+             f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
+        step("score_units", steps.score_units, f / "table.parquet", f / "table.json", f / "blanked.parquet",
+             classification, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
+        by_status = {}
+        if kind != "title":
+            step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme,
+                 f / "bs_table.parquet", f / "bs_table.json", occ1="hocc", occ2="wocc", status1="hemp",
+                 status2="wemp", weight="weight")
+            step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
+                 f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
+                 **options)
+            by_status = {"by_status_table": f / "bs_table.json", "by_status_scaling": f / "bs_scaling.json"}
+        step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", f / "table.json",
+             f / "blanking.json", classification, f / "bench.dta", f / "bench.csv", f / "summary.json",
+             scale="bench", sheet_row=row, config=options, **by_status)
+        if kind != "title":
+            step("score_file_by_status", steps.score_file_by_status, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
+                 f / "bs_table.json", f / "bench.csv", classification, scheme, f / "bench_by_status.dta",
+                 f / "bench_by_status.csv", scale="bench", sheet_row=row, config=options)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        pairs = json.loads((f / "table.json").read_text())["used"]
+    print(json.dumps({"seconds": wall, "cpu": cpu, "steps": times, "pairs": pairs,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "load": os.getloadavg()[0]}))
     """
 )
@@ -77,34 +114,56 @@ def couples_file(n: int, regenerate: bool) -> Path:
     return path
 
 
-def build(kind: str, path: Path) -> dict:
+# What Snakemake sets for a job (snakemake/shell.py) to the rule's threads: 1 for every rule timed here.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def build(kind: str, path: Path, threads: int | None) -> dict:
     env = os.environ.copy()
+    if threads:
+        env |= dict.fromkeys(THREAD_VARIABLES, str(threads))
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     done = subprocess.run([sys.executable, "-c", BUILD, kind, str(path), str(REPO)],
-                          capture_output=True, text=True, check=True, env=env)
+                          capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"the {kind} build failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e7], help="numbers of couples")
     parser.add_argument("--regenerate", action="store_true", help="redraw the cached input files")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP threads of each build, set as Snakemake sets them for a job of a rule "
+                             "with that many threads (every rule timed here has 1); 0 leaves the environment as is")
     args = parser.parse_args(argv)
-    print(f"# uptime before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print("| couples | build | wall s | peak MB | load after |")
-    print("|---|---|---|---|---|")
+    print(f"# uptime before: {uptime()}")
+    threads = str(args.threads) if args.threads else os.environ.get("OPENBLAS_NUM_THREADS", "unset (library default)")
+    print(f"# BLAS threads per build: {threads}; {os.cpu_count()} CPUs")
+    print("| couples | build | wall s | CPU s | peak MB | load after | steps (wall s) |")
+    print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         n = int(size)
         path = couples_file(n, args.regenerate)
-        title = build("title", path)
-        by_status = build("by_status", path)
+        title = build("title", path, args.threads)
+        by_status = build("by_status", path, args.threads)
         for name, result in (("title-only", title), ("by-status (+ its title-only scale)", by_status)):
-            print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['peak_mb']:.0f} | {result['load']:.1f} |", flush=True)
+            steps = ", ".join(f"{step} {seconds:.2f}" for step, seconds in result["steps"].items())
+            print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['cpu']:.1f} | {result['peak_mb']:.0f} "
+                  f"| {result['load']:.1f} | {steps} |", flush=True)
         ratio = by_status["seconds"] / title["seconds"]
+        cpu_ratio = by_status["cpu"] / title["cpu"]
         met = ratio <= RATIO_TARGET and by_status["peak_mb"] <= MEMORY_TARGET_MB
-        print(f"# {n:,} couples: by-status / title-only = {ratio:.2f} (target <= {RATIO_TARGET}); peak "
-              f"{by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): {'met' if met else 'NOT met'}")
-    print(f"# uptime after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+        print(f"# {n:,} couples: by-status / title-only = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
+              f"(target <= {RATIO_TARGET}); peak {by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): "
+              f"{'met' if met else 'NOT met'}")
+    print(f"# uptime after: {uptime()}")
 
 
 if __name__ == "__main__":
