@@ -125,6 +125,22 @@ def test_tabulation_counts_both_tables_from_the_same_pairs(soc2020, empst3):
     assert by_status.counts.loc[11122, 11112] == 1
 
 
+def test_statuses_left_out_are_counted_and_named_once_each(soc2020, empst3, caplog):
+    """A fraction is not a status; the log names every value left out once, missing ones together
+    (NaN is not equal to itself, so counting them by value would list each on its own)."""
+    pairs = pd.DataFrame({
+        "h": [1111] * 8, "w": [1112] * 8,
+        "hs": [np.nan, np.nan, 1.5, 0, 1, 1, np.nan, 3],
+        "ws": [1, np.nan, 1, 0, 2, 3, 3, 3],
+    })
+    with caplog.at_level("INFO", logger="camsis.tables"):
+        _, by_status = tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "ws", empst3.scored,
+                                          frame=pairs)
+    assert by_status.dropped["status_unknown"] == 5 and by_status.used == 3
+    line = next(r.getMessage() for r in caplog.records if "without a scored status" in r.getMessage())
+    assert "5 pairs" in line and line.endswith("most frequent values: missing (4), 0 (2), 1.5 (1))")
+
+
 def test_missing_status_variable_is_named(soc2020, empst3):
     pairs = pd.DataFrame({"h": [1111], "w": [1112], "hs": [1], "ws": [1]})
     with pytest.raises(CamsisError, match="'wstat'"):

@@ -219,15 +219,22 @@ class _StatusCounts:
         self.counts = np.zeros(self.side**2, dtype=np.int64)
         self.weighted = np.zeros(self.side**2) if weighted else None
         self.unknown = 0
-        self.values: Counter = Counter()
+        self.values: Counter = Counter()  # status values not scored, missing ones apart:
+        self.missing = 0  # NaN is not equal to itself, so a Counter would keep one key per missing value
 
     def _positions(self, chunk, column, rows, source):
         values = to_codes(chunk[column], column, source)[rows]
         with np.errstate(invalid="ignore"):
-            inside = (values >= 0) & (values <= self.scored[-1]) & (values == np.round(values))
-        pos = self.lookup[np.where(inside, values, 0).astype(np.int64)]
-        valid = inside & (pos >= 0)
-        self.values.update(values[~valid].tolist())
+            inside = (values >= 0) & (values <= self.scored[-1])
+        whole = np.where(inside, values, 0).astype(np.int64)
+        pos = self.lookup[whole]
+        valid = inside & (pos >= 0) & (whole == values)  # a fraction such as 1.5 is not status 1
+        other = values[~valid]
+        missing = np.isnan(other)
+        self.missing += int(missing.sum())
+        if not missing.all():
+            found, times = np.unique(other[~missing], return_counts=True)
+            self.values.update(dict(zip(found.tolist(), times.tolist())))
         return pos, valid
 
     def add(self, chunk, pairs, source, frequency: bool = False) -> None:
@@ -235,19 +242,21 @@ class _StatusCounts:
         p1, v1 = self._positions(chunk, self.columns[0], pairs.rows, source)
         p2, v2 = self._positions(chunk, self.columns[1], pairs.rows, source)
         known = v1 & v2
-        self.unknown += int(round(pairs.weight[~known].sum())) if frequency else int((~known).sum())
+        self.unknown += int(round(pairs.weight[~known].sum())) if frequency else int(len(known) - np.count_nonzero(known))
         s = len(self.scored)
         cell = ((pairs.occ1 * s + p1) * self.side + pairs.occ2 * s + p2)[known]
-        n = np.bincount(cell, weights=pairs.weight[known]).round().astype(np.int64) if frequency else np.bincount(cell)
+        weight = pairs.weight[known] if frequency or self.weighted is not None else None
+        n = np.bincount(cell, weights=weight).round().astype(np.int64) if frequency else np.bincount(cell)
         self.counts[: len(n)] += n
         if self.weighted is not None:
-            w = np.bincount(cell, weights=pairs.weight[known])
+            w = np.bincount(cell, weights=weight)
             self.weighted[: len(w)] += w
 
     def table(self, title: PairTable) -> PairTable:
         units = combine(np.repeat(title.weighted.index.to_numpy(), len(self.scored)), np.tile(self.scored, len(title.weighted)))
         if self.unknown:
-            shown = ", ".join(f"{'missing' if v != v else f'{v:g}'} ({n:,})" for v, n in self.values.most_common(5))
+            values = self.values + Counter({np.nan: self.missing})
+            shown = ", ".join(f"{'missing' if v != v else f'{v:g}'} ({n:,})" for v, n in values.most_common(5))
             log.info(f"{title.source}: {self.unknown:,} pairs without a scored status on both sides "
                      f"(left out of the by-status scale; most frequent values: {shown})")
         weighted = self.weighted if self.weighted is not None else self.counts
