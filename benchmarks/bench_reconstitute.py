@@ -45,10 +45,10 @@ def main():
             times.append(time.perf_counter() - start)
         best = min(times)
         baseline = baseline or best
-        info = result.diagnostics.get("reconstitution", {})
+        info = result.diagnostics.reconstitution or {}
         print(f"{mode:13s} order {order}: {best:7.2f} s  x{best / baseline:5.1f}  passes {info.get('iterations', '-')}"
-              f"  converged {info.get('converged', '-')}  male-female r {result.diagnostics['male_female_correlation']:.3f}"
-              f"  reference r {result.diagnostics['ca']['chosen_correlation']:.3f}")
+              f"  converged {info.get('converged', '-')}  male-female r {result.diagnostics.male_female_correlation:.3f}"
+              f"  reference r {result.diagnostics.ca.chosen_correlation:.3f}")
 
 
 if __name__ == "__main__":

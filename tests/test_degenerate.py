@@ -59,11 +59,11 @@ def test_disconnected_table_dropped_on_request_counts_and_flags_the_units(toy, c
     blank = no_blanking(toy.units)
     with caplog.at_level(logging.WARNING, logger="camsis"):
         result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0, disconnected="drop"))
-    dropped = result.diagnostics["dropped_blocks"]
+    dropped = result.diagnostics.dropped_blocks
     assert dropped["blocks"] == 1 and dropped["units"] == {"m": 2, "f": 2}
     assert dropped["rows"] == [221, 222] and dropped["columns"] == [221, 222]
     assert dropped["pairs"] == counts[6:, 6:].sum() == 40
-    assert any("221, 222" in w for w in result.diagnostics["warnings"])
+    assert any("221, 222" in w for w in result.diagnostics.warnings)
     assert any("outside the main block" in r.message for r in caplog.records)
     scores = result.scores
     # Out of the CA and of the smoothing: no own score, borrowed from the top group 2 (22 has none left).
@@ -111,9 +111,9 @@ def test_boundary_smoothing_falls_back_to_each_units_own_mean_with_a_warning(toy
     smooth_blank = pd.DataFrame(np.broadcast_to(even, (8, 8)), index=ca_blank.index, columns=ca_blank.columns)
     with caplog.at_level(logging.WARNING, logger="camsis"):
         result = build_unit_scores(table, ca_blank, smooth_blank, toy, ScaleOptions(min_n=0))
-    smoothing = result.diagnostics["smoothing"]
+    smoothing = result.diagnostics.smoothing
     assert smoothing["m"]["boundary"] and smoothing["f"]["boundary"]
-    warnings = result.diagnostics["warnings"]
+    warnings = result.diagnostics.warnings
     for who in ("husbands", "wives"):
         assert any(who in w and "boundary fit" in w and "dimension 1" in w for w in warnings)
     assert sum("boundary fit" in r.message and "unshrunk" in r.message for r in caplog.records) >= 2
@@ -148,7 +148,7 @@ def test_weak_reference_correlation_is_a_warning_naming_both(tmp_path, caplog):
     chosen = ca.chosen
     row_r, col_r = ca.row_correlations[chosen], ca.column_correlations[chosen]
     assert np.mean([abs(row_r), abs(col_r)]) < 0.3
-    warning = [w for w in result.diagnostics["warnings"] if "weakly" in w]
+    warning = [w for w in result.diagnostics.warnings if "weakly" in w]
     assert len(warning) == 1
     assert f"{row_r:.3f}" in warning[0] and f"{col_r:.3f}" in warning[0] and "isei" in warning[0]
     assert any("weakly" in r.message for r in caplog.records)
@@ -158,8 +158,8 @@ def test_connected_well_behaved_table_has_no_warnings(toy):
     table = table_of(np.where(BAND <= 2, 40, 0) + NOISE, toy.units)
     blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
     result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0))
-    assert result.diagnostics["warnings"] == []
-    assert "dropped_blocks" not in result.diagnostics
+    assert result.diagnostics.warnings == []
+    assert result.diagnostics.dropped_blocks is None
 
 
 def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
@@ -174,7 +174,7 @@ def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
     ca_blank = no_blanking(units)
     smooth_blank = pd.DataFrame(np.broadcast_to(even, (8, 8)), index=ca_blank.index, columns=ca_blank.columns)
     result = build_unit_scores(table, ca_blank, smooth_blank, toy, ScaleOptions(min_n=0))
-    assert result.diagnostics["smoothing"]["m"]["boundary"]
+    assert result.diagnostics.smoothing["m"]["boundary"]
     scores = result.scores
 
     # The frequency-weighted model at g = 0, computed directly: weights rescaled to the pairs used,

@@ -1,5 +1,7 @@
 """Plots: checked on the Figure objects (titles, labels, points drawn), not on pixels."""
 
+from types import SimpleNamespace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -207,7 +209,7 @@ def test_shrinkage_legend_says_hollow_points_include_the_unit_merged_into(units)
 def test_ca_axis_labels_name_the_cas_own_dimensions():
     from camsis.plots import ca_axis_labels
 
-    first, second = ca_axis_labels({"chosen_dimension": 2, "inertia": {"dim1": 0.31, "dim2": 0.086, "dim3": 0.02}})
+    first, second = ca_axis_labels(SimpleNamespace(chosen_dimension=2, inertia={"dim1": 0.31, "dim2": 0.086, "dim3": 0.02}))
     assert first == "dimension 2 (8.6% of inertia), the scale"
     assert second == "dimension 1 (31.0% of inertia)"
 
@@ -215,7 +217,7 @@ def test_ca_axis_labels_name_the_cas_own_dimensions():
 def test_a_one_dimensional_ca_gets_a_map_that_says_so_not_a_traceback(units):
     from camsis.plots import ca_axis_labels, ca_map_figure
 
-    labels = ca_axis_labels({"chosen_dimension": 1, "inertia": {"dim1": 0.4}})
+    labels = ca_axis_labels(SimpleNamespace(chosen_dimension=1, inertia={"dim1": 0.4}))
     assert labels == ("dimension 1 (40.0% of inertia), the scale", "no second dimension")
     figure = ca_map_figure(units.drop(columns=["m_ca2", "f_ca2"]), "toy", labels)
     assert "single dimension" in figure.axes[0].get_title()

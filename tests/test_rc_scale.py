@@ -1,6 +1,7 @@
 """The RC estimator inside a build: same merged, blanked table as the CA, structural zeros, outputs."""
 
 import functools
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,8 @@ from camsis.blanking import blank_cells
 from camsis.candidates import expected_counts, psd_candidates
 from camsis.errors import CamsisError
 from camsis.rc import fit_rc
-from camsis.scale import ScaleOptions, build_unit_scores
+from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.summary import CASummary, RCSummary, ScalingSummary
 from camsis.tables import tabulate_frame
 
 
@@ -54,11 +56,11 @@ def test_raw_scores_are_the_rc_model_of_the_blanked_table_oriented_by_the_refere
     np.testing.assert_allclose(scores["m_raw"], sign * direct.row_scores["dim1"].to_numpy(), atol=1e-7)
     np.testing.assert_allclose(scores["f_raw"], sign * direct.column_scores["dim1"].to_numpy(), atol=1e-7)
     assert np.corrcoef(scores["m_raw"], isei)[0, 1] > 0.9 and np.corrcoef(scores["mcamsis"], isei)[0, 1] > 0.9
-    info = result.diagnostics["rc2"]
-    assert info["deviance"] == pytest.approx(direct.deviance, rel=1e-9)
-    assert info["df"] == 64 - 3 - 15 - (8 + 8 - 2 - 1)
-    assert info["converged"] and info["iterations"] >= 1 and info["phi"] == pytest.approx(list(direct.phi))
-    assert info["blanked_cells"] == 3
+    info = result.diagnostics.rc2
+    assert info.deviance == pytest.approx(direct.deviance, rel=1e-9)
+    assert info.df == 64 - 3 - 15 - (8 + 8 - 2 - 1)
+    assert info.converged and info.iterations >= 1 and info.phi == pytest.approx(list(direct.phi))
+    assert info.blanked_cells == 3
     # RC(1): no second dimension to publish; the CA's columns stay for the CA map
     assert scores["mcamsis2"].isna().all() and scores["fcamsis2"].isna().all()
     ca_build = build_unit_scores(table, mask, mask, toy, ScaleOptions(min_n=0))
@@ -66,7 +68,7 @@ def test_raw_scores_are_the_rc_model_of_the_blanked_table_oriented_by_the_refere
     np.testing.assert_allclose(scores["f_ca2"], ca_build.scores["f_ca2"])
     np.testing.assert_allclose(ca_build.scores["m_raw"], ca_build.scores["m_ca"])
     assert np.corrcoef(scores["mcamsis"], ca_build.scores["mcamsis"])[0, 1] > 0.95
-    assert "rc2" not in ca_build.diagnostics
+    assert ca_build.diagnostics.rc2 is None
 
 
 def test_blanked_cells_are_structural_zeros_for_rc_but_zero_counts_for_ca(toy):
@@ -81,7 +83,7 @@ def test_blanked_cells_are_structural_zeros_for_rc_but_zero_counts_for_ca(toy):
     ca_blanked = build_unit_scores(table, one, none, toy, ScaleOptions(min_n=0))
     np.testing.assert_allclose(ca_open.scores["m_raw"], ca_blanked.scores["m_raw"])
     assert np.abs(rc_open.scores["m_raw"] - rc_blanked.scores["m_raw"]).max() > 1e-3
-    assert rc_blanked.diagnostics["rc2"]["df"] == rc_open.diagnostics["rc2"]["df"] - 1
+    assert rc_blanked.diagnostics.rc2.df == rc_open.diagnostics.rc2.df - 1
 
 
 def test_merged_rows_share_the_fit_and_candidates_rank_against_it(toy):
@@ -106,7 +108,7 @@ def test_two_dimensions_publish_a_second_score(toy):
     none = blank_cells(toy.units, toy.units)
     result = build_unit_scores(table, none, none, toy, ScaleOptions(min_n=0, estimator="rc2", rc_dimensions=2))
     assert result.scores["mcamsis2"].notna().all()
-    assert len(result.diagnostics["rc2"]["phi"]) == 2 and result.diagnostics["rc2"]["dimensions"] == 2
+    assert len(result.diagnostics.rc2.phi) == 2 and result.diagnostics.rc2.dimensions == 2
 
 
 def test_non_convergence_reaches_the_warnings(toy, monkeypatch):
@@ -115,8 +117,8 @@ def test_non_convergence_reaches_the_warnings(toy, monkeypatch):
     none = blank_cells(toy.units, toy.units)
     with pytest.warns(UserWarning, match="did not converge"):
         result = build_unit_scores(table, none, none, toy, ScaleOptions(min_n=0, estimator="rc2"))
-    assert not result.diagnostics["rc2"]["converged"]
-    assert any("RC(1) model did not converge" in w for w in result.diagnostics["warnings"])
+    assert not result.diagnostics.rc2.converged
+    assert any("RC(1) model did not converge" in w for w in result.diagnostics.warnings)
 
 
 def test_unknown_estimator_is_refused():
@@ -124,3 +126,20 @@ def test_unknown_estimator_is_refused():
         ScaleOptions(estimator="pca")
     with pytest.raises(CamsisError, match="rc_dimensions"):
         ScaleOptions(rc_dimensions=0)
+
+
+def test_scaling_json_is_written_and_read_only_as_a_scaling_summary(toy, built, tmp_path):
+    """scaling.json holds a key per section the build made (none for what it did not do), typed again on reading."""
+    table, mask, result = built
+    result.save(tmp_path / "unit_scores.tsv", tmp_path / "scaling.json")
+    saved = json.loads((tmp_path / "scaling.json").read_text())
+    assert list(saved) == ["warnings", "merging", "ca", "rc2", "smoothing", "male_female_correlation"]
+    loaded = UnitScores.load(tmp_path / "unit_scores.tsv", tmp_path / "scaling.json").diagnostics
+    assert isinstance(loaded.ca, CASummary) and isinstance(loaded.rc2, RCSummary)
+    assert loaded.model is loaded.rc2 and loaded.rc2.df == result.diagnostics.rc2.df == 64 - 3 - 15 - (8 + 8 - 2 - 1)
+    assert loaded.ca.inertia == pytest.approx(result.diagnostics.ca.inertia)
+    assert loaded.as_dict() == saved
+    saved["ca"]["not_a_field"] = 1
+    (tmp_path / "scaling.json").write_text(json.dumps(saved))
+    with pytest.raises(CamsisError, match=r"scaling.json is not a scaling summary .*rebuild the scale"):
+        ScalingSummary.load(tmp_path / "scaling.json")

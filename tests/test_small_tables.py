@@ -106,10 +106,10 @@ def test_zero_is_the_svd_of_the_table_with_its_diagonal_zeroed_and_warns_when_si
     zeroed = counts.to_numpy(float).copy()
     np.fill_diagonal(zeroed, 0.0)
     assert_ca_matches(result, zeroed, classification.units)
-    warnings = result.diagnostics["warnings"]
+    warnings = result.diagnostics.warnings
     if sides_agree(result.scores) < 0:
         assert any(any(text in w for text in OPPOSITE) for w in warnings), (name, warnings)
-        assert any(f"{result.diagnostics['male_female_correlation']:.3f}" in w for w in warnings)
+        assert any(f"{result.diagnostics.male_female_correlation:.3f}" in w for w in warnings)
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -118,7 +118,7 @@ def test_reconstitute_is_the_svd_of_the_quasi_independence_table_and_its_scales_
     filled = diagonal_filled(counts)
     missing = np.eye(len(filled), dtype=bool)
     assert_ca_matches(result, filled, classification.units)
-    info = result.diagnostics["reconstitution"]
+    info = result.diagnostics.reconstitution
     assert info["converged"] and info["iterations"] > 1 and info["cells_filled"] == len(filled)
     assert info["pairs_filled"] == pytest.approx(filled[missing].sum(), rel=1e-6)
     # Sensible: both sides rise with the reference, and with each other; nothing to warn about.
@@ -126,7 +126,7 @@ def test_reconstitute_is_the_svd_of_the_quasi_independence_table_and_its_scales_
     status = classification.frame.loc[classification.units, "status"].astype(float)
     assert sides_agree(scores) > 0.3, name
     assert np.corrcoef(scores["mcamsis"], status)[0, 1] > 0.5 and np.corrcoef(scores["fcamsis"], status)[0, 1] > 0.5
-    assert result.diagnostics["warnings"] == []
+    assert result.diagnostics.warnings == []
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -146,7 +146,7 @@ def test_rc2_scores_get_the_same_direction_checks(name):
             ok = ~np.isnan(raw) & (weights > 0)
             r = np.cov(raw[ok], status[ok], aweights=weights[ok])
             assert r[0, 1] / np.sqrt(r[0, 0] * r[1, 1]) > 0, (name, mode, column)
-        warnings = result.diagnostics["warnings"]
+        warnings = result.diagnostics.warnings
         population = counts.to_numpy(float).sum(axis=1) + counts.to_numpy(float).sum(axis=0)
         c = np.cov(scores["mcamsis"], scores["fcamsis"], aweights=population)
         disagree = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1]) < 0.3
@@ -167,7 +167,7 @@ def test_reconstitute_smoothing_sees_the_filled_table():
     np.testing.assert_allclose(partners_mean * np.sign(raw @ F[:, d]), raw * np.sqrt(eig[d]), atol=1e-8)
     # The scale is that mean shrunk by the model (ESRES = b + lambda (mean - b)) and standardised:
     # a linear function of it wherever the clip to [1, 99] does not bite.
-    b = result.diagnostics["smoothing"]["m"]["fixed"]["const"]["coef"]
+    b = result.diagnostics.smoothing["m"]["fixed"]["const"]["coef"]
     lam = result.scores["m_lambda"].to_numpy()
     shrunk = b + lam * (partners_mean * np.sign(raw @ F[:, d]) - b)
     scale = result.scores["mcamsis"].to_numpy()
@@ -181,10 +181,10 @@ def test_reconstitute_smoothing_sees_the_filled_table():
 def test_merging_across_a_one_group_classification_warns():
     # glass5 is flat: five categories under one root. The top row keeps 79 pairs off the diagonal.
     _, _, result = build("glass1954", min_n=100)
-    warnings = [w for w in result.diagnostics["warnings"] if "across the whole table" in w]
+    warnings = [w for w in result.diagnostics.warnings if "across the whole table" in w]
     assert len(warnings) == 2  # husbands' and wives' sides
     assert "1 into 4" in warnings[0] and "min_n 100" in warnings[0]
-    assert result.diagnostics["merging"]["m"]["whole_table"] == [4]
+    assert result.diagnostics.merging["m"]["whole_table"] == [4]
 
 
 def test_merging_everything_is_an_error_naming_the_merging():

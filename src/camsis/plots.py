@@ -240,16 +240,22 @@ def _ca_points(units: pd.DataFrame, side: str) -> pd.DataFrame:
     return points.rename(columns={"sum": "n", "size": "units"})
 
 
-def ca_axis_labels(ca: dict) -> tuple[str, str]:
-    """Axis names of the CA map: the CA's own dimension numbers and their inertia shares."""
-    chosen = ca["chosen_dimension"]
-    others = [int(name.removeprefix("dim")) for name in ca["inertia"] if name != f"dim{chosen}"]
+def ca_axis_labels(ca) -> tuple[str, str]:
+    """Axis names of the CA map: the CA's own dimension numbers and their inertia shares.
+
+    Parameters
+    ----------
+    ca : camsis.summary.CASummary
+        The build's CA (``UnitScores.diagnostics.ca``).
+    """
+    chosen, inertia = ca.chosen_dimension, ca.inertia
+    others = [int(name.removeprefix("dim")) for name in inertia if name != f"dim{chosen}"]
     if not others:  # a table so small (or so merged) that the CA has one dimension
-        return (f"dimension {chosen} ({100 * ca['inertia'][f'dim{chosen}']:.1f}% of inertia), the scale",
+        return (f"dimension {chosen} ({100 * inertia[f'dim{chosen}']:.1f}% of inertia), the scale",
                 "no second dimension")
     second = min(others)
     return tuple(
-        f"dimension {d} ({100 * ca['inertia'][f'dim{d}']:.1f}% of inertia){', the scale' if d == chosen else ''}"
+        f"dimension {d} ({100 * inertia[f'dim{d}']:.1f}% of inertia){', the scale' if d == chosen else ''}"
         for d in (chosen, second)
     )
 

@@ -30,8 +30,9 @@ from camsis.rc import RCResult, fit_rc
 from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
+from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
 from camsis.vocabulary import SIDE_NAMES, SIDES, other
-from camsis.writing import atomic_path, read_json, write_json
+from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.scale")
 
@@ -135,7 +136,7 @@ class UnitScores:
         factor). With the RC estimator and one dimension ``{s}camsis2`` is empty.
     population : DataFrame indexed by unit, columns m and f: weighted people per unit in
         the input, blanked pairs included (the standardisation's population).
-    diagnostics : what summary.json reports about the CA and the smoothing; ``warnings``
+    diagnostics : ScalingSummary: what summary.json reports about the CA and the smoothing; ``warnings``
         lists, one line each, what a user must know (dropped blocks, a weak reference
         correlation, a boundary smoothing fit).
     fit : the CA (and RC model) behind the scores (camsis.candidates reads the fitted
@@ -144,7 +145,7 @@ class UnitScores:
 
     scores: pd.DataFrame
     population: pd.DataFrame
-    diagnostics: dict = field(default_factory=lambda: {"warnings": []})
+    diagnostics: ScalingSummary = field(default_factory=ScalingSummary)
     fit: CAFit | None = None
 
     def table(self) -> pd.DataFrame:
@@ -164,7 +165,7 @@ class UnitScores:
         with atomic_path(path) as temporary:
             self.table().to_csv(temporary, sep="\t")
         if diagnostics_path is not None:
-            write_json(self.diagnostics, diagnostics_path)
+            self.diagnostics.save(diagnostics_path)
 
     @classmethod
     def load(cls, path, diagnostics_path=None) -> UnitScores:
@@ -175,7 +176,7 @@ class UnitScores:
         path : str or Path
             The unit file.
         diagnostics_path : str or Path, optional
-            The diagnostics JSON; without it ``diagnostics`` is ``{"warnings": []}``.
+            The diagnostics JSON; without it ``diagnostics`` is an empty ``ScalingSummary``.
         """
         try:
             frame = pd.read_csv(path, sep="\t", index_col=0)
@@ -188,7 +189,7 @@ class UnitScores:
             raise CamsisError(f"unit scores {path} lack column(s) {', '.join(missing)}")
         population = frame[population_columns].rename(columns=lambda c: c.removeprefix(POPULATION_PREFIX))
         scores = frame.drop(columns=population_columns)
-        diagnostics = read_json(diagnostics_path) if diagnostics_path is not None else {"warnings": []}
+        diagnostics = ScalingSummary.load(diagnostics_path) if diagnostics_path is not None else ScalingSummary()
         return cls(scores=scores, population=population, diagnostics=diagnostics)
 
 
@@ -207,11 +208,11 @@ def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Serie
 
 
 def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disconnected: str,
-                              diagnostics: dict) -> tuple[list, list]:
+                              diagnostics: ScalingSummary) -> tuple[list, list]:
     """Refuse a table that falls apart into blocks, or name the units outside the largest one.
 
     Returns the row and column units to leave out (none for a connected table); the
-    count of units and pairs left out goes to ``diagnostics["dropped_blocks"]``.
+    count of units and pairs left out goes to ``diagnostics.dropped_blocks``.
     """
     blocks = connected_blocks(kept)
     if len(blocks) <= 1:
@@ -224,7 +225,7 @@ def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disc
     rows = [r for block in blocks[1:] for r in block[0]]
     cols = [c for block in blocks[1:] for c in block[1]]
     # Blocks share no non-blanked pair, so every kept pair of a dropped row lies in a dropped column.
-    diagnostics["dropped_blocks"] = {
+    diagnostics.dropped_blocks = {
         "blocks": len(blocks) - 1,
         "units": {"m": len(rows), "f": len(cols)},
         "rows": [int(r) for r in rows],
@@ -234,35 +235,26 @@ def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disc
     }
     message = (f"left {len(rows)} husbands' and {len(cols)} wives' units outside the main block out of the "
                f"scale (imputed from their groups): {describe_blocks(blocks)}")
-    log.warning("%s", message)
-    diagnostics["warnings"].append(message)
+    diagnostics.warn(message)
     return rows, cols
 
 
-def _warn(diagnostics: dict, messages) -> None:
-    """Log each message and keep it for summary.json and the notes (None entries are skipped)."""
-    for message in messages:
-        if message:
-            log.warning("%s", message)
-            diagnostics["warnings"].append(message)
-
-
 def _reconstituted(merged: pd.DataFrame, ca_blank: pd.DataFrame, row_map: pd.Series, col_map: pd.Series,
-                   order: int, diagnostics: dict) -> pd.DataFrame:
+                   order: int, diagnostics: ScalingSummary) -> pd.DataFrame:
     """The merged table with its blanked cells filled (``blanked_cells: reconstitute``).
 
     A merged cell is missing when every unit cell merged into it is blanked; one that mixes
     blanked and kept unit cells keeps its kept pairs as observed. How the filling went goes
-    to ``diagnostics["reconstitution"]``.
+    to ``diagnostics.reconstitution``.
     """
     blanked = apply_merge(ca_blank.astype(float), row_map, col_map)
     cells = apply_merge(pd.DataFrame(1.0, index=ca_blank.index, columns=ca_blank.columns), row_map, col_map)
     missing = (blanked >= cells).reindex(index=merged.index, columns=merged.columns, fill_value=False)
     result = reconstitute(merged, missing, order=order)
-    diagnostics["reconstitution"] = result.as_dict()
+    diagnostics.reconstitution = result.as_dict()
     log.info("blanked cells reconstituted (order %d): %d cells filled, %d passes, converged %s",
              order, result.filled, result.iterations, result.converged)
-    _warn(diagnostics, [result.warning])
+    diagnostics.warn(result.warning)
     return result.table
 
 
@@ -292,8 +284,8 @@ def _boundary_fallback(smoothed) -> pd.DataFrame:
 
 
 def _fit_rc2(merged: pd.DataFrame, kept_open: pd.DataFrame, row_map: pd.Series, column_map: pd.Series,
-             ca: CAResult, dimensions: int, diagnostics: dict) -> RCResult:
-    """The RC(M) model of the merged table, started from its CA; its figures go to diagnostics["rc2"].
+             ca: CAResult, dimensions: int) -> RCResult:
+    """The RC(M) model of the merged table, started from its CA.
 
     A merged cell is a structural zero when every unit cell in it is blanked; one open unit
     cell makes it an observed count (possibly 0). The CA's standard coordinates and singular
@@ -309,13 +301,6 @@ def _fit_rc2(merged: pd.DataFrame, kept_open: pd.DataFrame, row_map: pd.Series, 
     rc = fit_rc(merged, structural, n_dimensions=dimensions, start=start)
     if list(rc.row_scores.index) != list(ca.row_scores.index) or list(rc.column_scores.index) != list(ca.column_scores.index):
         raise AssertionError("the RC model and the CA scored different rows or columns of one table")
-    diagnostics["rc2"] = rc.summary() | {
-        "dimensions": int(dimensions),
-        "start": rc.start,
-        "blanked_cells": int(rc.blanked.to_numpy().sum()),
-    }
-    if not rc.converged:
-        diagnostics["warnings"].append(rc.warning)
     return rc
 
 
@@ -338,7 +323,7 @@ class _Smoothing(NamedTuple):
 
 
 def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disconnected: str,
-                diagnostics: dict) -> _Kept:
+                diagnostics: ScalingSummary) -> _Kept:
     """Step 1: the non-blanked cells, a table that falls apart refused or reduced to its main block.
 
     Units outside the main block (``disconnected: drop``) are left out of the smoothing too,
@@ -360,21 +345,21 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     return _Kept(kept, kept_counts.where(kept > 0, 0.0), kept_open, smooth_blank)
 
 
-def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: dict) -> dict:
+def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
     """Step 2: per side, the sparse-unit merge map (unit -> CA row or column), summarised and warned of."""
     parents = classification.frame["parent"]
-    maps, diagnostics["merging"] = {}, {}
+    maps = {}
     for side, axis in zip(SIDES, (1, 0)):
         totals = kept_counts.sum(axis=axis)
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
         summary = summarise_merge(totals, maps[side], options.min_n, parents)
-        diagnostics["merging"][side] = summary.as_dict()
-        _warn(diagnostics, merge_warnings(summary, SIDE_NAMES[side]))
+        diagnostics.merging[side] = summary.as_dict()
+        diagnostics.warn(*merge_warnings(summary, SIDE_NAMES[side]))
     return maps
 
 
 def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, options: ScaleOptions,
-                  diagnostics: dict) -> tuple[pd.DataFrame, _Smoothing]:
+                  diagnostics: ScalingSummary) -> tuple[pd.DataFrame, _Smoothing]:
     """Step 3: the merged table the models fit, and the table the smoothing sees.
 
     With ``blanked_cells: zero`` blanked cells count as zero in the models and are left out
@@ -401,12 +386,12 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
 
 
 def _fitted_models(merged: pd.DataFrame, kept: _Kept, maps: dict, classification, options: ScaleOptions,
-                   diagnostics: dict) -> tuple[CAResult, RCResult | None]:
+                   diagnostics: ScalingSummary) -> tuple[CAResult, RCResult | None]:
     """Step 4: the CA (and, for ``estimator: rc2``, the RC model), dimension chosen and oriented.
 
     Both go through ``choose_dimension`` against the classification's reference measure;
-    their figures go to ``diagnostics["ca"]`` and ``diagnostics["rc2"]``, and a warning of
-    the estimator's own model to ``diagnostics["warnings"]``.
+    their figures go to ``diagnostics.ca`` and ``diagnostics.rc2``, and a warning of the
+    estimator's own model to ``diagnostics.warnings``.
     """
     ca = correspondence_analysis(merged, n_components=options.n_components)
     measure = options.reference_measure or classification.reference_measure
@@ -417,49 +402,49 @@ def _fitted_models(merged: pd.DataFrame, kept: _Kept, maps: dict, classification
     col_ref, col_mass = _reference_for(kept.weighted, maps["f"], reference, axis=0)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
     if ca.warning and options.estimator == "ca":
-        diagnostics["warnings"].append(f"{ca.warning} (reference measure: {measure})")
-    diagnostics["ca"] = {
+        diagnostics.warnings.append(f"{ca.warning} (reference measure: {measure})")
+    diagnostics.ca = CASummary(
+        **CASummary.chosen(ca),
         # Listed by the CA's own dimension numbers, not the chosen order.
-        "inertia": {f"dim{d}": float(x) for d, x in sorted(zip(ca.order, ca.inertia))},
-        "total_inertia": float(ca.total_inertia),
-        "chosen_dimension": int(ca.chosen),
-        "chosen_correlation": float(ca.correlations[ca.chosen]),
-        "reference_measure": measure,
-        "correlations": {str(k): float(v) for k, v in ca.correlations.items()},
-        "units_in_ca": {"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
-        "blanked_cells": options.blanked_cells,
-    }
+        inertia={f"dim{d}": float(x) for d, x in sorted(zip(ca.order, ca.inertia))},
+        total_inertia=float(ca.total_inertia),
+        reference_measure=measure,
+        units_in_ca={"m": int(len(ca.row_scores)), "f": int(len(ca.column_scores))},
+        blanked_cells=options.blanked_cells,
+    )
     if options.estimator != "rc2":
         return ca, None
-    rc = _fit_rc2(merged, kept.open, maps["m"], maps["f"], ca, options.rc_dimensions, diagnostics)
+    rc = _fit_rc2(merged, kept.open, maps["m"], maps["f"], ca, options.rc_dimensions)
+    if not rc.converged:
+        diagnostics.warnings.append(rc.warning)
     # The same direction checks as the CA's: the RC scores are what the scale is built from.
     rc = choose_dimension(rc, row_ref, col_ref, row_mass, col_mass, model="RC")
     if rc.warning:
-        diagnostics["warnings"].append(f"{rc.warning} (reference measure: {measure})")
-    diagnostics["rc2"] |= {
-        "chosen_dimension": int(rc.chosen),
-        "chosen_correlation": float(rc.correlations[rc.chosen]),
-        "correlations": {str(k): float(v) for k, v in rc.correlations.items()},
-    }
+        diagnostics.warnings.append(f"{rc.warning} (reference measure: {measure})")
+    diagnostics.rc2 = RCSummary(
+        **rc.summary(),
+        **RCSummary.chosen(rc),
+        dimensions=int(options.rc_dimensions),
+        start=rc.start,
+        blanked_cells=int(rc.blanked.to_numpy().sum()),
+    )
     return ca, rc
 
 
-def _unit_raw_scores(model: CAResult | RCResult, maps: dict, side_weights: pd.Series, key: str,
-                     diagnostics: dict) -> dict[str, pd.DataFrame]:
+def _unit_raw_scores(model: CAResult | RCResult, maps: dict, side_weights: pd.Series,
+                     summary: DimensionSummary) -> dict[str, pd.DataFrame]:
     """Step 5: each side's raw scores per unit (merged units share their group's), and how the sides agree.
 
-    ``diagnostics[key]`` gets the weighted correlation of a unit's two sides on the chosen
-    dimension, and that dimension's correlations with the reference per side.
+    ``summary.male_female_correlation`` gets the weighted correlation of a unit's two sides
+    on the chosen dimension.
     """
     raw = {"m": expand_scores(model.row_scores, maps["m"]), "f": expand_scores(model.column_scores, maps["f"])}
-    diagnostics[key]["male_female_correlation"] = sides_correlation(raw["m"]["dim1"], raw["f"]["dim1"], side_weights)
-    diagnostics[key]["chosen_row_correlation"] = float(model.row_correlations[model.chosen])
-    diagnostics[key]["chosen_column_correlation"] = float(model.column_correlations[model.chosen])
+    summary.male_female_correlation = sides_correlation(raw["m"]["dim1"], raw["f"]["dim1"], side_weights)
     return raw
 
 
 def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str, options: ScaleOptions,
-              diagnostics: dict):
+              diagnostics: ScalingSummary):
     """Step 6 for one side and dimension: the ESRES smoothing, unshrunk (with a warning) at a boundary fit.
 
     Side m's units are the table's rows, smoothed on their partners' (f's) raw scores; f
@@ -472,14 +457,13 @@ def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str
     if smoothed.summary.get("boundary"):
         message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
                    f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
-        log.warning("%s", message)
-        diagnostics["warnings"].append(message)
+        diagnostics.warn(message)
         smoothed.scores = _boundary_fallback(smoothed)
     return smoothed
 
 
 def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.DataFrame, classification,
-                 options: ScaleOptions, diagnostics: dict) -> pd.DataFrame:
+                 options: ScaleOptions, diagnostics: ScalingSummary) -> pd.DataFrame:
     """Steps 6-7: each side smoothed on its partners' raw scores, missing units imputed, standardised.
 
     The columns are those ``UnitScores.scores`` lists, in the order the unit file has them.
@@ -487,7 +471,6 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
     units = pd.Index(classification.units, name="unit")
     # Columns gathered first and framed once: inserting them one by one cost a replicate ~10 ms.
     columns: dict[str, pd.Series] = {}
-    diagnostics["smoothing"] = {}
     for dim, suffix in (("dim1", ""), ("dim2", "2")):
         if dim not in raw["m"].columns:
             for side in SIDES:  # the second dimension of an RC(1) model: nothing to publish
@@ -505,7 +488,7 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
             columns[f"{side}_imputed"] = source
             columns[f"{side}_raw"] = raw[side][dim].reindex(units)
             columns[f"{side}_lambda"] = smoothed.scores["lambda"].reindex(units)
-            diagnostics["smoothing"][side] = smoothed.summary
+            diagnostics.smoothing[side] = smoothed.summary
     for side in SIDES:
         for dim, suffix in (("dim1", ""), ("dim2", "2")):
             if dim in ca_raw[side].columns:
@@ -518,7 +501,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
 
     Each step is a function of its own, in order: ``_kept_table``, ``_merge_maps``,
     ``_model_tables``, ``_fitted_models``, ``_unit_raw_scores``, ``_side_scores``; a user
-    hears (``diagnostics["warnings"]``) of every choice made for them on the way.
+    hears (``diagnostics.warnings``) of every choice made for them on the way.
 
     Parameters
     ----------
@@ -536,24 +519,23 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     UnitScores
         Scores of every unit of the classification, with the fit behind them.
     """
-    diagnostics: dict = {"warnings": []}
+    diagnostics = ScalingSummary()
     kept = _kept_table(table, ca_blank, smooth_blank, options.disconnected, diagnostics)
     maps = _merge_maps(kept.counts, classification, options, diagnostics)
     merged, smoothing = _model_tables(table, kept, ca_blank, maps, options, diagnostics)
     ca, rc = _fitted_models(merged, kept, maps, classification, options, diagnostics)
-    model, model_key, model_name = (ca, "ca", "CA") if rc is None else (rc, "rc2", "RC")
     side_weights = kept.weighted.sum(axis=1) + kept.weighted.sum(axis=0)
-    ca_raw = _unit_raw_scores(ca, maps, side_weights, "ca", diagnostics)
-    raw = ca_raw if rc is None else _unit_raw_scores(rc, maps, side_weights, "rc2", diagnostics)
+    ca_raw = _unit_raw_scores(ca, maps, side_weights, diagnostics.ca)
+    raw = ca_raw if rc is None else _unit_raw_scores(rc, maps, side_weights, diagnostics.rc2)
 
     population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
     scores = _side_scores(smoothing, raw, ca_raw, population, classification, options, diagnostics)
     # The two sides of one unit should rise together: a scale whose husbands' and wives'
     # scores point opposite ways is built, and said to be (of the estimator's own raw scores).
     scale_agreement = sides_correlation(scores["mcamsis"], scores["fcamsis"], population["m"] + population["f"])
-    diagnostics["male_female_correlation"] = scale_agreement
-    _warn(diagnostics, [sides_warning(diagnostics[model_key]["male_female_correlation"], scale_agreement,
-                                      model.row_correlations[model.chosen], model.column_correlations[model.chosen],
-                                      model=model_name)])
+    diagnostics.male_female_correlation = scale_agreement
+    model = diagnostics.model
+    diagnostics.warn(sides_warning(model.male_female_correlation, scale_agreement, model.chosen_row_correlation,
+                                   model.chosen_column_correlation, model="CA" if rc is None else "RC"))
     fit = CAFit(kept=smoothing.fit_table, row_map=maps["m"], column_map=maps["f"], ca=ca, rc=rc)
     return UnitScores(scores=scores, population=population, diagnostics=diagnostics, fit=fit)

@@ -382,7 +382,7 @@ def build_by_status_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataF
     ``table`` is the by-status table (``camsis.tables.tabulate_by_status``); the masks are
     the occupation masks of the title-only build, expanded to every status; hand recodes
     of occupations apply to each of their statuses. Units merged within an occupation then
-    share their score (``share_merged_scores``), reported in ``diagnostics["shared"]``.
+    share their score (``share_merged_scores``), reported in ``diagnostics.shared``.
     """
     from dataclasses import replace
 
@@ -395,7 +395,7 @@ def build_by_status_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataF
     result = build_unit_scores(table, ca, smooth, derived, replace(options, recodes=by_status_recodes(options.recodes, scheme)))
     maps = {"m": result.fit.row_map, "f": result.fit.column_map}
     result.scores = _reimpute(share_merged_scores(result.scores, result.population, maps), result.population, derived)
-    result.diagnostics["shared"] = {
+    result.diagnostics.shared = {
         side: {
             "units": int((result.scores[f"{side}_merged"] > 0).sum()),
             "pools": {str(t): sorted(int(u) for u in group.index)

@@ -16,7 +16,7 @@ import datetime
 import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +39,7 @@ from camsis.filling import fill_classification
 from camsis.linking import PersonColumns
 from camsis.reading import file_sha256
 from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
-from camsis.summary import BlankingSummary, BootstrapInfo, all_warnings, build_summary
+from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_warnings, build_summary
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
@@ -349,7 +349,7 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
                                notes=notes, label_set_names=frame.label_set_names())
     write_csv(table, csv)
     # Labels cut to the format's limits are warnings like the build's: in the notes (write_dta) and here.
-    scaling = dict(units.diagnostics, warnings=list(units.diagnostics.get("warnings", [])) + label_warnings)
+    scaling = replace(units.diagnostics, warnings=units.diagnostics.warnings + label_warnings)
     result = build_summary(
         scale, built, pairs, read_json(blanking), scaling, table, dict(sheet_row), dict(config),
         bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
@@ -374,12 +374,12 @@ def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str,
     frame = classification_from(classification)
     units = UnitScores.load(scores, scaling)
     table = draw.units_for_plots(units, pd.read_csv(csv), frame.variable, frame.frame["title"])
-    axes = draw.ca_axis_labels(units.diagnostics["ca"])
+    axes = draw.ca_axis_labels(units.diagnostics.ca)
     made = {
         "caterpillar_m": lambda: draw.score_caterpillar_figure(table, "m", scale),
         "caterpillar_f": lambda: draw.score_caterpillar_figure(table, "f", scale),
         "shrinkage": lambda: draw.shrinkage_figure(table, scale, mean, sd,
-                                                   "RC" if "rc2" in units.diagnostics else "CA"),
+                                                   "CA" if units.diagnostics.rc2 is None else "RC"),
         "male_female": lambda: draw.sex_figure(table, scale),
         "ca_map": lambda: draw.ca_map_figure(table, scale, axes),
         "linked": lambda: draw.linked_figure(table, scale),
@@ -508,10 +508,10 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
 
 def by_status_summary(table_info, scaling) -> dict:
     """summary.json's ``by_status`` section: the by-status build's pairs and its own scaling diagnostics."""
-    pairs, diagnostics = read_json(table_info), read_json(scaling)
+    pairs, diagnostics = read_json(table_info), ScalingSummary.load(scaling)
     return {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
-            "warnings": diagnostics.get("warnings", []), "shared": diagnostics.get("shared", {}),
-            "ca": diagnostics.get("ca"), "merging": diagnostics.get("merging")}
+            "warnings": diagnostics.warnings, "shared": diagnostics.shared or {},
+            "ca": diagnostics.ca.as_dict() if diagnostics.ca else None, "merging": diagnostics.merging}
 
 
 def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv, *, scale: str,
@@ -557,7 +557,7 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
         f"{pairs['dropped'].get('status_unknown', 0):,} without (kept in the title-only scale only)",
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + [f"warning: {text}" for text in units.diagnostics.get("warnings", [])]
+    ] + [f"warning: {text}" for text in units.diagnostics.warnings]
     write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
               file_label, notes=notes)
     write_csv(table, csv)

@@ -9,11 +9,16 @@ and ``camsis.steps.score_file`` reads it); nothing else writes summary.json.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import camsis
+from camsis.errors import CamsisError
 from camsis.vocabulary import SIDES
+from camsis.writing import read_json, write_json
+
+log = logging.getLogger("camsis.summary")
 
 
 class _Summary:
@@ -93,9 +98,183 @@ class RoundsSummary(_Summary):
     candidates_left_above_threshold: int = 0
 
 
-def all_warnings(*stages: dict) -> list[str]:
-    """Every stage's warnings, in stage order: summary.json and the .dta notes list the same."""
-    return [text for stage in stages for text in stage.get("warnings", [])]
+@dataclass(kw_only=True)
+class DimensionSummary(_Summary):
+    """The chosen dimension of a fitted model (CA or RC), as ``ca.choose_dimension`` left it.
+
+    Attributes
+    ----------
+    chosen_dimension : int
+        The model's own number of the dimension the scale is built from.
+    chosen_correlation : float
+        Its mean signed correlation with the reference measure.
+    correlations : dict
+        Every dimension's (by its own number, as a string) mean signed correlation.
+    chosen_row_correlation, chosen_column_correlation : float
+        The chosen dimension's correlation per side (husbands' rows, wives' columns).
+    male_female_correlation : float or None
+        Weighted correlation of a unit's two raw scores on it (units scored on both sides).
+    """
+
+    chosen_dimension: int
+    chosen_correlation: float
+    correlations: dict[str, float]
+    chosen_row_correlation: float
+    chosen_column_correlation: float
+    male_female_correlation: float | None = None
+
+    @staticmethod
+    def chosen(model) -> dict:
+        """The fields above read off a model after ``choose_dimension`` (``ca.DimensionChoice``)."""
+        return {
+            "chosen_dimension": int(model.chosen),
+            "chosen_correlation": float(model.correlations[model.chosen]),
+            "correlations": {str(k): float(v) for k, v in model.correlations.items()},
+            "chosen_row_correlation": float(model.row_correlations[model.chosen]),
+            "chosen_column_correlation": float(model.column_correlations[model.chosen]),
+        }
+
+
+@dataclass(kw_only=True)
+class CASummary(DimensionSummary):
+    """The CA of a build (``scaling.json``, key ``ca``); fitted with either estimator.
+
+    Attributes
+    ----------
+    inertia : dict
+        Share of the total inertia per dimension, by the CA's own numbers (``dim1``, ...),
+        not the chosen order: the order a reader of the CA expects.
+    total_inertia : float
+        Chi-square / N of the merged table.
+    reference_measure : str
+        The classification column the dimension was chosen and oriented by.
+    units_in_ca : dict
+        Rows (``m``) and columns (``f``) of the merged table with pairs.
+    blanked_cells : str
+        "zero" or "reconstitute" (``ScaleOptions.blanked_cells``).
+    """
+
+    inertia: dict[str, float]
+    total_inertia: float
+    reference_measure: str
+    units_in_ca: dict[str, int]
+    blanked_cells: str
+
+
+@dataclass(kw_only=True)
+class RCSummary(DimensionSummary):
+    """The RC(M) model of a build under ``estimator: rc2`` (``scaling.json``, key ``rc2``).
+
+    Attributes
+    ----------
+    deviance, df, iterations, converged, phi
+        The fit (``camsis.rc.RCResult.summary``).
+    dimensions : int
+        M.
+    start : str
+        What the fit started from ("ca", or the start that won, see ``camsis.rc.fit_rc``).
+    blanked_cells : int
+        Merged cells held as structural zeros.
+    """
+
+    deviance: float
+    df: int
+    iterations: int
+    converged: bool
+    phi: list[float]
+    dimensions: int
+    start: str
+    blanked_cells: int
+
+
+@dataclass
+class ScalingSummary(_Summary):
+    """How stages 4-7 went (``scaling.json``; ``UnitScores.diagnostics``); its keys go to summary.json's top level.
+
+    Optional sections left as None are left out of the file, so a key is there only when
+    the build did that thing.
+
+    Attributes
+    ----------
+    warnings : list of str
+        One line each, what a user must know (dropped blocks, sparse units merged across
+        the whole table, a weak or disagreeing dimension, a boundary smoothing fit ...).
+    dropped_blocks : dict or None
+        Units and pairs outside the main block (``disconnected: drop``).
+    merging : dict
+        Per side, the sparse-unit merge (``camsis.merging.MergeResult.as_dict``).
+    reconstitution : dict or None
+        How the blanked cells were filled (``blanked_cells: reconstitute``).
+    ca : CASummary or None
+        The CA (always fitted: it starts the RC model and draws the CA map).
+    rc2 : RCSummary or None
+        The RC model (``estimator: rc2``).
+    smoothing : dict
+        Per side, the ESRES fit of the first dimension (``camsis.smoothing``).
+    male_female_correlation : float or None
+        Weighted correlation of a unit's mcamsis with its fcamsis.
+    shared : dict or None
+        By-status builds: units sharing their occupation's merged score
+        (``camsis.statuses.build_by_status_scores``).
+    """
+
+    warnings: list[str] = field(default_factory=list)
+    dropped_blocks: dict | None = None
+    merging: dict[str, dict] = field(default_factory=dict)
+    reconstitution: dict | None = None
+    ca: CASummary | None = None
+    rc2: RCSummary | None = None
+    smoothing: dict[str, dict] = field(default_factory=dict)
+    male_female_correlation: float | None = None
+    shared: dict | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("dropped_blocks", "reconstitution", "rc2", "shared")
+
+    def as_dict(self) -> dict:
+        """Plain types, as JSON stores them; optional sections left as None are left out."""
+        return {key: value for key, value in asdict(self).items() if value is not None or key not in self.OPTIONAL}
+
+    def warn(self, *messages: str | None) -> None:
+        """Log each message and keep it for summary.json and the notes (None entries are skipped)."""
+        for message in messages:
+            if message:
+                log.warning("%s", message)
+                self.warnings.append(message)
+
+    @property
+    def model(self) -> DimensionSummary | None:
+        """The summary of the model the scale is built from: the RC model's, else the CA's."""
+        return self.rc2 or self.ca
+
+    @classmethod
+    def from_dict(cls, data: dict, source="scaling.json") -> ScalingSummary:
+        """What ``as_dict`` wrote, typed again; a file of another layout is a one-line CamsisError."""
+        try:
+            sections = {"ca": CASummary, "rc2": RCSummary}
+            typed = {key: sections[key](**value) if key in sections and value is not None else value
+                     for key, value in data.items()}
+            return cls(**typed)
+        except TypeError as err:
+            raise CamsisError(f"{source} is not a scaling summary this camsis wrote ({err}): rebuild the scale") from None
+
+    @classmethod
+    def load(cls, path) -> ScalingSummary:
+        """Read a ``scaling.json``."""
+        return cls.from_dict(read_json(path), path)
+
+    def save(self, path) -> None:
+        """Write ``scaling.json`` (atomically)."""
+        write_json(self.as_dict(), path)
+
+
+def all_warnings(*stages: dict | ScalingSummary) -> list[str]:
+    """Every stage's warnings, in stage order: summary.json and the .dta notes list the same.
+
+    A stage is its saved JSON (a dict with a ``warnings`` list) or a summary with a
+    ``warnings`` attribute.
+    """
+    return [text for stage in stages
+            for text in (stage.get("warnings", []) if isinstance(stage, dict) else stage.warnings)]
 
 
 def build_summary(
@@ -103,7 +282,7 @@ def build_summary(
     built: str,
     table_info: dict,
     blanking: dict,
-    scaling: dict,
+    scaling: ScalingSummary,
     score_table,
     sheet_row: dict,
     config: dict,
@@ -122,7 +301,7 @@ def build_summary(
         ``input_sha256``.
     blanking : dict
         ``blanking.json`` (``BlankingSummary``).
-    scaling : dict
+    scaling : ScalingSummary
         ``scaling.json`` (``UnitScores.diagnostics``): its keys go to the top level.
     score_table : DataFrame
         The published table (``camsis.filling.fill_classification``).
@@ -146,7 +325,7 @@ def build_summary(
         "pairs_used": table_info["used"],
         "dropped": table_info["dropped"],
         "blanking": blanking,
-        **scaling,
+        **scaling.as_dict(),
         "warnings": all_warnings(blanking, scaling),
         "codes_written": len(score_table),
         "units_imputed": {side: int((score_table[f"{side}_imputed"] > 0).sum()) for side in SIDES},
