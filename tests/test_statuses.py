@@ -165,6 +165,31 @@ def test_merged_units_of_one_occupation_share_a_population_weighted_score():
     assert shared.loc[11121, "mcamsis"] == 20.0 and shared.loc[11121, "m_merged"] == 0
 
 
+def test_sharing_skips_missing_scores_and_keeps_flags_of_wholly_imputed_pools():
+    """Closed forms: a member without a score is left out of its pool's mean (and gets the mean);
+    a pool with a scored member clears its members' imputation flags, a wholly imputed pool keeps
+    them; a pool whose members all lack a score stays without one."""
+    index = pd.Index([11111, 11112, 11113, 11121, 11122, 11131, 11132], name="unit")
+    nan = np.nan
+    scores = pd.DataFrame({
+        "mcamsis": [40.0, nan, 60.0, 30.0, 50.0, nan, nan], "mcam_se": [2.0, nan, 1.0, 1.0, 3.0, nan, nan],
+        "n_m": [4.0, 0.0, 6.0, 1.0, 2.0, 0.0, 0.0], "m_imputed": [0, 1111, 0, 112, 112, 0, 0],
+    }, index=index)
+    scores[["fcamsis", "fcam_se", "n_f", "f_imputed"]] = scores[["mcamsis", "mcam_se", "n_m", "m_imputed"]].to_numpy()
+    population = pd.DataFrame({"m": [1.0, 2.0, 3.0, 1.0, 1.0, 1.0, 1.0]}, index=index)
+    population["f"] = population["m"]
+    merge = pd.Series([11113, 11113, 11113, 11122, 11122, 11132, 11132], index=index)
+    shared = share_merged_scores(scores, population, {"m": merge, "f": merge})
+    assert shared.loc[[11111, 11112, 11113], "mcamsis"].tolist() == pytest.approx([(40 + 3 * 60) / 4] * 3)
+    assert shared.loc[11112, "mcam_se"] == pytest.approx(np.hypot(2, 3 * 1) / 4)
+    assert shared.loc[[11111, 11112, 11113], "n_m"].tolist() == [10.0] * 3
+    assert shared.loc[[11111, 11112, 11113], "m_imputed"].tolist() == [0, 0, 0]
+    assert shared.loc[[11121, 11122], "mcamsis"].tolist() == pytest.approx([40.0, 40.0])
+    assert shared.loc[[11121, 11122], "m_imputed"].tolist() == [112, 112]
+    assert shared.loc[[11131, 11132], "mcamsis"].isna().all() and shared.loc[11131, "m_merged"] == 11132
+    assert shared["m_imputed"].dtype == scores["m_imputed"].dtype and shared.equals(shared)
+
+
 @pytest.fixture(scope="module")
 def status_build():
     """Both scales of one simulated survey with status effects (SOC2020 x empst3)."""

@@ -231,36 +231,42 @@ def share_merged_scores(scores: pd.DataFrame, population: pd.DataFrame, maps: di
     occupation, _ = split(units)
     for side in SIDES:
         target = maps[side].reindex(out.index).to_numpy(dtype=np.int64)
-        pool = pd.Series(list(zip(target, occupation)), index=out.index)
-        size = pool.map(pool.value_counts())
-        pooled = (size > 1).to_numpy()
+        # One integer per (CA row, occupation) pool, and sums per pool by np.bincount: a pandas
+        # group-by on tuples per column cost the by-status build ~0.3 s.
+        _, pool = np.unique(np.stack([target, occupation], axis=1), axis=0, return_inverse=True)
+        pool = pool.ravel()
+        pooled = np.bincount(pool)[pool] > 1
         out[f"{side}_merged"] = np.where(pooled, target, 0).astype(np.int64)
         if not pooled.any():
             continue
         keys = pool[pooled]
-        weight = population[side].reindex(out.index)[pooled].fillna(0.0) + 1e-12
+        size = int(keys.max()) + 1
+        weight = population[side].reindex(out.index).to_numpy(dtype=float)[pooled]
+        weight = np.nan_to_num(weight, nan=0.0) + 1e-12
         for suffix in SHARED_COLUMNS:
             column = f"{side}{suffix}"
             if column not in out:
                 continue
-            values = out.loc[pooled, column].astype(float)
-            have = values.notna()
-            frame = pd.DataFrame({"key": keys[have], "w": weight[have], "x": values[have]})
-            if suffix == "cam_se":
-                frame["wx"] = (frame["w"] * frame["x"]) ** 2
-                sums = frame.groupby("key")[["wx", "w"]].sum()
-                shared = np.sqrt(sums["wx"]) / sums["w"]
-            else:
-                frame["wx"] = frame["w"] * frame["x"]
-                sums = frame.groupby("key")[["wx", "w"]].sum()
-                shared = sums["wx"] / sums["w"]
-            out.loc[pooled, column] = keys.map(shared).to_numpy(dtype=float)
-        n = out.loc[pooled, f"n_{side}"].groupby(keys).transform("sum")
-        out.loc[pooled, f"n_{side}"] = n.to_numpy()
-        imputed = out.loc[pooled, f"{side}_imputed"]
+            values = out[column].to_numpy(dtype=float, copy=True)
+            x = values[pooled]
+            have = ~np.isnan(x)
+            w, wx = weight[have], weight[have] * x[have]
+            total = np.bincount(keys[have], weights=w, minlength=size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if suffix == "cam_se":
+                    shared = np.sqrt(np.bincount(keys[have], weights=wx**2, minlength=size)) / total
+                else:
+                    shared = np.bincount(keys[have], weights=wx, minlength=size) / total
+            values[pooled] = np.where(total[keys] > 0, shared[keys], np.nan)
+            out[column] = values
+        n = out[f"n_{side}"].to_numpy(dtype=float, copy=True)
+        n[pooled] = np.bincount(keys, weights=n[pooled], minlength=size)[keys]
+        out[f"n_{side}"] = n
+        imputed = out[f"{side}_imputed"].to_numpy().copy()
         # A pool with scored members gives them all that score: none of them is imputed any more.
-        scored = (imputed == 0).groupby(keys).transform("any")
-        out.loc[pooled, f"{side}_imputed"] = imputed.where(~scored.to_numpy(), 0).to_numpy()
+        scored = np.bincount(keys, weights=(imputed[pooled] == 0), minlength=size)[keys] > 0
+        imputed[np.flatnonzero(pooled)[scored]] = 0
+        out[f"{side}_imputed"] = imputed
     return out
 
 
