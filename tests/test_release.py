@@ -21,29 +21,68 @@ import pytest
 import yaml
 
 from camsis.match import match
-from camsis.release import release_metadata, write_release
+from camsis.release import numeric_columns, release_metadata, write_release
+from camsis.statuses import load_scheme
 
 from helpers import REPO
 
 DATA = REPO / "tests" / "data"
 V1, V2 = DATA / "gb_soc2020_v1.dta", DATA / "gb_soc2020_v2.dta"
 SUMMARY = json.loads((DATA / "release_summary.json").read_text())
+# What summary.json says of a by-status build (the demo's figures, rounded).
+BY_STATUS_SUMMARY = dict(SUMMARY, status_unknown=11533, by_status={
+    "statuses": "empst3", "pairs_used": 182067, "dropped": {"status_unknown": 11533}, "warnings": [],
+    "shared": {"m": {"units": 584, "pools": {}}, "f": {"units": 587, "pools": {}}},
+    "merging": {"m": {"merged": 433}, "f": {"merged": 423}},
+    "ca": {"chosen_dimension": 1, "chosen_correlation": 0.6994, "reference_measure": "isei"}})
 
 
-def release(tmp_path, score_file, scale):
+def built_with_statuses(tmp_path):
+    """A scale as the workflow builds it with statuses: {scale}.dta (title-only) and {scale}_by_status.dta.
+
+    Made from the published v2: its status-0 rows are the title-only file (as the workflow's
+    are), and the by-status file gains the combined code soc2020_empst3 after empst3.
+    """
+    scores, meta = pyreadstat.read_dta(str(V2))
+    scores = numeric_columns(scores)
+    labels = meta.column_names_to_labels
+    by_status = scores.copy()
+    by_status.insert(2, "soc2020_empst3", by_status.soc2020 * 10 + by_status.empst3)
+    title = scores[scores.empst3 == 0].drop(columns=["empst3", "n_hbst3", "n_wbst3"]).reset_index(drop=True)
+    paths = tmp_path / "gb_soc2020_built.dta", tmp_path / "gb_soc2020_built_by_status.dta"
+    for frame, path in zip((title, by_status), paths):
+        values = {k: v for k, v in meta.variable_value_labels.items() if k in frame}
+        pyreadstat.write_dta(frame, str(path), column_labels=[labels.get(c) or "combined code" for c in frame.columns],
+                             variable_value_labels=values, version=13)
+    return paths
+
+
+def release(tmp_path, score_file, scale, by_status_file=None):
+    summary = BY_STATUS_SUMMARY if by_status_file else SUMMARY
     meta = release_metadata(scale, {"version": "2.1", "author": ""}, {"author": "Lambert, Paul; Prandy, Ken"},
-                            SUMMARY, "soc2020")
+                            summary, "soc2020")
     folder, zipped = tmp_path / "release", tmp_path / f"{scale}_release.zip"
-    files = write_release(score_file, SUMMARY, folder, zipped, meta)
+    scheme = load_scheme("empst3", REPO / "data" / "statuses") if by_status_file else None
+    files = write_release(score_file, summary, folder, zipped, meta, by_status_file, scheme)
     return folder, zipped, files
 
 
-@pytest.fixture(params=["v1", "v2"])
+@pytest.fixture(params=["v1", "v2", "built"])
 def published(request, tmp_path):
-    score_file = V1 if request.param == "v1" else V2
+    """v1: title-only; v2: one by-status file; built: a title-only file and its by-status file."""
     scale = f"gb_soc2020_{request.param}"
-    folder, zipped, files = release(tmp_path, score_file, scale)
+    if request.param == "built":
+        score_file, by_status_file = built_with_statuses(tmp_path)
+    else:
+        score_file, by_status_file = (V1 if request.param == "v1" else V2), None
+    folder, zipped, files = release(tmp_path, score_file, scale, by_status_file)
     return scale, score_file, folder, zipped, files
+
+
+def tables(scale, folder):
+    """(stem, source .dta) of each table of a release."""
+    stems = [scale] + ([f"{scale}_by_status"] if (folder / f"{scale}_by_status.dta").exists() else [])
+    return stems
 
 
 def numeric(frame):
@@ -52,30 +91,36 @@ def numeric(frame):
 
 def test_sav_and_tsv_hold_the_dta_values_and_labels(published):
     scale, score_file, folder, _, _ = published
-    dta, dmeta = pyreadstat.read_dta(str(folder / f"{scale}.dta"))
-    sav, smeta = pyreadstat.read_sav(str(folder / f"{scale}.sav"))
-    assert (folder / f"{scale}.dta").read_bytes() == score_file.read_bytes()
-    assert list(sav.columns) == list(dta.columns)
-    pd.testing.assert_frame_equal(numeric(sav), numeric(dta))
-    assert smeta.column_names_to_labels == dmeta.column_names_to_labels
-    assert smeta.creation_time.date().isoformat() == SUMMARY["built"]  # stamped with the build date
-    assert smeta.variable_value_labels["soc2020"][2134] == dmeta.variable_value_labels["soc2020"][2134]
-    assert smeta.variable_value_labels["ns_sec"][7] == dmeta.variable_value_labels["ns_sec"][7]
-    if "empst3" in dta:
-        assert smeta.variable_value_labels["empst3"] == {0: "0. Unknown", 1: "1. Self-employed",
-                                                         2: "2. Manager/supervisor", 3: "3. Employee"}
-    tsv = pd.read_csv(folder / f"{scale}.tsv", sep="\t")
-    assert list(tsv.columns) == list(dta.columns)
-    np.testing.assert_allclose(numeric(tsv).to_numpy(), numeric(dta).to_numpy(), rtol=1e-12, equal_nan=True)
-    first = (folder / f"{scale}.tsv").read_text().splitlines()[1].split("\t")
-    assert first[0] == "1"  # codes as the published .dat shows them, not 1.0
+    for stem in tables(scale, folder):
+        source = score_file if stem == scale else score_file.with_name(f"{stem}.dta")
+        dta, dmeta = pyreadstat.read_dta(str(folder / f"{stem}.dta"))
+        sav, smeta = pyreadstat.read_sav(str(folder / f"{stem}.sav"))
+        assert (folder / f"{stem}.dta").read_bytes() == source.read_bytes()
+        assert list(sav.columns) == list(dta.columns)
+        pd.testing.assert_frame_equal(numeric(sav), numeric(dta))
+        assert smeta.column_names_to_labels == dmeta.column_names_to_labels
+        assert smeta.creation_time.date().isoformat() == SUMMARY["built"]  # stamped with the build date
+        assert smeta.variable_value_labels["soc2020"][2134] == dmeta.variable_value_labels["soc2020"][2134]
+        assert smeta.variable_value_labels["ns_sec"][7] == dmeta.variable_value_labels["ns_sec"][7]
+        if "empst3" in dta:
+            assert smeta.variable_value_labels["empst3"] == {0: "0. Unknown", 1: "1. Self-employed",
+                                                             2: "2. Manager/supervisor", 3: "3. Employee"}
+        tsv = pd.read_csv(folder / f"{stem}.tsv", sep="\t")
+        assert list(tsv.columns) == list(dta.columns)
+        np.testing.assert_allclose(numeric(tsv).to_numpy(), numeric(dta).to_numpy(), rtol=1e-12, equal_nan=True)
+        first = (folder / f"{stem}.tsv").read_text().splitlines()[1].split("\t")
+        assert first[0] == "1"  # codes as the published .dat shows them, not 1.0
+    assert ("empst3" in pyreadstat.read_dta(str(folder / f"{tables(scale, folder)[-1]}.dta"), metadataonly=True)[1]
+            .column_names) == (not scale.endswith("v1"))
 
 
 def test_checksums_and_zip_cover_every_file(published):
     scale, _, folder, zipped, files = published
     names = {p.name for p in files}
-    assert names == {f"{scale}.dta", f"{scale}.sav", f"{scale}.tsv", f"{scale}_readme.txt", f"{scale}_match.do",
-                     f"{scale}_match.sps", f"{scale}_match.R", "CITATION.cff", "SHA256SUMS"}
+    table_names = {f"{stem}{suffix}" for stem in tables(scale, folder) for suffix in (".dta", ".sav", ".tsv")}
+    assert names == table_names | {f"{scale}_readme.txt", f"{scale}_match.do", f"{scale}_match.sps",
+                                   f"{scale}_match.R", "CITATION.cff", "SHA256SUMS"}
+    assert (f"{scale}_by_status.sav" in names) == scale.endswith("built")
     assert {p.name for p in folder.iterdir()} == names
     listed = dict(reversed(line.split("  ", 1)) for line in (folder / "SHA256SUMS").read_text().splitlines())
     assert set(listed) == names - {"SHA256SUMS"}
@@ -105,10 +150,26 @@ def test_readme_states_the_builds_own_facts(published):
                  "a warning the build raised (test)", "Couples are unweighted", "Lambert, Paul; Prandy, Ken (2026)",
                  f"do {scale}_match.do", "Prandy, K. and Lambert, P. (2003)"]:
         assert fact in text, fact
-    if scale.endswith("v2"):
-        assert "employment status empst3" in text and "3 3. Employee" in text
+    if scale.endswith("v1"):
+        assert "no employment status" in text and "empst3" not in text
+        return
+    assert "employment status empst3 (Employment status measure)" in text and "3 3. Employee" in text
+    assert "one row per soc2020 x empst3, 1,787 rows" in text
+    assert f"do {scale}_match.do occ empst sex" in text and "!add_camsis occ=occ status=empst sex=sex." in text
+    if scale.endswith("built"):
+        for fact in [f"Status 0 ('no information') rows are defined as the title-only scale: their mcamsis and "
+                     f"fcamsis are those of {scale}.dta, built from the same pairs",
+                     "every group code has a row for status 0 only, and takes that score whatever the status",
+                     "soc2020_empst3 is the combined code soc2020*10 + empst3",
+                     "from the 182,067 pairs with a scored status on both sides; 11,533 pairs without one",
+                     "a blanked cell covers every status", "statuses 1 and 2 pooled first, then the whole occupation",
+                     "433 units on the men's side, 423 on the women's", "584 units (men) and 587 (women)",
+                     f"on soc2020 and empst3 in {scale}_by_status.dta",
+                     f"camsis match mydata.dta --scores {scale}_by_status.dta --occ occ --status empst",
+                     f"camsis match --scores {scale}.dta)", f"{scale}_by_status.sav"]:
+            assert fact in text, fact
     else:
-        assert "no employment status" in text
+        assert "title-only" in text and "_by_status" not in text
 
 
 def test_citation_cff_is_valid_yaml_with_the_metadata(published):
@@ -127,35 +188,47 @@ def test_metadata_sheet_first_then_config_then_defaults():
     assert meta["title"] == "CAMSIS scale s for SOC2020" and meta["version"] == "1.0"
 
 
+# Codes at every level, invalid (9999, 5.5) and missing (-9, empty) ones; statuses scored (1-3),
+# unknown (0), missing (empty, -1), not in the scheme (7: a unit stays unmatched, a group
+# takes its status-0 score) and not a whole number (1.5: unmatched).
 SURVEY = pd.DataFrame({
-    "id": np.arange(9) + 1,
-    "occ": [1, 11, 111, 9269, 2114, 9999, 5.5, -9, np.nan],
-    "emp": [1, 2, 0, 1, np.nan, 1, 1, -1, 7],
-    "sex": [1, 2, 1, 2, 1, 2, 1, 3, 2],
+    "id": np.arange(12) + 1,
+    "occ": [1, 11, 111, 9269, 2114, 9999, 5.5, -9, np.nan, 1111, 11, 2114],
+    "emp": [1, 2, 7, 1, np.nan, 1, 1, -1, 0, 7, 1.5, 3],
+    "sex": [1, 2, 1, 2, 1, 2, 1, 3, 2, 1, 2, 1],
 })
 
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript is not installed (apt-get install r-base-core r-cran-haven)")
 def test_r_match_file_gives_the_same_scores_as_camsis_match(published, tmp_path):
+    """add_camsis in R and camsis.match on the same survey: with a status (the by-status file) and without."""
     scale, score_file, folder, _, _ = published
     has_haven = subprocess.run(["Rscript", "-e", "library(haven)"], capture_output=True)
     if has_haven.returncode:
         pytest.skip("the R package haven is not installed (apt-get install r-cran-haven)")
-    survey = SURVEY.assign(emp=SURVEY.emp.where(SURVEY.emp != 7, 2))  # invalid statuses behave differently by design
-    pyreadstat.write_dta(survey, str(tmp_path / "survey.dta"), variable_value_labels={"sex": {1: "Male", 2: "Female"}})
-    status = "status = 'emp', " if scale.endswith("v2") else ""
-    script = (f"source('{scale}_match.R'); d <- haven::read_dta('{tmp_path / 'survey.dta'}'); "
-              f"o <- add_camsis(d, 'occ', {status}sex = 'sex'); "
-              f"stopifnot(identical(attr(o$sex, 'labels'), attr(d$sex, 'labels')), identical(o$id, d$id)); "
-              f"write.csv(as.data.frame(lapply(o, as.numeric)), '{tmp_path / 'out.csv'}', row.names = FALSE)")
-    done = subprocess.run(["Rscript", "-e", script], cwd=folder, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    out = pd.read_csv(tmp_path / "out.csv")
-    expected, summary = match(survey, pyreadstat.read_dta(str(score_file))[0], "occ",
-                              status="emp" if status else None, sex="sex")
-    assert list(out.columns) == list(expected.columns)
-    np.testing.assert_allclose(out.to_numpy(float), expected.to_numpy(float), equal_nan=True)
-    assert f"{summary['matched']} of 9 rows matched, {summary['missing']} missing codes" in done.stderr
+    pyreadstat.write_dta(SURVEY, str(tmp_path / "survey.dta"), variable_value_labels={"sex": {1: "Male", 2: "Female"}})
+    by_status_file = folder / f"{scale}_by_status.dta"
+    for status in ([None] if scale.endswith("v1") else ["emp", None]):
+        argument = f"status = '{status}', " if status else ""
+        script = (f"source('{scale}_match.R'); d <- haven::read_dta('{tmp_path / 'survey.dta'}'); "
+                  f"o <- add_camsis(d, 'occ', {argument}sex = 'sex'); "
+                  f"stopifnot(identical(attr(o$sex, 'labels'), attr(d$sex, 'labels')), identical(o$id, d$id)); "
+                  f"write.csv(as.data.frame(lapply(o, as.numeric)), '{tmp_path / 'out.csv'}', row.names = FALSE)")
+        done = subprocess.run(["Rscript", "-e", script], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        out = pd.read_csv(tmp_path / "out.csv")
+        # the file camsis match is given: with a status, the by-status file where the release has one
+        scores = by_status_file if status and by_status_file.exists() else score_file
+        expected, summary = match(SURVEY, pyreadstat.read_dta(str(scores))[0], "occ", status=status, sex="sex")
+        assert list(out.columns) == list(expected.columns)
+        np.testing.assert_allclose(out.to_numpy(float), expected.to_numpy(float), equal_nan=True)
+        assert f"{summary['matched']} of 12 rows matched, {summary['missing']} missing codes" in done.stderr
+        assert f"not in {scores.name}" in done.stderr
+        if status:  # what the statuses did, so the comparison above covers every branch
+            assert summary["status_title_only"] == 3 and summary["status_missing"] == 1  # groups 1, 11, 111 at 7; 2114
+            assert summary["not_in_scores"] == 4  # 9999, 5.5, 1111 at 7, 11 at 1.5
+            title_only = match(SURVEY, pyreadstat.read_dta(str(scores))[0], "occ")[0]
+            assert expected.mcamsis[3] != title_only.mcamsis[3]  # 9269 self-employed: the status changed the score
 
 
 def stata_structure(text):
@@ -170,13 +243,57 @@ def stata_structure(text):
     return code
 
 
+def stata_blocks(code):
+    """Each line of a do-file with the headers of the blocks it is in (``if ... {``, ``else {``)."""
+    stack, lines, previous = [], [], ""
+    for line in code.splitlines():
+        text = line.strip()
+        if text == "}":
+            stack.pop()
+        elif text.endswith("{"):
+            if text.startswith("else"):
+                assert previous == "}", "else must follow the closing brace of its if"
+            stack.append(text)
+        else:
+            lines.append((text, tuple(stack)))
+        previous = text
+    assert not stack
+    return lines
+
+
+STATUS_GIVEN = 'if "`status\'" != "" {'
+
+
+def columns_of(path):
+    reader = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
+    return set(reader(str(path), metadataonly=True)[1].column_names)
+
+
 def test_stata_do_file_structure(published):
     scale, _, folder, _, _ = published
     code = stata_structure((folder / f"{scale}_match.do").read_text())
-    dta_columns = pyreadstat.read_dta(str(folder / f"{scale}.dta"), metadataonly=True)[1].column_names
-    used = re.search(r"^\s*use (.+?) using", code, re.M).group(1).split()
-    assert set(used) <= set(dta_columns) and {"soc2020", "mcamsis", "fcamsis"} <= set(used)
-    assert ("empst3" in used) == scale.endswith("v2")
+    blocks = stata_blocks(code)
+    uses = [(re.match(r"use (.+?) using", text).group(1).split(), stack) for text, stack in blocks
+            if text.startswith("use ")]
+    merges = [(text, stack) for text, stack in blocks if text.startswith("merge ")]
+    title, by_status = columns_of(folder / f"{scale}.dta"), None
+    if scale.endswith("built"):  # by status where a status is given, else the title-only file
+        by_status = columns_of(folder / f"{scale}_by_status.dta")
+        assert [stack[-1] for _, stack in uses] == [STATUS_GIVEN, "else {"]
+        (status_used, _), (title_used, _) = uses
+        assert "empst3" in status_used and set(status_used) <= by_status
+        assert "empst3" not in title_used and set(title_used) <= title
+        assert [stack[-1] for _, stack in merges] == [STATUS_GIVEN, STATUS_GIVEN, "else {"]
+        assert "`state'" in merges[0][0] and "update" in merges[1][0] and "`state'" not in merges[2][0]
+        assert (f'local scores "{scale}_by_status.dta"', (STATUS_GIVEN,)) in blocks
+        assert any("CAMSIS_STATUS_SCORES" in text for text, _ in blocks)
+    else:
+        (used, stack), = uses
+        assert all(stack == ("quietly {",) for _, stack in uses + merges)  # one look-up, no branches
+        assert set(used) <= title and ("empst3" in used) == scale.endswith("v2")
+        assert len(merges) == (2 if scale.endswith("v2") else 1)
+    for used, _ in uses:
+        assert {"soc2020", "mcamsis", "fcamsis"} <= set(used)
     assert re.search(r"^version 13$", code, re.M) and re.search(r"^args occ status sex$", code, re.M)
     assert f'local scores "{scale}.dta"' in code
     assert code.count("preserve") == code.count("restore") == 1
@@ -192,11 +309,28 @@ def spss_commands(text):
             assert not current, f"comment inside a command: {line}"
             continue
         current.append(line.strip())
-        if line.rstrip().endswith(".") or line.strip().startswith("!IF") or line.strip() == "!IFEND":
+        if line.rstrip().endswith(".") or line.strip().startswith("!IF") or line.strip() in ("!IFEND", "!ELSE"):
             commands.append(" ".join(current))
             current = []
     assert not current, f"unterminated command: {current}"
     return commands
+
+
+def spss_branches(commands):
+    """Each command with the macro conditions it is under (an !ELSE branch as 'not <condition>')."""
+    stack, out = [], []
+    for command in commands:
+        if command.startswith("!IF "):
+            stack.append(command)
+        elif command == "!ELSE":
+            assert stack and not stack[-1].startswith("not "), "!ELSE without its !IF"
+            stack[-1] = "not " + stack[-1]
+        elif command == "!IFEND":
+            stack.pop()
+        else:
+            out.append((command, tuple(stack)))
+    assert not stack
+    return out
 
 
 def test_spss_syntax_structure(published):
@@ -204,14 +338,30 @@ def test_spss_syntax_structure(published):
     commands = spss_commands((folder / f"{scale}_match.sps").read_text())
     first = [c.split()[0].upper() for c in commands]
     assert first[0] == "DEFINE" and commands[-1] == "!ENDDEFINE."
-    assert first.count("!IF") == first.count("!IFEND")
     assert sum(c.upper().startswith("DO IF") for c in commands) == sum(c.upper() == "END IF." for c in commands)
-    sav_columns = pyreadstat.read_sav(str(folder / f"{scale}.sav"), metadataonly=True)[1].column_names
-    get = next(c for c in commands if c.startswith("GET FILE"))
-    kept = re.search(r"/KEEP=(.+?) /RENAME", get).group(1).split()
-    assert set(kept) <= set(sav_columns) and ("empst3" in kept) == scale.endswith("v2")
-    renamed = re.search(r"/RENAME=\((.+) = (.+)\)", get)
-    assert renamed.group(1).split() == kept and len(renamed.group(2).split()) == len(kept)
+    branches = spss_branches(commands[1:-1])
+    status_given = "!IF (!status !NE none) !THEN"
+    gets = [(c, stack) for c, stack in branches if c.startswith("GET FILE")]
+    for get, _ in gets:
+        kept = re.search(r"/KEEP=(.+?) /RENAME", get).group(1).split()
+        renamed = re.search(r"/RENAME=\((.+) = (.+)\)", get)
+        assert renamed.group(1).split() == kept and len(renamed.group(2).split()) == len(kept)
+        source = re.match(r"GET FILE=(\S+)", get).group(1)
+        sav = folder / (f"{scale}_by_status.sav" if source == "!byscores" else f"{scale}.sav")
+        assert set(kept) <= columns_of(sav) and {"soc2020", "mcamsis", "fcamsis"} <= set(kept)
+        assert ("empst3" in kept) == (source == "!byscores" or scale.endswith("v2"))
+    own_status = [stack for c, stack in branches if c.startswith("IF (NOT MISSING(!status)")]
+    if scale.endswith("built"):
+        assert [(re.match(r"GET FILE=(\S+)", g).group(1), stack) for g, stack in gets] == [
+            ("!byscores", (status_given,)), ("!scores", ("not " + status_given,))]
+        assert own_status == [(status_given,)]
+        assert f"!DEFAULT('{scale}_by_status.sav')" in commands[0]
+        dropped = [stack for c, stack in branches if c == "MATCH FILES /FILE=* /DROP=camsis_status camsis_m0 camsis_f0."]
+        assert dropped == [(status_given,)]  # the survey's status helpers go in the branch that made them
+    else:
+        assert len(gets) == 1 and gets[0][1] == ()
+        assert own_status == ([(status_given,)] if scale.endswith("v2") else [])
+        assert "byscores" not in commands[0]
     matches = [c for c in commands if c.startswith("MATCH FILES") and "/TABLE" in c]
     assert matches and all("/BY camsis_code" in c for c in matches)
     assert f"!DEFAULT('{scale}.sav')" in commands[0]

@@ -54,24 +54,37 @@ def test_every_dta_the_workflow_writes_is_readable_by_stata_13(demo):
 
 
 def test_release_target_publishes_every_scale(demo):
-    """`snakemake release` after the quick start: only the release jobs run, from the build's own files."""
+    """`snakemake release` after the quick start: only the release jobs run, from the build's own files.
+
+    The demo is built with statuses, so its release has the by-status tables too. The folder
+    holds exactly the release (every file in SHA256SUMS and the zip, no Snakemake marker).
+    """
+    import subprocess
     import zipfile
 
     done = snakemake(demo, "release")
     assert done.returncode == 0, done.stderr[-3000:]
     folder = demo / "results/gb_soc2020_demo/release"
-    # Snakemake marks a directory output with a hidden .snakemake_timestamp; the release is the rest.
-    names = {p.name for p in folder.iterdir() if p.name != ".snakemake_timestamp"}
-    assert {"gb_soc2020_demo.dta", "gb_soc2020_demo.sav", "gb_soc2020_demo.tsv", "gb_soc2020_demo_readme.txt",
-            "gb_soc2020_demo_match.do", "gb_soc2020_demo_match.sps", "gb_soc2020_demo_match.R",
-            "CITATION.cff", "SHA256SUMS"} == names
-    assert (folder / "gb_soc2020_demo.dta").read_bytes() == (demo / "results/gb_soc2020_demo/gb_soc2020_demo.dta").read_bytes()
+    names = {p.name for p in folder.iterdir()}
+    tables = {f"gb_soc2020_demo{kind}.{ext}" for kind in ("", "_by_status") for ext in ("dta", "sav", "tsv")}
+    assert tables | {"gb_soc2020_demo_readme.txt", "gb_soc2020_demo_match.do", "gb_soc2020_demo_match.sps",
+                     "gb_soc2020_demo_match.R", "CITATION.cff", "SHA256SUMS"} == names
+    for table in ("gb_soc2020_demo.dta", "gb_soc2020_demo_by_status.dta"):
+        assert (folder / table).read_bytes() == (demo / "results/gb_soc2020_demo" / table).read_bytes()
+    listed = {line.split("  ", 1)[1] for line in (folder / "SHA256SUMS").read_text().splitlines()}
+    assert listed == names - {"SHA256SUMS"}
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder).returncode == 0
     summary = json.loads((demo / "results/gb_soc2020_demo/summary.json").read_text())
     readme = " ".join((folder / "gb_soc2020_demo_readme.txt").read_text().split())
     assert f"Pairs read {summary['pairs_read']:,}, used {summary['pairs_used']:,}" in readme
     assert "version 1.0" in readme and summary["input"]["sha256"] in readme
+    assert f"from the {summary['by_status']['pairs_used']:,} pairs with a scored status on both sides" in readme
+    assert "Status 0 ('no information') rows are defined as the title-only scale" in readme
+    assert "statuses 1 and 2 pooled first" in readme  # empst3's groups, from the scheme
+    assert "gb_soc2020_demo_by_status.dta" in (folder / "gb_soc2020_demo_match.R").read_text()
     with zipfile.ZipFile(demo / "results/gb_soc2020_demo/gb_soc2020_demo_release.zip") as archive:
         assert {n.split("/", 1)[1] for n in archive.namelist()} == names
+    assert planned_jobs(demo, "release") == set()  # every file of the release is a tracked output
 
 
 def test_units_have_mean_50_sd_15_over_the_input_population(demo):

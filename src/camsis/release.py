@@ -14,6 +14,7 @@ import hashlib
 import json
 import textwrap
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -154,14 +155,108 @@ def _method_lines(summary: dict) -> list[str]:
     return lines
 
 
-def readme_text(meta: dict, summary: dict, layout: dict, files: list[str]) -> str:
-    """The release's readme, in the published readmes' order, from this build's facts."""
-    scale, code, status = meta["scale"], layout["code"], layout["status"]
+def _status_section(files: "MatchFiles", layout: dict, summary: dict, scheme=None) -> str:
+    """What the readme says of employment status: the scheme, status 0, the merges, the by-status build."""
+    code, status = files.code, files.status
+    name = f"{files.by_status}.dta (.sav, .tsv)"
+    statuses = "\n".join(f"  {k} {v}" for k, v in sorted(layout["statuses"].items()))
+    unknown = scheme.unknown if scheme is not None else 0
+    text = (f"{name} crosses the occupational codes with employment status {status} "
+            f"({layout['labels'].get(status, status)}): one row per {code} x {status}, {_number(layout['rows'])} rows. "
+            f"Statuses:\n{statuses}\n")
+    if files.title:
+        text += (f"Status {unknown} ('no information') rows are defined as the title-only scale: their mcamsis "
+                 f"and fcamsis are those of {files.title}.dta, built from the same pairs, so users without "
+                 f"status data, or without it for some people, still match every occupation (set the status to "
+                 f"{unknown} where it is not known). Every unit has a row for every status; every group code has "
+                 f"a row for status {unknown} only, and takes that score whatever the status.")
+    else:
+        text += (f"Status {unknown} means no information (the title-only score); group codes are scored at "
+                 f"status {unknown} only and take that score whatever the status.")
+    columns = list(layout["labels"])
+    combined = columns[columns.index(status) + 1:columns.index("mcamsis")] if "mcamsis" in columns else []
+    if len(combined) == 1 and files.title:  # the workflow's combined code (camsis.match skips it too)
+        text += f" {combined[0]} is the combined code {code}*10 + {status}."
+    section = summary.get("by_status") or {}
+    if section:
+        scored = {s: g for s, g in scheme.groups.items()} if scheme is not None else {}
+        pools = {}
+        for s, g in sorted(scored.items()):
+            pools.setdefault(g, []).append(str(s))
+        shared = section.get("shared", {})
+        merging = section.get("merging", {})
+        ca = section.get("ca", {})
+        text += (
+            f"\nThe by-status scale was built on (occupation, status) units from the "
+            f"{_number(section.get('pairs_used'))} pairs with a scored status on both sides; "
+            f"{_number(summary.get('status_unknown'))} pairs without one (status missing, negative, {unknown} or not in "
+            f"the scheme) were used for the title-only scale only. Diagonals and pseudo-diagonals were judged on "
+            f"the occupations: a blanked cell covers every status. "
+            f"Sparse units x status were merged first across statuses of the same occupation"
+            + (f" (statuses {'; '.join(' and '.join(p) for p in pools.values() if len(p) > 1)} pooled first, then "
+               f"the whole occupation)" if any(len(p) > 1 for p in pools.values()) else "")
+            + f", then up the occupational hierarchy: {_number(merging.get('m', {}).get('merged'))} units on the "
+            f"men's side, {_number(merging.get('f', {}).get('merged'))} on the women's. Units merged within one "
+            f"occupation share their score: {_number(shared.get('m', {}).get('units'))} units (men) and "
+            f"{_number(shared.get('f', {}).get('units'))} (women), flagged in m_merged and f_merged (the combined "
+            f"code of the unit they were pooled into); their pair counts are the pool's. Units x status without "
+            f"cases of their own borrow the score of their status group or occupation (m_imputed, f_imputed)."
+            + (f" The correspondence analysis chose dimension {ca.get('chosen_dimension')} (correlation "
+               f"{_number(ca.get('chosen_correlation'))} with {ca.get('reference_measure')})." if ca else "")
+            + ("\nWarnings of the by-status build:\n" + "\n".join(f"- {w}" for w in section["warnings"])
+               if section.get("warnings") else "")
+        )
+    return text
+
+
+def _matching_section(scale: str, files: "MatchFiles") -> str:
+    code, status = files.code, files.status
+    if not status:
+        how = (f"Match each occupation variable of your data on {code} in {files.title}.dta, which has one row "
+               f"per {code}.")
+    elif files.title:
+        how = (f"Match each occupation variable of your data on {code} in {files.title}.dta (one row per {code}) "
+               f"or, where you have employment status, on {code} and {status} in {files.by_status}.dta (one row "
+               f"per {code} x {status}; set the status to 0 where it is not known). The files below do either: "
+               f"with a status variable they use the by-status file.")
+    else:
+        how = (f"Match each occupation variable of your data on {code} and {status} (set the status to 0 where "
+               f"it is not known, even if it is never known). The file has one row per {code} x {status}.")
+    by = f" --status empst" if status else ""
+    scores = files.by_status if status else files.title
+    return (
+        "7) Matching to data files\n" + how + " Ready-made:\n"
+        f"  Stata:  use mydata, clear\n          do {scale}_match.do occ{' empst' if status else ' .'} sex\n"
+        f"  SPSS:   INSERT FILE='{scale}_match.sps'.\n"
+        f"          !add_camsis occ=occ{' status=empst' if status else ''} sex=sex.\n"
+        f"  R:      source('{scale}_match.R')\n"
+        f"          mydata <- add_camsis(mydata, occ = 'occ'{', status = ' + chr(39) + 'empst' + chr(39) if status else ''}, sex = 'sex')\n"
+        f"  camsis: camsis match mydata.dta --scores {scores}.dta --occ occ{by} --sex sex --out mydata_camsis.dta\n"
+        + (f"(without status: leave empst out, or give . in Stata; camsis match --scores {files.title}.dta)\n"
+           if status and files.title else "")
+        + "Each adds mcamsis and fcamsis, and with a sex variable (1 male, 2 female) camsis, the own-sex "
+        "score. Negative or empty codes stay missing"
+        + (f"; a missing or negative status counts as 0; a status not in the scheme leaves the row unmatched "
+           f"(except for group codes, scored whatever the status)" if status else "")
+        + ". To score a second occupation (a spouse's), rename the new variables first (camsis match: --prefix)."
+    )
+
+
+def readme_text(meta: dict, summary: dict, layout: dict, files: list[str], status_layout: dict | None = None,
+                scheme=None) -> str:
+    """The release's readme, in the published readmes' order, from this build's facts.
+
+    ``layout`` describes the release's main score file (``describe_columns``),
+    ``status_layout`` its by-status file if the scale was built with statuses, whose
+    ``scheme`` (camsis.statuses.StatusScheme) tells which statuses pool first.
+    """
+    scale, code = meta["scale"], layout["code"]
+    match_files = MatchFiles.of(scale, layout, status_layout)
+    status = match_files.status
     row = summary.get("sheet_row", {})
     data = summary.get("input", {})
     dropped = summary.get("dropped", {})
     weight = row.get("weight") or ""
-    r_status = ", status = 'empst'" if status else ""
     sections = [
         f"{meta['title']}\n{'=' * len(meta['title'])}\n"
         f"Scale {scale}, version {meta['version']}, built {meta['date']} by camsis {meta['camsis_version']}. "
@@ -179,9 +274,8 @@ def readme_text(meta: dict, summary: dict, layout: dict, files: list[str]) -> st
         f"2) Occupational unit{' and status' if status else ''} groups\n"
         f"Codes are {code} ({layout['labels'].get(code, code)}): {layout['codes']} codes, units and every "
         f"group above them, so data coded only to a group can be matched at that level."
-        + (f" Each code is crossed with employment status {status} ({layout['labels'].get(status, status)}), "
-           f"status 0 meaning no information (title-only score); group codes are scored at status 0 only. "
-           f"Statuses:\n" + "\n".join(f"  {k} {v}" for k, v in sorted(layout["statuses"].items()))
+        + (f" {scale}.dta is by occupational title only (one row per code)." if match_files.title and status else "")
+        + ("\n" + _status_section(match_files, status_layout or layout, summary, scheme)
            if status else " The scale is by occupational title only (no employment status)."),
         "3) The data\n"
         f"Input {data.get('path')} (sha256 {data.get('sha256')}). Pairs read {_number(summary.get('pairs_read'))}, "
@@ -206,21 +300,7 @@ def readme_text(meta: dict, summary: dict, layout: dict, files: list[str]) -> st
         "nurses, ...), were blanked with the diagonals, so the scores describe the general order of "
         "interaction only. For most units few cases are affected; for a few, many are, and their "
         "scores rest on the remaining cases (counts per unit: n_m, n_f).",
-        "7) Matching to data files\n"
-        f"Match each occupation variable of your data on {code}"
-        + (f" and {status} (set the status to 0 where it is not known, even if it is never known)" if status else "")
-        + ". The file has one row per "
-        + (f"{code} x {status}" if status else code) + ". Ready-made:\n"
-        f"  Stata:  use mydata, clear\n          do {scale}_match.do occ{' empst' if status else ' .'} sex\n"
-        f"  SPSS:   INSERT FILE='{scale}_match.sps'.\n"
-        f"          !add_camsis occ=occ{' status=empst' if status else ''} sex=sex scores='{scale}.sav'.\n"
-        f"  R:      source('{scale}_match.R')\n"
-        f"          mydata <- add_camsis(mydata, occ = 'occ'{r_status}, sex = 'sex')\n"
-        f"  camsis: camsis match mydata.dta --scores {scale}.dta --occ occ{' --status empst' if status else ''} "
-        f"--sex sex --out mydata_camsis.dta\n"
-        "Each adds mcamsis and fcamsis, and with a sex variable (1 male, 2 female) camsis, the own-sex "
-        "score. Negative or empty codes stay missing. To score a second occupation (a spouse's), rename "
-        "the new variables first (camsis match: --prefix).",
+        _matching_section(scale, match_files),
         "8) How to cite\n"
         f"{meta['author']} ({meta['date'][:4]}) {meta['title']}, version {meta['version']}. "
         f"Built with camsis {meta['camsis_version']}. See CITATION.cff. On the method: {CAMSIS_REFERENCE} "
@@ -267,16 +347,43 @@ def citation_cff(meta: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _stata_lookup(code: str, status: str | None) -> str:
-    if status is None:
-        return textwrap.dedent(f"""\
+@dataclass(frozen=True)
+class MatchFiles:
+    """What a release's matching syntax looks up: the code and status columns and which files hold them.
+
+    ``title`` is the stem of the title-only score file (one row per code), ``by_status`` that
+    of the by-status one (code x ``status``); a scale built with statuses has both (the
+    workflow's ``{scale}.dta`` and ``{scale}_by_status.dta``), a published by-status file
+    alone (GB SOC2020 v2) only ``by_status``, a title-only scale only ``title``. With both,
+    a user who gives a status is matched on the by-status file, one who does not on the
+    title-only one, which is the same as status 0 of the by-status file.
+    """
+
+    code: str
+    status: str | None = None
+    title: str | None = None
+    by_status: str | None = None
+
+    @classmethod
+    def of(cls, scale: str, title_layout: dict, status_layout: dict | None = None) -> "MatchFiles":
+        if status_layout is not None:
+            return cls(title_layout["code"], status_layout["status"], scale, f"{scale}_by_status")
+        if title_layout["status"]:
+            return cls(title_layout["code"], title_layout["status"], None, scale)
+        return cls(title_layout["code"], None, scale, None)
+
+
+def _stata_lookup(files: MatchFiles, branch: str) -> tuple[str, str]:
+    """The look-up tables built between preserve and restore, and the merges after, of one branch."""
+    code, status = files.code, files.status
+    if branch == "title":
+        return (textwrap.dedent(f"""\
             use {code} mcamsis fcamsis using "`scores'", clear
             rename ({code} mcamsis fcamsis) (`code' `m' `f')
             recast double `code'
-            save `lookup'
-            restore
-            merge m:1 `code' using `lookup', keep(master match) nogenerate""")
-    return textwrap.dedent(f"""\
+            save `lookup'"""),
+            "merge m:1 `code' using `lookup', keep(master match) nogenerate")
+    return (textwrap.dedent(f"""\
         use {code} {status} mcamsis fcamsis using "`scores'", clear
         rename ({code} {status} mcamsis fcamsis) (`code' `state' `m' `f')
         keep if `state' >= 0 & !missing(`state')
@@ -285,40 +392,71 @@ def _stata_lookup(code: str, status: str | None) -> str:
         * codes scored at status 0 only (groups) take that score whatever the status
         bysort `code': keep if _N == 1 & `state' == 0
         drop `state'
-        save `lookup0'
-        restore
+        save `lookup0'"""),
+        textwrap.dedent("""\
         merge m:1 `code' `state' using `lookup', keep(master match) nogenerate
-        merge m:1 `code' using `lookup0', keep(master match match_update match_conflict) update nogenerate""")
+        merge m:1 `code' using `lookup0', keep(master match match_update match_conflict) update nogenerate
+        * a status that is not a whole number matches nothing, as in camsis match
+        replace `m' = . if `bad'
+        replace `f' = . if `bad'"""))
 
 
-def stata_match(scale: str, code: str, status: str | None) -> str:
+def _stata_branches(files: MatchFiles, part: int) -> str:
+    """Part 0 (look-ups) or 1 (merges): by status where a status is given, else title-only."""
+    if files.title and files.by_status:
+        status_part, title_part = _stata_lookup(files, "status")[part], _stata_lookup(files, "title")[part]
+        return (f'if "`status\'" != "" {{\n{textwrap.indent(status_part, "    ")}\n}}\n'
+                f'else {{\n{textwrap.indent(title_part, "    ")}\n}}')
+    return _stata_lookup(files, "title" if files.by_status is None else "status")[part]
+
+
+def stata_match(scale: str, files: MatchFiles) -> str:
     """A Stata 13+ do-file adding mcamsis, fcamsis (and camsis) to the data in memory."""
-    lookup = textwrap.indent(_stata_lookup(code, status), "    ")
+    code, status = files.code, files.status
     status_arg = "STATUSVAR" if status else "."
-    no_status = "" if status else (
-        'if "`status\'" != "" {\n'
-        f'    display as error "{scale} has no employment status: give . for the status"\n'
-        "    exit 198\n}\n"
-    )
+    if not status:
+        scores = (f'local scores "{files.title}.dta"\n'
+                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'\n'
+                  'if "`status\'" != "" {\n'
+                  f'    display as error "{scale} has no employment status: give . for the status"\n'
+                  "    exit 198\n}")
+        where = (f"* The score file is {files.title}.dta in the working directory, or the file named in the\n"
+                 "* global CAMSIS_SCORES.")
+    elif files.title:
+        scores = (f'local scores "{files.title}.dta"\n'
+                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'\n'
+                  'if "`status\'" != "" {\n'
+                  f'    local scores "{files.by_status}.dta"\n'
+                  '    if `"$CAMSIS_STATUS_SCORES"\' != "" local scores `"$CAMSIS_STATUS_SCORES"\'\n'
+                  "}")
+        where = (f"* With STATUSVAR the scores come from {files.by_status}.dta (code x status; or the file\n"
+                 f"* named in the global CAMSIS_STATUS_SCORES), without it from {files.title}.dta (or the\n"
+                 "* global CAMSIS_SCORES), the same as status 0. Both in the working directory.")
+    else:
+        scores = (f'local scores "{files.by_status}.dta"\n'
+                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'')
+        where = (f"* The score file is {files.by_status}.dta in the working directory, or the file named in the\n"
+                 "* global CAMSIS_SCORES.")
+    lookups = textwrap.indent(_stata_branches(files, 0), "    ")
+    merges = textwrap.indent(_stata_branches(files, 1), "    ")
     return f"""\
 * Add CAMSIS scores of {scale} to the data in memory (Stata 13 or later).
 *   use mydata, clear
 *   do {scale}_match.do OCCVAR {status_arg} [SEXVAR]
 * OCCVAR: occupation code, coded as {code} at any level (unit or group).
-* {('STATUSVAR: employment status coded as ' + status + '; missing or negative = 0 (no information).') if status else 'The scale has no employment status: give . in its place.'}
+* {('STATUSVAR: employment status coded as ' + status + ', or . if unknown; missing or negative = 0 (no information).') if status else 'The scale has no employment status: give . in its place.'}
 * SEXVAR (optional): 1 male, 2 female; adds camsis, the own-sex score.
-* The score file is {scale}.dta in the working directory, or the file named in the
-* global CAMSIS_SCORES. Rows and their order are kept; negative or missing codes stay missing.
+{where}
+* Rows and their order are kept; negative or missing codes stay missing.
 * Written by camsis for release {scale}.
 version 13
 args occ status sex
 if "`status'" == "." local status ""
-local scores "{scale}.dta"
-if `"$CAMSIS_SCORES"' != "" local scores `"$CAMSIS_SCORES"'
+{scores}
 confirm variable `occ'
 if "`status'" != "" confirm numeric variable `status'
 if "`sex'" != "" confirm numeric variable `sex'
-{no_status}local new "mcamsis fcamsis"
+local new "mcamsis fcamsis"
 if "`sex'" != "" local new "`new' camsis"
 foreach v of local new {{
     capture confirm new variable `v'
@@ -327,7 +465,7 @@ foreach v of local new {{
         exit 110
     }}
 }}
-tempvar order code state m f
+tempvar order code state bad m f
 tempfile lookup lookup0
 quietly {{
     generate long `order' = _n
@@ -337,8 +475,11 @@ quietly {{
     replace `code' = . if `code' < 0
     generate double `state' = 0
     if "`status'" != "" replace `state' = `status' if `status' >= 0 & !missing(`status')
+    generate byte `bad' = `state' != int(`state')
     preserve
-{lookup}
+{lookups}
+    restore
+{merges}
     sort `order'
     rename (`m' `f') (mcamsis fcamsis)
     label variable mcamsis "CAMSIS for males ({scale})"
@@ -356,63 +497,97 @@ display as text "{scale}: " `matched' " rows matched, " `missing' " missing code
 """
 
 
-def spss_match(scale: str, code: str, status: str | None) -> str:
+def _spss_lookup(files: MatchFiles, branch: str, scores: str, status_given: bool) -> str:
+    """One branch of !add_camsis: the survey's status (by status), the look-up and the match."""
+    code, status = files.code, files.status
+    if branch == "title":
+        return textwrap.dedent(f"""\
+            GET FILE={scores} /KEEP={code} mcamsis fcamsis
+              /RENAME=({code} mcamsis fcamsis = camsis_code camsis_m camsis_f).
+            DATASET NAME camsis_lookup.
+            SORT CASES BY camsis_code.
+            DATASET ACTIVATE camsis_survey.
+            SORT CASES BY camsis_code.
+            MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code.""")
+    own_status = ("IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status." if status_given else
+                  "!IF (!status !NE none) !THEN\n"
+                  "IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status.\n"
+                  "!IFEND")
+    return f"""\
+COMPUTE camsis_status = 0.
+{own_status}
+* A status that is not a whole number matches nothing, as in camsis match.
+IF (camsis_status <> TRUNC(camsis_status)) camsis_status = -1.
+GET FILE={scores} /KEEP={code} {status} mcamsis fcamsis
+  /RENAME=({code} {status} mcamsis fcamsis = camsis_code camsis_status camsis_m camsis_f).
+DATASET NAME camsis_lookup.
+SELECT IF (camsis_status >= 0).
+SORT CASES BY camsis_code camsis_status.
+AGGREGATE /OUTFILE=* MODE=ADDVARIABLES /BREAK=camsis_code /camsis_n=N.
+* Codes scored at status 0 only (groups) take that score whatever the status.
+DATASET COPY camsis_lookup0.
+DATASET ACTIVATE camsis_lookup0.
+SELECT IF (camsis_n = 1 AND camsis_status = 0).
+MATCH FILES /FILE=* /DROP=camsis_status camsis_n.
+RENAME VARIABLES (camsis_m camsis_f = camsis_m0 camsis_f0).
+DATASET ACTIVATE camsis_lookup.
+MATCH FILES /FILE=* /DROP=camsis_n.
+DATASET ACTIVATE camsis_survey.
+SORT CASES BY camsis_code camsis_status.
+MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code camsis_status.
+SORT CASES BY camsis_code.
+MATCH FILES /FILE=* /TABLE=camsis_lookup0 /BY camsis_code.
+IF (MISSING(camsis_m)) camsis_m = camsis_m0.
+IF (MISSING(camsis_f)) camsis_f = camsis_f0.
+IF (camsis_status < 0) camsis_m = $SYSMIS.
+IF (camsis_status < 0) camsis_f = $SYSMIS.
+DATASET CLOSE camsis_lookup0.
+MATCH FILES /FILE=* /DROP=camsis_status camsis_m0 camsis_f0."""
+
+
+def spss_match(scale: str, files: MatchFiles) -> str:
     """SPSS syntax defining !add_camsis, which adds mcamsis, fcamsis (and camsis) to the active dataset."""
-    keep = f"{code} {status} mcamsis fcamsis" if status else f"{code} mcamsis fcamsis"
-    renamed = "camsis_code camsis_status camsis_m camsis_f" if status else "camsis_code camsis_m camsis_f"
-    by = "camsis_code camsis_status" if status else "camsis_code"
-    status_part = textwrap.dedent(f"""\
-        SELECT IF (camsis_status >= 0).
-        SORT CASES BY camsis_code camsis_status.
-        AGGREGATE /OUTFILE=* MODE=ADDVARIABLES /BREAK=camsis_code /camsis_n=N.
-        * Codes scored at status 0 only (groups) take that score whatever the status.
-        DATASET COPY camsis_lookup0.
-        DATASET ACTIVATE camsis_lookup0.
-        SELECT IF (camsis_n = 1 AND camsis_status = 0).
-        MATCH FILES /FILE=* /DROP=camsis_status camsis_n.
-        RENAME VARIABLES (camsis_m camsis_f = camsis_m0 camsis_f0).
-        DATASET ACTIVATE camsis_lookup.
-        MATCH FILES /FILE=* /DROP=camsis_n.
-        DATASET ACTIVATE camsis_survey.
-        SORT CASES BY camsis_code camsis_status.
-        MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code camsis_status.
-        SORT CASES BY camsis_code.
-        MATCH FILES /FILE=* /TABLE=camsis_lookup0 /BY camsis_code.
-        IF (MISSING(camsis_m)) camsis_m = camsis_m0.
-        IF (MISSING(camsis_f)) camsis_f = camsis_f0.
-        DATASET CLOSE camsis_lookup0.""") if status else textwrap.dedent("""\
-        SORT CASES BY camsis_code.
-        DATASET ACTIVATE camsis_survey.
-        SORT CASES BY camsis_code.
-        MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code.""")
-    survey_status = textwrap.dedent("""\
-        COMPUTE camsis_status = 0.
-        !IF (!status !NE none) !THEN
-        IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status.
-        !IFEND""") if status else ""
-    drops = "camsis_order camsis_code" + (" camsis_status camsis_m0 camsis_f0" if status else "")
+    code, status = files.code, files.status
+    both = bool(files.title and files.by_status)
+    arguments = ["occ = !TOKENS(1)"]
+    if status:
+        arguments.append("status = !DEFAULT(none) !TOKENS(1)")
+    arguments.append("sex = !DEFAULT(none) !TOKENS(1)")
+    arguments.append(f"scores = !DEFAULT('{files.title or files.by_status}.sav') !TOKENS(1)")
+    if both:
+        arguments.append(f"byscores = !DEFAULT('{files.by_status}.sav') !TOKENS(1)")
+    if both:
+        body = (f"!IF (!status !NE none) !THEN\n{_spss_lookup(files, 'status', '!byscores', True)}\n"
+                f"!ELSE\n{_spss_lookup(files, 'title', '!scores', False)}\n!IFEND")
+    elif status:
+        body = _spss_lookup(files, "status", "!scores", False)
+    else:
+        body = _spss_lookup(files, "title", "!scores", False)
+    if both:
+        usage = (f"* status (optional): employment status coded as {status}; missing or negative = 0 (no\n"
+                 f"* information). With it the scores come from byscores ({files.by_status}.sav, code x status),\n"
+                 f"* without it from scores ({files.title}.sav, the same as status 0).")
+    elif status:
+        usage = (f"* status (optional): employment status coded as {status}; missing or negative = 0 (no\n"
+                 "* information); leave it out if unknown.")
+    else:
+        usage = "* The scale has no employment status."
     return f"""\
 * Add CAMSIS scores of {scale} to the active dataset (SPSS 20 or later).
 * Open your data, then:
 *   INSERT FILE='{scale}_match.sps'.
-*   !add_camsis occ=OCCVAR{' status=STATUSVAR' if status else ''} sex=SEXVAR scores='{scale}.sav'.
+*   !add_camsis occ=OCCVAR{' status=STATUSVAR' if status else ''} sex=SEXVAR.
 * occ: numeric occupation code, coded as {code} at any level (unit or group).
-* {('status: employment status coded as ' + status + '; missing or negative = 0 (no information); leave it out if unknown.') if status else 'The scale has no employment status.'}
+{usage}
 * sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
 * Rows and their order are kept; negative or missing codes stay missing.
 * Written by camsis for release {scale}.
-DEFINE !add_camsis (occ = !TOKENS(1)
-  {'/status = !DEFAULT(none) !TOKENS(1)' + chr(10) + '  ' if status else ''}/sex = !DEFAULT(none) !TOKENS(1)
-  /scores = !DEFAULT('{scale}.sav') !TOKENS(1)).
+DEFINE !add_camsis ({(chr(10) + '  /').join(arguments)}).
 DATASET NAME camsis_survey.
 COMPUTE camsis_order = $CASENUM.
 COMPUTE camsis_code = !occ.
 IF (camsis_code < 0) camsis_code = $SYSMIS.
-{survey_status}
-GET FILE=!scores /KEEP={keep}
-  /RENAME=({keep} = {renamed}).
-DATASET NAME camsis_lookup.
-{status_part}
+{body}
 SORT CASES BY camsis_order.
 RENAME VARIABLES (camsis_m camsis_f = mcamsis fcamsis).
 VARIABLE LABELS mcamsis 'CAMSIS for males ({scale})' /fcamsis 'CAMSIS for females ({scale})'.
@@ -424,26 +599,40 @@ COMPUTE camsis = fcamsis.
 END IF.
 VARIABLE LABELS camsis 'CAMSIS for own sex ({scale})'.
 !IFEND
-MATCH FILES /FILE=* /DROP={drops}.
+MATCH FILES /FILE=* /DROP=camsis_order camsis_code.
 DATASET CLOSE camsis_lookup.
 EXECUTE.
 !ENDDEFINE.
-""".replace("\n\n", "\n")
+"""
 
 
-def r_match(scale: str, code: str, status: str | None) -> str:
+def r_match(scale: str, files: MatchFiles) -> str:
     """R code defining add_camsis(data, occ, status, sex, scores), using haven."""
+    code, status = files.code, files.status
+    default = f"{files.title or files.by_status}.dta"
+    if files.title and files.by_status:
+        about = (f"# status (optional): employment status coded as {status}; missing or negative = 0 (no information).\n"
+                 f"# With a status the scores come from {files.by_status}.dta (code x status), found beside\n"
+                 f"# `scores` ({files.title}.dta, title-only: the same as status 0).")
+        switch = (f'  if (!is.null(status) && basename(scores) == "{files.title}.dta") {{\n'
+                  f'    scores <- file.path(dirname(scores), "{files.by_status}.dta")\n  }}\n')
+    elif status:
+        about = f"# status (optional): employment status coded as {status}; missing or negative = 0 (no information)."
+        switch = ""
+    else:
+        about = "# The scale has no employment status: leave status out."
+        switch = ""
     return f"""\
 # Add CAMSIS scores of {scale} to survey data in R (needs the haven package).
 #   source("{scale}_match.R")
 #   mydata <- haven::read_dta("mydata.dta")
 #   mydata <- add_camsis(mydata, occ = "occ"{', status = "empst"' if status else ''}, sex = "sex")
 # occ: occupation code, coded as {code} at any level (unit or group).
-# {('status: employment status coded as ' + status + '; missing or negative = 0 (no information).') if status else 'The scale has no employment status: leave status out.'}
+{about}
 # sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
 # Rows, their order and the data's labels are kept; negative or missing codes stay missing.
 # Written by camsis for release {scale}.
-add_camsis <- function(data, occ, status = NULL, sex = NULL, scores = "{scale}.dta") {{
+add_camsis <- function(data, occ, status = NULL, sex = NULL, scores = "{default}") {{
   code_col <- "{code}"
   status_col <- "{status or ''}"
   for (v in c(occ, status, sex)) {{
@@ -457,24 +646,30 @@ add_camsis <- function(data, occ, status = NULL, sex = NULL, scores = "{scale}.d
   if (length(clash)) {{
     stop(sprintf("add_camsis: data already has %s: rename it first", paste(clash, collapse = ", ")), call. = FALSE)
   }}
-  as_number <- function(x) suppressWarnings(as.numeric(haven::zap_labels(haven::zap_missing(x))))
+{switch}  as_number <- function(x) suppressWarnings(as.numeric(haven::zap_labels(haven::zap_missing(x))))
   lookup <- haven::zap_labels(haven::read_dta(scores))
+  by_status <- status_col != "" && status_col %in% names(lookup)
+  if (!is.null(status) && !by_status) {{
+    stop(sprintf("add_camsis: %s has no status column %s", scores, status_col), call. = FALSE)
+  }}
   code <- as_number(data[[occ]])
   code[!is.na(code) & code < 0] <- NA
   key <- function(c, s) ifelse(is.na(c), NA, paste(c, s))
-  if (status_col == "") {{
+  if (!by_status) {{
     i <- match(code, as.numeric(lookup[[code_col]]))
   }} else {{
     lookup <- lookup[!is.na(lookup[[status_col]]) & lookup[[status_col]] >= 0, ]
     state <- if (is.null(status)) rep(0, nrow(data)) else as_number(data[[status]])
     state[is.na(state) | state < 0] <- 0
+    whole <- state == round(state)  # a status that is not a whole number matches nothing
     keys <- key(as.numeric(lookup[[code_col]]), as.numeric(lookup[[status_col]]))
     i <- match(key(code, state), keys)
     # codes scored at status 0 only (groups) take that score whatever the status
     per_code <- table(lookup[[code_col]])
     only0 <- lookup[[code_col]][lookup[[status_col]] == 0 & per_code[as.character(lookup[[code_col]])] == 1]
-    fallback <- is.na(i) & !is.na(code) & code %in% only0
+    fallback <- is.na(i) & !is.na(code) & whole & code %in% only0
     i[fallback] <- match(key(code[fallback], 0), keys)
+    i[!whole] <- NA
   }}
   data$mcamsis <- as.numeric(lookup$mcamsis[i])
   data$fcamsis <- as.numeric(lookup$fcamsis[i])
@@ -570,60 +765,96 @@ def _write_text(text: str, path) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
-def write_release(score_file, summary: dict, folder, zip_path, meta: dict) -> list[Path]:
-    """Write the release of one scale into ``folder`` and zip it; returns the files written.
-
-    ``score_file`` is the workflow's .dta (copied byte for byte: it is already the
-    published table, format 117); the .sav and .tsv are made from it, so all three
-    hold the same values and labels.
-    """
+def write_table(score_file, dta, sav, tsv, date: str) -> list[Path]:
+    """One score table of a release as .dta (the workflow's file, byte for byte: already format
+    117), .sav and .tsv made from it, so all three hold the same values and labels."""
     import shutil
 
     import pyreadstat
 
-    scale = meta["scale"]
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     scores, info = pyreadstat.read_dta(str(score_file))
     scores = numeric_columns(scores)
-    layout = describe_columns(scores, info.column_names_to_labels, info.variable_value_labels)
-    paths = {name: folder / name for name in (
-        f"{scale}.dta", f"{scale}.sav", f"{scale}.tsv", f"{scale}_readme.txt", f"{scale}_match.do",
-        f"{scale}_match.sps", f"{scale}_match.R", "CITATION.cff")}
-    with atomic_path(paths[f"{scale}.dta"]) as temporary:
+    with atomic_path(dta) as temporary:
         shutil.copyfile(score_file, temporary)
-    with atomic_path(paths[f"{scale}.sav"]) as temporary:
+    with atomic_path(sav) as temporary:
         pyreadstat.write_sav(scores, str(temporary), file_label=info.file_label or "",
                              column_labels=[info.column_names_to_labels.get(c) for c in scores.columns],
                              variable_value_labels=info.variable_value_labels or None)
-        stamp_sav(temporary, meta["date"])
-    with atomic_path(paths[f"{scale}.tsv"]) as temporary:
+        stamp_sav(temporary, date)
+    with atomic_path(tsv) as temporary:
         tsv_table(scores).to_csv(temporary, sep="\t", index=False, na_rep="")
-    code, status = layout["code"], layout["status"]
-    _write_text(stata_match(scale, code, status), paths[f"{scale}_match.do"])
-    _write_text(spss_match(scale, code, status), paths[f"{scale}_match.sps"])
-    _write_text(r_match(scale, code, status), paths[f"{scale}_match.R"])
-    _write_text(citation_cff(meta), paths["CITATION.cff"])
-    names = [p.name for p in paths.values()] + ["SHA256SUMS"]
-    _write_text(readme_text(meta, summary, layout, names), paths[f"{scale}_readme.txt"])
-    sums = folder / "SHA256SUMS"
-    _write_text(sha256sums(paths.values()), sums)
-    files = [*paths.values(), sums]
-    write_zip(files, zip_path)
-    return files
+    return [Path(dta), Path(sav), Path(tsv)]
 
 
-def release_scale(score_file, summary_path, folder, zip_path, scale: str, version: str = "", title: str = "",
-                  author: str = "", defaults: dict | None = None) -> list[Path]:
-    """The release rule's whole job: read the build's summary, settle the metadata, write the release.
+def table_paths(folder, stem: str) -> list[Path]:
+    """The .dta, .sav and .tsv of one score table in a release folder."""
+    return [Path(folder) / f"{stem}{suffix}" for suffix in (".dta", ".sav", ".tsv")]
 
-    ``version``, ``title`` and ``author`` are the scale's sheet cells (empty: the config's
-    ``release`` defaults, ``defaults``).
+
+def note_paths(folder, scale: str) -> list[Path]:
+    """The files of a release made from its tables: readme, matching syntax, citation, checksums."""
+    folder = Path(folder)
+    return [folder / name for name in (f"{scale}_readme.txt", f"{scale}_match.do", f"{scale}_match.sps",
+                                       f"{scale}_match.R", "CITATION.cff", "SHA256SUMS")]
+
+
+def _layout(path) -> dict:
+    import pyreadstat
+
+    scores, info = pyreadstat.read_dta(str(path))
+    return describe_columns(numeric_columns(scores), info.column_names_to_labels, info.variable_value_labels)
+
+
+def write_notes(folder, zip_path, meta: dict, summary: dict, has_status: bool = False, scheme=None) -> list[Path]:
+    """Everything of a release but its tables, then SHA256SUMS over all and the zip.
+
+    The tables (``write_table``) must be in ``folder`` already: ``{scale}.dta`` and, for a
+    scale built with statuses (``has_status``), ``{scale}_by_status.dta``, whose ``scheme``
+    (camsis.statuses.StatusScheme) the readme describes. Returns every file of the release.
     """
+    scale = meta["scale"]
+    tables = table_paths(folder, scale)
+    by_status = table_paths(folder, f"{scale}_by_status")
+    tables += by_status if has_status else []
+    layout = _layout(tables[0])
+    status_layout = _layout(by_status[0]) if has_status else None
+    files = MatchFiles.of(scale, layout, status_layout)
+    readme, do, sps, r, cff, sums = note_paths(folder, scale)
+    _write_text(stata_match(scale, files), do)
+    _write_text(spss_match(scale, files), sps)
+    _write_text(r_match(scale, files), r)
+    _write_text(citation_cff(meta), cff)
+    names = [p.name for p in [*tables, readme, do, sps, r, cff, sums]]
+    _write_text(readme_text(meta, summary, layout, names, status_layout, scheme), readme)
+    content = [*tables, readme, do, sps, r, cff]
+    _write_text(sha256sums(content), sums)
+    write_zip([*content, sums], zip_path)
+    return [*content, sums]
+
+
+def write_release(score_file, summary: dict, folder, zip_path, meta: dict, by_status_file=None,
+                  scheme=None) -> list[Path]:
+    """Write the whole release of one scale into ``folder`` and zip it; returns the files written.
+
+    ``by_status_file`` is the scale's by-status score file (``{scale}_by_status.dta``), if
+    it was built with statuses; ``scheme`` its status scheme.
+    """
+    scale = meta["scale"]
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_table(score_file, *table_paths(folder, scale), meta["date"])
+    if by_status_file is not None:
+        write_table(by_status_file, *table_paths(folder, f"{scale}_by_status"), meta["date"])
+    return write_notes(folder, zip_path, meta, summary, by_status_file is not None, scheme)
+
+
+def scale_metadata(summary_path, score_file, scale: str, version: str = "", title: str = "", author: str = "",
+                   defaults: dict | None = None) -> tuple[dict, dict]:
+    """The build's summary and the release's metadata: ``version``, ``title`` and ``author`` are the
+    scale's sheet cells (empty: the config's ``release`` defaults, ``defaults``)."""
     import pyreadstat
 
     summary = json.loads(Path(summary_path).read_text())
     variable = pyreadstat.read_dta(str(score_file), metadataonly=True)[1].column_names[0]
     meta = release_metadata(scale, {"version": version, "title": title, "author": author}, defaults or {},
                             summary, variable)
-    return write_release(score_file, summary, folder, zip_path, meta)
+    return summary, meta

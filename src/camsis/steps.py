@@ -564,10 +564,28 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
     return table
 
 
-def release(dta, summary, folder, zip_file, *, scale: str, version: str = "", title: str = "", author: str = "",
-            defaults: Mapping | None = None) -> None:
-    """Rule release_scale: the scale's published files in ``folder`` and their zip (camsis.release)."""
-    from camsis.release import release_scale
+def release_table(dta, summary, out_dta, out_sav, out_tsv) -> None:
+    """Rule release_table: one score table of a release as .dta, .sav and .tsv (camsis.release).
 
-    release_scale(dta, summary, folder, zip_file, scale, version=version, title=title, author=author,
-                  defaults=dict(defaults or {}))
+    The .sav is stamped with the build date of ``summary`` so a release is byte-reproducible.
+    """
+    from camsis.release import write_table
+
+    write_table(dta, out_dta, out_sav, out_tsv, read_json(summary).get("built", ""))
+
+
+def release(tables, summary, readme, zip_file, *, scale: str, scheme=None, version: str = "", title: str = "",
+            author: str = "", defaults: Mapping | None = None) -> None:
+    """Rule release_scale: readme, matching syntax, CITATION.cff, SHA256SUMS and the zip of a release.
+
+    ``tables`` are the release's tables (rule release_table) beside ``readme``: the
+    scale's, and its by-status ones when it was built with ``scheme`` (the status scheme's
+    files). ``version``, ``title``, ``author``: the sheet's cells, else the config's
+    ``release`` block (``defaults``).
+    """
+    from camsis.release import scale_metadata, write_notes
+
+    folder = Path(readme).parent
+    summary, meta = scale_metadata(summary, tables[0], scale, version=version, title=title, author=author,
+                                   defaults=dict(defaults or {}))
+    write_notes(folder, zip_file, meta, summary, has_status=bool(scheme), scheme=scheme_from(scheme) if scheme else None)

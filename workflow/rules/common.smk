@@ -106,6 +106,17 @@ def status_scheme_files(wildcards):
     return [existing(folder / f"{name}.{ext}", "status scheme file", wildcards) for ext in ("tsv", "yaml")]
 
 
+def release_tables(wildcards):
+    """The tables of a scale's release: its score file and, built with statuses, its by-status file."""
+    stems = [wildcards.scale] + ([f"{wildcards.scale}_by_status"] if by_status(wildcards.scale) else [])
+    return [f"results/{wildcards.scale}/release/{stem}.{ext}" for stem in stems for ext in ("dta", "sav", "tsv")]
+
+
+def release_scheme_files(wildcards):
+    """The status scheme the release's readme describes ([] for a title-only scale)."""
+    return status_scheme_files(wildcards) if by_status(wildcards.scale) else []
+
+
 def sheet_file(column, what):
     """An input: the file one sheet column names ([] when the cell is blank)."""
 

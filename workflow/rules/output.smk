@@ -25,13 +25,42 @@ rule score_file:
         "../scripts/score_file.py"
 
 
-# snakemake release: every scale's published files (README "Publishing a scale").
-rule release_scale:
+# snakemake release: every scale's published files (README "Publishing a scale"). Every file of
+# results/{scale}/release/ is a declared output (no directory() output, whose marker file
+# .snakemake_timestamp would sit in the published folder outside SHA256SUMS and the zip).
+
+
+rule release_table:
     input:
-        dta="results/{scale}/{scale}.dta",
+        dta="results/{scale}/{table}.dta",
         summary="results/{scale}/summary.json",
     output:
-        folder=directory("results/{scale}/release"),
+        dta="results/{scale}/release/{table}.dta",
+        sav="results/{scale}/release/{table}.sav",
+        tsv="results/{scale}/release/{table}.tsv",
+    wildcard_constraints:
+        table="[^/]+",
+    log:
+        "logs/{scale}/release_{table}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/release_table.py"
+
+
+rule release_scale:
+    input:
+        tables=release_tables,
+        summary="results/{scale}/summary.json",
+        scheme=release_scheme_files,
+    output:
+        readme="results/{scale}/release/{scale}_readme.txt",
+        do="results/{scale}/release/{scale}_match.do",
+        sps="results/{scale}/release/{scale}_match.sps",
+        r="results/{scale}/release/{scale}_match.R",
+        cff="results/{scale}/release/CITATION.cff",
+        sums="results/{scale}/release/SHA256SUMS",
         zip="results/{scale}/{scale}_release.zip",
     params:
         version=sheet("version", ""),

@@ -1,4 +1,4 @@
-"""Rule release_scale: the published files of one scale (results/{scale}/release/) and their zip."""
+"""Rule release_scale: readme, matching syntax, citation, checksums and zip of one scale's release."""
 
 from camsis import steps
 from camsis.runner import run
@@ -6,8 +6,9 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    steps.release(i.dta, i.summary, o.folder, o.zip, scale=snakemake.wildcards.scale, version=p.version,
-                  title=p.title, author=p.author, defaults=p.defaults)
+    steps.release(list(i.tables), i.summary, o.readme, o.zip, scale=snakemake.wildcards.scale,
+                  scheme=list(i.scheme) or None, version=p.version, title=p.title, author=p.author,
+                  defaults=p.defaults)
 
 
 run(main, snakemake)

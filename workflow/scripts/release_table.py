@@ -1,0 +1,12 @@
+"""Rule release_table: one score table of a release as .dta, .sav and .tsv (camsis.steps.release_table)."""
+
+from camsis import steps
+from camsis.runner import run
+
+
+def main(snakemake):
+    i, o = snakemake.input, snakemake.output
+    steps.release_table(i.dta, i.summary, o.dta, o.sav, o.tsv)
+
+
+run(main, snakemake)
