@@ -178,6 +178,22 @@ def test_apply_merge_sums_into_targets():
     assert merged.to_numpy().sum() == table.to_numpy().sum()
 
 
+def test_apply_merge_equals_a_group_by_of_rows_then_columns():
+    """The sparse-product sums against pandas group-bys, on a weighted table with maps whose
+    targets are neither sorted nor the first unit of their set."""
+    rng = np.random.default_rng(5)
+    rows, cols = np.arange(100, 160), np.arange(500, 541)
+    table = pd.DataFrame(rng.gamma(0.5, 3.0, (len(rows), len(cols))), index=pd.Index(rows, name="occ1"),
+                         columns=pd.Index(cols, name="occ2"))
+    row_map = pd.Series(rng.choice(rows, len(rows)), index=rows)
+    col_map = pd.Series(rng.choice(cols, len(cols)), index=cols)
+    expected = table.groupby(row_map.to_numpy()).sum().T.groupby(col_map.to_numpy()).sum().T
+    merged = apply_merge(table, row_map, col_map)
+    assert list(merged.index) == sorted(set(row_map)) and list(merged.columns) == sorted(set(col_map))
+    np.testing.assert_allclose(merged.to_numpy(), expected.to_numpy(), rtol=1e-13)
+    assert merged.index.name == "occ1" and merged.columns.name == "occ2"
+
+
 @st.composite
 def hierarchies(draw):
     """Random 3-level hierarchies (major > minor > unit) with random totals."""
