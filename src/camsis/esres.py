@@ -132,7 +132,8 @@ class GroupSums:
         cells = (frequency > 0).sum(axis=1)
         keep = np.flatnonzero(cells > 0)
         keep = keep[np.argsort(labels[keep], kind="stable")]
-        table = frequency[keep]
+        # Every row kept in its order (the usual table): the table itself, not a copy of it.
+        table = frequency if len(keep) == len(labels) and (keep == np.arange(len(labels))).all() else frequency[keep]
         n = table.sum(axis=1)
         sum_y = table @ y
         name = getattr(groups, "name", None)

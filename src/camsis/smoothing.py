@@ -50,16 +50,20 @@ def smooth_side(
     relative frequencies: multiplying them all by a constant changes nothing.
     """
     partner = partner_scores.reindex(weighted.columns).to_numpy(float)
-    blank = blanked.to_numpy(bool)
-    w = np.where(blank, 0.0, weighted.to_numpy(float))
-    c = np.where(blank, 0.0, counts.to_numpy(float))
     scored = np.isfinite(partner)
-    unscored_pairs = float(c[:, ~scored].sum())
-    w, c = w[:, scored], c[:, scored]
-    if not (w > 0).any():
+    blank, weighted_values, count_values = blanked.to_numpy(bool), weighted.to_numpy(float), counts.to_numpy()
+    # Partners without a score are set apart before blanking, so the blanking passes cover only
+    # the columns used (each pass is a table's worth on a by-status table of 1,236 units square).
+    unscored = ~scored
+    unscored_pairs = float(np.where(blank[:, unscored], 0.0, count_values[:, unscored].astype(float)).sum())
+    blank = blank[:, scored]
+    w = np.where(blank, 0.0, weighted_values[:, scored])
+    c = np.where(blank, 0.0, count_values[:, scored].astype(float))
+    positive = w > 0
+    if not positive.any():
         raise CamsisError(f"no pair is left to smooth the {weighted.index.name or 'row'} units: every pair is "
                           f"blanked for the smoothing or has a partner unit without a CA score")
-    frequency = np.where(w > 0, w, 0.0) * (c.sum() / w.sum())
+    frequency = np.where(positive, w, 0.0) * (c.sum() / w.sum())
     sums = GroupSums.from_table(weighted.index.to_numpy(), partner[scored], frequency)
     fit = fit_from_sums(sums, reml=reml)
     # Framed from arrays in one go (a join of two frames cost a bootstrap replicate ~25 ms).
