@@ -32,16 +32,29 @@ def toy_status_project(target):
     return directory
 
 
+def published_by_status():
+    """A compare_to file in the layout of the published v2 (code, empst3, mcamsis, fcamsis): every toy unit
+    with every status, and the groups with status 0, scores made up from the code and the status."""
+    rows = [(u, s) for u in TOY_UNITS for s in (0, *SCORED)] + [(code, 0) for code, level, *_ in TOY if level < 3]
+    frame = pd.DataFrame(rows, columns=["toy", "empst3"])
+    frame["mcamsis"] = 30 + (frame["toy"] % 97) * 0.4 + frame["empst3"] * 3.0
+    frame["fcamsis"] = 70 - (frame["toy"] % 89) * 0.3 - frame["empst3"] ** 2
+    return frame
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    """Two scales of one run: 'good' with statuses, 'nostatus' naming a status variable the input lacks."""
+    """Two scales of one run: 'good' with statuses (bootstrap, plausible values, compared with a by-status
+    file), 'nostatus' naming a status variable the input lacks."""
     directory = toy_status_project(tmp_path_factory.mktemp("by_status"))
+    published_by_status().to_csv(directory / "v2.csv", index=False)
     (directory / "config/toy.tsv").write_text(
-        HEADER
-        + "good\tcouples.csv\thocc\twocc\twt\ttoy\t\t0\themp\twemp\tempst3\n"
-        + "nostatus\tcouples.csv\thocc\twocc\twt\ttoy\t\t0\themp\twife_emp\tempst3\n"
+        HEADER.rstrip("\n") + "\tcompare_to\n"
+        + "good\tcouples.csv\thocc\twocc\twt\ttoy\t\t0\themp\twemp\tempst3\tv2.csv\n"
+        + "nostatus\tcouples.csv\thocc\twocc\twt\ttoy\t\t0\themp\twife_emp\tempst3\t\n"
     )
-    done = snakemake(directory, "--keep-going", "--config", "scales=config/toy.tsv", *PLAIN)
+    done = snakemake(directory, "--keep-going", "--config", "scales=config/toy.tsv", "bootstrap=4",
+                     "plausible_values=2", "psd_rounds=0")
     return directory, done
 
 
@@ -80,6 +93,76 @@ def test_pairs_without_a_scored_status_are_counted_in_the_summary(toy_run):
     assert summary["status_unknown"] == int(unknown.sum()) > 0
     assert summary["by_status"]["pairs_used"] == len(couples) - int(unknown.sum())
     assert summary["by_status"]["statuses"] == "empst3"
+
+
+def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_rows(toy_run):
+    directory, done = toy_run
+    results = directory / "results/good"
+    frame, meta = pyreadstat.read_dta(results / "good_by_status.dta")
+    title, _ = pyreadstat.read_dta(results / "good.dta")
+    replicates = pd.read_parquet(results / "bootstrap/by_status/replicates.parquet")
+    assert sorted(replicates["replicate"].unique()) == [1, 2, 3, 4]
+    scored = frame[frame["empst3"] > 0].set_index("toy_empst3")
+    for side in "mf":
+        # the SD over the by-status replicates, recomputed here from the replicates file
+        spread = replicates.pivot(index="code", columns="replicate", values=f"{side}camsis").std(axis=1, ddof=1)
+        np.testing.assert_allclose(scored[f"{side}cam_bse"], spread.reindex(scored.index), rtol=1e-6)
+        assert (scored[f"{side}cam_lo"] <= scored[f"{side}cam_hi"]).all() and scored[f"{side}cam_bse"].gt(0).all()
+        zero = frame[frame["empst3"] == 0].set_index("toy")[f"{side}cam_bse"]
+        np.testing.assert_allclose(zero, title.set_index("toy")[f"{side}cam_bse"].reindex(zero.index))
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["by_status"]["bootstrap"]["replicates"] == 4
+    assert "title-only replicate" in summary["by_status"]["bootstrap"]["resampling"]
+
+
+def test_by_status_plausible_values_are_whole_replicates_of_both_bootstraps(toy_run):
+    directory, _ = toy_run
+    results = directory / "results/good"
+    values, meta = pyreadstat.read_dta(results / "plausible_by_status.dta")
+    frame, _ = pyreadstat.read_dta(results / "good_by_status.dta")
+    assert list(values.columns) == ["toy", "empst3", "sex", "pv", "camsis"]
+    assert len(values) == len(frame) * 2 * 2
+    assert set(zip(values["toy"], values["empst3"])) == set(zip(frame["toy"], frame["empst3"]))
+    assert meta.variable_value_labels["empst3"][1] == "1. Self-employed"
+    # status 0 is the title-only scale: its pv is the title-only file's pv (the same replicate)
+    title, _ = pyreadstat.read_dta(results / "plausible.dta")
+    zero = values[values["empst3"] == 0].drop(columns="empst3").reset_index(drop=True)
+    pd.testing.assert_frame_equal(zero, title[zero.columns].reset_index(drop=True), check_dtype=False)
+    # a scored status's pv 1 is one whole by-status replicate, the one whose title-only twin made status 0's pv 1
+    replicates = pd.read_parquet(results / "bootstrap/by_status/replicates.parquet")
+    title_replicates = pd.read_parquet(results / "bootstrap/replicates.parquet")
+    first = values[(values["pv"] == 1) & (values["sex"] == 2) & (values["empst3"] > 0)]
+    first = first.set_index(first["toy"] * 10 + first["empst3"])["camsis"]
+    matches = [r for r, rows in replicates.groupby("replicate")
+               if np.allclose(first, rows.set_index("code")["fcamsis"].reindex(first.index))]
+    zero_first = zero[(zero["pv"] == 1) & (zero["sex"] == 2)].set_index("toy")["camsis"]
+    twins = [r for r, rows in title_replicates.groupby("replicate")
+             if np.allclose(zero_first, rows.set_index("code")["fcamsis"].reindex(zero_first.index))]
+    assert len(matches) == 1 and matches == twins
+
+
+def test_compare_to_a_by_status_file_matches_code_and_status(toy_run):
+    directory, _ = toy_run
+    results = directory / "results/good"
+    published = published_by_status()
+    ours = pd.read_csv(results / "good_by_status.csv")
+    title = pd.read_csv(results / "good.csv")
+    by_status = pd.read_csv(results / "compare_by_status.tsv", sep="\t").set_index(["codes", "sex"])
+    title_only = pd.read_csv(results / "compare.tsv", sep="\t").set_index(["codes", "sex"])
+    for sex, column in (("male", "mcamsis"), ("female", "fcamsis")):
+        # unit x status against the file's unit x status rows (status 0 left to the title-only comparison)
+        both = ours[ours["empst3"] > 0].merge(published, on=["toy", "empst3"], suffixes=("", "_old"))
+        assert by_status.loc[("units", sex), "n"] == len(both) == len(TOY_UNITS) * len(SCORED)
+        expected = np.corrcoef(both[column], both[f"{column}_old"])[0, 1]
+        assert by_status.loc[("units", sex), "pearson"] == pytest.approx(expected, rel=1e-9)
+        # the title-only scale against the file's status-0 rows
+        zero = title.merge(published[published["empst3"] == 0], on="toy", suffixes=("", "_old"))
+        units = zero[zero["toy"].isin(TOY_UNITS)]
+        expected = np.corrcoef(units[column], units[f"{column}_old"])[0, 1]
+        assert title_only.loc[("units", sex), "pearson"] == pytest.approx(expected, rel=1e-9)
+        assert title_only.loc[("all codes", sex), "n"] == len(TOY)
+    for name in ("caterpillar_m", "caterpillar_f", "shrinkage", "male_female", "ca_map", "linked_measures", "compare"):
+        assert (results / f"plots/by_status/{name}.png").stat().st_size > 0, name
 
 
 def test_a_missing_status_variable_is_one_line_and_no_score_file(toy_run):

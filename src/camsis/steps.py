@@ -253,12 +253,63 @@ def bootstrap_batch(table, table_info, blanked, classification, batch, *, replic
     return long
 
 
+def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanked, classification, scheme, batch, *,
+                              replicates: Sequence[int], seed: int, recodes=None, **options) -> pd.DataFrame:
+    """Rule bootstrap_batch_by_status: the by-status replicates of the batch, (occupation, status) units' scores.
+
+    Replicate r resamples the same couples as replicate r of rule bootstrap_batch (the
+    title-only table's draw from the stream (seed, r), each occupation cell's drawn couples
+    then spread over its statuses: ``camsis.uncertainty.resample_by_status``) and rebuilds
+    them as rule score_units_by_status does. Writes code (combined), replicate, mcamsis,
+    fcamsis to ``batch`` (parquet).
+
+    Parameters
+    ----------
+    title_table, title_info : path
+        The title-only table (rule tabulate).
+    table, table_info : path
+        The by-status table (rule tabulate_by_status).
+    blanked : path
+        The title-only masks, as for rule score_units_by_status.
+    classification, scheme : path or sequence of paths
+        The classification's and the status scheme's files.
+    batch : path
+        Output.
+    replicates, seed
+        The batch's replicate numbers and the bootstrap seed.
+    recodes : path, optional
+        Hand-written merges of occupations.
+    **options
+        ``ScaleOptions`` keywords.
+    """
+    from camsis.statuses import by_status_classification
+    from camsis.uncertainty import bootstrap_batch_by_status as rebuild
+
+    inputs = read_scale_inputs(title_table, title_info, blanked, classification, recodes, **options)
+    statuses = scheme_from(scheme)
+    derived = by_status_classification(inputs.classification, statuses)
+    pairs = PairTable.load(table, table_info, derived.units)
+    long = rebuild(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
+                   inputs.options, [int(r) for r in replicates], int(seed))
+    with atomic_path(batch) as path:
+        long.to_parquet(path, index=False)
+    return long
+
+
 def bootstrap_gather(batches: Sequence, scores, classification, summary, long, info, *, replicates: int,
-                     seed: int) -> BootstrapInfo:
-    """Rule bootstrap_gather: the batches' replicates together; per code the bootstrap SE and interval."""
+                     seed: int, scheme=None) -> BootstrapInfo:
+    """Rule bootstrap_gather: the batches' replicates together; per code the bootstrap SE and interval.
+
+    With ``scheme`` (rule bootstrap_gather_by_status) the codes are the (occupation, status)
+    units' combined codes, and ``scores`` the by-status unit scores they are checked against.
+    """
     from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, combine_batches, fill_replicate, replicate_agreement
 
     frame = classification_from(classification)
+    if scheme is not None:
+        from camsis.statuses import by_status_classification
+
+        frame = by_status_classification(frame, scheme_from(scheme))
     gathered = combine_batches([pd.read_parquet(path) for path in batches], int(replicates))
     agreement = replicate_agreement(gathered, fill_replicate(UnitScores.load(scores), frame))
     with atomic_path(summary) as path:
@@ -273,32 +324,66 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
         },
         replicates_disagreeing=[int(r) for r in agreement.index[(agreement < DISAGREEMENT).any(axis=1)]],
     )
+    if scheme is not None:
+        result.resampling = ("replicate r's couples are those of the title-only replicate r (same stream); each "
+                             "occupation cell's drawn couples spread over its status cells by a multinomial draw, "
+                             "each pair with its status cell's mean weight")
     write_json(result.as_dict(), info)
     return result
 
 
-def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int) -> None:
-    """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta."""
+def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int, scheme=None,
+                     title_replicates=None) -> None:
+    """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta.
+
+    With ``scheme`` (rule plausible_values_by_status) ``replicates`` are the by-status
+    bootstrap's and ``title_replicates`` the title-only bootstrap's: the file then has the
+    rows of the by-status file (every unit x status, status 0 and the groups from the
+    title-only replicates, as in the by-status score file), code and status columns. Its
+    replicate r of both bootstraps resampled the same couples
+    (``camsis.uncertainty.resample_by_status``), so plausible value pv is one whole
+    replicate of both, picked as the title-only file's pv is (same seed, same replicates).
+    """
     from camsis.uncertainty import plausible_values as draw
 
     frame = classification_from(classification)
-    values = draw(pd.read_parquet(replicates), m, seed)
+    long = pd.read_parquet(replicates)
     variable = frame.variable
-    out = values.rename(columns={"code": variable})[[variable, "sex", "pv", "camsis"]]
-    labels = {
-        variable: frame.label,
+    status_columns, value_labels = [], {variable: frame.value_labels()}
+    labels = {variable: frame.label}
+    if scheme is not None:
+        from camsis.statuses import combine, split
+
+        statuses = scheme_from(scheme)
+        title = pd.read_parquet(title_replicates)
+        long = pd.concat([title.assign(code=combine(title["code"], statuses.unknown)), long], ignore_index=True)
+    values = draw(long, m, seed)
+    if scheme is not None:
+        code, status = split(values["code"])
+        values = values.assign(code=code)
+        values.insert(1, statuses.variable, status)
+        status_columns = [statuses.variable]
+        labels[statuses.variable] = statuses.label
+        value_labels[statuses.variable] = dict(sorted(statuses.labels.items()))
+    out = values.rename(columns={"code": variable})[[variable, *status_columns, "sex", "pv", "camsis"]]
+    out = out.sort_values([variable, *status_columns, "sex", "pv"], kind="stable").reset_index(drop=True)
+    labels |= {
         "sex": "Sex of the person the score describes",
         "pv": f"Plausible value number (1-{m}), one bootstrap replicate each",
-        "camsis": f"CAMSIS for {variable.upper()}: plausible value pv",
+        "camsis": f"CAMSIS for {variable.upper()}"
+                  + (f" x {status_columns[0]}" if status_columns else "") + ": plausible value pv",
     }
-    value_labels = {variable: frame.value_labels(), "sex": {SEX_CODES[s]: SEX_NAMES[s] for s in SIDES}}
-    write_dta(out, dta, labels, value_labels, f"CAMSIS {scale} plausible values ({m} per code and sex)",
-              label_set_names=frame.label_set_names())
+    value_labels["sex"] = {SEX_CODES[s]: SEX_NAMES[s] for s in SIDES}
+    per = "code, status and sex" if status_columns else "code and sex"
+    set_names = frame.label_set_names() | ({statuses.variable: statuses.value_label_name} if status_columns else {})
+    write_dta(out, dta, labels, value_labels, f"CAMSIS {scale} plausible values ({m} per {per})",
+              label_set_names=set_names)
 
 
 def score_file(scores, scaling, table_info, blanking, classification, dta, csv, summary, *, scale: str,
                sheet_row: Mapping, config: Mapping, bootstrap=None, bootstrap_info=None, psd_rounds=None,
-               by_status_table=None, by_status_scaling=None, built: str | None = None) -> dict:
+               by_status_table=None, by_status_scaling=None, by_status_bootstrap_info=None,
+               built: str | None = None) -> dict:
     """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
 
     Parameters
@@ -317,10 +402,10 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         Recorded in the notes and summary.json, for provenance.
     bootstrap, bootstrap_info, psd_rounds : path, optional
         Present when the config asks for them.
-    by_status_table, by_status_scaling : path, optional
-        The by-status build's table json and scaling json, for a scale with statuses:
-        summary.json then reports ``status_unknown`` (pairs of this scale left out of the
-        by-status one for want of a scored status) and a ``by_status`` section.
+    by_status_table, by_status_scaling, by_status_bootstrap_info : path, optional
+        The by-status build's table json, scaling json and bootstrap json, for a scale with
+        statuses: summary.json then reports ``status_unknown`` (pairs of this scale left out
+        of the by-status one for want of a scored status) and a ``by_status`` section.
     built : str, optional
         ISO date of the build (today by default).
 
@@ -356,24 +441,47 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         psd_rounds=read_json(psd_rounds) if psd_rounds else None,
         linking=pairs.get("linking"),
         status_unknown=read_json(by_status_table)["dropped"].get("status_unknown", 0) if by_status_table else None,
-        by_status=by_status_summary(by_status_table, by_status_scaling) if by_status_table else None,
+        by_status=(by_status_summary(by_status_table, by_status_scaling, by_status_bootstrap_info)
+                   if by_status_table else None),
     )
     write_json(result, summary)
     return result
 
 
+def by_status_rows_of(csv, frame: Classification, statuses) -> tuple[pd.DataFrame, str, pd.Series]:
+    """The scored statuses' rows of a by-status score file keyed by combined code, that code's column and titles.
+
+    The status-0 and group rows are the title-only scale's, which has its own plots and comparison.
+    """
+    from camsis.statuses import split
+
+    code = f"{frame.variable}_{statuses.name}"
+    table = pd.read_csv(csv)
+    table = table[table[statuses.variable] != statuses.unknown].drop(columns=[frame.variable, statuses.variable])
+    occupation, status = split(table[code])
+    titles = [f"{frame.frame.at[o, 'title']} ({statuses.labels[s]})" for o, s in zip(occupation, status)]
+    return table, code, pd.Series(titles, index=table[code].to_numpy())
+
+
 def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str, mean: float = 50.0,
-          sd: float = 15.0, dpi: int = 100) -> None:
+          sd: float = 15.0, dpi: int = 100, scheme=None) -> None:
     """Rule plots: the diagnostic figures of one scale, from its unit file and score file.
 
     ``figures`` maps a figure's name (``caterpillar_m``, ``caterpillar_f``, ``shrinkage``,
-    ``male_female``, ``ca_map``, ``linked``) to its output path.
+    ``male_female``, ``ca_map``, ``linked``) to its output path. With ``scheme`` (rule
+    plots_by_status) the files are the by-status build's and the units its (occupation,
+    status) units.
     """
     from camsis import plots as draw
 
     frame = classification_from(classification)
     units = UnitScores.load(scores, scaling)
-    table = draw.units_for_plots(units, pd.read_csv(csv), frame.variable, frame.frame["title"])
+    if scheme is None:
+        table = draw.units_for_plots(units, pd.read_csv(csv), frame.variable, frame.frame["title"])
+    else:
+        rows, code, titles = by_status_rows_of(csv, frame, scheme_from(scheme))
+        table = draw.units_for_plots(units, rows, code, titles)
+        scale = f"{scale} by status"
     axes = draw.ca_axis_labels(units.diagnostics.ca)
     made = {
         "caterpillar_m": lambda: draw.score_caterpillar_figure(table, "m", scale),
@@ -388,15 +496,32 @@ def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str,
         draw.save_figure(made[name](), path, dpi=dpi)
 
 
-def compare(csv, old, classification, correlations, top_file, html, plot, *, scale: str, top: int = 20) -> None:
-    """Rule compare: this build's score file against the existing one named by compare_to."""
-    from camsis.compare import compare_scores, comparison_html, read_score_file
+def compare(csv, old, classification, correlations, top_file, html, plot, *, scale: str, top: int = 20,
+            status_variables: Sequence = (), scheme=None) -> None:
+    """Rule compare: this build's score file against the existing one named by compare_to.
+
+    The existing file may be title-only or by status (one row per code x status, such as
+    the published gb_soc2020_v2.dta: ``status_variables`` lists the (status variable,
+    no-information status) pairs that mark one). The title-only scale is compared with a
+    by-status file's no-information rows. With ``scheme`` (rule compare_by_status) ``csv``
+    is the by-status file and the (occupation, status) units are compared unit x status;
+    a title-only existing file then gives every status its occupation's score.
+    """
+    from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
     from camsis.plots import comparison_figure, save_figure
 
     frame = classification_from(classification)
     code = frame.variable
-    comparison = compare_scores(read_score_file(csv, code), read_score_file(old, code), code, units=frame.units,
-                                titles=frame.frame["title"], top=top)
+    if scheme is None:
+        new, existing = read_score_file(csv, code), title_only_rows(old, code, [tuple(v) for v in status_variables])
+        units, titles = frame.units, frame.frame["title"]
+    else:
+        statuses = scheme_from(scheme)
+        new, combined, titles = by_status_rows_of(csv, frame, statuses)
+        existing = by_status_rows(old, code, statuses.variable, statuses.scored)
+        existing = existing[existing[code] % 10 != statuses.unknown].rename(columns={code: combined})
+        code, units, scale = combined, titles.index, f"{scale} by status"
+    comparison = compare_scores(new, existing, code, units=units, titles=titles, top=top)
     with atomic_path(correlations) as path:
         comparison.correlations.to_csv(path, sep="\t", index=False)
     with atomic_path(top_file) as path:
@@ -506,16 +631,19 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
     return result
 
 
-def by_status_summary(table_info, scaling) -> dict:
-    """summary.json's ``by_status`` section: the by-status build's pairs and its own scaling diagnostics."""
+def by_status_summary(table_info, scaling, bootstrap_info=None) -> dict:
+    """summary.json's ``by_status`` section: the by-status build's pairs, its own scaling diagnostics, its bootstrap."""
     pairs, diagnostics = read_json(table_info), ScalingSummary.load(scaling)
-    return {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
-            "warnings": diagnostics.warnings, "shared": diagnostics.shared or {},
-            "ca": diagnostics.ca.as_dict() if diagnostics.ca else None, "merging": diagnostics.merging}
+    section = {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
+               "warnings": diagnostics.warnings, "shared": diagnostics.shared or {},
+               "ca": diagnostics.ca.as_dict() if diagnostics.ca else None, "merging": diagnostics.merging}
+    if bootstrap_info:
+        section["bootstrap"] = read_json(bootstrap_info)
+    return section
 
 
 def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv, *, scale: str,
-                         sheet_row: Mapping, config: Mapping, built: str | None = None) -> pd.DataFrame:
+                         sheet_row: Mapping, config: Mapping, bootstrap=None, built: str | None = None) -> pd.DataFrame:
     """Rule score_file_by_status: the by-status score file, in the layout of the published v2.
 
     One row per unit x status of the scheme; the status-0 rows are the title-only score
@@ -538,6 +666,10 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
         The scale's name.
     sheet_row, config : mapping
         Recorded in the notes, for provenance.
+    bootstrap : path, optional
+        The by-status bootstrap's per-unit summary (rule bootstrap_gather_by_status): the
+        bootstrap SEs and intervals of the scored statuses (status-0 and group rows carry
+        the title-only file's).
     built : str, optional
         ISO date of the build (today by default).
     """
@@ -546,7 +678,8 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     units = UnitScores.load(scores, scaling)
-    table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses)
+    boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
+    table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses, boot)
     built = built or datetime.date.today().isoformat()
     pairs = read_json(table_info)
     file_label = f"CAMSIS {scale} for {frame.variable.upper()} x {statuses.variable} [camsis {camsis.__version__}, {built}]"

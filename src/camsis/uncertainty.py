@@ -59,6 +59,75 @@ def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
     )
 
 
+def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Generator) -> PairTable:
+    """One bootstrap draw of the (occupation, status) table: the same couples as the title-only draw.
+
+    The by-status pairs are the title-only table's pairs that have a scored status on both
+    sides, so every couple sits in one occupation cell of ``title`` and, if its statuses are
+    known, in one (occupation, status) cell of ``table`` inside it. The draw is made in two
+    steps: first exactly the title-only replicate's draw (``resample_table(title, rng)``, the
+    same stream, so replicate r of the title-only and of the by-status bootstrap resample the
+    same couples), then each occupation cell's drawn couples are spread over its status cells
+    and its couples without a status by a multinomial with their observed shares. A couple
+    drawn with replacement from a cell is a uniform pick of that cell's couples, so the two
+    steps together are one multinomial draw of n couples over the status cells (the
+    conditional property of the multinomial), i.e. rows resampled as in ``resample_table``.
+    Each drawn pair carries its status cell's mean weight.
+
+    Parameters
+    ----------
+    title : PairTable
+        The title-only table of the same pairs (occupation units).
+    table : PairTable
+        The by-status table: units are combined codes ``occupation * 10 + status``.
+    rng : numpy Generator
+        ``replicate_rng(seed, r)``.
+
+    Returns
+    -------
+    PairTable
+        The by-status replicate, same shape as ``table``.
+    """
+    from camsis.statuses import split
+
+    drawn_title = resample_table(title, rng).counts.to_numpy(dtype=np.int64)
+    occupations = title.counts.index
+    rows_occ, rows_status = split(table.counts.index)
+    cols_occ, cols_status = split(table.counts.columns)
+    statuses = np.unique(np.concatenate([rows_status, cols_status]))
+    k = len(statuses)
+    ro, co = occupations.get_indexer(rows_occ), title.counts.columns.get_indexer(cols_occ)
+    if (ro < 0).any() or (co < 0).any():
+        raise CamsisError("the by-status table names occupations the title-only table lacks: not built from the same pairs")
+    rs, cs = np.searchsorted(statuses, rows_status), np.searchsorted(statuses, cols_status)
+    where = (ro[:, None], co[None, :], rs[:, None], cs[None, :])
+    cells = np.zeros((len(occupations), len(title.counts.columns), k, k), dtype=np.int64)
+    cells[where] = table.counts.to_numpy(dtype=np.int64)
+    observed = title.counts.to_numpy(dtype=np.int64)
+    without = observed - cells.sum(axis=(2, 3))
+    if (without < 0).any():
+        i, j = np.argwhere(without < 0)[0]
+        raise CamsisError(f"the by-status table holds more pairs than the title-only table in cell "
+                          f"({occupations[i]}, {title.counts.columns[j]}): not built from the same pairs")
+    i, j = np.nonzero(drawn_title)
+    shares = np.concatenate([cells[i, j].reshape(len(i), k * k), without[i, j][:, None]], axis=1) / observed[i, j][:, None]
+    spread = rng.multinomial(drawn_title[i, j], shares)
+    drawn_cells = np.zeros_like(cells)
+    drawn_cells[i, j] = spread[:, : k * k].reshape(len(i), k, k)
+    drawn = drawn_cells[where]
+    counts = table.counts.to_numpy(dtype=np.int64)
+    weighted = table.weighted.to_numpy(dtype=np.float64)
+    mean_weight = np.divide(weighted, counts, out=np.zeros_like(weighted), where=counts > 0)
+    return PairTable(
+        weighted=pd.DataFrame(drawn * mean_weight, index=table.weighted.index, columns=table.weighted.columns),
+        counts=pd.DataFrame(drawn, index=table.counts.index, columns=table.counts.columns),
+        read=table.read,
+        used=int(drawn.sum()),
+        dropped=dict(table.dropped),
+        source=f"{table.source} (bootstrap replicate)",
+    )
+
+
 def fill_replicates(values: dict, population: dict, numbers: Sequence[int], classification) -> pd.DataFrame:
     """Long table of every code's m and f score in each replicate: code, replicate, mcamsis, fcamsis.
 
@@ -109,7 +178,7 @@ def gather_replicates(replicates: Sequence, classification) -> pd.DataFrame:
 
 
 def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options,
-                    replicates: Sequence[int], seed: int, build=None) -> pd.DataFrame:
+                    replicates: Sequence[int], seed: int, build=None, draw=None) -> pd.DataFrame:
     """Draw and rebuild the replicates numbered ``replicates`` in one process; every code's scores in each.
 
     Takes what the scale's own build takes (``build``, by default
@@ -121,17 +190,23 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     the imports, reading the table, masks and classification, the classification's group
     structure) and fills the groups of all its replicates in one matrix product.
 
+    ``draw`` (rng -> PairTable, by default ``resample_table(table, rng)``) makes the
+    replicate's table: the by-status bootstrap draws with ``resample_by_status``.
+
     Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis) for these
     replicates. A replicate whose build fails stops the batch, naming the replicate.
     """
     if build is None:
         from camsis.scale import build_unit_scores as build
+    if draw is None:
+        def draw(rng):
+            return resample_table(table, rng)
     units = pd.Index(classification.units)
     values = {side: np.empty((len(units), len(replicates))) for side in SIDES}
     population = {side: np.empty((len(units), len(replicates))) for side in SIDES}
     with _one_blas_thread():
         for column, number in enumerate(replicates):
-            drawn = resample_table(table, replicate_rng(seed, number))
+            drawn = draw(replicate_rng(seed, number))
             try:
                 built = build(drawn, ca_blank, smooth_blank, classification, options)
             except CamsisError as error:
@@ -141,6 +216,29 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
                 population[side][:, column] = built.population[side].reindex(units).fillna(0.0).to_numpy(dtype=float)
             log.info("bootstrap replicate %d rebuilt", number)
     return fill_replicates(values, population, replicates, classification)
+
+
+def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
+                              classification, scheme, options, replicates: Sequence[int], seed: int) -> pd.DataFrame:
+    """The by-status replicates numbered ``replicates``: every (occupation, status) unit's scores in each.
+
+    Replicate r resamples the same couples as replicate r of the title-only bootstrap
+    (``resample_by_status``) and rebuilds them as rule score_units_by_status does
+    (``camsis.statuses.build_by_status_scores`` with the occupation masks and classification),
+    so the spread is the whole by-status pipeline's (merging, CA, sharing, smoothing,
+    standardising). Rows code (combined code), replicate, mcamsis, fcamsis, units only:
+    the by-status file's other rows (status 0, groups) are the title-only scale's.
+    """
+    from camsis.statuses import build_by_status_scores, by_status_classification
+
+    derived = by_status_classification(classification, scheme)
+
+    def build(drawn, ca, smooth, _derived, opts):
+        return build_by_status_scores(drawn, ca, smooth, classification, scheme, opts)
+
+    long = bootstrap_batch(table, ca_blank, smooth_blank, derived, options, replicates, seed, build=build,
+                           draw=lambda rng: resample_by_status(title, table, rng))
+    return long[long["code"].isin(derived.units)].reset_index(drop=True)
 
 
 def _one_blas_thread():

@@ -8,8 +8,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from camsis.classification import read_classification
-from camsis.compare import read_score_file
+from camsis.compare import title_only_rows
 from camsis.config import load_scales
+from camsis.statuses import available_schemes, load_scheme
 from camsis.uncertainty import batches
 from camsis.errors import CamsisError
 from camsis.writing import clear_stale, set_aside_products
@@ -160,11 +161,18 @@ def compare_input(wildcards):
     if Path(path).exists() and not any(rule.is_producer(str(path)) for rule in workflow.rules):
         variable = classification_variable(scale_row(wildcards)["classification"])
         try:
-            read_score_file(path, variable)
+            title_only_rows(path, variable, status_variables())
         except CamsisError as error:
             sys.exit(f"camsis: error: scale {wildcards.scale}: compare_to file {path} is not a score file of "
                      f"{variable}: {error}")
     return path
+
+
+def status_variables():
+    """(status variable, no-information status) of every scheme: a compare_to file holding one of
+    these variables is a by-status file (such as gb_soc2020_v2.dta, empst3)."""
+    folder = config["statuses"]
+    return [[scheme.variable, scheme.unknown] for scheme in (load_scheme(name, folder) for name in available_schemes(folder))]
 
 
 def classification_variable(name):
@@ -178,7 +186,11 @@ DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female"
 def diagnostic_outputs():
     """Plots of every scale, and the comparison of those that name a compare_to file."""
     plots = [f"results/{scale}/plots/{name}.png" for scale in scales.index for name in DIAGNOSTIC_PLOTS]
+    plots += [f"results/{scale}/plots/by_status/{name}.png" for scale in scales.index if by_status(scale)
+              for name in DIAGNOSTIC_PLOTS]
     compared = [f"results/{scale}/compare.tsv" for scale in scales.index if compare_file(scale)]
+    compared += [f"results/{scale}/compare_by_status.tsv" for scale in scales.index
+                 if compare_file(scale) and by_status(scale)]
     return plots + compared
 
 
@@ -188,6 +200,8 @@ def all_outputs():
         products.append("plausible.dta")
     by_status_files = [f"results/{scale}/{scale}_by_status.{ext}" for scale in scales.index if by_status(scale)
                        for ext in ("dta", "csv")]
+    if config["plausible_values"] > 0:
+        by_status_files += [f"results/{scale}/plausible_by_status.dta" for scale in scales.index if by_status(scale)]
     return diagnostic_outputs() + by_status_files + [
         f"results/{scale}/" + product.format(scale=scale) for scale in scales.index for product in products
     ]
@@ -209,6 +223,16 @@ def bootstrap_batch_files(wildcards):
     return [f"results/{wildcards.scale}/bootstrap/batch_{b}.parquet" for b in range(1, len(bootstrap_batches()) + 1)]
 
 
+def bootstrap_batch_files_by_status(wildcards):
+    return [f"results/{wildcards.scale}/bootstrap/by_status/batch_{b}.parquet"
+            for b in range(1, len(bootstrap_batches()) + 1)]
+
+
+def by_status_bootstrap(wildcards):
+    """The by-status file's bootstrap columns, when the config asks for a bootstrap."""
+    return {"bootstrap": f"results/{wildcards.scale}/bootstrap/by_status/summary.tsv"} if config["bootstrap"] > 0 else {}
+
+
 def batch_replicates(wildcards):
     """The replicate numbers of batch {b}."""
     return list(bootstrap_batches()[int(wildcards.b) - 1])
@@ -225,6 +249,8 @@ def score_file_extras(wildcards):
     if by_status(wildcards.scale):  # summary.json reports the pairs left out for want of a status
         extras["by_status_table"] = f"results/{wildcards.scale}/work/by_status/table.json"
         extras["by_status_scaling"] = f"results/{wildcards.scale}/work/by_status/scaling.json"
+        if config["bootstrap"] > 0:
+            extras["by_status_bootstrap_info"] = f"results/{wildcards.scale}/bootstrap/by_status/bootstrap.json"
     return extras
 
 

@@ -48,6 +48,7 @@ rule compare:
                     category="Comparison", subcategory="{scale}", labels={"scale": "{scale}", "figure": "new vs old scores"}),
     params:
         top=20,
+        status_variables=status_variables(),
     log:
         "logs/{scale}/compare.log",
     resources:

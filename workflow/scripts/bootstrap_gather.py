@@ -1,4 +1,4 @@
-"""Rule bootstrap_gather: per code the bootstrap SE and interval (camsis.steps.bootstrap_gather)."""
+"""Rules bootstrap_gather(_by_status): per code the bootstrap SE and interval (camsis.steps.bootstrap_gather)."""
 
 from camsis import steps
 from camsis.runner import run
@@ -7,7 +7,7 @@ from camsis.runner import run
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     steps.bootstrap_gather(list(i.batches), i.scores, i.classification, o.summary, o.replicates, o.info,
-                           replicates=p.replicates, seed=p.seed)
+                           replicates=p.replicates, seed=p.seed, scheme=i.get("scheme"))
 
 
 run(main, snakemake)

@@ -1,4 +1,4 @@
-"""Rule compare: this build's score file against the one compare_to names (camsis.steps.compare)."""
+"""Rules compare(_by_status): this build's score file against the one compare_to names (camsis.steps.compare)."""
 
 from camsis import steps
 from camsis.runner import run
@@ -7,7 +7,7 @@ from camsis.runner import run
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
     steps.compare(i.csv, i.old, i.classification, o.correlations, o.top, o.html, o.plot,
-                  scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
+                  scale=snakemake.wildcards.scale, scheme=i.get("scheme"), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -1,4 +1,4 @@
-"""Rule plausible_values: M plausible values per code and sex, long .dta (camsis.steps.plausible_values)."""
+"""Rules plausible_values(_by_status): M plausible values per code (and status) and sex, long .dta (camsis.steps.plausible_values)."""
 
 from camsis import steps
 from camsis.runner import run
@@ -7,6 +7,7 @@ from camsis.runner import run
 def main(snakemake):
     i = snakemake.input
     steps.plausible_values(i.replicates, i.classification, snakemake.output.dta, scale=snakemake.wildcards.scale,
+                           scheme=i.get("scheme"), title_replicates=i.get("title_replicates"),
                            **dict(snakemake.params.items()))
 
 

@@ -7,7 +7,8 @@ from camsis.runner import run
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
     steps.score_file_by_status(i.scores, i.scaling, i.table, i.title, i.classification, i.scheme, o.dta, o.csv,
-                               scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
+                               scale=snakemake.wildcards.scale, bootstrap=i.get("bootstrap"),
+                               **dict(snakemake.params.items()))
 
 
 run(main, snakemake)
