@@ -91,31 +91,31 @@ def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Genera
     from camsis.statuses import split
 
     drawn_title = resample_table(title, rng).counts.to_numpy(dtype=np.int64)
-    occupations = title.counts.index
+    counts = table.counts.to_numpy(dtype=np.int64)
+    occupations, partners = title.counts.index, title.counts.columns
     rows_occ, rows_status = split(table.counts.index)
     cols_occ, cols_status = split(table.counts.columns)
-    statuses = np.unique(np.concatenate([rows_status, cols_status]))
-    k = len(statuses)
-    ro, co = occupations.get_indexer(rows_occ), title.counts.columns.get_indexer(cols_occ)
+    ro, co = occupations.get_indexer(rows_occ), partners.get_indexer(cols_occ)
     if (ro < 0).any() or (co < 0).any():
         raise CamsisError("the by-status table names occupations the title-only table lacks: not built from the same pairs")
-    rs, cs = np.searchsorted(statuses, rows_status), np.searchsorted(statuses, cols_status)
-    where = (ro[:, None], co[None, :], rs[:, None], cs[None, :])
-    cells = np.zeros((len(occupations), len(title.counts.columns), k, k), dtype=np.int64)
-    cells[where] = table.counts.to_numpy(dtype=np.int64)
-    observed = title.counts.to_numpy(dtype=np.int64)
-    without = observed - cells.sum(axis=(2, 3))
-    if (without < 0).any():
-        i, j = np.argwhere(without < 0)[0]
+    statuses = np.unique(np.concatenate([rows_status, cols_status]))
+    k = len(statuses)
+    # The non-empty status cells: their occupation cell (flat index) and their slot within it.
+    r, c = np.nonzero(counts)
+    cell = ro[r] * len(partners) + co[c]
+    slot = np.searchsorted(statuses, rows_status[r]) * k + np.searchsorted(statuses, cols_status[c])
+    cells, which = np.unique(cell, return_inverse=True)
+    inside = np.zeros((len(cells), k * k + 1), dtype=np.int64)
+    inside[which, slot] = counts[r, c]
+    observed = title.counts.to_numpy(dtype=np.int64).ravel()[cells]
+    inside[:, -1] = observed - inside[:, :-1].sum(axis=1)  # the cell's couples without a scored status
+    if (inside[:, -1] < 0).any():
+        i, j = np.divmod(cells[np.argmax(inside[:, -1] < 0)], len(partners))
         raise CamsisError(f"the by-status table holds more pairs than the title-only table in cell "
-                          f"({occupations[i]}, {title.counts.columns[j]}): not built from the same pairs")
-    i, j = np.nonzero(drawn_title)
-    shares = np.concatenate([cells[i, j].reshape(len(i), k * k), without[i, j][:, None]], axis=1) / observed[i, j][:, None]
-    spread = rng.multinomial(drawn_title[i, j], shares)
-    drawn_cells = np.zeros_like(cells)
-    drawn_cells[i, j] = spread[:, : k * k].reshape(len(i), k, k)
-    drawn = drawn_cells[where]
-    counts = table.counts.to_numpy(dtype=np.int64)
+                          f"({occupations[i]}, {partners[j]}): not built from the same pairs")
+    spread = rng.multinomial(drawn_title.ravel()[cells], inside / observed[:, None])
+    drawn = np.zeros_like(counts)
+    drawn[r, c] = spread[which, slot]
     weighted = table.weighted.to_numpy(dtype=np.float64)
     mean_weight = np.divide(weighted, counts, out=np.zeros_like(weighted), where=counts > 0)
     return PairTable(
@@ -228,13 +228,27 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     so the spread is the whole by-status pipeline's (merging, CA, sharing, smoothing,
     standardising). Rows code (combined code), replicate, mcamsis, fcamsis, units only:
     the by-status file's other rows (status 0, groups) are the title-only scale's.
+
+    A replicate whose table falls apart into blocks is built with ``disconnected: drop``
+    (a connected one is unchanged by it): the sparse status cells of a redraw often leave a
+    unit or two whose only pairs are with each other, units the scale pools with their
+    occupation anyway; they are left out of that replicate's CA and take their group's
+    score, as an empty status does. Each such replicate is logged as a warning naming the units.
     """
+    from dataclasses import replace
+
     from camsis.statuses import build_by_status_scores, by_status_classification
 
     derived = by_status_classification(classification, scheme)
 
     def build(drawn, ca, smooth, _derived, opts):
-        return build_by_status_scores(drawn, ca, smooth, classification, scheme, opts)
+        built = build_by_status_scores(drawn, ca, smooth, classification, scheme, replace(opts, disconnected="drop"))
+        dropped = built.diagnostics.get("dropped_blocks")
+        if dropped:
+            log.warning("a by-status bootstrap replicate fell apart into blocks: husbands' units %s and wives' "
+                        "units %s (%d pairs) left out of its CA and given their group's score",
+                        dropped["rows"], dropped["columns"], dropped["pairs"])
+        return built
 
     long = bootstrap_batch(table, ca_blank, smooth_blank, derived, options, replicates, seed, build=build,
                            draw=lambda rng: resample_by_status(title, table, rng))
