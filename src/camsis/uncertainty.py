@@ -243,7 +243,7 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
 
     def build(drawn, ca, smooth, _derived, opts):
         built = build_by_status_scores(drawn, ca, smooth, classification, scheme, replace(opts, disconnected="drop"))
-        dropped = built.diagnostics.get("dropped_blocks")
+        dropped = built.diagnostics.dropped_blocks
         if dropped:
             log.warning("a by-status bootstrap replicate fell apart into blocks: husbands' units %s and wives' "
                         "units %s (%d pairs) left out of its CA and given their group's score",
