@@ -376,3 +376,13 @@ def test_readme_reports_blanking_rounds_and_a_weighted_input(tmp_path):
     text = " ".join((tmp_path / "r" / "s_readme.txt").read_text().split())
     assert "2 round(s)" in text and "exceeded 4, 17 cells in all" in text
     assert "weighted by wt" in text and "last 1 digit(s) are dropped" in text
+
+
+def test_a_snakemake_marker_left_in_the_folder_is_not_published(tmp_path):
+    """Releases made with a directory() output left .snakemake_timestamp in the folder: rewriting removes it."""
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / ".snakemake_timestamp").touch()
+    meta = release_metadata("s", {}, {}, SUMMARY, "soc2020")
+    files = write_release(V1, SUMMARY, folder, tmp_path / "s_release.zip", meta)
+    assert {p.name for p in folder.iterdir()} == {p.name for p in files}

@@ -87,6 +87,33 @@ def test_release_target_publishes_every_scale(demo):
     assert planned_jobs(demo, "release") == set()  # every file of the release is a tracked output
 
 
+def test_released_r_file_matches_the_demo_couples_as_camsis_match_does(demo, tmp_path):
+    """The demo release's add_camsis in R, by code and status (the by-status file) and by code alone."""
+    import subprocess
+
+    from camsis.match import match
+
+    if shutil.which("Rscript") is None or subprocess.run(["Rscript", "-e", "library(haven)"], capture_output=True).returncode:
+        pytest.skip("Rscript with haven is not installed (apt-get install r-base-core r-cran-haven)")
+    if not (demo / "results/gb_soc2020_demo/release/SHA256SUMS").exists():
+        assert snakemake(demo, "release").returncode == 0
+    folder = demo / "results/gb_soc2020_demo/release"
+    couples, _ = pyreadstat.read_dta(demo / "resources/demo/gb_soc2020_demo.dta", row_limit=5000)
+    survey = couples[["hocc", "hemp"]].rename(columns={"hocc": "occ", "hemp": "emp"}).assign(sex=1)
+    pyreadstat.write_dta(survey, str(tmp_path / "survey.dta"))
+    for status, scores in (("emp", "gb_soc2020_demo_by_status.dta"), (None, "gb_soc2020_demo.dta")):
+        argument = f"status = '{status}', " if status else ""
+        script = (f"source('gb_soc2020_demo_match.R'); d <- haven::read_dta('{tmp_path / 'survey.dta'}'); "
+                  f"o <- add_camsis(d, 'occ', {argument}sex = 'sex'); "
+                  f"write.csv(as.data.frame(lapply(o, as.numeric)), '{tmp_path / 'out.csv'}', row.names = FALSE)")
+        done = subprocess.run(["Rscript", "-e", script], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0 and f"not in {scores}" in done.stderr, done.stderr
+        expected, summary = match(survey, pyreadstat.read_dta(folder / scores)[0], "occ", status=status, sex="sex")
+        assert summary["matched"] > 0.9 * len(survey)
+        np.testing.assert_allclose(pd.read_csv(tmp_path / "out.csv").to_numpy(float), expected.to_numpy(float),
+                                   equal_nan=True)
+
+
 def test_units_have_mean_50_sd_15_over_the_input_population(demo):
     scores, _, couples, _, _ = read_demo(demo)
     units = scores.set_index("soc2020")
