@@ -17,13 +17,17 @@ Each build runs with the BLAS and OpenMP thread variables Snakemake sets for a j
 with ``threads: 1`` (every rule here has 1; ``--threads`` changes it, 0 keeps the environment's:
 on a busy machine a second BLAS thread spinning for a core made the CA of the by-status table
 several times slower). For each build it prints the wall and CPU time (user + system of the
-process), the process' peak RSS and each step's wall time, the load average, and the ratio
+process), the process' peak RSS and each step's wall and CPU time, the load average, and the ratio
 by-status / title-only of wall and of CPU time against the issue's targets: at most 2x the time
 and 2 GB peak. Snakemake's start-up and one Python start per job are not included (the
 workflow benchmark, bench_workflow.py, measures those); on 2 cores the workflow runs
 tabulate_by_status beside the title-only jobs, so its wall time gains less than the sum here.
 
-    python benchmarks/bench_by_status.py --sizes 1e7
+``--one-reading`` adds a third build: the by-status one with both tables counted in a single
+reading of the input (``camsis.tables.tabulate_by_status``, what one rule writing both tables
+would do) instead of the workflow's two, to show what the second reading costs.
+
+    python benchmarks/bench_by_status.py --sizes 1e7 --one-reading
 """
 
 from __future__ import annotations
@@ -62,21 +66,39 @@ BUILD = textwrap.dedent(
     with tempfile.TemporaryDirectory() as folder:
         f = Path(folder)
         def step(name, function, *args, **kwargs):
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             function(*args, **kwargs)
-            times[name] = time.perf_counter() - begin
+            times[name] = (time.perf_counter() - begin, time.process_time() - begin_cpu)
+        def one_reading():
+            # What one rule writing both tables would do: tables.tabulate_by_status counts the
+            # title-only and the by-status table in one pass (hashing the input beside it, as steps.tabulate).
+            from concurrent.futures import ThreadPoolExecutor
+            from camsis import tables
+            from camsis.reading import file_sha256
+            units, statuses = steps.classification_from(classification).units, steps.scheme_from(scheme)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                checksum = pool.submit(file_sha256, data)
+                title, table = tables.tabulate_by_status(data, "hocc", "wocc", "weight", units, "hemp", "wemp",
+                                                         statuses.scored)
+                digest = checksum.result()
+            title.save(f / "table.parquet", f / "table.json", input_sha256=digest)
+            table.save(f / "bs_table.parquet", f / "bs_table.json", statuses=statuses.name)
         wall, cpu = time.perf_counter(), time.process_time()
-        step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json",
-             occ1="hocc", occ2="wocc", weight="weight")
+        if kind == "one_reading":
+            step("tabulate both", one_reading)
+        else:
+            step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json",
+                 occ1="hocc", occ2="wocc", weight="weight")
         step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
              f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
         step("score_units", steps.score_units, f / "table.parquet", f / "table.json", f / "blanked.parquet",
              classification, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
         by_status = {}
-        if kind != "title":
+        if kind == "by_status":
             step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme,
                  f / "bs_table.parquet", f / "bs_table.json", occ1="hocc", occ2="wocc", status1="hemp",
                  status2="wemp", weight="weight")
+        if kind != "title":
             step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
                  f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  **options)
@@ -142,19 +164,25 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP threads of each build, set as Snakemake sets them for a job of a rule "
                              "with that many threads (every rule timed here has 1); 0 leaves the environment as is")
+    parser.add_argument("--one-reading", action="store_true",
+                        help="also time the by-status build with both tables counted in one reading of the "
+                             "input (camsis.tables.tabulate_by_status), as one rule writing both would")
     args = parser.parse_args(argv)
     print(f"# uptime before: {uptime()}")
     threads = str(args.threads) if args.threads else os.environ.get("OPENBLAS_NUM_THREADS", "unset (library default)")
     print(f"# BLAS threads per build: {threads}; {os.cpu_count()} CPUs")
-    print("| couples | build | wall s | CPU s | peak MB | load after | steps (wall s) |")
+    print("| couples | build | wall s | CPU s | peak MB | load after | steps (wall s / CPU s) |")
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         n = int(size)
         path = couples_file(n, args.regenerate)
         title = build("title", path, args.threads)
         by_status = build("by_status", path, args.threads)
-        for name, result in (("title-only", title), ("by-status (+ its title-only scale)", by_status)):
-            steps = ", ".join(f"{step} {seconds:.2f}" for step, seconds in result["steps"].items())
+        one = build("one_reading", path, args.threads) if args.one_reading else None
+        builds = [("title-only", title), ("by-status (+ its title-only scale)", by_status)]
+        builds += [("by-status, one reading (not the workflow's rules)", one)] if one else []
+        for name, result in builds:
+            steps = ", ".join(f"{step} {wall:.2f}/{cpu:.2f}" for step, (wall, cpu) in result["steps"].items())
             print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['cpu']:.1f} | {result['peak_mb']:.0f} "
                   f"| {result['load']:.1f} | {steps} |", flush=True)
         ratio = by_status["seconds"] / title["seconds"]
@@ -163,6 +191,9 @@ def main(argv=None) -> None:
         print(f"# {n:,} couples: by-status / title-only = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
               f"(target <= {RATIO_TARGET}); peak {by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): "
               f"{'met' if met else 'NOT met'}")
+        if one:
+            print(f"# {n:,} couples, one reading for both tables: {one['seconds'] / title['seconds']:.2f} wall, "
+                  f"{one['cpu'] / title['cpu']:.2f} CPU; peak {one['peak_mb']:.0f} MB")
     print(f"# uptime after: {uptime()}")
 
 
