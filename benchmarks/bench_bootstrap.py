@@ -25,15 +25,13 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_workflow import MEASURE, extract_project, read_benchmark  # noqa: E402  (the same copy and wall/CPU/peak-RSS wrapper)
+from bench_workflow import discard, extract_project, measured_snakemake, read_benchmark  # noqa: E402  (the same copy and wall/CPU/peak-RSS wrapper)
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
@@ -52,29 +50,20 @@ def project_copy(target: Path, args) -> None:
 
 
 def run(replicates: int, args) -> dict:
-    directory = Path(tempfile.mkdtemp(prefix=f"bootstrap_{replicates}_", dir=OUT))
-    try:
+    def prepare(directory: Path) -> list[str]:
         project_copy(directory, args)
         config = [f"bootstrap={replicates}", f"plausible_values={min(5, replicates)}"]
         if args.batch and replicates:
             config.append(f"bootstrap_batch={args.batch}")
-        command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--config", *config]
-        env = os.environ.copy()
-        if not args.worktree:
-            env["PYTHONPATH"] = os.pathsep.join([str(directory / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        done = subprocess.run([sys.executable, "-c", MEASURE, str(directory), *command],
-                              capture_output=True, text=True, check=True, env=env)
-        result = json.loads(done.stdout)
-        if result["returncode"] != 0:
-            raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
+        return [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--config", *config]
+
+    directory, result = measured_snakemake(f"bootstrap_{replicates}_", prepare, args)
+    try:
         batches = [read_benchmark(path) for path in sorted((directory / "benchmarks").glob("*/bootstrap_*.tsv"))]
         result.update(replicates=replicates, batches=batches)
         return result
     finally:
-        if args.keep:
-            print(f"# kept {directory}", file=sys.stderr)
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+        discard(directory, args)
 
 
 def uptime() -> str:

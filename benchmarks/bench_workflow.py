@@ -158,31 +158,49 @@ def snakemake_command(target: Path, args) -> list[str]:
     return command + (["--config", *overrides] if overrides else [])
 
 
+def measured_snakemake(prefix: str, prepare, args) -> tuple[Path, dict]:
+    """Run the Snakemake command ``prepare(directory)`` returns in a fresh project directory, under MEASURE.
+
+    ``prepare`` copies the project into the directory and returns the command. Returns the
+    directory and MEASURE's figures (wall, CPU, peak RSS); without --worktree the copy's own
+    src/ is imported. The caller ``discard``s the directory when done with it; a failed run
+    stops the benchmark with Snakemake's error (its directory kept for a look).
+    """
+    directory = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT))
+    command = prepare(directory)
+    env = os.environ.copy()
+    if not args.worktree:
+        env["PYTHONPATH"] = os.pathsep.join([str(directory / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(directory), *command],
+                          capture_output=True, text=True, check=True, env=env)
+    result = json.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
+    return directory, result
+
+
+def discard(directory: Path, args) -> None:
+    """Remove a run's directory, or keep it and say where (--keep)."""
+    if args.keep:
+        print(f"# kept {directory}", file=sys.stderr)
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_workflow(data: Path, args) -> dict:
-    directory = Path(tempfile.mkdtemp(prefix=f"workflow_{data.stem}_{data.suffix[1:]}_", dir=OUT))
-    try:
+    def prepare(directory: Path) -> list[str]:
         project_copy(directory, data, args)
-        command = snakemake_command(directory, args)
-        env = os.environ.copy()
-        if not args.worktree:
-            env["PYTHONPATH"] = os.pathsep.join([str(directory / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        done = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(directory), *command],
-            capture_output=True, text=True, check=True, env=env,
-        )
-        result = json.loads(done.stdout)
-        if result["returncode"] != 0:
-            raise SystemExit(f"snakemake failed in {directory}:\n{result['stderr']}")
+        return snakemake_command(directory, args)
+
+    directory, result = measured_snakemake(f"workflow_{data.stem}_{data.suffix[1:]}_", prepare, args)
+    try:
         result["stages"] = {}
         for rule in RULES:
             result["stages"][rule] = read_benchmark(directory / "benchmarks" / "bench" / f"{rule}.tsv")
         result["snakemake_s"] = result["seconds"] - sum(s["seconds"] for s in result["stages"].values())
         return result
     finally:
-        if args.keep:
-            print(f"# kept {directory}", file=sys.stderr)
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+        discard(directory, args)
 
 
 def read_benchmark(path: Path) -> dict:

@@ -174,3 +174,34 @@ def test_rule_psd_rounds_passes_psd_top_on(toy, tmp_path, top):
     every = psd_candidates(table, result.ca_blank, result.unit_scores, toy, top=None, min_count=1)
     assert len(every) > 2
     assert len(result.candidates) == (len(every) if top is None else top)
+
+
+@pytest.mark.parametrize("top,min_count", [(None, 0), (None, 4), (3, 4), (2, 9)])
+def test_rules_rank_once_and_select_by_top_and_min_count_after(toy, tmp_path, top, min_count):
+    """score_units writes every ranked cell; psd_candidates cuts it, so psd_top and psd_min_count refit nothing.
+
+    The cut list must be the one the fit gives directly, and its pairs must be the table's
+    unweighted couples (a weighted table, so weighted and unweighted counts differ).
+    """
+    counts = np.random.default_rng(8).poisson(association_counts(toy, n=300))
+    i, j = np.nonzero(counts)
+    couples = pd.DataFrame({"h": np.repeat(toy.units[i], counts[i, j]), "w": np.repeat(toy.units[j], counts[i, j])})
+    couples["wt"] = np.random.default_rng(9).uniform(0.2, 3.0, len(couples))
+    table = tabulate_frame(couples, "h", "w", "wt", toy.units)
+    table.save(tmp_path / "table.parquet", tmp_path / "table.json")
+    blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
+    save_masks(blank, blank, tmp_path / "blanked.parquet")
+    built = steps.score_units(tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
+                              [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], tmp_path / "units.tsv",
+                              tmp_path / "scaling.json", tmp_path / "ranking.tsv", min_n=0)
+    steps.psd_candidates(tmp_path / "ranking.tsv", tmp_path / "candidates.tsv", top=top, min_count=min_count)
+    listed = pd.read_csv(tmp_path / "candidates.tsv", sep="\t")
+    direct = psd_candidates(table, blank, built, toy, top=top, min_count=min_count)
+    assert list(listed.columns) == list(direct.columns)
+    assert listed[PSD_COLUMNS].to_numpy().tolist() == direct[PSD_COLUMNS].to_numpy().tolist()
+    np.testing.assert_allclose(listed["residual"], direct["residual"], atol=5e-5)
+    pairs = table.counts.to_numpy()[np.searchsorted(toy.units, listed["lower_1"]), np.searchsorted(toy.units, listed["lower_2"])]
+    assert (pairs >= min_count).all() and (top is None or len(listed) <= top)
+    ranked = pd.read_csv(tmp_path / "ranking.tsv", sep="\t")
+    assert len(ranked) >= len(listed) and (min_count == 0 or (ranked["pairs"] < min_count).any()), \
+        "the ranking keeps the cells min_count cuts"

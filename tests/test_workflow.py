@@ -209,23 +209,31 @@ def test_a_change_reruns_only_the_rules_that_use_it(demo):
     assert planned_jobs(demo) == set()
     scoring = {"tabulate", "blank", "score_units"}
     shutil.copy(REPO / "tests/data/gb_soc2020_v1.dta", demo / "old.dta")
+    compared = sheet_with(demo, "compared", compare_to="old.dta")
     changes = {
-        "compare_to": ["--config", sheet_with(demo, "compared", compare_to="old.dta")],
+        "compare_to in the sheet": ["--config", compared],
+        "compare_to in the config": ["--config", "compare_to=old.dta"],
         "bootstrap_seed": ["--config", "bootstrap_seed=7"],
         "psd_top": ["--config", "psd_top=10"],
+        "psd_min_count": ["--config", "psd_min_count=3"],
         "plot option": ["--config", "plot_dpi=50"],
     }
-    for change, args in changes.items():
-        planned = planned_jobs(demo, *args)
-        assert planned, f"changing {change} reruns nothing: the dry run did not see it"
-        assert not planned & scoring, f"changing {change} would rerun {sorted(planned & scoring)}"
-    assert "psd_candidates" in planned_jobs(demo, "--config", "psd_top=10")
-    assert "compare" in planned_jobs(demo, "--config", sheet_with(demo, "compared", compare_to="old.dta"))
+    # They change no number of the score file, so its provenance (notes, summary.json) leaves them out.
+    downstream = {"compare_to in the sheet", "compare_to in the config", "plot option", "psd_top", "psd_min_count"}
+    planned = {change: planned_jobs(demo, *args) for change, args in changes.items()}
+    for change, jobs in planned.items():
+        assert jobs, f"changing {change} reruns nothing: the dry run did not see it"
+        assert not jobs & scoring, f"changing {change} would rerun {sorted(jobs & scoring)}"
+        if change in downstream:
+            assert "score_file" not in jobs, f"changing {change} would rerun score_file"
+    assert "psd_candidates" in planned["psd_top"] & planned["psd_min_count"]
+    assert "compare" in planned["compare_to in the sheet"] & planned["compare_to in the config"]
+    assert "plots" in planned["plot option"] and "score_file" in planned["bootstrap_seed"]
 
     psds = (REPO / "data/psds/gb_soc2020.tsv").read_text()
     (demo / "more_psds.tsv").write_text(psds.rstrip("\n") + "\n1111\t1111\t1112\t1112\n")
-    planned = planned_jobs(demo, "--config", sheet_with(demo, "psds", psds="more_psds.tsv"))
-    assert "blank" in planned and "tabulate" not in planned
+    jobs = planned_jobs(demo, "--config", sheet_with(demo, "psds", psds="more_psds.tsv"))
+    assert "blank" in jobs and "tabulate" not in jobs
 
 
 @pytest.mark.slow

@@ -92,23 +92,41 @@ def psd_candidates(
     ``title_1``, ``title_2``. ``top`` None lists them all. ``table`` is the PairTable the
     scale was built from (its cells outside the CA, e.g. dropped blocks, are not listed).
     """
+    return select_candidates(rank_cells(table, ca_blank, unit_scores, classification), top, min_count)
+
+
+def select_candidates(ranked: pd.DataFrame, top: int | None = TOP, min_count: float = MIN_COUNT) -> pd.DataFrame:
+    """The candidates of a ranking (``rank_cells``): cells with at least ``min_count`` pairs, the first ``top``.
+
+    Kept apart from the ranking so that a workflow can rank once per fit and choose
+    ``psd_top`` and ``psd_min_count`` afterwards without refitting.
+    """
+    chosen = ranked[ranked["pairs"] >= min_count]
+    if top is not None:
+        chosen = chosen.head(top)
+    return chosen[CANDIDATE_COLUMNS].reset_index(drop=True)
+
+
+def rank_cells(table, ca_blank: pd.DataFrame, unit_scores: UnitScores, classification) -> pd.DataFrame:
+    """Every non-blanked cell with a positive residual, strongest first: ``CANDIDATE_COLUMNS`` and ``pairs``.
+
+    ``pairs`` is the cell's unweighted couples, which ``select_candidates`` compares with
+    ``min_count``. Cells whose fitted count is below MIN_EXPECTED are not ranked.
+    """
     fit = unit_scores.fit
     expected = expected_counts(fit)
     observed = fit.kept.to_numpy(dtype=float)
     fitted = expected.to_numpy()
     pairs = table.counts.reindex_like(fit.kept).to_numpy()
-    eligible = ~ca_blank.reindex_like(fit.kept).to_numpy(bool) & (observed > 0) & (pairs >= min_count)
+    eligible = ~ca_blank.reindex_like(fit.kept).to_numpy(bool) & (observed > 0)
     unfitted = eligible & ~(fitted >= MIN_EXPECTED)
     if unfitted.any():
-        log.info("%d cell(s) with at least %g pairs have a fitted count below %g and are not ranked",
-                 int(unfitted.sum()), min_count, MIN_EXPECTED)
+        log.info("%d observed cell(s) have a fitted count below %g and are not ranked", int(unfitted.sum()), MIN_EXPECTED)
     eligible &= ~unfitted
     with np.errstate(invalid="ignore", divide="ignore"):
         residual = np.where(eligible, (observed - fitted) / np.sqrt(np.where(eligible, fitted, 1.0)), np.nan)
     i, j = np.nonzero(eligible & (np.nan_to_num(residual) > 0))
     order = np.lexsort((j, i, -residual[i, j]))
-    if top is not None:
-        order = order[:top]
     i, j = i[order], j[order]
     row_codes = fit.kept.index.to_numpy()[i]
     col_codes = fit.kept.columns.to_numpy()[j]
@@ -124,8 +142,9 @@ def psd_candidates(
             "expected": fitted[i, j],
             "title_1": titles.reindex(row_codes).to_numpy(),
             "title_2": titles.reindex(col_codes).to_numpy(),
+            "pairs": pairs[i, j],
         },
-        columns=CANDIDATE_COLUMNS,
+        columns=CANDIDATE_COLUMNS + ["pairs"],
     )
 
 

@@ -183,7 +183,7 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
 
 
 def score_units(table, table_info, blanked, classification, scores, scaling, ranking, *, recodes=None,
-                min_count: float = 5, **options) -> UnitScores:
+                **options) -> UnitScores:
     """Rule score_units: stages 4-7, and every candidate pseudo-diagonal of the same fit, ranked.
 
     Parameters
@@ -193,26 +193,22 @@ def score_units(table, table_info, blanked, classification, scores, scaling, ran
     scores, scaling : path
         Outputs of ``UnitScores.save``: the unit file and its diagnostics.
     ranking : path
-        Output: every candidate cell (``camsis.candidates.psd_candidates`` with no top);
-        rule ``psd_candidates`` keeps the first ``psd_top`` of them.
-    min_count : float
-        Cells with fewer pairs are not ranked.
+        Output: every cell with a positive residual, with its pairs
+        (``camsis.candidates.rank_cells``); rule ``psd_candidates`` keeps the first
+        ``psd_top`` of those with ``psd_min_count`` pairs, so neither setting refits.
     **options
         ``ScaleOptions`` keywords.
     """
     inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
     result = _build(inputs)
     result.save(scores, scaling)
-    ranked = psd.psd_candidates(inputs.table, inputs.ca_blank, result, inputs.classification, top=None,
-                                min_count=min_count)
-    psd.write_candidates(ranked, ranking)
+    psd.write_candidates(psd.rank_cells(inputs.table, inputs.ca_blank, result, inputs.classification), ranking)
     return result
 
 
-def psd_candidates(ranking, candidates, *, top: int | None = psd.TOP) -> None:
-    """Rule psd_candidates: the first ``top`` cells of score_units' ranking (None: all)."""
-    ranked = psd.read_candidates(ranking)
-    psd.write_candidates(ranked if top is None else ranked.head(top), candidates)
+def psd_candidates(ranking, candidates, *, top: int | None = psd.TOP, min_count: float = psd.MIN_COUNT) -> None:
+    """Rule psd_candidates: the first ``top`` cells (None: all) with ``min_count`` pairs of score_units' ranking."""
+    psd.write_candidates(psd.select_candidates(psd.read_candidates(ranking), top, min_count), candidates)
 
 
 def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_rounds, rounds_info, *,

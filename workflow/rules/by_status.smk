@@ -69,8 +69,8 @@ rule score_file_by_status:
         dta=report("results/{scale}/{scale}_by_status.dta", caption="../report/by_status_file.rst", category="Score files"),
         csv="results/{scale}/{scale}_by_status.csv",
     params:
-        sheet_row=sheet_row,  # provenance: the notes record the whole row and config, as score_file's do
-        config=dict(sorted(config.items())),
+        sheet_row=sheet_row,  # provenance: as score_file's
+        config=PROVENANCE_CONFIG,
     log:
         "logs/{scale}/score_file_by_status.log",
     resources:

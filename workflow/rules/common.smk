@@ -64,9 +64,21 @@ def sheet(column, empty=None):
     return cell
 
 
+# Sheet columns and config keys that make no number of a scale's score files: they steer only
+# what is made from them (comparison, plots, release, the list of candidates) or name the sheet
+# itself. The provenance score_file records leaves them out, so editing one reruns only the
+# rules that use it. psd_top and psd_min_count make the masks when psd_rounds > 0, and are then kept.
+DOWNSTREAM_COLUMNS = ("compare_to", "version", "title", "author")
+DOWNSTREAM_CONFIG = ("scales", "compare_to", "plot_dpi", "plausible_values", "release") + (
+    ("psd_top", "psd_min_count") if config["psd_rounds"] == 0 else ()
+)
+# In a fixed order, or the order of --config options would force a rerun.
+PROVENANCE_CONFIG = {key: value for key, value in sorted(config.items()) if key not in DOWNSTREAM_CONFIG}
+
+
 def sheet_row(wildcards):
-    """The whole row, for the score file's provenance notes and summary.json only."""
-    return dict(scales.loc[wildcards.scale])
+    """The row, for the score files' provenance (notes and summary.json): every cell that makes its numbers."""
+    return {key: value for key, value in scales.loc[wildcards.scale].items() if key not in DOWNSTREAM_COLUMNS}
 
 
 def made_or_present(path):

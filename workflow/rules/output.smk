@@ -14,8 +14,8 @@ rule score_file:
         csv="results/{scale}/{scale}.csv",
         summary="results/{scale}/summary.json",
     params:
-        sheet_row=sheet_row,  # provenance: the notes and summary.json record the whole row and config
-        config=dict(sorted(config.items())),  # in a fixed order, or the order of --config options would force a rerun
+        sheet_row=sheet_row,  # provenance: the notes and summary.json record the cells and config that make the numbers
+        config=PROVENANCE_CONFIG,
     log:
         "logs/{scale}/score_file.log",
     resources:

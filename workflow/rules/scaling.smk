@@ -1,6 +1,7 @@
 # Stages 4-7: sparse merging, correspondence analysis, smoothing, standardisation; and,
 # from the same fit, every cell the scale under-predicts, ranked (candidate pseudo-diagonals);
-# rule psd_candidates keeps the first psd_top of them, so changing psd_top reruns only it.
+# rule psd_candidates keeps the first psd_top of those with psd_min_count pairs, so changing
+# either reruns only it.
 
 
 rule score_units:
@@ -16,7 +17,6 @@ rule score_units:
         ranking="results/{scale}/work/psd_ranking.tsv",
     params:
         options=scale_options,
-        min_count=config["psd_min_count"],
     log:
         "logs/{scale}/score_units.log",
     resources:
@@ -33,6 +33,7 @@ rule psd_candidates:
         candidates="results/{scale}/psd_candidates.tsv",
     params:
         top=config["psd_top"],
+        min_count=config["psd_min_count"],
     log:
         "logs/{scale}/psd_candidates.log",
     resources:

@@ -5,7 +5,8 @@ from camsis.runner import run
 
 
 def main(snakemake):
-    steps.psd_candidates(snakemake.input.ranking, snakemake.output.candidates, top=snakemake.params.top)
+    p = snakemake.params
+    steps.psd_candidates(snakemake.input.ranking, snakemake.output.candidates, top=p.top, min_count=p.min_count)
 
 
 run(main, snakemake)

@@ -7,7 +7,7 @@ from camsis.runner import first, run
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     steps.score_units(i.table, i.info, i.blanked, i.classification, o.scores, o.info, o.ranking,
-                      recodes=first(i.recodes), min_count=p.min_count, **p.options)
+                      recodes=first(i.recodes), **p.options)
 
 
 run(main, snakemake)
