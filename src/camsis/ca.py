@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from camsis.correlation import pearson
 from camsis.errors import CamsisError
+from camsis.vocabulary import PARTNERS_OF, TABLE_AXES
 
 log = logging.getLogger("camsis.ca")
 
@@ -271,7 +272,8 @@ def direction_warning(chosen: int, oriented: pd.DataFrame, agrees: bool, model: 
     )
     if not agrees:
         return (
-            f"no {model} dimension has husbands' (rows) and wives' (columns) scores agreeing in sign with the reference "
+            f"no {model} dimension has {PARTNERS_OF['m']} ({TABLE_AXES['m']}) and {PARTNERS_OF['f']} ({TABLE_AXES['f']}) "
+            "scores agreeing in sign with the reference "
             f"measure, so the scale points opposite ways for the two sides; dimension {chosen} was taken: {figures}. "
             f"{DIRECTION_ADVICE}"
         )
@@ -349,7 +351,7 @@ def sides_warning(ca_correlation: float, scale_correlation: float, row_correlati
         return None
     how = "point opposite ways" if min(figures) < 0 else "agree only weakly"
     return (
-        f"husbands' and wives' scores of the same units {how}: they correlate {scale_correlation:.3f} in the "
+        f"{PARTNERS_OF['m']} and {PARTNERS_OF['f']} scores of the same units {how}: they correlate {scale_correlation:.3f} in the "
         f"scale ({ca_correlation:.3f} in the chosen {model} dimension, whose signed correlations with the reference "
         f"measure are rows {row_correlation:.3f}, columns {column_correlation:.3f}). {DIRECTION_ADVICE}"
     )

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from camsis.correlation import pearson  # noqa: E402
 from camsis.standardising import fit_standardisation  # noqa: E402
-from camsis.vocabulary import OCCUPATION_COLUMNS, PARTNER_NAMES, SEX_NAMES, SIDES  # noqa: E402
+from camsis.vocabulary import OCCUPATION_COLUMNS, PARTNER_NAMES, SEX_NAMES, SIDE_NAMES, SIDES, TABLE_AXES  # noqa: E402
 
 # A side's scores in titles: its sex, and who it is in the table.
 SIDE_TITLES = {side: f"{SEX_NAMES[side]} ({PARTNER_NAMES[side]}, {OCCUPATION_COLUMNS[side]})" for side in SIDES}
@@ -277,7 +277,7 @@ def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] 
         points = _ca_points(units, side)
         ax.scatter(points["dim1"], points["dim2"], s=_marker_sizes(points["n"]), marker=marker, alpha=0.5,
                    color=SIDE_COLOURS[side], edgecolors="none",
-                   label=f"{'rows: husbands (occ1)' if side == 'm' else 'columns: wives (occ2)'}, {len(points)} points")
+                   label=f"{TABLE_AXES[side]}: {SIDE_NAMES[side]}, {len(points)} points")
         extreme = set()
         for column in ("dim1", "dim2"):
             extreme |= set(points[column].nlargest(label_most // 2).index) | set(points[column].nsmallest(label_most // 2).index)

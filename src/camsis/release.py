@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from camsis.match import score_index
+from camsis.vocabulary import PEOPLE_NAMES
 from camsis.writing import atomic_path
 
 CAMSIS_REFERENCE = (
@@ -130,7 +131,7 @@ def _method_lines(summary: dict) -> list[str]:
         )
     smoothing = summary.get("smoothing", {})
     if smoothing:
-        parts = [f"{'women' if side == 'f' else 'men'}: sigma_u {_number(s.get('sigma_u'))}, "
+        parts = [f"{PEOPLE_NAMES[side]}: sigma_u {_number(s.get('sigma_u'))}, "
                  f"ICC {_number(s.get('icc'))}{', at the boundary' if s.get('boundary') else ''}"
                  for side, s in smoothing.items()]
         fit = "REML" if config.get("reml", True) else "maximum likelihood"

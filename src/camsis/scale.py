@@ -31,7 +31,7 @@ from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import smooth_side
 from camsis.standardising import fit_standardisation
 from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
-from camsis.vocabulary import SIDE_NAMES, SIDES, other
+from camsis.vocabulary import PARTNERS_OF, SIDE_NAMES, SIDES, other
 from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.scale")
@@ -233,7 +233,7 @@ def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disc
         "pairs": int(round(kept_counts.loc[rows, cols].to_numpy().sum())),
         "pairs_weighted": float(kept.loc[rows, cols].to_numpy().sum()),
     }
-    message = (f"left {len(rows)} husbands' and {len(cols)} wives' units outside the main block out of the "
+    message = (f"left {len(rows)} {PARTNERS_OF['m']} and {len(cols)} {PARTNERS_OF['f']} units outside the main block out of the "
                f"scale (imputed from their groups): {describe_blocks(blocks)}")
     diagnostics.warn(message)
     return rows, cols
@@ -264,8 +264,8 @@ def _check_ca_shape(table: pd.DataFrame, stage: str, advice: str) -> None:
     cols = int((table.sum(axis=0) > 0).sum())
     if rows < 2 or cols < 2:
         raise CamsisError(
-            f"the CA needs pairs in at least 2 rows and 2 columns; {stage} only {rows} husbands' row(s) and "
-            f"{cols} wives' column(s) have any: {advice}"
+            f"the CA needs pairs in at least 2 rows and 2 columns; {stage} only {rows} {PARTNERS_OF['m']} row(s) and "
+            f"{cols} {PARTNERS_OF['f']} column(s) have any: {advice}"
         )
 
 

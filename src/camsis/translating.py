@@ -17,6 +17,7 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 from camsis.filling import _group_sums, score_groups
+from camsis.vocabulary import PARTNER_NAMES, SIDES
 
 SCORE_COLUMNS = {"mcamsis": "n_m", "fcamsis": "n_f", "mcamsis2": "n_m", "fcamsis2": "n_f"}
 
@@ -106,7 +107,7 @@ def translate_scores(scores: pd.DataFrame, code: str, crosswalk: pd.DataFrame, t
         means = (sums["wx"] / sums["weight"].where(sums["weight"] > 0)).fillna(sums["plain"])
         population[column] = sums["weight"].reindex(units).fillna(0.0)
         out[column] = score_groups(means.reindex(units), population[column], target)
-    for side in ("m", "f"):
+    for side in SIDES:
         key = f"{side}camsis" if f"{side}camsis" in population else None
         if key:
             total = population[key]
@@ -143,9 +144,10 @@ def write_translation(table: pd.DataFrame, report: dict, target, path: str | Pat
     if path.suffix.lower() == ".csv":
         write_csv(table, path)
         return
-    labels = {target.variable: target.label, "n_sources": "Source codes behind the score",
-              "n_m": "Husbands behind the score (sum of source n_m)", "n_f": "Wives behind the score (sum of source n_f)",
-              "mcamsis": f"CAMSIS, husbands, translated from {source}", "fcamsis": f"CAMSIS, wives, translated from {source}"}
+    labels = {target.variable: target.label, "n_sources": "Source codes behind the score"}
+    for side in SIDES:
+        labels[f"n_{side}"] = f"{PARTNER_NAMES[side].capitalize()} behind the score (sum of source n_{side})"
+        labels[f"{side}camsis"] = f"CAMSIS, {PARTNER_NAMES[side]}, translated from {source}"
     labels.update(target.link_labels)
     write_dta(table, path, {c: labels.get(c, c)[:80] for c in table.columns},
               {target.variable: target.value_labels()}, f"CAMSIS translated to {target.name} from {source}",

@@ -26,8 +26,17 @@ OCCUPATION_COLUMNS: dict[str, str] = {"m": "occ1", "f": "occ2"}
 PARTNER_NAMES: dict[str, str] = {"m": "husbands", "f": "wives"}
 """How messages name each side's people (the published files' terms)."""
 
+PARTNERS_OF: dict[str, str] = {side: f"{PARTNER_NAMES[side]}'" for side in SIDES}
+"""The possessive, for messages: "husbands'", "wives'"."""
+
 SIDE_NAMES: dict[str, str] = {side: f"{PARTNER_NAMES[side]} ({OCCUPATION_COLUMNS[side]})" for side in SIDES}
 """How messages name each side's units: "husbands (occ1)", "wives (occ2)"."""
+
+TABLE_AXES: dict[str, str] = {"m": "rows", "f": "columns"}
+"""Where each side's units are in the pair table (and in the CA)."""
+
+PEOPLE_NAMES: dict[str, str] = {"m": "men", "f": "women"}
+"""How prose for readers (the release notes) names each side's people."""
 
 SEX_NAMES: dict[str, str] = {"m": "male", "f": "female"}
 """How figures and labels name each side's scores (published: male and female CAMSIS)."""
