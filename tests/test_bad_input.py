@@ -96,32 +96,23 @@ def write_job_inputs(directory):
     block = pd.DataFrame([(h, w) for h in small for w in small if h != w] * 4, columns=["hocc", "wocc"])
     blocks = pd.concat([good[~inside], block.assign(wt=1.0)], ignore_index=True)
     blocks.to_csv(directory / "blocks.csv", index=False)
-    inputs = {
-        "badvar": ("badvar.csv", "husband_occ", ""),
-        "truncated": ("truncated.dta", "hocc", ""),
-        "corruptsav": ("corruptsav.sav", "hocc", ""),
-        "corruptparquet": ("corruptparquet.parquet", "hocc", ""),
-        "textdta": ("textdta.dta", "hocc", ""),
-        "textcodes": ("textcodes.csv", "hocc", ""),
-        "negweight": ("negweight.csv", "hocc", "wt"),
-        "missweight": ("missweight.csv", "hocc", "wt"),
-        "novalid": ("novalid.csv", "hocc", ""),
-        "psdheader": ("good.csv", "hocc", "", "psd_header.tsv"),
-        "psdbounds": ("good.csv", "hocc", "", "psd_bounds.tsv"),
-        "allblanked": ("allblanked.csv", "hocc", "", "psd_all.tsv"),
-        "hugeweight": ("huge.csv", "hocc", "wt"),
-        "tinyweight": ("tiny.csv", "hocc", "wt"),
-        "semicolon": ("semi.csv", "hocc", ""),
-        "latin1": ("latin.csv", "hocc", ""),
-        "dupcolumns": ("dup.csv", "hocc", ""),
-        "psdnowhere": ("good.csv", "hocc", "", "psd_wide.tsv"),
+    # scale -> sheet cells that differ from a plain row (input good.csv, occ1 hocc, no weight, no psds)
+    differs = {
+        "badvar": dict(input="badvar.csv", occ1="husband_occ"),
+        **{scale: dict(input=path) for scale, path in [
+            ("truncated", "truncated.dta"), ("corruptsav", "corruptsav.sav"), ("corruptparquet", "corruptparquet.parquet"),
+            ("textdta", "textdta.dta"), ("textcodes", "textcodes.csv"), ("novalid", "novalid.csv"),
+            ("semicolon", "semi.csv"), ("latin1", "latin.csv"), ("dupcolumns", "dup.csv")]},
+        **{scale: dict(input=path, weight="wt") for scale, path in [
+            ("negweight", "negweight.csv"), ("missweight", "missweight.csv"), ("hugeweight", "huge.csv"),
+            ("tinyweight", "tiny.csv"), ("dropblocks", "blocks.csv")]},
+        **{scale: dict(input=path, psds=psds) for scale, path, psds in [
+            ("psdheader", "good.csv", "psd_header.tsv"), ("psdbounds", "good.csv", "psd_bounds.tsv"),
+            ("allblanked", "allblanked.csv", "psd_all.tsv"), ("psdnowhere", "good.csv", "psd_wide.tsv")]},
     }
     extra = ["diagonal_groups", "filter", "sep", "encoding"]
     lines = [HEADER.rstrip("\n") + "\t" + "\t".join(extra) + "\n"]
-    inputs["dropblocks"] = ("blocks.csv", "hocc", "wt")
-    for scale, (path, occ1, weight, *psds) in inputs.items():
-        lines.append(f"{scale}\t{path}\t{occ1}\twocc\t{weight}\ttoy\t{psds[0] if psds else ''}\t0" + "\t" * len(extra) + "\n")
-    for scale, (cells, _) in BUILT_CASES.items():
+    for scale, cells in {**differs, **{scale: cells for scale, (cells, _) in BUILT_CASES.items()}}.items():
         row = dict(scale=scale, input="good.csv", occ1="hocc", occ2="wocc", weight="", classification="toy", psds="",
                    diagonal_digits="0") | cells
         lines.append("\t".join(row.get(column, "") for column in HEADER.split() + extra) + "\n")
