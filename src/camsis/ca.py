@@ -76,16 +76,24 @@ class DimensionChoice:
 class CAResult(DimensionChoice):
     """A fitted CA.
 
-    row_scores, column_scores : principal coordinates, indexed by the table's row / column
-        labels (rows and columns with mass only), columns ``dim1``..``dimK``. After
-        ``choose_dimension``, ``dim1`` is the chosen, oriented dimension.
-    eigenvalues : principal inertia of each column ``dim1``..``dimK`` (in that order).
-    inertia : share of the total inertia of each column ``dim1``..``dimK``.
-    total_inertia : chi-square / N of the table CA'd.
-    row_masses, column_masses : r and c (sum to 1), indexed like the scores.
-    order : original (1-based, by decreasing inertia) dimension number of each column.
-    empty_rows, empty_columns, chosen, correlations, row_correlations, column_correlations,
-    warning : see ``DimensionChoice``.
+    Attributes
+    ----------
+    row_scores, column_scores : DataFrame
+        Principal coordinates, indexed by the table's row / column labels (rows and columns with
+        mass only), columns ``dim1``..``dimK``. After ``choose_dimension``, ``dim1`` is the
+        chosen, oriented dimension.
+    eigenvalues : ndarray
+        Principal inertia of each column ``dim1``..``dimK`` (in that order).
+    inertia : ndarray
+        Share of the total inertia of each column ``dim1``..``dimK``.
+    total_inertia : float
+        Chi-square / N of the table CA'd.
+    row_masses, column_masses : Series
+        r and c (sum to 1), indexed like the scores.
+    order : tuple
+        Original (1-based, by decreasing inertia) dimension number of each column.
+    empty_rows, empty_columns, chosen, correlations, row_correlations, column_correlations, warning
+        See ``DimensionChoice``.
     """
 
     row_scores: pd.DataFrame

@@ -168,11 +168,15 @@ class PsdRounds:
 
     Attributes
     ----------
-    ca_blank, smooth_blank : the masks after the last round (cells blanked in a round are
-        added to both: the scale should not describe them in the CA or the smoothing).
-    rounds : the cells each round blanked: column ``round`` then the candidate columns.
-    unit_scores : the build on the final masks.
-    candidates : the candidates of that final build (what is left to consider).
+    ca_blank, smooth_blank : DataFrame
+        The masks after the last round (cells blanked in a round are added to both: the scale
+        should not describe them in the CA or the smoothing).
+    rounds : DataFrame
+        The cells each round blanked: column ``round`` then the candidate columns.
+    unit_scores : UnitScores
+        The build on the final masks.
+    candidates : DataFrame
+        The candidates of that final build (what is left to consider).
     """
 
     ca_blank: pd.DataFrame

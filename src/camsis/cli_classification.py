@@ -48,6 +48,7 @@ def add_classification(sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> None:
+    """``camsis classification import``: a published code frame turned into the .tsv and .yaml a build reads."""
     from camsis.codeframe import import_classification, write_classification_files
 
     frame, metadata, report = import_classification(
@@ -85,6 +86,7 @@ def add_translate(sub) -> None:
 
 
 def run_translate(args: argparse.Namespace) -> None:
+    """``camsis classification translate``: scores carried to another classification through a crosswalk."""
     from camsis.translating import read_crosswalk, read_scores, translate_scores, write_translation
     from camsis.classification import load_classification
 

@@ -263,6 +263,7 @@ class _Profile:
         self.Tyy = float(sums.sum_yy.sum())
 
     def parts(self, g: float):
+        """The GLS cross-products at variance ratio ``g``, from the group sums alone (no pass over the pairs)."""
         s = self.s
         w = g / (1.0 + g * s.n)
         A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
@@ -276,9 +277,11 @@ class _Profile:
         return w, A, chol, b, rss
 
     def dof(self) -> float:
+        """Degrees of freedom of the residual variance: N - p under REML, N under ML."""
         return self.N - self.p if self.reml else self.N
 
     def loglik(self, g: float) -> float:
+        """The profiled log-likelihood at one ``g`` (``logliks`` does many at once)."""
         return float(self.logliks(np.array([g], dtype=float))[0])
 
     def logliks(self, gs: np.ndarray) -> np.ndarray:

@@ -44,12 +44,18 @@ FIRST, OTHER, NO_SEX = 1, 0, -1
 class PersonColumns:
     """Variables of a person file (sheet columns of a ``layout: persons`` row).
 
-    person, partner : the person's id and the partner's (0, negative or empty: no partner).
-    sex : the variable whose value ``first_sex`` makes a person partner 1.
-    occ : the person's own occupation code; status : optional status code.
-    household : optional; then person and partner are numbers within the household.
-    wave : optional; links are made within a wave, repeated couples are found across waves.
-    weight : optional; the couple takes partner 1's.
+    Attributes
+    ----------
+    person, partner : str
+        The person's id and the partner's (0, negative or empty: no partner).
+    sex : str
+        The variable whose value ``first_sex`` makes a person partner 1.
+    occ : str
+        The person's own occupation code.
+    household, wave, status, weight : str or None
+        Optional. With ``household``, person and partner are numbers within the household;
+        links are made within a ``wave`` and repeated couples found across waves; ``status``
+        is the person's status code; a couple takes partner 1's ``weight``.
     """
 
     person: str
@@ -62,6 +68,7 @@ class PersonColumns:
     weight: str | None = None
 
     def variables(self) -> list[str]:
+        """The file's columns to read, each once (a column may play two parts)."""
         names = [self.person, self.partner, self.sex, self.occ, self.household, self.wave, self.status, self.weight]
         return list(dict.fromkeys(name for name in names if name))
 
@@ -157,6 +164,7 @@ class _Growing:
         self.capacity, self.size, self.arrays = max(capacity, 1), 0, {}
 
     def append(self, parts: dict[str, np.ndarray]) -> None:
+        """Add a chunk's arrays, doubling the capacity when full (amortised copies, no list of chunks)."""
         n = len(next(iter(parts.values())))
         if self.size + n > self.capacity:
             self.capacity = max(2 * self.capacity, self.size + n)
@@ -168,6 +176,7 @@ class _Growing:
         self.size += n
 
     def result(self) -> dict[str, np.ndarray]:
+        """The arrays filled so far."""
         # a view, not a copy, when the file said how many rows it has and the filter kept them all
         return {k: v[: self.size] for k, v in self.arrays.items()}
 

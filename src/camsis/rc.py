@@ -61,27 +61,44 @@ class RCConvergenceWarning(UserWarning):
 class RCResult(DimensionChoice):
     """A fitted RC(M) model.
 
-    row_scores, column_scores : identified scores (see the module docstring), indexed by the
-        table's row / column labels with a non-blanked count, columns ``dim1``..``dimM``.
-        After ``camsis.ca.choose_dimension`` (which takes this object), ``dim1`` is the
-        chosen, oriented dimension.
-    eigenvalues : phi, the intrinsic association of each column ``dim1``..``dimM`` (under
-        the name ``choose_dimension`` reorders along with the scores; ``phi`` reads it).
-    inertia : phi / sum(phi), each dimension's share of the association.
-    deviance : Poisson deviance 2 sum n log(n / mu) - (n - mu) over the non-blanked cells
-        (what R's gnm reports for the same model and cells).
-    df : residual degrees of freedom, non-blanked cells - (I + J - 1) - M (I + J - 2 - M).
-    iterations, converged : of the returned fit.
-    fitted : mu for every cell of the scored rows and columns; blanked cells hold the
-        model's prediction (they were not fitted), so observed / fitted shows how far a
-        blanked cell lies from the scale.
-    intercept, row_effects, column_effects : lambda, alpha, beta, the effects r- and
-        c-weighted to mean 0.
-    row_masses, column_masses : r and c, the identification weights.
-    blanked : the structural zeros of the scored table.
-    order, chosen, correlations, row_correlations, column_correlations, warning : as on
-        ``camsis.ca.CAResult``; ``warning`` also carries a convergence failure.
-    start : the start of the returned fit; starts_tried : (start, deviance, converged) each.
+    Attributes
+    ----------
+    row_scores, column_scores : DataFrame
+        Identified scores (see the module docstring), indexed by the table's row / column labels
+        with a non-blanked count, columns ``dim1``..``dimM``. After
+        ``camsis.ca.choose_dimension`` (which takes this object), ``dim1`` is the chosen,
+        oriented dimension.
+    eigenvalues : ndarray
+        phi, the intrinsic association of each column ``dim1``..``dimM`` (under the name
+        ``choose_dimension`` reorders along with the scores; ``phi`` reads it).
+    inertia : ndarray
+        phi / sum(phi), each dimension's share of the association.
+    deviance : float
+        Poisson deviance 2 sum n log(n / mu) - (n - mu) over the non-blanked cells (what R's gnm
+        reports for the same model and cells).
+    df : int
+        Residual degrees of freedom, non-blanked cells - (I + J - 1) - M (I + J - 2 - M).
+    iterations : int
+    converged : bool
+        Of the returned fit.
+    fitted : DataFrame
+        mu for every cell of the scored rows and columns; blanked cells hold the model's
+        prediction (they were not fitted), so observed / fitted shows how far a blanked cell
+        lies from the scale.
+    intercept : float
+    row_effects, column_effects : Series
+        lambda, alpha and beta, the effects r- and c-weighted to mean 0.
+    row_masses, column_masses : Series
+        r and c, the identification weights.
+    blanked : DataFrame
+        The structural zeros of the scored table.
+    order : tuple
+        As on ``camsis.ca.CAResult``; so are the fields of ``camsis.ca.DimensionChoice``, whose
+        ``warning`` here also carries a convergence failure.
+    start : str
+        The start of the returned fit.
+    starts_tried : list
+        (start, deviance, converged) of each start tried.
     """
 
     row_scores: pd.DataFrame

@@ -10,7 +10,6 @@ that information; `write_release` writes them, each file atomically, and the zip
 
 from __future__ import annotations
 
-import hashlib
 import json
 import textwrap
 import zipfile
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from camsis.match import score_index
+from camsis.reading import file_sha256
 from camsis.vocabulary import PEOPLE_NAMES
 from camsis.writing import atomic_path
 
@@ -719,17 +719,11 @@ def tsv_table(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256sums(paths) -> str:
     """SHA256SUMS in the format `sha256sum -c` reads: '<hex>  <name>' per line."""
-    return "".join(f"{sha256(path)}  {Path(path).name}\n" for path in sorted(paths, key=lambda p: Path(p).name))
+    return "".join(f"{file_sha256(path)}  {Path(path).name}\n" for path in sorted(paths, key=lambda p: Path(p).name))
 
 
 def write_zip(paths, target) -> None:

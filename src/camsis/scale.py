@@ -46,29 +46,39 @@ class ScaleOptions:
 
     Attributes
     ----------
-    min_n : units with at most this many non-blanked pairs are merged before the CA.
-    n_components : CA dimensions kept (the chosen one and at least one more).
-    reference_measure : link column of the classification used to choose and orient the
-        CA dimension; None takes the classification's own default.
-    recodes : hand-written unit -> unit merges applied before the sparse merging.
-    mean, sd, clip : the published metric.
-    disconnected : "refuse" a table that falls apart into blocks after blanking, or
-        "drop" the units outside the largest block (they are then imputed and flagged).
-    reml : REML (the published method) or ML for the smoothing models.
-    estimator : where the raw scores come from: "ca" (correspondence analysis, the
-        default) or "rc2" (Goodman's RC(M) association model, the "RC-II" of the first
-        CAMSIS releases, see camsis.rc), fitted to the same merged, blanked table with
-        the blanked cells as structural zeros.
-    rc_dimensions : M of the RC model; with 1 there is no second dimension to publish.
-    blanked_cells : "zero" (the published method: blanked cells count as zero in the CA) or
-        "reconstitute" (treated as missing and filled from the CA model of order
-        ``reconstitution_order``, iterated to its fixed point; order 0 is the
-        quasi-independence fit; see camsis.reconstitution). The smoothing counts only
-        non-blanked pairs in n either way; under reconstitute it also sees the blanked
-        cells' fill as frequency weight (the table the CA saw). With ``estimator: rc2``
-        the RC model keeps blanked cells as structural zeros either way: reconstitute
-        changes its CA start and the smoothing.
-    reconstitution_order : CA dimensions the blanked cells are filled from (0: independence).
+    min_n : float
+        Units with at most this many non-blanked pairs are merged before the CA.
+    n_components : int
+        CA dimensions kept (the chosen one and at least one more).
+    reference_measure : str or None
+        Link column of the classification used to choose and orient the CA dimension; None takes
+        the classification's own default.
+    recodes : dict
+        Hand-written unit -> unit merges applied before the sparse merging.
+    mean, sd, clip : float
+        The published metric.
+    disconnected : str
+        "refuse" a table that falls apart into blocks after blanking, or "drop" the units
+        outside the largest block (they are then imputed and flagged).
+    reml : bool
+        REML (the published method) or ML for the smoothing models.
+    estimator : str
+        Where the raw scores come from: "ca" (correspondence analysis, the default) or "rc2"
+        (Goodman's RC(M) association model, the "RC-II" of the first CAMSIS releases, see
+        camsis.rc), fitted to the same merged, blanked table with the blanked cells as
+        structural zeros.
+    rc_dimensions : int
+        M of the RC model; with 1 there is no second dimension to publish.
+    blanked_cells : str
+        "zero" (the published method: blanked cells count as zero in the CA) or "reconstitute"
+        (treated as missing and filled from the CA model of order ``reconstitution_order``,
+        iterated to its fixed point; order 0 is the quasi-independence fit; see
+        camsis.reconstitution). The smoothing counts only non-blanked pairs in n either way;
+        under reconstitute it also sees the blanked cells' fill as frequency weight (the table
+        the CA saw). With ``estimator: rc2`` the RC model keeps blanked cells as structural
+        zeros either way: reconstitute changes its CA start and the smoothing.
+    reconstitution_order : int
+        CA dimensions the blanked cells are filled from (0: independence).
     """
 
     min_n: float = 30
@@ -98,15 +108,19 @@ class CAFit:
 
     Attributes
     ----------
-    kept : unit x unit weighted table the CA was built from (blanked cells and dropped
-        blocks set to 0; with ``blanked_cells: reconstitute`` the blanked cells hold the
-        model's fill instead, so fitted counts and residuals are those of the table the CA
-        saw), before sparse merging.
-    row_map, column_map : merge maps (unit -> merged CA row / column).
-    ca : the CA of the merged table, after ``choose_dimension`` (computed with either
-        estimator: it starts the RC model and draws the CA map).
-    rc : the RC model of the merged table after ``choose_dimension`` when the estimator
-        is "rc2", else None.
+    kept : DataFrame
+        Unit x unit weighted table the CA was built from (blanked cells and dropped blocks set
+        to 0; with ``blanked_cells: reconstitute`` the blanked cells hold the model's fill
+        instead, so fitted counts and residuals are those of the table the CA saw), before
+        sparse merging.
+    row_map, column_map : Series
+        Merge maps (unit -> merged CA row / column).
+    ca : CAResult
+        The CA of the merged table, after ``choose_dimension`` (computed with either estimator:
+        it starts the RC model and draws the CA map).
+    rc : RCResult or None
+        The RC model of the merged table after ``choose_dimension`` when the estimator is "rc2",
+        else None.
     """
 
     kept: pd.DataFrame
@@ -127,20 +141,24 @@ class UnitScores:
 
     Attributes
     ----------
-    scores : DataFrame indexed by unit with, for each side s in m (husbands) and f (wives):
-        ``{s}camsis``, ``{s}cam_se``, ``{s}camsis2`` (second dimension), ``n_{s}`` (pairs
-        behind the score), ``{s}_imputed`` (code of the group the score was borrowed from,
-        0 if none), ``{s}_raw`` (the raw score of the estimator, smoothed into
-        ``{s}camsis``), ``{s}_ca`` (the raw CA score: ``{s}_raw`` of the CA estimator),
-        ``{s}_ca2`` (its second dimension, for the CA map), ``{s}_lambda`` (shrinkage
-        factor). With the RC estimator and one dimension ``{s}camsis2`` is empty.
-    population : DataFrame indexed by unit, columns m and f: weighted people per unit in
-        the input, blanked pairs included (the standardisation's population).
-    diagnostics : ScalingSummary: what summary.json reports about the CA and the smoothing; ``warnings``
+    scores : DataFrame
+        Indexed by unit with, for each side s in m (husbands) and f (wives):
+        ``{s}camsis``, ``{s}cam_se``, ``{s}camsis2`` (second dimension), ``n_{s}`` (pairs behind
+        the score), ``{s}_imputed`` (code of the group the score was borrowed from, 0 if none),
+        ``{s}_raw`` (the raw score of the estimator, smoothed into ``{s}camsis``), ``{s}_ca``
+        (the raw CA score: ``{s}_raw`` of the CA estimator), ``{s}_ca2`` (its second dimension,
+        for the CA map), ``{s}_lambda`` (shrinkage factor). With the RC estimator and one
+        dimension ``{s}camsis2`` is empty.
+    population : DataFrame
+        Indexed by unit, columns m and f: weighted people per unit in the input,
+        blanked pairs included (the standardisation's population).
+    diagnostics : ScalingSummary
+        What summary.json reports about the CA and the smoothing; ``warnings``
         lists, one line each, what a user must know (dropped blocks, a weak reference
         correlation, a boundary smoothing fit).
-    fit : the CA (and RC model) behind the scores (camsis.candidates reads the fitted
-        table from it).
+    fit : CAFit or None
+        The CA (and RC model) behind the scores (camsis.candidates reads the fitted table from
+        it).
     """
 
     scores: pd.DataFrame

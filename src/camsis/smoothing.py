@@ -23,14 +23,16 @@ class SmoothedSide:
 
     Attributes
     ----------
-    scores : DataFrame indexed by unit (only units with at least one usable pair):
-        ``n`` (pairs behind the score), ``n_weighted``, ``n_model`` (the unit's frequency
-        weight in the model: ``n_weighted`` rescaled as ``smooth_side`` says), ``eps`` (weighted
-        mean of the partners' scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD),
-        ``lambda`` (shrinkage).
-    summary : the variance components and fit of the model (see ``camsis.esres``), plus
-        ``pairs_without_partner_score``: non-blanked pairs left out because the partner's
-        unit has no CA score.
+    scores : DataFrame
+        Indexed by unit (only units with at least one usable pair): ``n`` (pairs
+        behind the score), ``n_weighted``, ``n_model`` (the unit's frequency weight in the
+        model: ``n_weighted`` rescaled as ``smooth_side`` says), ``eps`` (weighted mean of the
+        partners' scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD), ``lambda``
+        (shrinkage).
+    summary : dict
+        The variance components and fit of the model (see ``camsis.esres``), plus
+        ``pairs_without_partner_score``: non-blanked pairs left out because the partner's unit
+        has no CA score.
     """
 
     scores: pd.DataFrame

@@ -28,10 +28,12 @@ class Standardisation:
     clip: tuple[float, float]
 
     def scores(self, raw: pd.Series) -> pd.Series:
+        """Raw scores on the published metric, cropped to ``clip`` (a missing score stays missing)."""
         mapped = np.clip(self.offset + self.factor * raw.to_numpy(dtype=float), *self.clip)  # NaN stays NaN
         return pd.Series(mapped, index=raw.index, name=raw.name)
 
     def standard_errors(self, raw_se: pd.Series) -> pd.Series:
+        """Standard errors of raw scores on the published metric: the map is linear, so only its slope counts."""
         return raw_se * abs(self.factor)
 
 

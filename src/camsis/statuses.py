@@ -47,15 +47,23 @@ RADIX = 10
 class StatusScheme:
     """An employment status scheme.
 
-    Attributes:
-        name: the name the scale sheet's ``statuses`` column uses (file stem).
-        labels: status -> value label, every status of the scheme (the unknown one included).
-        groups: scored status -> merge group (statuses of one group pool first when sparse).
-        unknown: the "no information" status (0): not scored on its own; its rows carry the
-            title-only scale.
-        variable, label, value_label_name: the status variable of the by-status file.
-        counts: side ("m", "f") -> name of the pair-count variable (v2: n_hbst3, n_wbst3).
-        count_labels: side -> variable label of the pair-count variable.
+    Attributes
+    ----------
+    name : str
+        The name the scale sheet's ``statuses`` column uses (file stem).
+    labels : dict
+        Status -> value label, every status of the scheme (the unknown one included).
+    groups : dict
+        Scored status -> merge group (statuses of one group pool first when sparse).
+    unknown : int
+        The "no information" status (0): not scored on its own; its rows carry the
+        title-only scale.
+    variable, label, value_label_name : str
+        The status variable of the by-status file.
+    counts : dict
+        Side ("m", "f") -> name of the pair-count variable (v2: n_hbst3, n_wbst3).
+    count_labels : dict
+        Side -> variable label of the pair-count variable.
     """
 
     name: str
@@ -75,6 +83,7 @@ class StatusScheme:
 
 
 def available_schemes(directory: str | Path) -> list[str]:
+    """Scheme names with both files in ``directory``, for the message naming what could have been meant."""
     return sorted(p.stem for p in Path(directory).glob("*.tsv") if p.with_suffix(".yaml").exists())
 
 

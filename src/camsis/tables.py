@@ -253,6 +253,7 @@ class _StatusCounts:
             self.weighted[: len(w)] += w
 
     def table(self, title: PairTable) -> PairTable:
+        """The by-status PairTable of what was counted, its dropped reasons beside ``title``'s."""
         units = combine(np.repeat(title.weighted.index.to_numpy(), len(self.scored)), np.tile(self.scored, len(title.weighted)))
         if self.unknown:
             values = self.values + Counter({np.nan: self.missing})

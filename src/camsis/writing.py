@@ -110,6 +110,7 @@ def read_json(path) -> dict:
 
 
 def write_csv(frame: pd.DataFrame, path) -> None:
+    """Write ``frame`` without its index, atomically (a failed run leaves no half-written file)."""
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=False)
 
