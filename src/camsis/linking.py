@@ -102,10 +102,14 @@ class Persons:
 class Linked:
     """Couples of a person file, one row each, and how every person was accounted for.
 
-    couples : DataFrame with ``occ1``, ``occ2`` (partner 1's and partner 2's codes), and
-        ``weight`` (partner 1's), ``status1``, ``status2`` when the file has them, in the
-        file order of partner 1.
-    counts : LINK_COUNTS -> number (persons or couples, see the module's identities).
+    Attributes
+    ----------
+    couples : DataFrame
+        Columns ``occ1``, ``occ2`` (partner 1's and partner 2's codes), and ``weight``
+        (partner 1's), ``status1``, ``status2`` when the file has them, in the file order of
+        partner 1.
+    counts : dict
+        LINK_COUNTS -> number (persons or couples, see the module's identities).
     """
 
     couples: pd.DataFrame

@@ -199,15 +199,25 @@ def _sum_by(values: np.ndarray, labels: np.ndarray, axis: int):
 class MergeResult:
     """What the merge did on one side of the table, for summary.json.
 
-    unit_map : unit -> unit whose CA row/column it joins.
-    merged : number of units with pairs that join another unit's row/column.
-    empty : units with no non-blanked pairs (not merged; no CA score; scored later).
-    still_sparse : targets whose merged set has at most min_n pairs even at the top level.
-    targets : target -> the other units merged into it.
-    set_pairs : target -> non-blanked pairs of its merged set (every target with pairs).
-    whole_table : targets whose merged set was formed within a group holding every unit
-        with pairs on this side (so the merge crossed the whole status range).
-    min_n : the threshold the map was built with.
+    Attributes
+    ----------
+    unit_map : Series
+        Unit -> unit whose CA row/column it joins.
+    merged : int
+        Number of units with pairs that join another unit's row/column.
+    empty : list
+        Units with no non-blanked pairs (not merged; no CA score; scored later).
+    still_sparse : list
+        Targets whose merged set has at most min_n pairs even at the top level.
+    targets : dict
+        Target -> the other units merged into it.
+    set_pairs : dict
+        Target -> non-blanked pairs of its merged set (every target with pairs).
+    whole_table : list
+        Targets whose merged set was formed within a group holding every unit with pairs on this
+        side (so the merge crossed the whole status range).
+    min_n : float
+        The threshold the map was built with.
     """
 
     unit_map: pd.Series
@@ -220,6 +230,7 @@ class MergeResult:
     min_n: float = 0.0
 
     def as_dict(self) -> dict:
+        """summary.json's ``merging`` per side: the counts and lists a reader needs, not the full map."""
         return {
             "merged": self.merged,
             "empty": self.empty,

@@ -51,14 +51,21 @@ def to_codes(values: pd.Series, variable: str, path) -> np.ndarray:
 class CleanPairs:
     """Valid pairs of one chunk.
 
-    occ1, occ2 : int64 positions into the classification's sorted units array.
-    weight : float64 frequency weight of each pair (1.0 when unweighted).
-    dropped : reason -> number of pairs removed, every reason of REASONS present; with
-        frequency weights these are couples (sums of the weights), not rows.
-    unknown_codes : code -> times it appears (on either side) in the pairs dropped as
-        not_in_classification, so the caller can report the most frequent ones.
-    rows : positions in the chunk of the pairs kept (to read more of their variables,
-        e.g. the partners' employment statuses).
+    Attributes
+    ----------
+    occ1, occ2 : ndarray
+        int64 positions into the classification's sorted units array.
+    weight : ndarray
+        float64 frequency weight of each pair (1.0 when unweighted).
+    dropped : dict
+        Reason -> number of pairs removed, every reason of REASONS present; with frequency
+        weights these are couples (sums of the weights), not rows.
+    unknown_codes : dict
+        Code -> times it appears (on either side) in the pairs dropped as not_in_classification,
+        so the caller can report the most frequent ones.
+    rows : ndarray or None
+        Positions in the chunk of the pairs kept (to read more of their variables, e.g. the
+        partners' employment statuses).
     """
 
     occ1: np.ndarray

@@ -40,14 +40,23 @@ MAX_ITERATIONS = 20000
 class Reconstitution:
     """A table with its blanked cells filled, and how the filling went.
 
-    table : the filled table (kept cells as given, blanked cells imputed).
-    order : dimensions of the CA model the blanked cells were filled from (0: independence).
-    iterations : passes made.
-    converged : whether the largest change of a filled cell fell below ``tolerance`` x n.
-    change : the largest change of a filled cell in the last pass, as a share of n.
-    filled : number of blanked cells that received a value (those in rows and columns with
-        kept pairs).
-    pairs_filled : what the filled cells hold together (in the table's units: weighted pairs).
+    Attributes
+    ----------
+    table : DataFrame
+        The filled table (kept cells as given, blanked cells imputed).
+    order : int
+        Dimensions of the CA model the blanked cells were filled from (0: independence).
+    iterations : int
+        Passes made.
+    converged : bool
+        Whether the largest change of a filled cell fell below ``tolerance`` x n.
+    change : float
+        The largest change of a filled cell in the last pass, as a share of n.
+    filled : int
+        Number of blanked cells that received a value (those in rows and columns with kept
+        pairs).
+    pairs_filled : float
+        What the filled cells hold together (in the table's units: weighted pairs).
     """
 
     table: pd.DataFrame
@@ -68,6 +77,7 @@ class Reconstitution:
                 "a lower reconstitution_order (0 converges on any connected table) or fewer blanked cells may help")
 
     def as_dict(self) -> dict:
+        """summary.json's ``reconstitution``: how the filling went, not the filled table."""
         return {
             "order": self.order,
             "iterations": self.iterations,
