@@ -2,9 +2,10 @@
 
 The .sav and .tsv are read back with independent readers and compared with the .dta;
 the checksums are recomputed with hashlib (and `sha256sum -c` where it exists); the R
-matching file is run in R (skipped, saying why, without Rscript) and checked against
-`camsis.match`; the Stata .do and SPSS .sps cannot be run here (no Stata or SPSS), so
-they are checked by parsing their structure and the names they use.
+matching file is run in R and the SPSS syntax in GNU PSPP (each skipped, saying why,
+when not installed) and checked against `camsis.match`; the Stata .do cannot be run here
+(no Stata), so it is checked by parsing its structure and the names it uses, as the SPSS
+syntax is too (PSPP is not SPSS).
 """
 
 import hashlib
@@ -334,38 +335,65 @@ def spss_branches(commands):
 
 
 def test_spss_syntax_structure(published):
+    """Every MATCH FILES renames every column of its table (none can meet a survey variable) and
+    drops all but the scores; matches sort first; each branch reads the right file."""
     scale, _, folder, _, _ = published
     commands = spss_commands((folder / f"{scale}_match.sps").read_text())
     first = [c.split()[0].upper() for c in commands]
     assert first[0] == "DEFINE" and commands[-1] == "!ENDDEFINE."
     assert sum(c.upper().startswith("DO IF") for c in commands) == sum(c.upper() == "END IF." for c in commands)
+    assert not any(c.startswith(("GET ", "DATASET")) for c in commands)  # the survey stays the active dataset
     branches = spss_branches(commands[1:-1])
     status_given = "!IF (!status !NE none) !THEN"
-    gets = [(c, stack) for c, stack in branches if c.startswith("GET FILE")]
-    for get, _ in gets:
-        kept = re.search(r"/KEEP=(.+?) /RENAME", get).group(1).split()
-        renamed = re.search(r"/RENAME=\((.+) = (.+)\)", get)
-        assert renamed.group(1).split() == kept and len(renamed.group(2).split()) == len(kept)
-        source = re.match(r"GET FILE=(\S+)", get).group(1)
+    tables = []
+    for i, (command, stack) in enumerate(branches):
+        if not (command.startswith("MATCH FILES") and "/TABLE" in command):
+            continue
+        source = re.search(r"/TABLE=(\S+)", command).group(1)
+        old, new = (part.split() for part in re.search(r"/RENAME=\((.+) = (.+?)\)", command).groups())
+        by = re.search(r"/BY (.+?)(?: /DROP|\.$)", command).group(1).split()
+        dropped = re.search(r"/DROP=(.+)\.$", command)
         sav = folder / (f"{scale}_by_status.sav" if source == "!byscores" else f"{scale}.sav")
-        assert set(kept) <= columns_of(sav) and {"soc2020", "mcamsis", "fcamsis"} <= set(kept)
-        assert ("empst3" in kept) == (source == "!byscores" or scale.endswith("v2"))
-    own_status = [stack for c, stack in branches if c.startswith("IF (NOT MISSING(!status)")]
+        assert old == list(pyreadstat.read_sav(str(sav), metadataonly=True)[1].column_names) or set(old) == columns_of(sav)
+        assert len(new) == len(old) == len(set(new)) and all(n.startswith("camsis_") for n in new)
+        assert new[:len(by)] == by and branches[i - 1][0] == f"SORT CASES BY {' '.join(by)}."
+        kept = set(new) - set(by) - set(dropped.group(1).split() if dropped else [])
+        assert kept <= {"camsis_m", "camsis_f", "camsis_m0", "camsis_f0"}
+        tables.append((source, "empst3" in old, stack))
     if scale.endswith("built"):
-        assert [(re.match(r"GET FILE=(\S+)", g).group(1), stack) for g, stack in gets] == [
-            ("!byscores", (status_given,)), ("!scores", ("not " + status_given,))]
-        assert own_status == [(status_given,)]
+        assert tables[-1] == ("!scores", False, ("not " + status_given,))
+        assert tables[:-1] == [("!byscores", True, (status_given,))] * 3
         assert f"!DEFAULT('{scale}_by_status.sav')" in commands[0]
-        dropped = [stack for c, stack in branches if c == "MATCH FILES /FILE=* /DROP=camsis_status camsis_m0 camsis_f0."]
-        assert dropped == [(status_given,)]  # the survey's status helpers go in the branch that made them
+    elif scale.endswith("v2"):
+        assert tables == [("!scores", True, ())] * 3
     else:
-        assert len(gets) == 1 and gets[0][1] == ()
-        assert own_status == ([(status_given,)] if scale.endswith("v2") else [])
-        assert "byscores" not in commands[0]
-    matches = [c for c in commands if c.startswith("MATCH FILES") and "/TABLE" in c]
-    assert matches and all("/BY camsis_code" in c for c in matches)
+        assert tables == [("!scores", False, ())] and "byscores" not in commands[0]
+    own_status = [stack for c, stack in branches if c.startswith("IF (NOT MISSING(!status)")]
+    assert own_status == ([] if scale.endswith("v1") else [(status_given,)])
     assert f"!DEFAULT('{scale}.sav')" in commands[0]
     assert any(c == "SORT CASES BY camsis_order." for c in commands)  # the survey's order comes back
+
+
+@pytest.mark.skipif(shutil.which("pspp") is None, reason="GNU PSPP is not installed (apt-get install pspp)")
+def test_spss_syntax_run_in_pspp_gives_the_same_scores_as_camsis_match(published, tmp_path):
+    """!add_camsis run by GNU PSPP on the survey, with a status (the by-status file) and without."""
+    scale, score_file, folder, _, _ = published
+    pyreadstat.write_sav(SURVEY, str(tmp_path / "survey.sav"), variable_value_labels={"sex": {1: "Male", 2: "Female"}})
+    by_status_file = folder / f"{scale}_by_status.dta"
+    for status in ([None] if scale.endswith("v1") else ["emp", None]):
+        syntax = tmp_path / "run.sps"
+        syntax.write_text(f"GET FILE='{tmp_path / 'survey.sav'}'.\nINSERT FILE='{folder / (scale + '_match.sps')}'.\n"
+                          f"!add_camsis occ=occ{' status=' + status if status else ''} sex=sex.\n"
+                          f"SAVE OUTFILE='{tmp_path / 'out.sav'}'.\n")
+        done = subprocess.run(["pspp", str(syntax)], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0 and "error" not in (done.stdout + done.stderr).lower(), done.stdout + done.stderr
+        out, meta = pyreadstat.read_sav(str(tmp_path / "out.sav"))
+        scores = by_status_file if status and by_status_file.exists() else score_file
+        expected, _ = match(SURVEY, pyreadstat.read_dta(str(scores))[0], "occ", status=status, sex="sex")
+        assert list(out.columns) == list(expected.columns)  # the helper variables are gone
+        np.testing.assert_allclose(out.to_numpy(float), expected.to_numpy(float), equal_nan=True)
+        assert meta.column_names_to_labels["camsis"] == f"CAMSIS for own sex ({scale})"
+        assert meta.variable_value_labels["sex"] == {1: "Male", 2: "Female"}
 
 
 def test_readme_reports_blanking_rounds_and_a_weighted_input(tmp_path):

@@ -367,14 +367,23 @@ class MatchFiles:
     status: str | None = None
     title: str | None = None
     by_status: str | None = None
+    title_columns: tuple[str, ...] = ()
+    status_columns: tuple[str, ...] = ()
+    scored_status: int | None = None  # a status every unit has a row for (the first above 0)
 
     @classmethod
     def of(cls, scale: str, title_layout: dict, status_layout: dict | None = None) -> "MatchFiles":
+        columns = tuple(title_layout["labels"])
         if status_layout is not None:
-            return cls(title_layout["code"], status_layout["status"], scale, f"{scale}_by_status")
+            return cls(title_layout["code"], status_layout["status"], scale, f"{scale}_by_status", columns,
+                       tuple(status_layout["labels"]), _scored(status_layout))
         if title_layout["status"]:
-            return cls(title_layout["code"], title_layout["status"], None, scale)
-        return cls(title_layout["code"], None, scale, None)
+            return cls(title_layout["code"], title_layout["status"], None, scale, (), columns, _scored(title_layout))
+        return cls(title_layout["code"], None, scale, None, columns)
+
+
+def _scored(layout: dict) -> int | None:
+    return min((s for s in layout["status_values"] if s > 0), default=None)
 
 
 def _stata_lookup(files: MatchFiles, branch: str) -> tuple[str, str]:
@@ -501,52 +510,54 @@ display as text "{scale}: " `matched' " rows matched, " `missing' " missing code
 """
 
 
+def _spss_table(source: str, columns, keys: dict, values: dict, flag: str | None = None) -> str:
+    """Sort the survey by ``keys`` and match one table of the release onto it (MATCH FILES /TABLE).
+
+    ``keys`` and ``values`` map the table's columns to the survey's key variables and to the
+    new variables; every other column of the table is renamed (so it cannot meet a survey
+    variable of the same name) and dropped. No second dataset is opened: SPSS and PSPP
+    differ on what GET does to a named active dataset, and the survey stays the user's own.
+    """
+    others = [c for c in columns if c not in keys and c not in values]
+    renames = {**keys, **values, **{c: f"camsis_x{i}" for i, c in enumerate(others, 1)}}
+    by = " ".join(keys.values())
+    wrap = lambda text: textwrap.fill(text, 100, subsequent_indent="    ", break_on_hyphens=False)  # noqa: E731
+    lines = [f"SORT CASES BY {by}.", f"MATCH FILES /FILE=* /TABLE={source}",
+             wrap(f"  /RENAME=({' '.join(renames)} = {' '.join(renames.values())})")]
+    if flag:
+        lines.append(f"  /IN={flag}")
+    lines.append(f"  /BY {by}" + ("" if others else "."))
+    if others:
+        lines.append(wrap(f"  /DROP={' '.join(f'camsis_x{i}' for i in range(1, len(others) + 1))}."))
+    return "\n".join(lines)
+
+
 def _spss_lookup(files: MatchFiles, branch: str, scores: str, status_given: bool) -> str:
-    """One branch of !add_camsis: the survey's status (by status), the look-up and the match."""
+    """One branch of !add_camsis: the survey's status (by status) and the matches."""
     code, status = files.code, files.status
+    scores_values = {"mcamsis": "camsis_m", "fcamsis": "camsis_f"}
     if branch == "title":
-        return textwrap.dedent(f"""\
-            GET FILE={scores} /KEEP={code} mcamsis fcamsis
-              /RENAME=({code} mcamsis fcamsis = camsis_code camsis_m camsis_f).
-            DATASET NAME camsis_lookup.
-            SORT CASES BY camsis_code.
-            DATASET ACTIVATE camsis_survey.
-            SORT CASES BY camsis_code.
-            MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code.""")
+        return _spss_table(scores, files.title_columns, {code: "camsis_code"}, scores_values)
     own_status = ("IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status." if status_given else
                   "!IF (!status !NE none) !THEN\n"
                   "IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status.\n"
                   "!IFEND")
+    columns = files.status_columns
     return f"""\
 COMPUTE camsis_status = 0.
 {own_status}
 * A status that is not a whole number matches nothing, as in camsis match.
 IF (camsis_status <> TRUNC(camsis_status)) camsis_status = -1.
-GET FILE={scores} /KEEP={code} {status} mcamsis fcamsis
-  /RENAME=({code} {status} mcamsis fcamsis = camsis_code camsis_status camsis_m camsis_f).
-DATASET NAME camsis_lookup.
-SELECT IF (camsis_status >= 0).
-SORT CASES BY camsis_code camsis_status.
-AGGREGATE /OUTFILE=* MODE=ADDVARIABLES /BREAK=camsis_code /camsis_n=N.
-* Codes scored at status 0 only (groups) take that score whatever the status.
-DATASET COPY camsis_lookup0.
-DATASET ACTIVATE camsis_lookup0.
-SELECT IF (camsis_n = 1 AND camsis_status = 0).
-MATCH FILES /FILE=* /DROP=camsis_status camsis_n.
-RENAME VARIABLES (camsis_m camsis_f = camsis_m0 camsis_f0).
-DATASET ACTIVATE camsis_lookup.
-MATCH FILES /FILE=* /DROP=camsis_n.
-DATASET ACTIVATE camsis_survey.
-SORT CASES BY camsis_code camsis_status.
-MATCH FILES /FILE=* /TABLE=camsis_lookup /BY camsis_code camsis_status.
-SORT CASES BY camsis_code.
-MATCH FILES /FILE=* /TABLE=camsis_lookup0 /BY camsis_code.
-IF (MISSING(camsis_m)) camsis_m = camsis_m0.
-IF (MISSING(camsis_f)) camsis_f = camsis_f0.
-IF (camsis_status < 0) camsis_m = $SYSMIS.
-IF (camsis_status < 0) camsis_f = $SYSMIS.
-DATASET CLOSE camsis_lookup0.
-MATCH FILES /FILE=* /DROP=camsis_status camsis_m0 camsis_f0."""
+{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_status"}, scores_values)}
+* Codes scored at status 0 only (groups) take that score whatever the status: a code
+* without a row at status {files.scored_status} (every unit has one) is such a code.
+COMPUTE camsis_unit_status = {files.scored_status}.
+{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_unit_status"}, {}, flag="camsis_unit")}
+COMPUTE camsis_zero = 0.
+{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_zero"}, {"mcamsis": "camsis_m0", "fcamsis": "camsis_f0"})}
+IF (MISSING(camsis_m) AND camsis_unit = 0 AND camsis_status >= 0) camsis_m = camsis_m0.
+IF (MISSING(camsis_f) AND camsis_unit = 0 AND camsis_status >= 0) camsis_f = camsis_f0.
+MATCH FILES /FILE=* /DROP=camsis_status camsis_unit_status camsis_unit camsis_zero camsis_m0 camsis_f0."""
 
 
 def spss_match(scale: str, files: MatchFiles) -> str:
@@ -587,7 +598,6 @@ def spss_match(scale: str, files: MatchFiles) -> str:
 * Rows and their order are kept; negative or missing codes stay missing.
 * Written by camsis for release {scale}.
 DEFINE !add_camsis ({(chr(10) + '  /').join(arguments)}).
-DATASET NAME camsis_survey.
 COMPUTE camsis_order = $CASENUM.
 COMPUTE camsis_code = !occ.
 IF (camsis_code < 0) camsis_code = $SYSMIS.
@@ -604,7 +614,6 @@ END IF.
 VARIABLE LABELS camsis 'CAMSIS for own sex ({scale})'.
 !IFEND
 MATCH FILES /FILE=* /DROP=camsis_order camsis_code.
-DATASET CLOSE camsis_lookup.
 EXECUTE.
 !ENDDEFINE.
 """
