@@ -124,3 +124,27 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
         assert len(enough) >= 8
         assert 0.75 < ratio.median() < 1.33, ratio.describe()  # seen 0.92 (m), 0.93 (f)
         assert np.corrcoef(summary.loc[enough, f"{side}cam_bse"], true_sd.loc[enough])[0, 1] > 0.8  # seen 0.98, 0.99
+
+
+def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy, caplog):
+    """Husband 111 self-employed and wife 222 self-employed are each other's only pairs: the table (and so
+    every replicate drawing them) falls apart; the replicates are still built, the block logged."""
+    from helpers import toy_couples
+
+    scheme = load_scheme("empst3", STATUSES)
+    couples = toy_couples(n_per_cell=40, seed=2)
+    rng = np.random.default_rng(2)
+    couples["hemp"] = rng.choice([2, 3], size=len(couples))
+    couples["wemp"] = rng.choice([2, 3], size=len(couples))
+    couples = pd.concat([couples, pd.DataFrame({"hocc": [111], "wocc": [222], "wt": [1.0], "hemp": [1], "wemp": [1]})])
+    title, table = tabulate_by_status("<couples>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
+                                      frame=couples)
+    mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
+    from camsis.statuses import build_by_status_scores
+
+    with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, with the default disconnected: refuse
+        build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions())
+    drawn = [r for r in range(1, 40) if resample_by_status(title, table, replicate_rng(5, r)).counts.loc[1111, 2221]]
+    long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, ScaleOptions(), drawn[:2], seed=5)
+    assert long[["mcamsis", "fcamsis"]].notna().all().all() and sorted(long["replicate"].unique()) == drawn[:2]
+    assert "fell apart into blocks: husbands' units [1111] and wives' units [2221]" in caplog.text
