@@ -414,3 +414,19 @@ def test_a_snakemake_marker_left_in_the_folder_is_not_published(tmp_path):
     meta = release_metadata("s", {}, {}, SUMMARY, "soc2020")
     files = write_release(V1, SUMMARY, folder, tmp_path / "s_release.zip", meta)
     assert {p.name for p in folder.iterdir()} == {p.name for p in files}
+
+
+def test_sav_rows_are_in_key_order_for_spss_match_files(tmp_path):
+    """A score file in its classification's order (not ascending) gets a .sav SPSS can use as a /TABLE."""
+    scores, meta = pyreadstat.read_dta(str(V1))
+    shuffled = numeric_columns(scores).sample(frac=1, random_state=3).reset_index(drop=True)
+    path = tmp_path / "s.dta"
+    pyreadstat.write_dta(shuffled, str(path), column_labels=[meta.column_names_to_labels[c] for c in shuffled.columns],
+                         variable_value_labels=meta.variable_value_labels, version=13)
+    files = write_release(path, SUMMARY, tmp_path / "r", tmp_path / "s_release.zip",
+                          release_metadata("s", {}, {}, SUMMARY, "soc2020"))
+    sav = pyreadstat.read_sav(str(tmp_path / "r" / "s.sav"))[0]
+    assert sav.soc2020.is_monotonic_increasing and not shuffled.soc2020.is_monotonic_increasing
+    expected = numeric(shuffled).sort_values("soc2020").reset_index(drop=True)
+    pd.testing.assert_frame_equal(numeric(sav), expected)
+    assert (tmp_path / "r" / "s.dta") in files and (tmp_path / "r" / "s.dta").read_bytes() == path.read_bytes()

@@ -774,7 +774,8 @@ def _write_text(text: str, path) -> None:
 
 def write_table(score_file, dta, sav, tsv, date: str) -> list[Path]:
     """One score table of a release as .dta (the workflow's file, byte for byte: already format
-    117), .sav and .tsv made from it, so all three hold the same values and labels."""
+    117), .sav and .tsv made from it, so all three hold the same values and labels (the .sav's
+    rows in ascending code[, status] order)."""
     import shutil
 
     import pyreadstat
@@ -783,8 +784,13 @@ def write_table(score_file, dta, sav, tsv, date: str) -> list[Path]:
     scores = numeric_columns(scores)
     with atomic_path(dta) as temporary:
         shutil.copyfile(score_file, temporary)
+    # SPSS's MATCH FILES /TABLE (the .sps) needs the table in ascending key order; the workflow's
+    # files are in their classification's order, which need not be.
+    index = score_index(scores)
+    keys = [index.code] + ([index.status] if index.status else [])
+    sorted_scores = scores.sort_values(keys, kind="stable").reset_index(drop=True)
     with atomic_path(sav) as temporary:
-        pyreadstat.write_sav(scores, str(temporary), file_label=info.file_label or "",
+        pyreadstat.write_sav(sorted_scores, str(temporary), file_label=info.file_label or "",
                              column_labels=[info.column_names_to_labels.get(c) for c in scores.columns],
                              variable_value_labels=info.variable_value_labels or None)
         stamp_sav(temporary, date)
