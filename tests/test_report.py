@@ -58,6 +58,23 @@ def test_compare_table_matches_a_direct_computation(built):
     assert male["title"].iloc[0] and (directory / f"results/{SCALE}/plots/compare.html").stat().st_size > 1000
 
 
+def test_by_status_comparison_with_a_title_only_file_gives_each_status_its_occupation(built):
+    """The demo is built with statuses: its by-status scale against v1 (title-only), each unit x status
+    against its occupation's v1 score, computed here from the two files."""
+    directory, _ = built
+    correlations = pd.read_csv(directory / f"results/{SCALE}/compare_by_status.tsv", sep="\t").set_index(["codes", "sex"])
+    ours = pd.read_csv(directory / f"results/{SCALE}/{SCALE}_by_status.csv")
+    old, _ = pyreadstat.read_dta(REPO / "tests/data/gb_soc2020_v1.dta")
+    both = ours[ours["empst3"] > 0].merge(old, on="soc2020", suffixes=("_new", "_old"))
+    for sex, column in (("male", "mcamsis"), ("female", "fcamsis")):
+        got = correlations.loc[("units", sex)]
+        assert got["n"] == len(both) == 3 * both["soc2020"].nunique()
+        assert got["pearson"] == pytest.approx(np.corrcoef(both[f"{column}_new"], both[f"{column}_old"])[0, 1])
+    for name in PLOTS:
+        path = directory / f"results/{SCALE}/plots/by_status/{name}.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
 def test_report_holds_the_plots_the_tables_and_their_captions(built):
     directory, config = built
     done = snakemake(directory, "--report", "report.html", *config)
@@ -66,6 +83,9 @@ def test_report_holds_the_plots_the_tables_and_their_captions(built):
     for name in PLOTS:
         assert f"plots/{name}.png" in page, name
     assert "plots/compare.html" in page and f"{SCALE}.dta" in page
+    for name in PLOTS:  # the by-status scale's, in their own category
+        assert f"plots/by_status/{name}.png" in page, name
+    assert "Plots by status" in page and "unit x status by unit x status" in page  # compare_by_status.rst
     assert "CAMSIS scales built from couples" in page  # workflow/report/workflow.rst
     assert f"Unit scores of scale {SCALE} ranked" in page  # a caption, its wildcard filled in
     assert "{{" not in page.split('id="workflow-desc"')[1][:20000]
