@@ -118,11 +118,26 @@ def merge_sparse_units(
 ) -> pd.Series:
     """Map each unit to the unit whose CA row (or column) it joins: itself when not merged.
 
-    totals : non-blanked pairs per unit on one side (row totals for occ1, column totals for occ2).
-    parents : parent code of every code of the classification (NA at the top level), e.g.
+    A unit with few pairs gives the CA a score that is mostly noise; merged into a populous
+    neighbour of its group it shares that unit's row, and the smoothing later gives it a
+    score of its own from its own pairs.
+
+    Parameters
+    ----------
+    totals : Series
+        Non-blanked pairs per unit on one side (row totals for occ1, column totals for occ2).
+    parents : Series
+        Parent code of every code of the classification (NA at the top level), e.g.
         ``classification.frame["parent"]``.
-    min_n : units (and merged sets) with at most this many pairs are merged.
-    recodes : hand-written unit -> unit recodes applied first; they win over the rule.
+    min_n : float
+        Units (and merged sets) with at most this many pairs are merged.
+    recodes : dict, optional
+        Hand-written unit -> unit recodes applied first; they win over the rule.
+
+    Returns
+    -------
+    Series
+        Unit -> the unit whose row or column it joins (named ``target``).
     """
     if (totals < 0).any() or totals.isna().any():
         bad = totals[(totals < 0) | totals.isna()].index[0]

@@ -97,7 +97,11 @@ def _positions(codes: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _weight_drops(w: np.ndarray, keep: np.ndarray, weight: str, path, on_missing_weight: str,
                   weight_type: str):
-    """Valid pairs dropped for a missing weight (or refused) and for a zero weight; a negative or infinite one (or a bad frequency weight) is refused.
+    """Valid pairs dropped for a missing weight (or refused) and for a zero weight.
+
+    A negative or infinite weight, or a frequency weight that cannot count couples, is
+    refused (a one-line error) rather than dropped: no setting makes such a weight usable,
+    whereas a missing one may be dropped on request (``on_missing_weight``).
 
     Returns
     -------
