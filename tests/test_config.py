@@ -142,6 +142,42 @@ def test_a_complete_status_row_is_accepted(tmp_path, repo):
     assert load_scales(path, repo / "data" / "classifications").loc["a", "statuses"] == "es5"
 
 
+PERSON_STATUS_HEADER = ("scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tlayout\tperson"
+                        "\tpartner\tsex\tfirst_sex\tocc\tstatus\tstatuses\tstatus1\tstatus2\n")
+PERSON_ROW = "a\tp.dta\t\t\t\tsoc2020\t\t0\tpersons\tpidp\tppid\tsex\t1\tocc\t"
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        ("jbstat\t\t\t", "scale a gives status but not statuses \\(a by-status person file needs status and statuses\\)"),
+        ("\tempst3\t\t", "scale a gives statuses but not status \\(a by-status person file needs status and statuses\\)"),
+        ("jbstat\tempst9\t\t", "unknown status scheme 'empst9' for scale a"),
+        ("\tempst3\themp\twemp", "column status1 of scale a is not used with layout persons"),
+    ],
+)
+def test_person_file_statuses_are_checked_in_one_line(tmp_path, repo, cells, message):
+    path = tmp_path / "s.tsv"
+    path.write_text(PERSON_STATUS_HEADER + PERSON_ROW + cells + "\n")
+    with pytest.raises(CamsisError, match=message) as error:
+        load_scales(path, repo / "data" / "classifications")
+    assert "\n" not in str(error.value)
+
+
+def test_a_person_file_with_status_and_statuses_is_accepted(tmp_path, repo):
+    path = tmp_path / "s.tsv"
+    path.write_text(PERSON_STATUS_HEADER + PERSON_ROW + "jbstat\tempst3\t\t\n")
+    row = load_scales(path, repo / "data" / "classifications").loc["a"]
+    assert (row["status"], row["statuses"], row["status1"]) == ("jbstat", "empst3", "")
+
+
+def test_status_of_a_couples_row_is_refused(tmp_path, repo):
+    path = tmp_path / "s.tsv"
+    path.write_text(STATUS_HEADER.replace("\n", "\tstatus\n") + "a\tx.csv\th\tw\t\tsoc2020\t\t0\themp\twemp\tempst3\themp\n")
+    with pytest.raises(CamsisError, match="column status of scale a is not used with layout couples"):
+        load_scales(path, repo / "data" / "classifications")
+
+
 def test_a_sheet_with_a_bad_byte_after_a_comment_mark_is_one_line(tmp_path, repo):
     path = tmp_path / "scales.tsv"
     path.write_bytes(b"\x00#\x80")  # found by tests/test_fuzz.py: pandas skips the byte, the width check read it

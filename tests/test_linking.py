@@ -8,7 +8,7 @@ import pytest
 
 from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
-from camsis.tables import tabulate_frame
+from camsis.tables import tabulate_by_status, tabulate_frame, tabulate_persons_by_status
 from personfiles import STYLES, person_file
 from helpers import write_data as write
 
@@ -202,3 +202,46 @@ def test_filter_leaves_persons_out_before_linking(tmp_path):
     assert linked.counts["repeat_couple"] == 0
     total = sum(linked.counts[k] for k in ("filtered", "no_partner", "partner_not_found", "link_not_reciprocal"))
     assert total + 2 * linked.counts["couples"] == len(persons)
+
+
+def status_couples(n=60, seed=11):
+    """Known couples with statuses: scored ones (1-3 of empst3), 0 (no information), missing and 7 (not in the scheme)."""
+    couples = known_couples(n, seed)
+    rng = np.random.default_rng(seed)
+    for side in ("hstat", "wstat"):
+        couples[side] = rng.choice([1, 2, 3, 3, 0, np.nan, 7], n)
+    return couples
+
+
+def assert_same_table(a, b):
+    pd.testing.assert_frame_equal(a.weighted, b.weighted, check_exact=True)
+    pd.testing.assert_frame_equal(a.counts, b.counts, check_exact=True)
+    assert (a.read, a.used, a.dropped) == (b.read, b.used, b.dropped)
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".parquet"])
+@pytest.mark.parametrize("style", STYLES)
+def test_person_file_with_statuses_gives_the_couples_files_by_status_tables(tmp_path, style, suffix):
+    """Singles, broken links, same-sex couples and a repeated wave around known couples with statuses:
+    both tables (title-only and by-status, status_unknown included) are the couples file's."""
+    couples = status_couples()
+    persons, expected = person_file(couples, style, repeats=5, seed=4)
+    couples_path = write(couples, tmp_path / f"couples{suffix}")
+    persons_path = write(persons, tmp_path / f"persons{suffix}")
+    scored = np.array([1, 2, 3])
+    want = tabulate_by_status(couples_path, "hocc", "wocc", "wt", UNITS, "hstat", "wstat", scored, chunksize=7)
+    got, counts = tabulate_persons_by_status(persons_path, columns(style), 1, UNITS, scored, "first", chunksize=7)
+    assert counts == expected
+    for a, b in zip(got, want):
+        assert_same_table(a, b)
+    assert got[1].dropped["status_unknown"] > 0 and got[1].used > 0
+
+
+def test_by_status_person_file_needs_its_status_variable(tmp_path):
+    persons, _ = person_file(status_couples(), "ukhls", repeats=0)
+    path = write(persons, tmp_path / "p.parquet")
+    with pytest.raises(CamsisError, match="needs its status variable"):
+        tabulate_persons_by_status(path, columns("ukhls", status=False), 1, UNITS, np.array([1, 2, 3]))
+    missing = PersonColumns(**{**columns("ukhls").__dict__, "status": "jbstat_w"})
+    with pytest.raises(CamsisError, match="jbstat_w"):
+        tabulate_persons_by_status(path, missing, 1, UNITS, np.array([1, 2, 3]))

@@ -5,10 +5,14 @@ IPUMS-style household numbers in a .parquet, each with singles, broken links, sa
 couples and a second wave repeating couples) must give exactly its score file, and
 summary.json must count every fault; a table of cells with a count column read with
 `weight_type: frequency` must give exactly the score file of its couples one row each.
+Every good scale is also built by status (empst3): the person files' `status` variable
+must give exactly the couples file's by-status file (status1/status2), and the cell table
+of (occupation, status) cells with a count that of its couples one row each.
 Bad person input stops its scale with one `camsis: error:` line and no score file.
 """
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -16,12 +20,12 @@ import pyreadstat
 import pytest
 
 from personfiles import person_file, sheet_columns
-from helpers import TOY_UNITS as UNITS, error_lines, snakemake, toy_project as project_copy
+from helpers import REPO, TOY_UNITS as UNITS, error_lines, snakemake, toy_project
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
 HEADER = ("scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tweight_type\tlayout"
-          "\tperson\tpartner\thousehold\tsex\tfirst_sex\tocc\twave\trepeat_couples\n")
+          "\tperson\tpartner\thousehold\tsex\tfirst_sex\tocc\twave\trepeat_couples\tstatus\tstatus1\tstatus2\tstatuses\n")
 CONFIG = ["bootstrap=2", "plausible_values=0", "psd_rounds=0", "min_n=20"]
 FAULT_CODES = (111, 222, 212)  # units of the toy classification: a wrongly kept person would move the scale
 
@@ -33,15 +37,24 @@ def toy_couples(seed=7):
     couples = pd.DataFrame([rows[k] for k in rng.integers(0, len(rows), 400)], columns=["hocc", "wocc"]).astype(float)
     couples.loc[:3, "hocc"] = [-9.0, 999.0, np.nan, 111.0]
     couples["wt"] = rng.integers(2, 12, len(couples)) / 4  # sums exact in any order
-    couples["hstat"] = 1.0
-    couples["wstat"] = 2.0
+    # empst3: scored 1-3, 0 (no information) and -9 (missing) counted as status_unknown
+    couples["hstat"] = rng.choice([1, 2, 3, 3, 0, -9], len(couples)).astype(float)
+    couples["wstat"] = rng.choice([1, 2, 3, 3, 3, 0], len(couples)).astype(float)
     return couples
 
 
-def row(scale, path, *, occ=("", ""), weight="", weight_type="", persons=None):
+def project_copy(target):
+    directory = toy_project(target)
+    shutil.copytree(REPO / "data/statuses", directory / "data/statuses")
+    return directory
+
+
+def row(scale, path, *, occ=("", ""), weight="", weight_type="", persons=None, statuses=("", "")):
     person = persons or {}
     values = [scale, path, occ[0], occ[1], weight, "toy", "", "0", weight_type, "persons" if persons else ""]
-    values += [person.get(k, "") for k in ("person", "partner", "household", "sex", "first_sex", "occ", "wave", "repeat_couples")]
+    values += [person.get(k, "") for k in ("person", "partner", "household", "sex", "first_sex", "occ", "wave",
+                                           "repeat_couples", "status")]
+    values += [statuses[0], statuses[1], "empst3" if person.get("status") or any(statuses) else ""]
     return "\t".join(values) + "\n"
 
 
@@ -66,30 +79,31 @@ def run(tmp_path_factory):
     pyreadstat.write_dta(ukhls, directory / "ukhls.dta")
     ipums, ipums_counts = person_file(couples, "ipums", repeats=25, seed=2, codes=FAULT_CODES)
     ipums.to_parquet(directory / "ipums.parquet", index=False)
-    couples[["hocc", "wocc"]].to_csv(directory / "rows.csv", index=False)
-    cells = couples.groupby(["hocc", "wocc"], dropna=False).size().rename("n").reset_index()
-    assert len(cells) < len(couples) / 4
+    couples[["hocc", "wocc", "hstat", "wstat"]].to_csv(directory / "rows.csv", index=False)
+    cells = couples.groupby(["hocc", "hstat", "wocc", "wstat"], dropna=False).size().rename("n").reset_index()
+    assert (cells["n"] > 1).sum() > 50  # cells of several couples, so a count that were read as one row would show
     cells.to_csv(directory / "cells.csv", index=False)
     ukhls.to_csv(directory / "nofirst.csv", index=False)
     pd.concat([ukhls, ukhls.iloc[[10]]]).to_csv(directory / "dupid.csv", index=False)
     sheet = [
         HEADER,
-        row("couples", "couples.csv", occ=("hocc", "wocc"), weight="wt"),
+        row("couples", "couples.csv", occ=("hocc", "wocc"), weight="wt", statuses=("hstat", "wstat")),
         person_row("ukhls", "ukhls.dta", "ukhls"),
         person_row("ipums", "ipums.parquet", "ipums"),
-        row("rows", "rows.csv", occ=("hocc", "wocc")),
-        row("cells", "cells.csv", occ=("hocc", "wocc"), weight="n", weight_type="frequency"),
-        person_row("nofirst", "nofirst.csv", "ukhls", first_sex="3"),
-        person_row("dupid", "dupid.csv", "ukhls"),
+        row("rows", "rows.csv", occ=("hocc", "wocc"), statuses=("hstat", "wstat")),
+        row("cells", "cells.csv", occ=("hocc", "wocc"), weight="n", weight_type="frequency", statuses=("hstat", "wstat")),
+        person_row("nofirst", "nofirst.csv", "ukhls", first_sex="3", status=""),  # title-only: one failing job each
+        person_row("dupid", "dupid.csv", "ukhls", status=""),
     ]
     (directory / "config/persons.tsv").write_text("".join(sheet))
     targets = [f"results/{s}/{s}.dta" for s in SCALES + list(BAD)] + [f"results/{s}/summary.json" for s in SCALES]
+    targets += [f"results/{s}/{s}_by_status.dta" for s in SCALES]
     done = snakemake(directory, "--keep-going", "--config", "scales=config/persons.tsv", *CONFIG, "--", *targets)
     return directory, done, {"ukhls": ukhls_counts, "ipums": ipums_counts}
 
 
-def scores(directory, scale):
-    frame, _ = pyreadstat.read_dta(directory / f"results/{scale}/{scale}.dta")
+def scores(directory, scale, suffix=""):
+    frame, _ = pyreadstat.read_dta(directory / f"results/{scale}/{scale}{suffix}.dta")
     return frame
 
 
@@ -137,3 +151,32 @@ def test_missing_person_column_is_refused_before_any_job(tmp_path):
     lines = error_lines(done.stderr)
     assert len(lines) == 1 and "column sex is empty for scale p" in lines[0]
     assert not (directory / "results").exists()
+
+
+BY_STATUS_KEYS = ("pairs_used", "dropped", "merging", "ca", "shared", "warnings")
+
+
+@pytest.mark.parametrize("style", ["ukhls", "ipums"])
+def test_person_file_with_status_gives_exactly_the_couples_by_status_file(run, style):
+    directory, _, _ = run
+    expected = scores(directory, "couples", "_by_status")
+    assert expected["mcamsis"].notna().all() and (expected["empst3"] > 0).any()
+    pd.testing.assert_frame_equal(scores(directory, style, "_by_status"), expected, check_exact=True)
+    got, want = summary(directory, style), summary(directory, "couples")
+    assert got["status_unknown"] == want["status_unknown"]
+    assert {k: got["by_status"].get(k) for k in BY_STATUS_KEYS} == {k: want["by_status"].get(k) for k in BY_STATUS_KEYS}
+    # counted independently: valid couples (codes of the toy classification) without a scored status on both sides
+    couples = toy_couples()
+    valid = couples["hocc"].isin(UNITS) & couples["wocc"].isin(UNITS)
+    known = couples["hstat"].isin([1, 2, 3]) & couples["wstat"].isin([1, 2, 3])
+    assert got["status_unknown"] == int((valid & ~known).sum()) > 0
+    assert got["by_status"]["pairs_used"] == int((valid & known).sum())
+
+
+def test_frequency_cell_table_gives_exactly_the_row_per_couple_by_status_file(run):
+    directory, _, _ = run
+    pd.testing.assert_frame_equal(scores(directory, "cells", "_by_status"), scores(directory, "rows", "_by_status"),
+                                  check_exact=True)
+    got, want = summary(directory, "cells"), summary(directory, "rows")
+    assert got["status_unknown"] == want["status_unknown"] > 0
+    assert {k: got["by_status"].get(k) for k in BY_STATUS_KEYS} == {k: want["by_status"].get(k) for k in BY_STATUS_KEYS}

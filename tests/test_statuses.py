@@ -141,6 +141,37 @@ def test_statuses_left_out_are_counted_and_named_once_each(soc2020, empst3, capl
     assert "5 pairs" in line and line.endswith("most frequent values: missing (4), 0 (2), 1.5 (1))")
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".dta", ".parquet"])
+def test_frequency_cell_table_gives_the_by_status_tables_of_its_couples_one_row_each(tmp_path, soc2020, empst3, suffix):
+    """A table of (occ1, status1, occ2, status2) cells with a count, read with weight_type frequency,
+    is its couples one row each: both tables, pair counts, dropped pairs and status_unknown."""
+    from helpers import write_data
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    rows = pd.DataFrame({
+        "h": rng.choice([1111, 1112, 1121, 2111, -9, 9999], n, p=[0.3, 0.3, 0.2, 0.17, 0.02, 0.01]).astype(float),
+        "w": rng.choice([1111, 1112, 1121, 2111], n).astype(float),
+        "hs": rng.choice([1, 2, 3, 3, 0, -9, 7, np.nan], n).astype(float),
+        "ws": rng.choice([1, 2, 3, 3, 3, 0, np.nan], n).astype(float),
+    })
+    cells = rows.groupby(["h", "hs", "w", "ws"], dropna=False).size().rename("n").reset_index()
+    assert len(cells) < n / 4
+    by_row = tabulate_by_status(write_data(rows, tmp_path / f"rows{suffix}"), "h", "w", None, soc2020.units,
+                                "hs", "ws", empst3.scored, chunksize=101)
+    by_cell = tabulate_by_status(write_data(cells, tmp_path / f"cells{suffix}"), "h", "w", "n", soc2020.units,
+                                 "hs", "ws", empst3.scored, chunksize=7, weight_type="frequency")
+    for a, b in zip(by_cell, by_row):
+        pd.testing.assert_frame_equal(a.counts, b.counts, check_exact=True)
+        pd.testing.assert_frame_equal(a.weighted, b.weighted, check_exact=True)
+        assert (a.read, a.used, a.dropped) == (b.read, b.used, b.dropped)
+    # the counts themselves, from the rows without the code under test
+    known = rows["hs"].isin(empst3.scored) & rows["ws"].isin(empst3.scored)
+    valid = rows["h"].isin(soc2020.units)
+    assert by_cell[1].dropped["status_unknown"] == int((valid & ~known).sum())
+    assert by_cell[1].used == int((valid & known).sum()) and by_cell[0].read == n
+
+
 def test_missing_status_variable_is_named(soc2020, empst3):
     pairs = pd.DataFrame({"h": [1111], "w": [1112], "hs": [1], "ws": [1]})
     with pytest.raises(CamsisError, match="'wstat'"):

@@ -117,22 +117,29 @@ def load_scales(path, classifications_dir, statuses_dir=None) -> pd.DataFrame:
 
 
 def _check_statuses(row, where: str, statuses_dir) -> None:
-    """A by-status scale names both partners' status variables and an existing scheme, or none of them.
+    """A by-status scale names its status variables and an existing scheme, or none of them.
 
-    Checked with the sheet, so an incomplete row stops the run before any job rather than
-    building a title-only scale the user did not ask for.
+    A couples file names each partner's (status1, status2), a person file each person's
+    own (status; linking gives each couple both). Checked with the sheet, so an incomplete
+    row stops the run before any job rather than building a title-only scale the user did
+    not ask for.
     """
-    given = {column: getattr(row, column) for column in STATUS_COLUMNS}
+    persons = row.layout == "persons"
+    needed = ["status", "statuses"] if persons else STATUS_COLUMNS
+    for column in ("status1", "status2") if persons else ():
+        if getattr(row, column):
+            raise CamsisError(f"{where}: column {column} of scale {row.scale} is not used with layout persons "
+                              f"(each person's own status variable goes in column status); leave it empty")
+    given = {column: getattr(row, column) for column in needed}
     if not any(given.values()):
         return
-    missing = [column for column in STATUS_COLUMNS if not given[column]]
+    missing = [column for column in needed if not given[column]]
     if missing:
-        present = [column for column in STATUS_COLUMNS if given[column]]
+        present = [column for column in needed if given[column]]
+        kind = "a by-status person file needs status and statuses" if persons else \
+            "a by-status scale needs status1, status2 and statuses"
         raise CamsisError(f"{where}: scale {row.scale} gives {' and '.join(present)} but not {' and '.join(missing)} "
-                          f"(a by-status scale needs status1, status2 and statuses)")
-    if row.layout == "persons":
-        raise CamsisError(f"{where}: scale {row.scale}: status1/status2/statuses need a couples file "
-                          f"(layout couples); a person file's by-status build is not supported yet")
+                          f"({kind})")
     from camsis.statuses import available_schemes
 
     known = available_schemes(statuses_dir)

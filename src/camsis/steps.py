@@ -100,7 +100,7 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
              weight: str | None = None, where: str | None = None, chunksize: int = tables.CHUNKSIZE,
              on_missing_weight: str = "error", weight_type: str = "survey", layout: str = "couples",
              person: str | None = None, partner: str | None = None, household: str | None = None,
-             sex: str | None = None, first_sex=None, occ: str | None = None, status: str | None = None,
+             sex: str | None = None, first_sex=None, occ: str | None = None,
              wave: str | None = None, repeat_couples: str = "all", sep: str | None = None,
              encoding: str | None = None) -> None:
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
@@ -116,8 +116,9 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
         file the linking counts under ``linking``).
     occ1, occ2, weight, where, weight_type, sep, encoding : str
         The sheet's columns (empty weight or filter: none; empty sep and encoding: ',' and utf-8).
-    layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
+    layout, person, partner, household, sex, first_sex, occ, wave, repeat_couples : str
         The sheet's columns of a person file (``camsis.linking``); unused with layout "couples".
+        The person's status is not read here: only rule tabulate_by_status needs it.
     chunksize, on_missing_weight
         Config keys.
     """
@@ -130,14 +131,19 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(file_sha256, data)
         if layout == "persons":
-            columns = PersonColumns(person=person, partner=partner, sex=sex, occ=occ, household=household or None,
-                                    wave=wave or None, status=status or None, weight=weight or None)
+            columns = person_columns(person, partner, sex, occ, household, wave, weight)
             result, extra["linking"] = tables.tabulate_persons(data, columns, float(first_sex), frame.units,
                                                                repeat_couples=repeat_couples, **options)
         else:
             result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, **options)
         digest = checksum.result()
     result.save(table, table_info, input_sha256=digest, **extra)
+
+
+def person_columns(person, partner, sex, occ, household=None, wave=None, weight=None, status=None) -> PersonColumns:
+    """The variables of a person file named by the sheet's cells (empty cells: not given)."""
+    return PersonColumns(person=person, partner=partner, sex=sex, occ=occ, household=household or None,
+                         wave=wave or None, status=status or None, weight=weight or None)
 
 
 def blank(table, table_info, classification, blanked, blanking_info, *, scale: str, diagonal_digits,
@@ -557,38 +563,52 @@ def scheme_from(files: str | Path | Sequence):
     return load_scheme(tsv.stem, tsv.parent)
 
 
-def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1: str, occ2: str, status1: str,
-                       status2: str, weight: str | None = None, where: str | None = None,
+def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1: str | None = None,
+                       occ2: str | None = None, status1: str | None = None, status2: str | None = None,
+                       weight: str | None = None, where: str | None = None,
                        chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
-                       weight_type: str = "survey", sep: str | None = None, encoding: str | None = None) -> None:
+                       weight_type: str = "survey", sep: str | None = None, encoding: str | None = None,
+                       layout: str = "couples", person: str | None = None, partner: str | None = None,
+                       household: str | None = None, sex: str | None = None, first_sex=None, occ: str | None = None,
+                       status: str | None = None, wave: str | None = None, repeat_couples: str = "all") -> None:
     """Rule tabulate_by_status: the (occ1, status1) x (occ2, status2) table of a by-status scale.
 
     Read with the same cleaning as rule tabulate, so its pairs are the title-only table's;
     those without a scored status on both sides are counted under ``status_unknown``
     (``camsis.tables.tabulate_by_status``). The input is read again rather than shared
     with rule tabulate so that a title-only scale's jobs do not change when statuses are added.
+    A person file is linked again the same way, each couple carrying its partners'
+    ``status`` as status1 and status2 (``camsis.tables.tabulate_persons_by_status``).
 
     Parameters
     ----------
     data : path
-        The input microdata (a couples file).
+        The input microdata (a couples file, or a person file with layout "persons").
     classification, scheme : path or sequence of paths
         The classification's and the status scheme's files.
     table, table_info : path
-        Outputs: the by-status table (units are combined codes ``unit * 10 + status``).
+        Outputs: the by-status table (units are combined codes ``unit * 10 + status``; for a
+        person file the json also holds the linking counts under ``linking``).
     occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
         The sheet's columns.
+    layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
+        The sheet's columns of a person file; unused with layout "couples".
     chunksize, on_missing_weight
         Config keys.
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
-    _, result = tables.tabulate_by_status(
-        data, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, chunksize=chunksize,
-        on_missing_weight=on_missing_weight, where=where or None, sep=csv_separator(sep or ""),
-        encoding=encoding or "utf-8", weight_type=weight_type or "survey",
-    )
-    result.save(table, table_info, statuses=statuses.name)
+    options = dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
+                   sep=csv_separator(sep or ""), encoding=encoding or "utf-8", weight_type=weight_type or "survey")
+    extra = {}
+    if layout == "persons":
+        columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
+        (_, result), extra["linking"] = tables.tabulate_persons_by_status(
+            data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples, **options)
+    else:
+        _, result = tables.tabulate_by_status(data, occ1, occ2, weight or None, frame.units, status1, status2,
+                                              statuses.scored, **options)
+    result.save(table, table_info, statuses=statuses.name, **extra)
 
 
 def score_units_by_status(table, table_info, blanked, classification, scheme, scores, scaling, *, recodes=None,

@@ -364,8 +364,43 @@ def tabulate_persons(
     linking (``filtered``), not among the table's dropped pairs. Returns the table and
     the linking counts (for summary.json's ``linking``).
     """
+    return _tabulate_linked(path, columns, first_sex, units, repeat_couples, chunksize, on_missing_weight, where,
+                            weight_type, sep, encoding)
+
+
+def tabulate_persons_by_status(
+    path,
+    columns: PersonColumns,
+    first_sex: float,
+    units,
+    scored,
+    repeat_couples: str = "all",
+    chunksize: int = CHUNKSIZE,
+    on_missing_weight: str = "error",
+    where: str | None = None,
+    weight_type: str = "survey",
+    sep: str = ",",
+    encoding: str = "utf-8",
+) -> tuple[tuple[PairTable, PairTable], dict[str, int]]:
+    """`tabulate_by_status` for a person file: each linked couple carries both partners' ``status``.
+
+    The couples are the ones `tabulate_persons` links (same counts), and they go through
+    the same counting as a couples file's ``status1``/``status2``, so a person file and
+    the couples file of its couples give the same two tables. ``columns.status`` must be set.
+    Returns ((title-only table, by-status table), linking counts).
+    """
+    if not columns.status:
+        raise CamsisError(f"{path}: a by-status build of a person file needs its status variable (sheet column status)")
+    return _tabulate_linked(path, columns, first_sex, units, repeat_couples, chunksize, on_missing_weight, where,
+                            weight_type, sep, encoding, statuses=("status1", "status2", scored))
+
+
+def _tabulate_linked(path, columns, first_sex, units, repeat_couples, chunksize, on_missing_weight, where,
+                     weight_type, sep, encoding, statuses=None):
+    """Link a person file, then count its couples (in slices, as a couples file's chunks)."""
     linked = link_file(path, columns, first_sex, repeat_couples, chunksize, where, sep=sep, encoding=encoding)
     weight = "weight" if columns.weight else None
     chunks = couple_chunks(linked.couples, chunksize)
-    table = _accumulate(chunks, "occ1", "occ2", weight, units, str(path), on_missing_weight, None, weight_type)
-    return table, linked.counts
+    tables = _accumulate(chunks, "occ1", "occ2", weight, units, str(path), on_missing_weight, None, weight_type,
+                         statuses=statuses)
+    return tables, linked.counts

@@ -1,4 +1,5 @@
-# Occupation-by-status units (scales whose sheet row names status1, status2 and statuses):
+# Occupation-by-status units (scales whose sheet row names status1, status2 and statuses, or for a
+# person file status and statuses):
 # the (occ1, status1) x (occ2, status2) table, stages 4-7 on it with the title-only masks
 # expanded to every status, and the by-status score file in the layout of the published v2;
 # then what the title-only scale has: bootstrap (replicate r resamples the same couples as the
@@ -23,6 +24,16 @@ rule tabulate_by_status:
         sep=sheet("sep"),
         encoding=sheet("encoding"),
         weight_type=sheet("weight_type", "survey"),
+        layout=sheet("layout", "couples"),
+        person=sheet("person"),
+        partner=sheet("partner"),
+        household=sheet("household"),
+        sex=sheet("sex"),
+        first_sex=sheet("first_sex"),
+        occ=sheet("occ"),
+        status=sheet("status"),
+        wave=sheet("wave"),
+        repeat_couples=sheet("repeat_couples", config["repeat_couples"]),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
     log:

@@ -23,7 +23,6 @@ rule tabulate:
         sex=sheet("sex"),
         first_sex=sheet("first_sex"),
         occ=sheet("occ"),
-        status=sheet("status"),
         wave=sheet("wave"),
         repeat_couples=sheet("repeat_couples", config["repeat_couples"]),
         chunksize=config["chunksize"],
