@@ -77,8 +77,8 @@ class PersonColumns:
 class Persons:
     """The columns of a person file that linking needs, one array each (length: persons kept).
 
-    ``person``, ``partner`` (-1: none), ``household`` and ``wave`` are int64 (0 when not
-    given), ``sex`` is FIRST, OTHER or NO_SEX (int8), ``occ``, ``status`` and ``weight``
+    ``person``, ``partner`` (-1: none), ``household`` and ``wave`` are int64 (None when
+    not given: nothing is held for a variable the file does not name), ``sex`` is FIRST, OTHER or NO_SEX (int8), ``occ``, ``status`` and ``weight``
     float64 (status and weight None when not given). ``read`` counts every row, ``filtered``
     the rows a filter left out, ``sex_values`` up to 20 distinct values of the sex variable
     (for the error when no row has ``first_sex``), ``source`` names the file.
@@ -86,8 +86,8 @@ class Persons:
 
     person: np.ndarray
     partner: np.ndarray
-    household: np.ndarray
-    wave: np.ndarray
+    household: np.ndarray | None
+    wave: np.ndarray | None
     sex: np.ndarray
     occ: np.ndarray
     status: np.ndarray | None
@@ -144,12 +144,11 @@ def persons_from_frame(frame: pd.DataFrame, columns: PersonColumns, first_sex: f
     sex_codes = codes(columns.sex)
     with np.errstate(invalid="ignore"):
         sex = np.where(np.isnan(sex_codes) | (sex_codes < 0), NO_SEX, np.where(sex_codes == first_sex, FIRST, OTHER))
-    zero = np.zeros(len(frame), dtype=np.int64)
     return Persons(
         person=_ids(codes(columns.person), columns.person, path, allow_missing=False),
         partner=_ids(codes(columns.partner), columns.partner, path, allow_missing=True),
-        household=_ids(codes(columns.household), columns.household, path, False) if columns.household else zero,
-        wave=_ids(codes(columns.wave), columns.wave, path, False) if columns.wave else zero,
+        household=_ids(codes(columns.household), columns.household, path, False) if columns.household else None,
+        wave=_ids(codes(columns.wave), columns.wave, path, False) if columns.wave else None,
         sex=sex.astype(np.int8),
         occ=codes(columns.occ),
         status=codes(columns.status) if columns.status else None,
@@ -226,14 +225,14 @@ def _no_first_sex(path, variable, first_sex, values) -> None:
     raise CamsisError(f"first_sex {first_sex:g} is not a value of variable '{variable}' in {path} (values: {shown})")
 
 
-def _keys(prefix: np.ndarray, person: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _keys(prefix: np.ndarray | None, person: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One int64 per (group, id) for each person and for the partner each names, equal exactly when both are.
 
-    Without groups the ids are the keys. Otherwise group * span + id when that cannot
+    Without groups (``prefix`` None or all 0) the ids are the keys, not copies of them. Otherwise group * span + id when that cannot
     overflow, else the ids' dense numbers (pd.factorize) stand in for them; a partner id
     that is no person's gets -1, which no person's key is.
     """
-    if not prefix.any():
+    if prefix is None or not prefix.any():
         return person, partner
     low, high = int(min(person.min(), 0)), int(person.max())
     span = high - low + 1
@@ -246,13 +245,15 @@ def _keys(prefix: np.ndarray, person: np.ndarray, partner: np.ndarray) -> tuple[
     return prefix * size + codes, np.where(partner_codes >= 0, prefix * size + partner_codes, -1)
 
 
-def _groups(household: np.ndarray, wave: np.ndarray) -> np.ndarray:
-    """A dense number for each (wave, household) combination."""
-    if not household.any() and not wave.any():
-        return np.zeros(len(household), dtype=np.int64)
+def _groups(household: np.ndarray | None, wave: np.ndarray | None) -> np.ndarray | None:
+    """A dense number for each (wave, household) combination; None when neither is given."""
+    if household is None and wave is None:
+        return None
     # hashing (pd.factorize) rather than sorting: dense numbers, so wave x household cannot overflow
-    wave_id = pd.factorize(wave)[0].astype(np.int64)
-    household_id = pd.factorize(household)[0].astype(np.int64)
+    wave_id = pd.factorize(wave)[0].astype(np.int64) if wave is not None else None
+    household_id = pd.factorize(household)[0].astype(np.int64) if household is not None else None
+    if wave_id is None or household_id is None:
+        return wave_id if household_id is None else household_id
     return pd.factorize(wave_id * (int(household_id.max()) + 1) + household_id)[0].astype(np.int64)
 
 
@@ -344,7 +345,9 @@ def _repeats(persons: Persons, p1: np.ndarray, p2: np.ndarray, has_wave: bool) -
     if not has_wave or not len(p1):
         return np.zeros(len(p1), dtype=bool)
     by_wave = np.argsort(persons.wave[p1], kind="stable")
-    couples = pd.DataFrame({"household": persons.household[p1], "one": persons.person[p1], "two": persons.person[p2]})
+    couples = pd.DataFrame({"one": persons.person[p1], "two": persons.person[p2]})
+    if persons.household is not None:
+        couples["household"] = persons.household[p1]
     repeat = np.zeros(len(p1), dtype=bool)
     repeat[by_wave] = couples.iloc[by_wave].duplicated(keep="first").to_numpy()
     return repeat
