@@ -25,8 +25,10 @@ Ratios are persons / couples in the same run. The coordinator's big run:
 
     python benchmarks/bench_persons.py --persons 1e7 --formats dta parquet
 
-``--persons`` takes several sizes (e.g. ``1e5 1e6``): it then prints the reading memory
-per extra person between sizes, which stays flat if linking holds only what it needs. It prints the load average
+``--persons`` takes several sizes: it then prints the reading memory per extra person
+between sizes, free of the fixed costs; with ``--chunksize`` below the smallest size (e.g.
+``--persons 2e5 1e6 --chunksize 1e5 --no-workflow``) that is what linking holds per person,
+and it should not grow with the size. It prints the load average
 (``uptime``) before and after each size: on a shared machine wall times include waiting
 for a CPU.
 """
@@ -62,15 +64,15 @@ def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
-path, layout = sys.argv[1], sys.argv[2]
+path, layout, chunksize = sys.argv[1], sys.argv[2], int(sys.argv[4])
 units = load_classification("soc2020", sys.argv[3]).units
 before = rss_mb()
 start = time.perf_counter()
 if layout == "persons":
     columns = PersonColumns(person="pidp", partner="ppid", sex="sex", occ="occ", weight="weight")
-    table, counts = tabulate_persons(path, columns, 1.0, units, chunksize=1_000_000)
+    table, counts = tabulate_persons(path, columns, 1.0, units, chunksize=chunksize)
 else:
-    table, counts = tabulate(path, "hocc", "wocc", "weight", units, chunksize=1_000_000), {}
+    table, counts = tabulate(path, "hocc", "wocc", "weight", units, chunksize=chunksize), {}
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "before_mb": before, "used": table.used, "linking": counts}))
@@ -180,9 +182,10 @@ def inputs(n: int, formats: list[str], regenerate: bool) -> dict:
     return paths
 
 
-def alone(path: Path, layout: str) -> dict:
+def alone(path: Path, layout: str, chunksize: int) -> dict:
     env = os.environ | {"PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "-c", TABULATE_ALONE, str(path), layout, str(REPO / "data" / "classifications")],
+    done = subprocess.run([sys.executable, "-c", TABULATE_ALONE, str(path), layout, str(REPO / "data" / "classifications"),
+                           str(chunksize)],
                           capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
@@ -222,7 +225,7 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def run_size(n: int, formats: list[str], cores: int, regenerate: bool, end_to_end: bool) -> dict:
+def run_size(n: int, formats: list[str], cores: int, regenerate: bool, end_to_end: bool, chunksize: int) -> dict:
     print(f"# {n:,} persons; uptime before: {uptime()}", flush=True)
     paths = inputs(n, formats, regenerate)
     print("format | input | file MB | tabulate s | tabulate peak MB | reading MB | reading B/person"
@@ -232,7 +235,7 @@ def run_size(n: int, formats: list[str], cores: int, regenerate: bool, end_to_en
         results = everything[fmt] = {}
         for layout in ("couples", "persons"):
             path = paths[fmt][layout]
-            tab = alone(path, layout)
+            tab = alone(path, layout, chunksize)
             tab["reading_mb"] = tab["peak_mb"] - tab["before_mb"]
             run = workflow(path, layout, cores) if end_to_end else None
             results[layout] = (tab, run)
@@ -265,8 +268,12 @@ def main() -> None:
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--no-workflow", dest="end_to_end", action="store_false",
                         help="tabulate alone only (no Snakemake runs)")
+    parser.add_argument("--chunksize", type=float, default=1e6,
+                        help="rows read at a time by tabulate alone (the workflow uses the config's, 10^6); smaller "
+                             "than the smallest size, the reader's chunk is the same at every size and the "
+                             "slope between sizes is the memory linking holds per person")
     args = parser.parse_args()
-    reading = {int(n): run_size(int(n), args.formats, args.cores, args.regenerate, args.end_to_end) for n in args.persons}
+    reading = {int(n): run_size(int(n), args.formats, args.cores, args.regenerate, args.end_to_end, int(args.chunksize)) for n in args.persons}
     sizes = sorted(reading)
     # Memory that grows with the input: the slope between sizes, free of the fixed cost
     # (the U x U count arrays, the reader's buffers) that dominates small files.
