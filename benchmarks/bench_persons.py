@@ -78,6 +78,22 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "before_mb": before, "used": table.used, "linking": counts}))
 """
 
+# Linking alone under tracemalloc (numpy and pandas report their arrays to it; the file
+# reader's own buffers, e.g. pyarrow's, are not counted): the memory linking holds per person,
+# which must not grow with the size of the file.
+LINK_TRACED = """
+import json, sys, time, tracemalloc
+from camsis.linking import PersonColumns, link_file
+path, chunksize = sys.argv[1], int(sys.argv[2])
+columns = PersonColumns(person="pidp", partner="ppid", sex="sex", occ="occ", weight="weight")
+tracemalloc.start()
+start = time.perf_counter()
+linked = link_file(path, columns, 1.0, chunksize=chunksize)
+seconds = time.perf_counter() - start
+held, peak = tracemalloc.get_traced_memory()
+print(json.dumps({"seconds": seconds, "held_mb": held / 2**20, "peak_mb": peak / 2**20, "persons": linked.counts["persons"]}))
+"""
+
 # Runs a command; reports wall and CPU seconds of its process tree, the peak RSS of its
 # largest process and the peak of the tree's summed RSS (sampled from /proc every 0.1 s).
 MEASURE = """
@@ -192,6 +208,14 @@ def alone(path: Path, layout: str, chunksize: int) -> dict:
     return json.loads(done.stdout)
 
 
+def link_traced(path: Path, chunksize: int) -> dict:
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "-c", LINK_TRACED, str(path), str(chunksize)], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout)
+
+
 def workflow(path: Path, layout: str, cores: int) -> dict:
     directory = Path(tempfile.mkdtemp(prefix=f"persons_{layout}_", dir=OUT))
     try:
@@ -253,6 +277,9 @@ def run_size(n: int, formats: list[str], cores: int, regenerate: bool, end_to_en
                      f"{pw['peak_mb'] / cw['peak_mb']:.2f}x | {pw['tree_peak_mb'] / cw['tree_peak_mb']:.2f}x")
         print(line)
         print(f"# {fmt}: linking {json.dumps(pt['linking'])}; pairs used {pt['used']:,} vs {ct['used']:,}", flush=True)
+        traced = link_traced(paths[fmt]["persons"], chunksize)
+        print(f"# {fmt}: linking alone under tracemalloc: peak {traced['peak_mb']:.0f} MB = "
+              f"{traced['peak_mb'] * 2**20 / n:.0f} B/person, couples held after it {traced['held_mb']:.0f} MB", flush=True)
         if end_to_end:
             same = cw["scores"].equals(pw["scores"])
             print(f"# {fmt}: score files of the person file and the couples file identical: {same}", flush=True)
