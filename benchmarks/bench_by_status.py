@@ -8,10 +8,12 @@ rule scripts call (camsis.steps), one after the other, with their files in a tem
 
 - title-only: tabulate, blank (the demo's diagonal rule and the GB psd file), score_units
   (with its ranking of pseudo-diagonal candidates), score_file;
-- by-status: the same four steps (the by-status file's status-0 rows are that title-only
-  scale), then tabulate_by_status (a second reading of the input, as the workflow's rule does),
-  score_units_by_status, and score_file_by_status; score_file then also reads the by-status
-  table's counts for summary.json, as in the workflow.
+- by-status: tabulate_by_status (both tables from one reading of the input, as the workflow's
+  rule writes them), blank, score_units (the title-only scale: the by-status file's status-0
+  rows), score_units_by_status, score_file (which also reads the by-status table's counts for
+  summary.json) and score_file_by_status. With ``--baseline REV`` from before rule
+  tabulate_by_status wrote both tables, the baseline's by-status build is what its rules did:
+  tabulate, then tabulate_by_status reading the input a second time.
 
 Each build runs with the BLAS and OpenMP thread variables Snakemake sets for a job of a rule
 with ``threads: 1`` (every rule here has 1; ``--threads`` changes it, 0 keeps the environment's:
@@ -20,17 +22,13 @@ several times slower). For each build it prints the wall and CPU time (user + sy
 process), the process' peak RSS and each step's wall and CPU time, the load average, and the ratio
 by-status / title-only of wall and of CPU time against the issue's targets: at most 2x the time
 and 2 GB peak. Snakemake's start-up and one Python start per job are not included (the
-workflow benchmark, bench_workflow.py, measures those); on 2 cores the workflow runs
-tabulate_by_status beside the title-only jobs, so its wall time gains less than the sum here.
+workflow benchmark, bench_workflow.py, measures those).
 
-``--one-reading`` adds a third build: the by-status one with both tables counted in a single
-reading of the input (``camsis.tables.tabulate_by_status``, what one rule writing both tables
-would do) instead of the workflow's two, to show what the second reading costs. ``--repeats N``
-reports the fastest of N builds of each kind. ``--baseline REV`` builds both again with the
-package of commit REV (``git archive`` of its ``src/`` under benchmarks/out/), in the same run,
-and prints the ratios to it.
+``--repeats N`` reports the fastest of N builds of each kind. ``--baseline REV`` builds both again
+with the package of commit REV (``git archive`` of its ``src/`` under benchmarks/out/), in the
+same run, and prints the ratios to it.
 
-    python benchmarks/bench_by_status.py --sizes 1e7 --one-reading --repeats 3 [--baseline REV]
+    python benchmarks/bench_by_status.py --sizes 1e7 --repeats 3 [--baseline REV]
 """
 
 from __future__ import annotations
@@ -52,7 +50,7 @@ MEMORY_TARGET_MB = 2000.0
 
 BUILD = textwrap.dedent(
     """
-    import json, os, resource, sys, tempfile, time
+    import inspect, json, os, resource, sys, tempfile, time
     from pathlib import Path
     from camsis import steps
     from camsis.scale import ScaleOptions
@@ -72,36 +70,22 @@ BUILD = textwrap.dedent(
             begin, begin_cpu = time.perf_counter(), time.process_time()
             function(*args, **kwargs)
             times[name] = (time.perf_counter() - begin, time.process_time() - begin_cpu)
-        def one_reading():
-            # What one rule writing both tables would do: tables.tabulate_by_status counts the
-            # title-only and the by-status table in one pass (hashing the input beside it, as steps.tabulate).
-            from concurrent.futures import ThreadPoolExecutor
-            from camsis import tables
-            from camsis.reading import file_sha256
-            units, statuses = steps.classification_from(classification).units, steps.scheme_from(scheme)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                checksum = pool.submit(file_sha256, data)
-                title, table = tables.tabulate_by_status(data, "hocc", "wocc", "weight", units, "hemp", "wemp",
-                                                         statuses.scored)
-                digest = checksum.result()
-            title.save(f / "table.parquet", f / "table.json", input_sha256=digest)
-            table.save(f / "bs_table.parquet", f / "bs_table.json", statuses=statuses.name)
         wall, cpu = time.perf_counter(), time.process_time()
-        if kind == "one_reading":
-            step("tabulate both", one_reading)
-        else:
+        one_reading = "title_table" in inspect.signature(steps.tabulate_by_status).parameters
+        if kind == "title" or not one_reading:
             step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json",
                  occ1="hocc", occ2="wocc", weight="weight")
+        if kind == "by_status":
+            tables = [f / "table.parquet", f / "table.json"] if one_reading else []
+            step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme, *tables,
+                 f / "bs_table.parquet", f / "bs_table.json", occ1="hocc", occ2="wocc", status1="hemp",
+                 status2="wemp", weight="weight")
         step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
              f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
         step("score_units", steps.score_units, f / "table.parquet", f / "table.json", f / "blanked.parquet",
              classification, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
         by_status = {}
         if kind == "by_status":
-            step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme,
-                 f / "bs_table.parquet", f / "bs_table.json", occ1="hocc", occ2="wocc", status1="hemp",
-                 status2="wemp", weight="weight")
-        if kind != "title":
             step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
                  f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  **options)
@@ -109,7 +93,7 @@ BUILD = textwrap.dedent(
         step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", f / "table.json",
              f / "blanking.json", classification, f / "bench.dta", f / "bench.csv", f / "summary.json",
              scale="bench", sheet_row=row, config=options, **by_status)
-        if kind != "title":
+        if kind == "by_status":
             step("score_file_by_status", steps.score_file_by_status, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  f / "bs_table.json", f / "bench.csv", classification, scheme, f / "bench_by_status.dta",
                  f / "bench_by_status.csv", scale="bench", sheet_row=row, config=options)
@@ -184,9 +168,6 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP threads of each build, set as Snakemake sets them for a job of a rule "
                              "with that many threads (every rule timed here has 1); 0 leaves the environment as is")
-    parser.add_argument("--one-reading", action="store_true",
-                        help="also time the by-status build with both tables counted in one reading of the "
-                             "input (camsis.tables.tabulate_by_status), as one rule writing both would")
     parser.add_argument("--baseline", metavar="REV",
                         help="also build with the package of commit REV (e.g. one before a speed-up), in the same "
                              "run, and print each build's time relative to it")
@@ -203,9 +184,7 @@ def main(argv=None) -> None:
         path = couples_file(n, args.regenerate)
         title = fastest("title", path, args.threads, args.repeats)
         by_status = fastest("by_status", path, args.threads, args.repeats)
-        one = fastest("one_reading", path, args.threads, args.repeats) if args.one_reading else None
         builds = [("title-only", title), ("by-status (+ its title-only scale)", by_status)]
-        builds += [("by-status, one reading (not the workflow's rules)", one)] if one else []
         for name, result in builds:
             steps = ", ".join(f"{step} {wall:.2f}/{cpu:.2f}" for step, (wall, cpu) in result["steps"].items())
             print(f"| {n:,} | {name} | {result['seconds']:.1f} | {result['cpu']:.1f} | {result['peak_mb']:.0f} "
@@ -216,9 +195,6 @@ def main(argv=None) -> None:
         print(f"# {n:,} couples: by-status / title-only = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
               f"(target <= {RATIO_TARGET}); peak {by_status['peak_mb']:.0f} MB (target <= {MEMORY_TARGET_MB:.0f}): "
               f"{'met' if met else 'NOT met'}")
-        if one:
-            print(f"# {n:,} couples, one reading for both tables: {one['seconds'] / title['seconds']:.2f} wall, "
-                  f"{one['cpu'] / title['cpu']:.2f} CPU; peak {one['peak_mb']:.0f} MB")
         if baseline:
             for kind, name, now in (("title", "title-only", title), ("by_status", "by-status", by_status)):
                 then = fastest(kind, path, args.threads, args.repeats, baseline)

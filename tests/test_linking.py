@@ -2,6 +2,8 @@
 styles, every fault in known numbers), against a plain-Python linker on random messy
 links, in every input format and chunk size, and bad input refused in one line."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
 from camsis.tables import tabulate_by_status, tabulate_frame, tabulate_persons_by_status
-from personfiles import STYLES, person_file
+from personfiles import STYLES, person_file, sheet_columns
 from helpers import write_data as write
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
@@ -246,3 +248,31 @@ def test_by_status_person_file_needs_its_status_variable(tmp_path):
     missing = PersonColumns(**{**columns("ukhls").__dict__, "status": "jbstat_w"})
     with pytest.raises(CamsisError, match="jbstat_w"):
         tabulate_persons_by_status(path, missing, 1, UNITS, np.array([1, 2, 3]))
+
+
+@pytest.mark.parametrize("layout", ["couples", "persons"])
+def test_a_by_status_scale_reads_its_input_once_for_both_tables(tmp_path, layout):
+    """Rule tabulate_by_status writes the title-only table too (rule tabulate serves only scales
+    without statuses): the files must be the ones rule tabulate writes from the same input."""
+    from camsis import steps
+    from helpers import REPO
+
+    couples = status_couples()
+    if layout == "persons":
+        persons, _ = person_file(couples, "ipums", repeats=5, seed=4)
+        path = write(persons, tmp_path / "persons.dta")
+        cells = dict(layout="persons", **sheet_columns("ipums"), first_sex=1, repeat_couples="first")
+        by_status_cells = dict(cells, status=cells.pop("status"))
+    else:
+        path = write(couples, tmp_path / "couples.dta")
+        cells = dict(occ1="hocc", occ2="wocc", weight="wt")
+        by_status_cells = dict(cells, status1="hstat", status2="wstat")
+    classification = [REPO / f"data/classifications/soc2020.{ext}" for ext in ("tsv", "yaml")]
+    scheme = [REPO / f"data/statuses/empst3.{ext}" for ext in ("tsv", "yaml")]
+    alone, both = tmp_path / "alone", tmp_path / "both"
+    steps.tabulate(path, classification, alone / "table.parquet", alone / "table.json", chunksize=7, **cells)
+    steps.tabulate_by_status(path, classification, scheme, both / "table.parquet", both / "table.json",
+                             both / "by_status.parquet", both / "by_status.json", chunksize=7, **by_status_cells)
+    for name in ("table.parquet", "table.json"):
+        assert (both / name).read_bytes() == (alone / name).read_bytes(), name
+    assert json.loads((both / "by_status.json").read_text())["dropped"]["status_unknown"] > 0

@@ -563,21 +563,21 @@ def scheme_from(files: str | Path | Sequence):
     return load_scheme(tsv.stem, tsv.parent)
 
 
-def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1: str | None = None,
-                       occ2: str | None = None, status1: str | None = None, status2: str | None = None,
-                       weight: str | None = None, where: str | None = None,
+def tabulate_by_status(data, classification, scheme, title_table, title_info, table, table_info, *,
+                       occ1: str | None = None, occ2: str | None = None, status1: str | None = None,
+                       status2: str | None = None, weight: str | None = None, where: str | None = None,
                        chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
                        weight_type: str = "survey", sep: str | None = None, encoding: str | None = None,
                        layout: str = "couples", person: str | None = None, partner: str | None = None,
                        household: str | None = None, sex: str | None = None, first_sex=None, occ: str | None = None,
                        status: str | None = None, wave: str | None = None, repeat_couples: str = "all") -> None:
-    """Rule tabulate_by_status: the (occ1, status1) x (occ2, status2) table of a by-status scale.
+    """Rule tabulate_by_status: the title-only table and the (occ1, status1) x (occ2, status2) one.
 
-    Read with the same cleaning as rule tabulate, so its pairs are the title-only table's;
-    those without a scored status on both sides are counted under ``status_unknown``
-    (``camsis.tables.tabulate_by_status``). The input is read again rather than shared
-    with rule tabulate so that a title-only scale's jobs do not change when statuses are added.
-    A person file is linked again the same way, each couple carrying its partners'
+    Both are counted in one reading of the input (``camsis.tables.tabulate_by_status``), so
+    they hold the same pairs and a by-status scale reads its input once, as a title-only
+    one does: reading is most of a build's time on large files. Pairs without a scored status
+    on both sides stay in the title-only table and are counted under ``status_unknown`` in
+    the by-status one. A person file is linked once, each couple carrying its partners'
     ``status`` as status1 and status2 (``camsis.tables.tabulate_persons_by_status``).
 
     Parameters
@@ -586,9 +586,11 @@ def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1:
         The input microdata (a couples file, or a person file with layout "persons").
     classification, scheme : path or sequence of paths
         The classification's and the status scheme's files.
+    title_table, title_info : path
+        Outputs: the title-only table, as rule tabulate writes it (with the input's checksum).
     table, table_info : path
-        Outputs: the by-status table (units are combined codes ``unit * 10 + status``; for a
-        person file the json also holds the linking counts under ``linking``).
+        Outputs: the by-status table (units are combined codes ``unit * 10 + status``). Both
+        jsons of a person file hold the linking counts under ``linking``.
     occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
         The sheet's columns.
     layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
@@ -601,13 +603,18 @@ def tabulate_by_status(data, classification, scheme, table, table_info, *, occ1:
     options = dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
                    sep=csv_separator(sep or ""), encoding=encoding or "utf-8", weight_type=weight_type or "survey")
     extra = {}
-    if layout == "persons":
-        columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
-        (_, result), extra["linking"] = tables.tabulate_persons_by_status(
-            data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples, **options)
-    else:
-        _, result = tables.tabulate_by_status(data, occ1, occ2, weight or None, frame.units, status1, status2,
-                                              statuses.scored, **options)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum beside the reading, as in rule tabulate
+        checksum = pool.submit(file_sha256, data)
+        if layout == "persons":
+            columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
+            (title, result), extra["linking"] = tables.tabulate_persons_by_status(
+                data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples,
+                **options)
+        else:
+            title, result = tables.tabulate_by_status(data, occ1, occ2, weight or None, frame.units, status1,
+                                                      status2, statuses.scored, **options)
+        digest = checksum.result()
+    title.save(title_table, title_info, input_sha256=digest, **extra)
     result.save(table, table_info, statuses=statuses.name, **extra)
 
 

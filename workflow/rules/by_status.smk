@@ -1,6 +1,7 @@
 # Occupation-by-status units (scales whose sheet row names status1, status2 and statuses, or for a
 # person file status and statuses):
-# the (occ1, status1) x (occ2, status2) table, stages 4-7 on it with the title-only masks
+# the (occ1, status1) x (occ2, status2) table, counted in the same reading as the title-only
+# table (rule tabulate serves only scales without statuses), stages 4-7 on it with the title-only masks
 # expanded to every status, and the by-status score file in the layout of the published v2;
 # then what the title-only scale has: bootstrap (replicate r resamples the same couples as the
 # title-only replicate r), plausible values, plots and the comparison with compare_to.
@@ -12,6 +13,8 @@ rule tabulate_by_status:
         classification=classification_files,
         scheme=status_scheme_files,
     output:
+        title_table="results/{scale}/work/table.parquet",
+        title_info="results/{scale}/work/table.json",
         table="results/{scale}/work/by_status/table.parquet",
         info="results/{scale}/work/by_status/table.json",
     params:

@@ -1,5 +1,6 @@
 # Config helpers: validate the config and the sheet first, then answer the rules' questions.
 
+import re
 import sys
 from pathlib import Path
 
@@ -110,6 +111,16 @@ def classification_files(wildcards):
 def by_status(scale):
     """Whether the scale is also built on occupation-by-status units (its row names a status scheme)."""
     return bool(scales.loc[scale, "statuses"])
+
+
+def title_only_scale():
+    """The wildcard constraint of rule tabulate: every scale but those built with statuses.
+
+    A scale with statuses gets its title-only table from rule tabulate_by_status, which counts
+    both tables in one reading of the input (reading is most of a build's time on large files).
+    """
+    with_statuses = [re.escape(scale) for scale in scales.index if by_status(scale)]
+    return rf"(?!(?:{'|'.join(with_statuses)})/)[^/]+" if with_statuses else r"[^/]+"
 
 
 def status_scheme_files(wildcards):

@@ -8,6 +8,8 @@ rule tabulate:
     output:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
+    wildcard_constraints:
+        scale=title_only_scale(),
     params:
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),
