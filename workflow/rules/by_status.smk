@@ -17,6 +17,8 @@ rule tabulate_by_status:
         title_info="results/{scale}/work/table.json",
         table="results/{scale}/work/by_status/table.parquet",
         info="results/{scale}/work/by_status/table.json",
+    wildcard_constraints:
+        scale=scales_pattern(with_statuses=True),
     params:
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),

@@ -113,14 +113,18 @@ def by_status(scale):
     return bool(scales.loc[scale, "statuses"])
 
 
-def title_only_scale():
-    """The wildcard constraint of rule tabulate: every scale but those built with statuses.
+def scales_pattern(with_statuses):
+    """The wildcard constraint of the scales built with statuses (or of the others).
 
     A scale with statuses gets its title-only table from rule tabulate_by_status, which counts
-    both tables in one reading of the input (reading is most of a build's time on large files).
+    both tables in one reading of the input (reading is most of a build's time on large files);
+    rule tabulate serves the others. Each rule is constrained to its own scales, so Snakemake
+    never weighs the other as a producer of a table.
     """
-    with_statuses = [re.escape(scale) for scale in scales.index if by_status(scale)]
-    return rf"(?!(?:{'|'.join(with_statuses)})/)[^/]+" if with_statuses else r"[^/]+"
+    names = "|".join(re.escape(scale) for scale in scales.index if by_status(scale))
+    if with_statuses:
+        return rf"(?:{names})" if names else r"(?!)"
+    return rf"(?!(?:{names})/)[^/]+" if names else r"[^/]+"
 
 
 def status_scheme_files(wildcards):

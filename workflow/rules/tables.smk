@@ -9,7 +9,7 @@ rule tabulate:
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
     wildcard_constraints:
-        scale=title_only_scale(),
+        scale=scales_pattern(with_statuses=False),
     params:
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),
