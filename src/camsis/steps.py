@@ -123,21 +123,33 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
         Config keys.
     """
     frame = classification_from(classification)
-    options = dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
-                   weight_type=weight_type or "survey", sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
-    extra = {}
-    # The checksum is computed in a thread beside the reading, so on two cores it costs no
-    # wall time: hashing a 200 MB file alone takes about half a second.
+    options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
+    if layout == "persons":
+        columns = person_columns(person, partner, sex, occ, household, wave, weight)
+        (result, linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons(
+            data, columns, float(first_sex), frame.units, repeat_couples=repeat_couples, **options))
+    else:
+        (result, linking), digest = counted_with_checksum(data, lambda: (
+            tables.tabulate(data, occ1, occ2, weight or None, frame.units, **options), None))
+    result.save(table, table_info, input_sha256=digest, **({"linking": linking} if linking is not None else {}))
+
+
+def reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding) -> dict:
+    """The reading keywords of ``camsis.tables`` from the sheet's cells and config keys (empty: the default)."""
+    return dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
+                weight_type=weight_type or "survey", sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
+
+
+def counted_with_checksum(data, count):
+    """``count()`` and the input's sha256, computed in a thread beside the reading.
+
+    On two cores the checksum then costs no wall time: hashing a 200 MB file alone takes
+    about half a second.
+    """
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(file_sha256, data)
-        if layout == "persons":
-            columns = person_columns(person, partner, sex, occ, household, wave, weight)
-            result, extra["linking"] = tables.tabulate_persons(data, columns, float(first_sex), frame.units,
-                                                               repeat_couples=repeat_couples, **options)
-        else:
-            result = tables.tabulate(data, occ1, occ2, weight or None, frame.units, **options)
-        digest = checksum.result()
-    result.save(table, table_info, input_sha256=digest, **extra)
+        counted = count()
+        return counted, checksum.result()
 
 
 def person_columns(person, partner, sex, occ, household=None, wave=None, weight=None, status=None) -> PersonColumns:
@@ -600,20 +612,15 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
-    options = dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
-                   sep=csv_separator(sep or ""), encoding=encoding or "utf-8", weight_type=weight_type or "survey")
-    extra = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum beside the reading, as in rule tabulate
-        checksum = pool.submit(file_sha256, data)
-        if layout == "persons":
-            columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
-            (title, result), extra["linking"] = tables.tabulate_persons_by_status(
-                data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples,
-                **options)
-        else:
-            title, result = tables.tabulate_by_status(data, occ1, occ2, weight or None, frame.units, status1,
-                                                      status2, statuses.scored, **options)
-        digest = checksum.result()
+    options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
+    if layout == "persons":
+        columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
+        ((title, result), linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons_by_status(
+            data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples, **options))
+    else:
+        ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
+            data, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, **options), None))
+    extra = {"linking": linking} if linking is not None else {}
     title.save(title_table, title_info, input_sha256=digest, **extra)
     result.save(table, table_info, statuses=statuses.name, **extra)
 
