@@ -187,24 +187,24 @@ def test_from_values_equals_expanded_cells():
     assert res.summary["n_rows"] == 200
 
 
-def test_from_table_equals_expanded_rows():
-    """A groups x partners table of frequencies gives the fit of the rows it stands for."""
+def test_from_cells_equals_expanded_rows():
+    """The cells of a groups x partners table of frequencies give the fit of the rows they stand for."""
     rng = np.random.default_rng(8)
     labels = np.array([40, 10, 30, 20, 50])  # unsorted, and group 50 has no pair
     y = rng.normal(50, 15, 7)
     table = rng.integers(0, 6, (5, 7)).astype(float) * (rng.random((5, 7)) < 0.7)
     table[4] = 0.0
-    sums = GroupSums.from_table(pd.Index(labels, name="husband"), y, table)
+    i, j = np.nonzero(table)
+    sums = GroupSums.from_cells(pd.Index(labels, name="husband"), i, y[j], table[i, j])
     assert list(sums.groups) == [10, 20, 30, 40] and sums.groups.name == "husband"
     np.testing.assert_array_equal(sums.n_rows, (table[[1, 3, 2, 0]] > 0).sum(axis=1))
     res = fit_from_sums(sums)
-    i, j = np.nonzero(table)
     rows = pd.DataFrame({"g": labels[i], "y": y[j]}).loc[lambda d: d.index.repeat(table[i, j].astype(int))]
     ref = esres(rows, "y", "g", engine="statsmodels")
     np.testing.assert_allclose(res.scores["esres"], ref.scores["esres"], rtol=1e-6)
     assert res.summary["loglik"] == pytest.approx(ref.summary["loglik"], rel=1e-6)
     with pytest.raises(CamsisError, match="non-negative"):
-        GroupSums.from_table(labels, y, -table)
+        GroupSums.from_cells(labels, i, y[j], -table[i, j])
 
 
 def test_row_order_and_missing_rows():

@@ -113,39 +113,40 @@ class GroupSums:
 
 
     @classmethod
-    def from_table(cls, groups, y, frequency) -> GroupSums:
-        """Intercept-only sums from a groups x partners table of frequency weights.
+    def from_cells(cls, groups, group_of_cell, y, frequency) -> GroupSums:
+        """Intercept-only sums from the cells of a table: a group, an outcome and a frequency weight each.
 
-        ``frequency[i, j]`` is the weight of the elements of group ``groups[i]`` whose outcome is
-        ``y[j]`` (as ``from_values`` with one element per non-zero cell, but as two
-        matrix-vector products instead of a pass over the cells: the smoothing of every
-        bootstrap replicate takes its sums this way). Groups without a positive weight are
-        left out; the rest come sorted by label.
+        Cell k holds ``frequency[k]`` elements of group ``groups[group_of_cell[k]]`` whose
+        outcome is ``y[k]`` (as ``from_values``, but by weighted counting instead of a frame:
+        the smoothing of every bootstrap replicate takes its sums this way, from the non-zero
+        cells of a table that is mostly zeros). Groups without a positive weight are left
+        out; the rest come sorted by label.
         """
+        labels = np.asarray(groups)
+        group_of_cell = np.asarray(group_of_cell, dtype=np.int64)
         frequency = np.asarray(frequency, dtype=float)
         y = np.asarray(y, dtype=float)
-        labels = np.asarray(groups)
-        if frequency.shape != (len(labels), len(y)):
-            raise ValueError(f"frequency table {frequency.shape} does not match {len(labels)} groups x {len(y)} values")
+        if not (len(group_of_cell) == len(y) == len(frequency)):
+            raise ValueError(f"{len(group_of_cell)} cells' groups, {len(y)} values and {len(frequency)} weights differ")
         if (frequency < 0).any() or not np.isfinite(frequency).all() or not np.isfinite(y).all():
             raise CamsisError("a table of frequency weights must hold finite, non-negative weights and finite values")
-        cells = (frequency > 0).sum(axis=1)
+        size = len(labels)
+        n = np.bincount(group_of_cell, weights=frequency, minlength=size)
+        cells = np.bincount(group_of_cell, weights=frequency > 0, minlength=size)
+        sum_y = np.bincount(group_of_cell, weights=frequency * y, minlength=size)
+        sum_yy = np.bincount(group_of_cell, weights=frequency * y * y, minlength=size)
         keep = np.flatnonzero(cells > 0)
         keep = keep[np.argsort(labels[keep], kind="stable")]
-        # Every row kept in its order (the usual table): the table itself, not a copy of it.
-        table = frequency if len(keep) == len(labels) and (keep == np.arange(len(labels))).all() else frequency[keep]
-        n = table.sum(axis=1)
-        sum_y = table @ y
         name = getattr(groups, "name", None)
         return cls(
             groups=pd.Index(labels[keep], name=name if name is not None else "group"),
-            n=n,
-            n_rows=cells[keep].astype(float),
-            sum_y=sum_y,
-            sum_yy=table @ (y * y),
-            sum_x=n[:, None].copy(),
-            sum_xx=n[:, None, None].copy(),
-            sum_xy=sum_y[:, None].copy(),
+            n=n[keep],
+            n_rows=cells[keep],
+            sum_y=sum_y[keep],
+            sum_yy=sum_yy[keep],
+            sum_x=n[keep, None].copy(),
+            sum_xx=n[keep, None, None].copy(),
+            sum_xy=sum_y[keep, None].copy(),
             names=["const"],
         )
 

@@ -28,7 +28,7 @@ from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, merge_warnings, summarise_merge
 from camsis.rc import RCResult, fit_rc
 from camsis.reconstitution import reconstitute, unit_fitted
-from camsis.smoothing import smooth_side
+from camsis.smoothing import SideCells
 from camsis.standardising import fit_standardisation
 from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
 from camsis.vocabulary import PARTNERS_OF, SIDE_NAMES, SIDES, other
@@ -278,8 +278,9 @@ def _reconstituted(merged: pd.DataFrame, ca_blank: pd.DataFrame, row_map: pd.Ser
 
 def _check_ca_shape(table: pd.DataFrame, stage: str, advice: str) -> None:
     """Refuse, naming the stage that caused it, a table with pairs in fewer than 2 rows or columns."""
-    rows = int((table.sum(axis=1) > 0).sum())
-    cols = int((table.sum(axis=0) > 0).sum())
+    values = table.to_numpy()
+    rows = int((values.sum(axis=1) > 0).sum())
+    cols = int((values.sum(axis=0) > 0).sum())
     if rows < 2 or cols < 2:
         raise CamsisError(
             f"the CA needs pairs in at least 2 rows and 2 columns; {stage} only {rows} {PARTNERS_OF['m']} row(s) and "
@@ -332,12 +333,15 @@ class _Kept(NamedTuple):
 
 
 class _Smoothing(NamedTuple):
-    """The table the smoothing models see, and the unit table the fitted counts are those of."""
+    """The cells the smoothing models see, per side, and the unit table the fitted counts are those of."""
 
-    weighted: pd.DataFrame
-    counts: pd.DataFrame
-    blank: pd.DataFrame
+    cells: dict[str, SideCells]  # side -> its units' non-blanked cells (f: the table transposed)
     fit_table: pd.DataFrame
+
+    @classmethod
+    def of(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blank: pd.DataFrame, fit_table: pd.DataFrame) -> _Smoothing:
+        rows = SideCells.from_frames(weighted, counts, blank)
+        return cls({"m": rows, "f": rows.transposed()}, fit_table)
 
 
 def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disconnected: str,
@@ -347,8 +351,12 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     Units outside the main block (``disconnected: drop``) are left out of the smoothing too,
     so they are imputed from their groups and flagged.
     """
-    kept_counts = table.counts.where(~ca_blank, 0.0)
-    kept = table.weighted.where(~ca_blank, 0.0)
+    # On arrays, framed once: pandas' ``where`` and sums cost a by-status replicate (1,236 units
+    # square) more than its CA.
+    blank = ca_blank.to_numpy(bool)
+    index, columns = table.weighted.index, table.weighted.columns
+    kept = pd.DataFrame(np.where(blank, 0.0, table.weighted.to_numpy(float)), index=index, columns=columns)
+    kept_counts = pd.DataFrame(np.where(blank, 0, table.counts.to_numpy()), index=index, columns=columns)
     kept_open = ~ca_blank
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
@@ -360,7 +368,8 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
         kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
     _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
                     "blank fewer cells")
-    return _Kept(kept, kept_counts.where(kept > 0, 0.0), kept_open, smooth_blank)
+    counts = np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)
+    return _Kept(kept, pd.DataFrame(counts, index=index, columns=columns), kept_open, smooth_blank)
 
 
 def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
@@ -389,12 +398,12 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
     if options.blanked_cells == "zero":
-        return merged, _Smoothing(table.weighted, table.counts, kept.smooth_blank, kept.weighted)
+        return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted)
     if options.blanked_cells != "reconstitute":
         raise CamsisError(f"blanked_cells must be 'zero' or 'reconstitute', got '{options.blanked_cells}'")
     merged = _reconstituted(merged, ca_blank, maps["m"], maps["f"], options.reconstitution_order, diagnostics)
     fitted = unit_fitted(merged, kept.weighted, maps["m"], maps["f"], options.reconstitution_order)
-    smoothing = _Smoothing(
+    smoothing = _Smoothing.of(
         weighted=table.weighted.where(~kept.smooth_blank, fitted),
         counts=table.counts.where(~kept.smooth_blank, 0.0),
         blank=kept.smooth_blank & False,
@@ -468,10 +477,7 @@ def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str
     Side m's units are the table's rows, smoothed on their partners' (f's) raw scores; f
     is smoothed on the transposed table.
     """
-    weighted, counts, blank = smoothing.weighted, smoothing.counts, smoothing.blank
-    if side == "f":
-        weighted, counts, blank = weighted.T, counts.T, blank.T
-    smoothed = smooth_side(weighted, counts, blank, partner_raw, reml=options.reml)
+    smoothed = smoothing.cells[side].smooth(partner_raw, reml=options.reml)
     if smoothed.summary.get("boundary"):
         message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
                    f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
@@ -542,11 +548,13 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     maps = _merge_maps(kept.counts, classification, options, diagnostics)
     merged, smoothing = _model_tables(table, kept, ca_blank, maps, options, diagnostics)
     ca, rc = _fitted_models(merged, kept, maps, classification, options, diagnostics)
-    side_weights = kept.weighted.sum(axis=1) + kept.weighted.sum(axis=0)
+    kept_values = kept.weighted.to_numpy()
+    side_weights = pd.Series(kept_values.sum(axis=1) + kept_values.sum(axis=0), index=kept.weighted.index)
     ca_raw = _unit_raw_scores(ca, maps, side_weights, diagnostics.ca)
     raw = ca_raw if rc is None else _unit_raw_scores(rc, maps, side_weights, diagnostics.rc2)
 
-    population = pd.DataFrame({"m": table.weighted.sum(axis=1), "f": table.weighted.sum(axis=0)})
+    weighted = table.weighted.to_numpy()
+    population = pd.DataFrame({"m": weighted.sum(axis=1), "f": weighted.sum(axis=0)}, index=table.weighted.index.rename(None))
     scores = _side_scores(smoothing, raw, ca_raw, population, classification, options, diagnostics)
     # The two sides of one unit should rise together: a scale whose husbands' and wives'
     # scores point opposite ways is built, and said to be (of the estimator's own raw scores).

@@ -39,6 +39,77 @@ class SmoothedSide:
     summary: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SideCells:
+    """One side's cells the smoothing may use: the non-blanked cells with pairs, as arrays.
+
+    Rows are the side's units, columns their partners. Both dimensions of a side are
+    smoothed on the same cells with other partner scores, and on a by-status table (1,236
+    units square, one cell in twenty with pairs) every dense pass over the table cost a
+    bootstrap replicate more than the model fit, so the cells are picked out once.
+
+    Attributes
+    ----------
+    units, partners : Index
+        Row and column labels of the table.
+    row, column : ndarray
+        Positions of each cell in ``units`` and ``partners``.
+    weighted, counts : ndarray
+        The cell's weighted pairs and pairs.
+    """
+
+    units: pd.Index
+    partners: pd.Index
+    row: np.ndarray
+    column: np.ndarray
+    weighted: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame) -> SideCells:
+        """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs."""
+        w, c = weighted.to_numpy(float), counts.to_numpy(float)
+        row, column = np.nonzero(((w != 0) | (c != 0)) & ~blanked.to_numpy(bool))
+        return cls(weighted.index, weighted.columns, row, column, w[row, column], c[row, column])
+
+    def transposed(self) -> SideCells:
+        """The other side's cells: the same cells, partners as rows."""
+        return SideCells(self.partners, self.units, self.column, self.row, self.weighted, self.counts)
+
+    def smooth(self, partner_scores: pd.Series, reml: bool = True) -> SmoothedSide:
+        """Smooth the row units on the partners' scores (``partner_scores``, indexed by partner unit).
+
+        Weights are rescaled to sum to the number of pairs used, so survey weights act as
+        relative frequencies: multiplying them all by a constant changes nothing.
+        """
+        partner = partner_scores.reindex(self.partners).to_numpy(float)
+        scored = np.isfinite(partner)[self.column]
+        unscored_pairs = float(self.counts[~scored].sum())
+        w = np.where(scored, self.weighted, 0.0)
+        c = np.where(scored, self.counts, 0.0)
+        positive = w > 0
+        if not positive.any():
+            raise CamsisError(f"no pair is left to smooth the {self.units.name or 'row'} units: every pair is "
+                              f"blanked for the smoothing or has a partner unit without a CA score")
+        frequency = np.where(positive, w, 0.0) * (c.sum() / w.sum())
+        y = np.where(scored, partner[self.column], 0.0)
+        sums = GroupSums.from_cells(self.units.to_numpy(), self.row, y, frequency)
+        fit = fit_from_sums(sums, reml=reml)
+        # Framed from arrays in one go (a join of two frames cost a bootstrap replicate ~25 ms).
+        rows = self.units.get_indexer(sums.groups)
+        size = len(self.units)
+        fitted = fit.scores
+        scores = pd.DataFrame(
+            {"n": np.bincount(self.row, weights=c, minlength=size)[rows],
+             "n_weighted": np.bincount(self.row, weights=w, minlength=size)[rows],
+             "n_model": fitted["n"].to_numpy()}
+            | {column: fitted[column].to_numpy() for column in ("eps", "esres", "esres_se", "lambda")},
+            index=pd.Index(sums.groups.to_numpy(), name=self.units.name),
+        )
+        summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
+        return SmoothedSide(scores=scores, summary=summary)
+
+
 def smooth_side(
     weighted: pd.DataFrame,
     counts: pd.DataFrame,
@@ -48,33 +119,7 @@ def smooth_side(
 ) -> SmoothedSide:
     """Smooth the row units of ``weighted`` (rows: the side scored; columns: partners).
 
-    Weights are rescaled to sum to the number of pairs used, so survey weights act as
-    relative frequencies: multiplying them all by a constant changes nothing.
+    One call of ``SideCells.smooth``; a build smoothing two dimensions of a side picks the
+    cells out once (``SideCells.from_frames``) and smooths both on them.
     """
-    partner = partner_scores.reindex(weighted.columns).to_numpy(float)
-    scored = np.isfinite(partner)
-    blank, weighted_values, count_values = blanked.to_numpy(bool), weighted.to_numpy(float), counts.to_numpy()
-    # Partners without a score are set apart before blanking, so the blanking passes cover only
-    # the columns used (each pass is a table's worth on a by-status table of 1,236 units square).
-    unscored = ~scored
-    unscored_pairs = float(np.where(blank[:, unscored], 0.0, count_values[:, unscored].astype(float)).sum())
-    blank = blank[:, scored]
-    w = np.where(blank, 0.0, weighted_values[:, scored])
-    c = np.where(blank, 0.0, count_values[:, scored].astype(float))
-    positive = w > 0
-    if not positive.any():
-        raise CamsisError(f"no pair is left to smooth the {weighted.index.name or 'row'} units: every pair is "
-                          f"blanked for the smoothing or has a partner unit without a CA score")
-    frequency = np.where(positive, w, 0.0) * (c.sum() / w.sum())
-    sums = GroupSums.from_table(weighted.index.to_numpy(), partner[scored], frequency)
-    fit = fit_from_sums(sums, reml=reml)
-    # Framed from arrays in one go (a join of two frames cost a bootstrap replicate ~25 ms).
-    rows = weighted.index.get_indexer(sums.groups)
-    fitted = fit.scores
-    scores = pd.DataFrame(
-        {"n": c.sum(axis=1)[rows], "n_weighted": w.sum(axis=1)[rows], "n_model": fitted["n"].to_numpy()}
-        | {column: fitted[column].to_numpy() for column in ("eps", "esres", "esres_se", "lambda")},
-        index=pd.Index(sums.groups.to_numpy(), name=weighted.index.name),
-    )
-    summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
-    return SmoothedSide(scores=scores, summary=summary)
+    return SideCells.from_frames(weighted, counts, blanked).smooth(partner_scores, reml=reml)

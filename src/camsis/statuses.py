@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -390,32 +391,67 @@ def _reimpute(scores: pd.DataFrame, population: pd.DataFrame, derived: Classific
     return out
 
 
+class StatusUnitInputs(NamedTuple):
+    """What a build on (occupation, status) units takes besides its table, worked out once.
+
+    A bootstrap batch rebuilds many tables on the same units: deriving the classification
+    and expanding the masks cost a by-status replicate ~30 ms, so ``status_unit_inputs``
+    makes them once and ``build_on_status_units`` takes them.
+    """
+
+    classification: Classification  # by_status_classification
+    ca_blank: pd.DataFrame  # the occupation masks on the combined units (expand_mask)
+    smooth_blank: pd.DataFrame
+    options: object  # camsis.scale.ScaleOptions, recodes of occupations applied to each status
+
+
+def status_unit_inputs(ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification: Classification,
+                       scheme: StatusScheme, options) -> StatusUnitInputs:
+    """The derived classification, the occupation masks expanded to every status, hand recodes per status."""
+    from dataclasses import replace
+
+    derived = by_status_classification(classification, scheme)
+    units = derived.units
+    ca = expand_mask(ca_blank, units)
+    smooth = ca if smooth_blank is ca_blank or smooth_blank.equals(ca_blank) else expand_mask(smooth_blank, units)
+    return StatusUnitInputs(derived, ca, smooth, replace(options, recodes=by_status_recodes(options.recodes, scheme)))
+
+
+def build_on_status_units(table, inputs: StatusUnitInputs):
+    """``camsis.scale.build_unit_scores`` on (occupation, status) units, merged units then sharing their score.
+
+    Units merged within an occupation share their score (``share_merged_scores``), reported
+    in ``diagnostics.shared``; empty statuses then borrow the shared scores (``_reimpute``).
+    """
+    from camsis.scale import build_unit_scores
+
+    derived = inputs.classification
+    result = build_unit_scores(table, inputs.ca_blank, inputs.smooth_blank, derived, inputs.options)
+    maps = {"m": result.fit.row_map, "f": result.fit.column_map}
+    result.scores = _reimpute(share_merged_scores(result.scores, result.population, maps), result.population, derived)
+    result.diagnostics.shared = {side: _pools(result.scores[f"{side}_merged"]) for side in SIDES}
+    return result
+
+
+def _pools(merged: pd.Series) -> dict:
+    """The units sharing a score, per pool (named by its target), for ``diagnostics.shared``."""
+    values = merged.to_numpy(dtype=np.int64)
+    pooled = values > 0
+    units, targets = merged.index.to_numpy(dtype=np.int64)[pooled], values[pooled]
+    order = np.lexsort((units, targets))
+    pools: dict[str, list[int]] = {}
+    for target, unit in zip(targets[order].tolist(), units[order].tolist()):
+        pools.setdefault(str(target), []).append(unit)
+    return {"units": int(pooled.sum()), "pools": pools}
+
+
 def build_by_status_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification: Classification,
                            scheme: StatusScheme, options):
     """Stages 4-7 on (occupation, status) units: ``camsis.scale.build_unit_scores`` on the derived classification.
 
     ``table`` is the by-status table (``camsis.tables.tabulate_by_status``); the masks are
     the occupation masks of the title-only build, expanded to every status; hand recodes
-    of occupations apply to each of their statuses. Units merged within an occupation then
-    share their score (``share_merged_scores``), reported in ``diagnostics.shared``.
+    of occupations apply to each of their statuses (``status_unit_inputs``). Units merged
+    within an occupation then share their score (``build_on_status_units``).
     """
-    from dataclasses import replace
-
-    from camsis.scale import build_unit_scores
-
-    derived = by_status_classification(classification, scheme)
-    units = derived.units
-    ca = expand_mask(ca_blank, units)
-    smooth = ca if smooth_blank is ca or smooth_blank.equals(ca_blank) else expand_mask(smooth_blank, units)
-    result = build_unit_scores(table, ca, smooth, derived, replace(options, recodes=by_status_recodes(options.recodes, scheme)))
-    maps = {"m": result.fit.row_map, "f": result.fit.column_map}
-    result.scores = _reimpute(share_merged_scores(result.scores, result.population, maps), result.population, derived)
-    result.diagnostics.shared = {
-        side: {
-            "units": int((result.scores[f"{side}_merged"] > 0).sum()),
-            "pools": {str(t): sorted(int(u) for u in group.index)
-                      for t, group in result.scores[result.scores[f"{side}_merged"] > 0].groupby(f"{side}_merged")},
-        }
-        for side in SIDES
-    }
-    return result
+    return build_on_status_units(table, status_unit_inputs(ca_blank, smooth_blank, classification, scheme, options))

@@ -34,44 +34,74 @@ def replicate_rng(seed: int, replicate: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(replicate)])
 
 
-def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
-    """One bootstrap draw of the couples behind ``table``, as a table of the same shape.
+class CoupleDraw:
+    """Bootstrap draws of the couples behind one table: what every redraw shares, worked out once.
 
-    Draws n = table.used pairs over all cells (blanked ones included: the masks stay
+    A draw is ``n = table.used`` pairs over all cells (blanked ones included: the masks stay
     fixed) with probabilities proportional to the unweighted counts, i.e. every couple is
     equally likely, as in resampling the rows. Each drawn pair carries its cell's mean
-    weight, so the expected weighted table is the observed one (drawing with
-    probabilities proportional to the weighted counts would count the weights twice).
+    weight, so the expected weighted table is the observed one (drawing with probabilities
+    proportional to the weighted counts would count the weights twice).
+
+    Only the cells with pairs can be drawn, so only they enter the multinomial (a table is
+    mostly empty cells); a cell of probability 0 takes no random number, so the draw is the
+    one over every cell, number for number (``sentinel``: the multinomial gives its last
+    category the remainder without a draw, so when the table's last cell is empty an empty
+    category closes the list, as that cell did).
+
+    Calling the object with a generator (``replicate_rng(seed, r)``) returns the replicate's
+    table; ``drawn_counts`` returns the counts of the cells with pairs only.
     """
-    counts = table.counts.to_numpy(dtype=np.int64)
-    weighted = table.weighted.to_numpy(dtype=np.float64)
-    n = int(counts.sum())
-    flat = counts.ravel().astype(np.float64)
-    drawn = rng.multinomial(n, flat / flat.sum()).reshape(counts.shape)
-    mean_weight = np.divide(weighted, counts, out=np.zeros_like(weighted), where=counts > 0)
-    return PairTable(
-        weighted=pd.DataFrame(drawn * mean_weight, index=table.weighted.index, columns=table.weighted.columns),
-        counts=pd.DataFrame(drawn, index=table.counts.index, columns=table.counts.columns),
-        read=table.read,
-        used=n,
-        dropped=dict(table.dropped),
-        source=f"{table.source} (bootstrap replicate)",
-    )
+
+    def __init__(self, table: PairTable):
+        counts = table.counts.to_numpy(dtype=np.int64)
+        self.table = table
+        self.shape = counts.shape
+        self.cells = np.flatnonzero(counts)
+        self.n = int(counts.sum())
+        flat = counts.ravel()[self.cells].astype(np.float64)
+        sentinel = [0.0] if len(self.cells) and self.cells[-1] != counts.size - 1 else []
+        self.probabilities = np.concatenate([flat / counts.sum(), sentinel])
+        weighted = table.weighted.to_numpy(dtype=np.float64).ravel()[self.cells]
+        self.mean_weight = weighted / flat
+
+    def drawn_counts(self, rng: np.random.Generator) -> np.ndarray:
+        """Pairs drawn in each cell with pairs (in the order of ``cells``)."""
+        return rng.multinomial(self.n, self.probabilities)[: len(self.cells)]
+
+    def __call__(self, rng: np.random.Generator) -> PairTable:
+        return self.table_of(self.drawn_counts(rng), self.cells)
+
+    def table_of(self, drawn: np.ndarray, cells: np.ndarray) -> PairTable:
+        """The replicate's table: ``drawn`` pairs in the flat cells ``cells``, each at its cell's mean weight."""
+        table = self.table
+        counts = np.zeros(self.shape, dtype=np.int64)
+        counts.ravel()[cells] = drawn
+        weighted = np.zeros(self.shape)
+        weighted.ravel()[cells] = drawn * self.mean_weight
+        return PairTable(
+            weighted=pd.DataFrame(weighted, index=table.weighted.index, columns=table.weighted.columns),
+            counts=pd.DataFrame(counts, index=table.counts.index, columns=table.counts.columns),
+            read=table.read,
+            used=int(drawn.sum()),
+            dropped=dict(table.dropped),
+            source=f"{table.source} (bootstrap replicate)",
+        )
 
 
-def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Generator) -> PairTable:
-    """One bootstrap draw of the (occupation, status) table: the same couples as the title-only draw.
+class StatusDraw(CoupleDraw):
+    """Bootstrap draws of the (occupation, status) table: the same couples as the title-only draw.
 
     The by-status pairs are the title-only table's pairs that have a scored status on both
     sides, so every couple sits in one occupation cell of ``title`` and, if its statuses are
     known, in one (occupation, status) cell of ``table`` inside it. The draw is made in two
-    steps: first exactly the title-only replicate's draw (``resample_table(title, rng)``, the
-    same stream, so replicate r of the title-only and of the by-status bootstrap resample the
+    steps: first exactly the title-only replicate's draw (``CoupleDraw(title)``, the same
+    stream, so replicate r of the title-only and of the by-status bootstrap resample the
     same couples), then each occupation cell's drawn couples are spread over its status cells
     and its couples without a status by a multinomial with their observed shares. A couple
     drawn with replacement from a cell is a uniform pick of that cell's couples, so the two
     steps together are one multinomial draw of n couples over the status cells (the
-    conditional property of the multinomial), i.e. rows resampled as in ``resample_table``.
+    conditional property of the multinomial), i.e. rows resampled as in ``CoupleDraw``.
     Each drawn pair carries its status cell's mean weight.
 
     Parameters
@@ -80,52 +110,56 @@ def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Genera
         The title-only table of the same pairs (occupation units).
     table : PairTable
         The by-status table: units are combined codes ``occupation * 10 + status``.
-    rng : numpy Generator
-        ``replicate_rng(seed, r)``.
-
-    Returns
-    -------
-    PairTable
-        The by-status replicate, same shape as ``table``.
     """
-    from camsis.statuses import split
 
-    drawn_title = resample_table(title, rng).counts.to_numpy(dtype=np.int64)
-    counts = table.counts.to_numpy(dtype=np.int64)
-    occupations, partners = title.counts.index, title.counts.columns
-    rows_occ, rows_status = split(table.counts.index)
-    cols_occ, cols_status = split(table.counts.columns)
-    ro, co = occupations.get_indexer(rows_occ), partners.get_indexer(cols_occ)
-    if (ro < 0).any() or (co < 0).any():
-        raise CamsisError("the by-status table names occupations the title-only table lacks: not built from the same pairs")
-    statuses = np.unique(np.concatenate([rows_status, cols_status]))
-    k = len(statuses)
-    # The non-empty status cells: their occupation cell (flat index) and their slot within it.
-    r, c = np.nonzero(counts)
-    cell = ro[r] * len(partners) + co[c]
-    slot = np.searchsorted(statuses, rows_status[r]) * k + np.searchsorted(statuses, cols_status[c])
-    cells, which = np.unique(cell, return_inverse=True)
-    inside = np.zeros((len(cells), k * k + 1), dtype=np.int64)
-    inside[which, slot] = counts[r, c]
-    observed = title.counts.to_numpy(dtype=np.int64).ravel()[cells]
-    inside[:, -1] = observed - inside[:, :-1].sum(axis=1)  # the cell's couples without a scored status
-    if (inside[:, -1] < 0).any():
-        i, j = np.divmod(cells[np.argmax(inside[:, -1] < 0)], len(partners))
-        raise CamsisError(f"the by-status table holds more pairs than the title-only table in cell "
-                          f"({occupations[i]}, {partners[j]}): not built from the same pairs")
-    spread = rng.multinomial(drawn_title.ravel()[cells], inside / observed[:, None])
-    drawn = np.zeros_like(counts)
-    drawn[r, c] = spread[which, slot]
-    weighted = table.weighted.to_numpy(dtype=np.float64)
-    mean_weight = np.divide(weighted, counts, out=np.zeros_like(weighted), where=counts > 0)
-    return PairTable(
-        weighted=pd.DataFrame(drawn * mean_weight, index=table.weighted.index, columns=table.weighted.columns),
-        counts=pd.DataFrame(drawn, index=table.counts.index, columns=table.counts.columns),
-        read=table.read,
-        used=int(drawn.sum()),
-        dropped=dict(table.dropped),
-        source=f"{table.source} (bootstrap replicate)",
-    )
+    def __init__(self, title: PairTable, table: PairTable):
+        from camsis.statuses import split
+
+        super().__init__(table)
+        self.title = CoupleDraw(title)
+        counts = table.counts.to_numpy(dtype=np.int64)
+        occupations, partners = title.counts.index, title.counts.columns
+        rows_occ, rows_status = split(table.counts.index)
+        cols_occ, cols_status = split(table.counts.columns)
+        ro, co = occupations.get_indexer(rows_occ), partners.get_indexer(cols_occ)
+        if (ro < 0).any() or (co < 0).any():
+            raise CamsisError("the by-status table names occupations the title-only table lacks: not built from the same pairs")
+        statuses = np.unique(np.concatenate([rows_status, cols_status]))
+        k = len(statuses)
+        # The status cells with pairs (self.cells): their occupation cell and their slot within it.
+        r, c = np.divmod(self.cells, counts.shape[1])
+        cell = ro[r] * len(partners) + co[c]
+        self.slot = np.searchsorted(statuses, rows_status[r]) * k + np.searchsorted(statuses, cols_status[c])
+        occupation_cells, self.which = np.unique(cell, return_inverse=True)
+        inside = np.zeros((len(occupation_cells), k * k + 1), dtype=np.int64)
+        inside[self.which, self.slot] = counts.ravel()[self.cells]
+        observed = title.counts.to_numpy(dtype=np.int64).ravel()[occupation_cells]
+        inside[:, -1] = observed - inside[:, :-1].sum(axis=1)  # the cell's couples without a scored status
+        if (inside[:, -1] < 0).any():
+            i, j = np.divmod(occupation_cells[np.argmax(inside[:, -1] < 0)], len(partners))
+            raise CamsisError(f"the by-status table holds more pairs than the title-only table in cell "
+                              f"({occupations[i]}, {partners[j]}): not built from the same pairs")
+        # Where the occupation cells sit among the title-only cells with pairs (every one has pairs).
+        self.occupation_cells = np.searchsorted(self.title.cells, occupation_cells)
+        self.shares = inside / observed[:, None]
+
+    def drawn_counts(self, rng: np.random.Generator) -> np.ndarray:
+        drawn_title = self.title.drawn_counts(rng)
+        spread = rng.multinomial(drawn_title[self.occupation_cells], self.shares)
+        return spread[self.which, self.slot]
+
+
+def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
+    """One bootstrap draw of the couples behind ``table``, as a table of the same shape (``CoupleDraw``).
+
+    A batch of replicates makes the ``CoupleDraw`` once and calls it for each.
+    """
+    return CoupleDraw(table)(rng)
+
+
+def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Generator) -> PairTable:
+    """One bootstrap draw of the (occupation, status) table: the same couples as the title-only draw (``StatusDraw``)."""
+    return StatusDraw(title, table)(rng)
 
 
 def fill_replicates(values: dict, population: dict, numbers: Sequence[int], classification) -> pd.DataFrame:
@@ -190,8 +224,8 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     the imports, reading the table, masks and classification, the classification's group
     structure) and fills the groups of all its replicates in one matrix product.
 
-    ``draw`` (rng -> PairTable, by default ``resample_table(table, rng)``) makes the
-    replicate's table: the by-status bootstrap draws with ``resample_by_status``.
+    ``draw`` (rng -> PairTable, by default ``CoupleDraw(table)``) makes the replicate's
+    table: the by-status bootstrap draws with a ``StatusDraw``.
 
     Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis) for these
     replicates. A replicate whose build fails stops the batch, naming the replicate.
@@ -199,8 +233,7 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     if build is None:
         from camsis.scale import build_unit_scores as build
     if draw is None:
-        def draw(rng):
-            return resample_table(table, rng)
+        draw = CoupleDraw(table)
     units = pd.Index(classification.units)
     values = {side: np.empty((len(units), len(replicates))) for side in SIDES}
     population = {side: np.empty((len(units), len(replicates))) for side in SIDES}
@@ -223,7 +256,7 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     """The by-status replicates numbered ``replicates``: every (occupation, status) unit's scores in each.
 
     Replicate r resamples the same couples as replicate r of the title-only bootstrap
-    (``resample_by_status``) and rebuilds them as rule score_units_by_status does
+    (``StatusDraw``) and rebuilds them as rule score_units_by_status does
     (``camsis.statuses.build_by_status_scores`` with the occupation masks and classification),
     so the spread is the whole by-status pipeline's (merging, CA, sharing, smoothing,
     standardising). Rows code (combined code), replicate, mcamsis, fcamsis, units only:
@@ -237,12 +270,12 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     """
     from dataclasses import replace
 
-    from camsis.statuses import build_by_status_scores, by_status_classification
+    from camsis.statuses import build_on_status_units, status_unit_inputs
 
-    derived = by_status_classification(classification, scheme)
+    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, replace(options, disconnected="drop"))
 
-    def build(drawn, ca, smooth, _derived, opts):
-        built = build_by_status_scores(drawn, ca, smooth, classification, scheme, replace(opts, disconnected="drop"))
+    def build(drawn, *_):
+        built = build_on_status_units(drawn, inputs)
         dropped = built.diagnostics.dropped_blocks
         if dropped:
             log.warning("a by-status bootstrap replicate fell apart into blocks: husbands' units %s and wives' "
@@ -250,8 +283,9 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
                         dropped["rows"], dropped["columns"], dropped["pairs"])
         return built
 
-    long = bootstrap_batch(table, ca_blank, smooth_blank, derived, options, replicates, seed, build=build,
-                           draw=lambda rng: resample_by_status(title, table, rng))
+    derived = inputs.classification
+    long = bootstrap_batch(table, inputs.ca_blank, inputs.smooth_blank, derived, inputs.options, replicates, seed,
+                           build=build, draw=StatusDraw(title, table))
     return long[long["code"].isin(derived.units)].reset_index(drop=True)
 
 
