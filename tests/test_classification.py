@@ -186,3 +186,58 @@ def test_unit_parents_equal_a_plain_walk_up_the_hierarchy(soc, scheme):
         assert list(groups.index) == list(frame.units) and groups.dtype == np.int64
         walked = [next(c for c in [int(u)] + frame.ancestors(int(u)) if levels[c] == level) for u in frame.units]
         assert groups.tolist() == walked
+
+
+@pytest.mark.parametrize("scheme", [None, "empst3"])
+def test_hierarchy_equals_a_walk_up_the_parent_column(soc, scheme):
+    """``Hierarchy`` (chains kept and reused by the next walk, ``by_depth`` arrays) against a
+    plain walk through the frame's parent column, code by code, asked for in an order that
+    meets units before their groups, on SOC2020 and its by-status classification (negative codes)."""
+    from camsis.statuses import by_status_classification, load_scheme
+
+    frame = soc if scheme is None else by_status_classification(soc, load_scheme(scheme, DATA.parent / "statuses"))
+    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in frame.frame["parent"].items()}
+
+    def walk(code):
+        chain = []
+        while parent[code] is not None:
+            code = parent[code]
+            chain.append(code)
+        return chain
+
+    hierarchy = frame.hierarchy
+    codes = list(frame.units[::-7]) + list(frame.frame.index[::-1])
+    assert all(list(hierarchy.ancestors(int(c))) == walk(int(c)) for c in codes)
+    assert all(hierarchy.depth(int(c)) == frame.frame.at[c, "level"] - 1 for c in codes)
+    table, depth = hierarchy.by_depth(frame.units)
+    assert depth.tolist() == [len(walk(int(u))) for u in frame.units]
+    assert all(table[row, :d].tolist() == walk(int(u))[::-1] for row, (u, d) in enumerate(zip(frame.units, depth)))
+    assert frame.ancestors(int(frame.units[3])) == walk(int(frame.units[3]))
+
+
+def test_hierarchy_refuses_a_loop_or_an_unknown_parent_in_one_line():
+    from camsis.classification import Hierarchy
+
+    hierarchy = Hierarchy(pd.Series({1: None, 11: 1, 111: 11, 5: 6, 6: 7, 7: 5, 8: 9}, dtype="Int64"))
+    assert hierarchy.ancestors(111) == (11, 1) and hierarchy.ancestors(1) == ()
+    for code, message in ((5, "the parents of code 5 form a cycle through 5"),
+                          (8, "code 9 is not in the classification's parent column"),
+                          (4, "code 4 is not in the classification's parent column")):
+        for _ in range(2):  # the second time too: a failed walk is not kept
+            with pytest.raises(CamsisError) as info:
+                hierarchy.ancestors(code)
+            assert str(info.value) == message
+    assert hierarchy.ancestors(111) == (11, 1)
+
+
+def test_unit_groups_equal_unit_parents(soc):
+    """The filling's membership per level against ``unit_parents``: codes sorted, each unit's row, one 1 per unit."""
+    for level in (1, 2, 3, 4):
+        parents = soc.unit_parents(level).to_numpy()
+        groups = soc.unit_groups(level)
+        assert groups.codes.tolist() == sorted(set(parents.tolist()))
+        assert (groups.codes[groups.position] == parents).all()
+        dense = groups.member.toarray()
+        assert (dense.sum(axis=0) == 1).all() and (dense[groups.position, np.arange(len(parents))] == 1).all()
+    with pytest.raises(CamsisError, match="no level 5"):
+        soc.unit_groups(5)

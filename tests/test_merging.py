@@ -229,3 +229,86 @@ def test_merge_invariants(data, min_n):
     # merged table keeps every pair
     table = pd.DataFrame(np.outer(totals, totals), index=totals.index, columns=totals.index)
     assert apply_merge(table, result, result).to_numpy().sum() == pytest.approx(table.to_numpy().sum())
+
+
+def merged_by_visiting_each_group(totals: pd.Series, parents: pd.Series, min_n: float) -> dict:
+    """The rule of the module docstring as written: groups one at a time, finest first, then by
+    code; every set still <= min_n inside a group joins its largest set, pairs added in code order."""
+    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in parents.items()}
+
+    def chain(code):
+        out = []
+        while parent[code] is not None:
+            code = parent[code]
+            out.append(code)
+        return out
+
+    sets = {int(u): [int(u)] for u, t in totals.items() if t > 0}
+    pairs = {int(u): float(t) for u, t in totals.items() if t > 0}
+    groups = {g for u in sets for g in chain(u)}
+    for group in sorted(groups, key=lambda g: (-len(chain(g)), g)):
+        inside = sorted(r for r in sets if group in chain(r))
+        pending = [r for r in inside if pairs[r] <= min_n]
+        if pending:
+            target = max(inside, key=lambda r: (pairs[r], -r))
+            for r in pending:
+                if r != target:
+                    sets[target] += sets.pop(r)
+                    pairs[target] += pairs.pop(r)
+    result = {int(u): int(u) for u in totals.index}
+    result.update({u: r for r, members in sets.items() for u in members})
+    return result
+
+
+@st.composite
+def uneven_hierarchies(draw):
+    """Random hierarchies whose units sit at different depths (1 to 4 ancestors), with
+    negative codes and totals that are not whole numbers: with min_n 0.3 or 0.6, whether
+    0.1, 0.2 and 0.3 pairs are added in code order decides whether a set climbs on."""
+    parents, totals = {}, {}
+    codes = iter(range(-500, 5000, 7))
+
+    def grow(code, depth):
+        children = draw(st.integers(0 if depth > 1 else 1, 3)) if depth < 4 else 0
+        if children == 0:
+            totals[code] = draw(st.sampled_from([0.0, 0.1, 0.2, 0.3, 1.7, 4.9, 10.0, 12.3, 30.0, 45.5]))
+        for _ in range(children):
+            child = next(codes)
+            parents[child] = code
+            grow(child, depth + 1)
+
+    for _ in range(draw(st.integers(1, 3))):
+        top = next(codes)
+        parents[top] = None
+        grow(top, 0)
+    return pd.Series(parents, dtype="Int64"), pd.Series(totals).sample(frac=1, random_state=draw(st.integers(0, 9)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(uneven_hierarchies(), st.sampled_from([0, 0.3, 0.6, 1, 5, 12.3, 30, 60]))
+def test_merge_equals_visiting_each_group_in_turn(data, min_n):
+    """The merge done a depth at a time on arrays against the rule visited group by group,
+    given the parent column or the classification's ``Hierarchy`` (kept between calls)."""
+    from camsis.classification import Hierarchy
+
+    parents, totals = data
+    expected = merged_by_visiting_each_group(totals, parents, min_n)
+    assert merge_sparse_units(totals, parents, min_n).to_dict() == expected
+    hierarchy = Hierarchy(parents)
+    for _ in range(2):
+        assert merge_sparse_units(totals, hierarchy, min_n).to_dict() == expected
+
+
+def test_a_loop_in_the_parent_column_is_refused_in_one_line():
+    parents = pd.Series({1: None, 11: 1, 111: 11, 5: 6, 6: 5, 51: 5}, dtype="Int64")
+    assert merge_sparse_units(pd.Series({111: 3.0}), parents, 30).to_dict() == {111: 111}  # the loop is not on its way
+    with pytest.raises(CamsisError) as info:
+        merge_sparse_units(pd.Series({111: 3.0, 51: 2.0}), parents, 30)
+    assert str(info.value) == "the parents of code 51 form a cycle through 5"
+
+
+def test_joining_pairs_are_added_in_code_order():
+    # 1112 and 1113 join 1111 in minor 111: (1.1 + 0.1) + 0.3 is 1.5000000000000002 in floating
+    # point, above min_n 1.5, so the set stays; 1.1 + (0.1 + 0.3) would be 1.5 and climb to 1121
+    totals = pd.Series({1111: 1.1, 1112: 0.1, 1113: 0.3, 1121: 50.0})
+    assert merge_sparse_units(totals, PARENTS, 1.5).to_dict() == {1111: 1111, 1112: 1111, 1113: 1111, 1121: 1121}

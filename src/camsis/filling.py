@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
+from camsis.classification import UnitGroups
 from camsis.vocabulary import SIDES
 
 
@@ -21,13 +21,15 @@ def group_means(values: np.ndarray, weights: np.ndarray, groups: pd.Series) -> t
     or a single one), ``groups`` each unit's group (NA: none). A group whose units with a
     value all weigh 0 takes their plain mean; a group with no unit with a value gets NaN.
     Returns the group codes and a groups x columns array. Done as products with a sparse 0/1
-    membership matrix, so B replicates cost one product instead of B group-bys; sparse, since
-    a dense one (groups x units) costs a by-status classification's 1,236 units a BLAS call
-    on a million zeros per level, and far more when other work competes for the cores.
+    membership matrix (``UnitGroups``), so B replicates cost one product instead of B group-bys.
     """
-    codes, labels = pd.factorize(groups.to_numpy(), sort=True)
-    inside = np.flatnonzero(codes >= 0)
-    member = sparse.csr_matrix((np.ones(len(inside)), (codes[inside], inside)), shape=(len(labels), len(codes)))
+    membership = UnitGroups.of(groups.to_numpy())
+    return pd.Index(membership.codes), _means(values, weights, membership.member)
+
+
+def _means(values: np.ndarray, weights: np.ndarray, member) -> np.ndarray:
+    """``group_means`` with the groups x units membership matrix given (a classification's
+    levels keep theirs, ``Classification.unit_groups``)."""
     finite = np.isfinite(values)
     x = np.where(finite, values, 0.0)
     w = np.where(finite, np.nan_to_num(weights, nan=0.0), 0.0)
@@ -36,7 +38,7 @@ def group_means(values: np.ndarray, weights: np.ndarray, groups: pd.Series) -> t
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(total > 0, (member @ (w * x)) / total, (member @ x) / count)
     means[count == 0] = np.nan
-    return pd.Index(labels), means
+    return means
 
 
 def _group_levels(classification) -> list[int]:
@@ -60,14 +62,12 @@ def impute_missing_units(values: pd.Series, weights: pd.Series, classification) 
         missing = np.isnan(filled)
         if not missing.any():
             break
-        groups = classification.unit_parents(level).reindex(units)
-        labels, means = group_means(own[:, None], people[:, None], groups)
-        groups = groups.to_numpy()
-        position = labels.get_indexer(groups)
-        borrowed = np.where(position >= 0, means[position, 0], np.nan)
+        groups = classification.unit_groups(level)
+        means = _means(own[:, None], people[:, None], groups.member)[:, 0]
+        borrowed = np.where(groups.position >= 0, means[groups.position], np.nan)
         take = missing & ~np.isnan(borrowed)
         filled[take] = borrowed[take]
-        source[take] = groups[take]
+        source[take] = groups.codes[groups.position[take]]
     return pd.Series(filled, index=units, name=values.name), pd.Series(source, index=units)
 
 
@@ -81,8 +81,8 @@ def fill_groups(values: np.ndarray, weights: np.ndarray, classification) -> np.n
     out = np.full((len(codes), values.shape[1]), np.nan)
     out[codes.get_indexer(classification.units)] = values
     for level in _group_levels(classification):
-        labels, means = group_means(values, weights, classification.unit_parents(level))
-        out[codes.get_indexer(labels)] = means
+        groups = classification.unit_groups(level)
+        out[codes.get_indexer(groups.codes)] = _means(values, weights, groups.member)
     return out
 
 

@@ -373,8 +373,10 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
 
 
 def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
-    """Step 2: per side, the sparse-unit merge map (unit -> CA row or column), summarised and warned of."""
-    parents = classification.frame["parent"]
+    """Step 2: per side, the sparse-unit merge map (unit -> CA row or column), summarised and warned of.
+
+    The classification's ``hierarchy`` keeps the chains the merge walks for the next side and replicate."""
+    parents = classification.hierarchy
     maps = {}
     for side, axis in zip(SIDES, (1, 0)):
         totals = kept_counts.sum(axis=axis)
