@@ -31,17 +31,27 @@ def pearson(x: pd.Series, y: pd.Series, weights: pd.Series | None = None, at_lea
     n : int
         The labels it is computed over.
     """
-    columns = {"x": x, "y": y} | ({"w": weights} if weights is not None else {})
-    frame = pd.concat(columns, axis=1, join="inner").dropna()
+    series = [x, y] + ([weights] if weights is not None else [])
+    if all(s.index.equals(x.index) for s in series[1:]):
+        # Already aligned (the CA's scores, references and masses are): the arrays as they are,
+        # without the DataFrame an alignment builds, which cost more than the correlation.
+        arrays = [s.to_numpy(float) for s in series]
+    else:
+        frame = pd.concat(dict(zip("xyw", series)), axis=1, join="inner")
+        arrays = [frame[name].to_numpy(float) for name in frame.columns]
+    known = ~np.isnan(arrays[0])
+    for values in arrays[1:]:
+        known &= ~np.isnan(values)
     if weights is not None:
-        frame = frame[frame["w"] > 0]
-    n = len(frame)
+        known &= arrays[2] > 0
+    n = int(known.sum())
     if n < max(at_least, 2):
         return float("nan"), n
-    w = frame["w"].to_numpy(float) if weights is not None else np.ones(n)
+    x_values, y_values = arrays[0][known], arrays[1][known]
+    w = arrays[2][known] if weights is not None else np.ones(n)
     w = w / w.sum()
-    dx = frame["x"].to_numpy(float) - w @ frame["x"].to_numpy(float)
-    dy = frame["y"].to_numpy(float) - w @ frame["y"].to_numpy(float)
+    dx = x_values - w @ x_values
+    dy = y_values - w @ y_values
     denominator = np.sqrt((w @ dx**2) * (w @ dy**2))
     if not denominator > 0:
         return float("nan"), n
