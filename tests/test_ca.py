@@ -207,9 +207,27 @@ def test_connected_blocks_on_block_diagonal_table():
     assert connected_blocks(SMALL) == [(list(SMALL.index), list(SMALL.columns))]
 
 
+
+def test_connected_blocks_read_the_cells_in_either_memory_order():
+    values = np.zeros((6, 5))
+    values[np.ix_([0, 2], [1, 3])] = 1
+    values[np.ix_([1, 3, 4], [0, 2])] = 2
+    by_columns = table(values)  # pandas keeps a copy column by column
+    by_rows = pd.DataFrame(values, index=by_columns.index, columns=by_columns.columns, copy=False)  # the array as given
+    assert by_columns.to_numpy().flags.f_contiguous and by_rows.to_numpy().flags.c_contiguous
+    assert connected_blocks(by_rows) == connected_blocks(by_columns) == [
+        ([1001, 1003, 1004], [2000, 2002]), ([1000, 1002], [2001, 2003])]
+
+
+def test_a_table_without_inertia_gets_zero_scores_not_a_lanczos_error():
+    # uniform: S is exactly zero, which leaves ARPACK no starting vector; the dense decomposition takes over
+    result = correspondence_analysis(table(np.ones((16, 16))))
+    assert result.total_inertia == 0.0 and not result.eigenvalues.any()
+    assert not result.row_scores.to_numpy().any() and not result.column_scores.to_numpy().any()
+
 @pytest.mark.parametrize("shape, k", [((60, 45), 2), ((25, 70), 3), ((40, 40), 4)])
 def test_same_as_prince_on_sparse_tables(shape, k):
-    """The Gram-matrix route to the k leading dimensions gives prince's CA (exact scipy SVD), more rows
+    """The Lanczos route to the k leading dimensions gives prince's CA (exact scipy SVD), more rows
     than columns or fewer, to 1e-10; the sparse, skewed tables are like a blanked occupation table."""
     prince = pytest.importorskip("prince")
     rng = np.random.default_rng(shape[0] * 100 + k)

@@ -6,8 +6,9 @@ F = D_r^-1/2 U Sigma and the column scores G = D_c^-1/2 V Sigma; each dimension 
 mass-weighted mean 0 and mass-weighted variance equal to its principal inertia (eigenvalue
 sigma^2). A row score is the weighted mean of its partners' column *standard* coordinates
 G / sigma (the transition formula), which is why the smoothing stage can rebuild it.
-The k leading dimensions come from an exact eigendecomposition of the smaller Gram matrix of S
-(see ``_principal_coordinates``); the results equal prince's CA with the exact scipy SVD.
+The k leading dimensions are the leading eigenvectors of the smaller Gram matrix of S, found
+to machine precision (see ``_principal_coordinates``); the results equal prince's CA with the
+exact scipy SVD.
 
 Signs and order of CA dimensions are arbitrary. ``correspondence_analysis`` fixes a
 deterministic sign (the row with the largest absolute score, lowest label on ties, is
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 
 from camsis.correlation import pearson
 from camsis.errors import CamsisError
@@ -115,47 +117,45 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
     values = table.to_numpy(dtype=float)
     if not np.isfinite(values).all() or (values < 0).any():
         raise ValueError("the CA table must hold finite, non-negative counts")
-    row_mass = values.sum(axis=1)
-    col_mass = values.sum(axis=0)
-    empty_rows = list(table.index[row_mass <= 0])
-    empty_columns = list(table.columns[col_mass <= 0])
-    active = table.loc[row_mass > 0, col_mass > 0].astype(float)
-    if active.shape[0] < 2 or active.shape[1] < 2:
+    has_rows, has_columns = values.sum(axis=1) > 0, values.sum(axis=0) > 0
+    empty_rows = list(table.index[~has_rows])
+    empty_columns = list(table.columns[~has_columns])
+    row_labels, column_labels = table.index[has_rows], table.columns[has_columns]
+    if len(row_labels) < 2 or len(column_labels) < 2:
         raise CamsisError(
             f"the CA needs pairs in at least 2 rows and 2 columns; the table has only "
-            f"{active.shape[0]} row(s) and {active.shape[1]} column(s) with any"
+            f"{len(row_labels)} row(s) and {len(column_labels)} column(s) with any"
         )
 
-    k = min(n_components, min(active.shape) - 1)
+    k = min(n_components, min(len(row_labels), len(column_labels)) - 1)
     if k < n_components:
         log.info("the table supports only %d CA dimension(s) of the %d asked for", k, n_components)
-    values = active.to_numpy()
-    rows, cols, eigenvalues, total = _principal_coordinates(values, k)
-    names = [f"dim{d + 1}" for d in range(k)]
-    rows = pd.DataFrame(rows, index=active.index, columns=names)
-    cols = pd.DataFrame(cols, index=active.columns, columns=names)
+    # Arrays until the end: a bootstrap replicate runs this on a table of hundreds of units.
+    active = values[np.ix_(has_rows, has_columns)]
+    rows, cols, eigenvalues, total = _principal_coordinates(active, k)
 
     # Deterministic sign: the row farthest from the origin (lowest label on ties) is positive.
-    for name in names:
-        magnitude = rows[name].abs()
-        leader = magnitude[magnitude >= magnitude.max() * (1 - 1e-9)].index.min()
-        if rows.loc[leader, name] < 0:
-            rows[name] = -rows[name]
-            cols[name] = -cols[name]
+    for d in range(k):
+        magnitude = np.abs(rows[:, d])
+        tied = np.flatnonzero(magnitude >= magnitude.max() * (1 - 1e-9))
+        if rows[tied[row_labels[tied].argmin()], d] < 0:
+            rows[:, d] = -rows[:, d]
+            cols[:, d] = -cols[:, d]
 
     # A dimension without inertia has no scores (the transition formula can leave a constant there).
-    null = [name for name, value in zip(names, eigenvalues) if value <= 1e-12 * max(total, 1e-300)]
-    rows[null] = 0.0
-    cols[null] = 0.0
-    masses = active.to_numpy().sum()
+    null = eigenvalues <= 1e-12 * max(total, 1e-300)
+    rows[:, null] = 0.0
+    cols[:, null] = 0.0
+    names = [f"dim{d + 1}" for d in range(k)]
+    masses = active.sum()
     return CAResult(
-        row_scores=rows,
-        column_scores=cols,
+        row_scores=pd.DataFrame(rows, index=row_labels, columns=names),
+        column_scores=pd.DataFrame(cols, index=column_labels, columns=names),
         eigenvalues=eigenvalues,
         inertia=eigenvalues / total if total > 0 else np.zeros(k),
         total_inertia=total,
-        row_masses=active.sum(axis=1) / masses,
-        column_masses=active.sum(axis=0) / masses,
+        row_masses=pd.Series(active.sum(axis=1) / masses, index=row_labels),
+        column_masses=pd.Series(active.sum(axis=0) / masses, index=column_labels),
         order=tuple(range(1, k + 1)),
         empty_rows=empty_rows,
         empty_columns=empty_columns,
@@ -166,27 +166,44 @@ def _principal_coordinates(values: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     """Row and column principal coordinates of the k leading dimensions, their eigenvalues, the total inertia.
 
     S = D_r^-1/2 (P - r c') D_c^-1/2 as in the module docstring. Only k singular vectors are
-    needed, so they come from the eigenvectors of the smaller Gram matrix (S'S or SS',
-    LAPACK's ``syevr`` on a subset), a few times cheaper than the full SVD a bootstrap
-    replicate would otherwise pay for; the other side's vectors follow from S. Coordinates
-    are then the transition formula (profiles times the other side's standard
-    coordinates), as prince computes them; tests hold the result to prince's CA.
+    needed, so they are the leading eigenvectors of the smaller Gram matrix (S'S or SS'),
+    found by Lanczos iteration (ARPACK's ``eigsh``, to machine precision, from a fixed start)
+    on products with S: a bootstrap replicate pays a few dozen matrix-vector products
+    instead of forming the Gram matrix and decomposing it (ten times the cost on a
+    by-status table). The other side's vectors follow from S. Coordinates are then the
+    transition formula (profiles times the other side's standard coordinates), as prince
+    computes them; tests hold the result to prince's CA.
     """
     P = values / values.sum()
     r, c = P.sum(axis=1), P.sum(axis=0)
-    S = (P - np.outer(r, c)) / np.sqrt(np.outer(r, c))
+    root_r, root_c = np.sqrt(r), np.sqrt(c)
+    S = P / root_r[:, None]
+    S /= root_c
+    S -= np.outer(root_r, root_c)
     total = float(np.einsum("ij,ij->", S, S))
     transpose = S.shape[0] < S.shape[1]
-    small = S @ S.T if transpose else S.T @ S
-    size = small.shape[0]
-    eigenvalues, vectors = linalg.eigh(small, subset_by_index=[size - k, size - 1])
-    eigenvalues, vectors = np.clip(eigenvalues[::-1], 0.0, None), vectors[:, ::-1]
+    tall = S.T if transpose else S
+    size = tall.shape[1]
+
+    def gram(x):
+        return tall.T @ (tall @ x)
+
+    operator = LinearOperator((size, size), matvec=gram, matmat=gram, dtype=float)
+    start = np.random.default_rng(0).uniform(0.5, 1.5, size)
+    try:
+        eigenvalues, vectors = eigsh(operator, k=k, which="LA", tol=0, v0=start)
+    except ArpackError:
+        # A table without inertia (every row proportional) leaves Lanczos nothing to iterate
+        # on; the dense decomposition of the Gram matrix has no such trouble.
+        eigenvalues, vectors = linalg.eigh(tall.T @ tall, subset_by_index=[size - k, size - 1])
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, vectors = np.clip(eigenvalues[order], 0.0, None), vectors[:, order]
     sigma = np.sqrt(eigenvalues)
-    other = (S.T if transpose else S) @ vectors
+    other = tall @ vectors
     other = np.divide(other, sigma, out=np.zeros_like(other), where=sigma > 0)
     U, V = (vectors, other) if transpose else (other, vectors)
-    rows = (P / r[:, None]) @ (V / np.sqrt(c)[:, None])
-    cols = (P.T / c[:, None]) @ (U / np.sqrt(r)[:, None])
+    rows = (P @ (V / root_c[:, None])) / r[:, None]
+    cols = (P.T @ (U / root_r[:, None])) / c[:, None]
     return rows, cols, eigenvalues, total
 
 
