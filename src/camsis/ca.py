@@ -227,14 +227,14 @@ def reference_correlations(
     """
     row_weights = result.row_masses if row_weights is None else row_weights
     column_weights = result.column_masses if column_weights is None else column_weights
-    records = {
-        original: {
-            "rows": _weighted_correlation(result.row_scores[name], row_reference, row_weights),
-            "columns": _weighted_correlation(result.column_scores[name], column_reference, column_weights),
-        }
-        for name, original in zip(result.row_scores.columns, result.order)
-    }
-    return pd.DataFrame.from_dict(records, orient="index", columns=["rows", "columns"])
+    records = [
+        (
+            _weighted_correlation(result.row_scores[name], row_reference, row_weights),
+            _weighted_correlation(result.column_scores[name], column_reference, column_weights),
+        )
+        for name in result.row_scores.columns
+    ]
+    return pd.DataFrame(records, index=pd.Index(result.order), columns=["rows", "columns"], dtype=float)
 
 
 def pick_dimension(correlations: pd.DataFrame) -> tuple[int, pd.Series, bool]:
@@ -250,32 +250,37 @@ def pick_dimension(correlations: pd.DataFrame) -> tuple[int, pd.Series, bool]:
     dimension on ties); only when none agrees is the largest criterion of all taken, and
     ``agrees`` is False so the caller can warn.
     """
-    total = correlations[["rows", "columns"]].sum(axis=1, min_count=1)
-    signs = pd.Series(np.where(total < 0, -1.0, 1.0), index=correlations.index)
-    oriented = correlations[["rows", "columns"]].mul(signs, axis=0)
-    criterion = oriented.mean(axis=1, skipna=True)
-    if criterion.isna().all():
+    # On arrays: pandas' per-call overhead on this 2-row table cost more than the CA's eigenvectors.
+    values = correlations[["rows", "columns"]].to_numpy(float)
+    known = ~np.isnan(values)
+    signs = np.where(np.where(known, values, 0.0).sum(axis=1) < 0, -1.0, 1.0)
+    oriented = np.where(known, values * signs[:, None], 0.0)
+    count = known.sum(axis=1)
+    criterion = np.divide(oriented.sum(axis=1), count, out=np.full(len(count), np.nan), where=count > 0)
+    if not count.any():
         raise CamsisError(
             "the reference measure is missing or constant for every unit in the CA, so no dimension can be chosen"
         )
-    agreeing = criterion[(oriented.fillna(0.0) >= 0).all(axis=1) & criterion.notna()]
-    pool = agreeing if len(agreeing) else criterion.dropna()
-    chosen = int(max(pool.index, key=lambda d: (pool[d], -d)))
-    return chosen, signs, bool(len(agreeing))
+    agreeing = (oriented >= 0).all(axis=1) & (count > 0)
+    dimensions = correlations.index.to_numpy()
+    pool = np.flatnonzero(agreeing if agreeing.any() else count > 0)
+    chosen = int(dimensions[max(pool, key=lambda i: (criterion[i], -dimensions[i]))])
+    return chosen, pd.Series(signs, index=correlations.index), bool(agreeing.any())
 
 
 def orient_dimensions(result: CAResult, chosen: int, signs: pd.Series) -> CAResult:
     """Step 3: put ``chosen`` first, the others after it in their order, each multiplied by its sign."""
-    names = list(result.row_scores.columns)
     position = {d: i for i, d in enumerate(result.order)}
     new_order = [chosen] + [d for d in result.order if d != chosen]
-    rows = {f"dim{i + 1}": signs[d] * result.row_scores[names[position[d]]] for i, d in enumerate(new_order)}
-    cols = {f"dim{i + 1}": signs[d] * result.column_scores[names[position[d]]] for i, d in enumerate(new_order)}
     idx = [position[d] for d in new_order]
+    sign = signs.loc[new_order].to_numpy(float)
+    names = [f"dim{i + 1}" for i in range(len(new_order))]
     return replace(
         result,
-        row_scores=pd.DataFrame(rows, index=result.row_scores.index),
-        column_scores=pd.DataFrame(cols, index=result.column_scores.index),
+        row_scores=pd.DataFrame(result.row_scores.to_numpy()[:, idx] * sign, index=result.row_scores.index, columns=names),
+        column_scores=pd.DataFrame(
+            result.column_scores.to_numpy()[:, idx] * sign, index=result.column_scores.index, columns=names
+        ),
         eigenvalues=result.eigenvalues[idx],
         inertia=result.inertia[idx],
         order=tuple(new_order),
@@ -347,7 +352,7 @@ def choose_dimension(
         log.warning("%s", warning)
     return replace(
         oriented_result,
-        correlations={int(d): float(oriented.loc[d].mean(skipna=True)) for d in oriented.index},
+        correlations={int(d): float(v) for d, v in oriented.mean(axis=1, skipna=True).items()},
         row_correlations={int(d): float(v) for d, v in oriented["rows"].items()},
         column_correlations={int(d): float(v) for d, v in oriented["columns"].items()},
         warning=warning,
