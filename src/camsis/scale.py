@@ -351,12 +351,15 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     Units outside the main block (``disconnected: drop``) are left out of the smoothing too,
     so they are imputed from their groups and flagged.
     """
-    # On arrays, framed once: pandas' ``where`` and sums cost a by-status replicate (1,236 units
-    # square) more than its CA.
+    # On arrays, framed without a copy: pandas' ``where``, sums and copies cost a by-status
+    # replicate (1,236 units square) more than its CA.
     blank = ca_blank.to_numpy(bool)
-    index, columns = table.weighted.index, table.weighted.columns
-    kept = pd.DataFrame(np.where(blank, 0.0, table.weighted.to_numpy(float)), index=index, columns=columns)
-    kept_counts = pd.DataFrame(np.where(blank, 0, table.counts.to_numpy()), index=index, columns=columns)
+
+    def frame(values):
+        return pd.DataFrame(values, index=table.weighted.index, columns=table.weighted.columns, copy=False)
+
+    kept = frame(np.where(blank, 0.0, table.weighted.to_numpy(float)))
+    kept_counts = frame(np.where(blank, 0, table.counts.to_numpy()))
     kept_open = ~ca_blank
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
@@ -368,8 +371,7 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
         kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
     _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
                     "blank fewer cells")
-    counts = np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)
-    return _Kept(kept, pd.DataFrame(counts, index=index, columns=columns), kept_open, smooth_blank)
+    return _Kept(kept, frame(np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)), kept_open, smooth_blank)
 
 
 def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:

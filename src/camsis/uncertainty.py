@@ -79,9 +79,10 @@ class CoupleDraw:
         counts.ravel()[cells] = drawn
         weighted = np.zeros(self.shape)
         weighted.ravel()[cells] = drawn * self.mean_weight
+        # copy=False: pandas would copy each new 1,236-unit-square array of a by-status replicate.
         return PairTable(
-            weighted=pd.DataFrame(weighted, index=table.weighted.index, columns=table.weighted.columns),
-            counts=pd.DataFrame(counts, index=table.counts.index, columns=table.counts.columns),
+            weighted=pd.DataFrame(weighted, index=table.weighted.index, columns=table.weighted.columns, copy=False),
+            counts=pd.DataFrame(counts, index=table.counts.index, columns=table.counts.columns, copy=False),
             read=table.read,
             used=int(drawn.sum()),
             dropped=dict(table.dropped),
