@@ -79,6 +79,10 @@ class ScaleOptions:
         zeros either way: reconstitute changes its CA start and the smoothing.
     reconstitution_order : int
         CA dimensions the blanked cells are filled from (0: independence).
+    second_dimension : bool
+        Smooth and standardise the second dimension too (the score file's ``camsis2``). A
+        bootstrap replicate keeps only the first, which does not depend on the second, so it
+        leaves the columns ``{s}camsis2`` out and saves two of the four smoothing fits.
     """
 
     min_n: float = 30
@@ -94,6 +98,7 @@ class ScaleOptions:
     rc_dimensions: int = 1
     blanked_cells: str = "zero"
     reconstitution_order: int = 0
+    second_dimension: bool = True
 
     def __post_init__(self):
         if self.estimator not in ESTIMATORS:
@@ -499,7 +504,7 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
     units = pd.Index(classification.units, name="unit")
     # Columns gathered first and framed once: inserting them one by one cost a replicate ~10 ms.
     columns: dict[str, pd.Series] = {}
-    for dim, suffix in (("dim1", ""), ("dim2", "2")):
+    for dim, suffix in (("dim1", ""), ("dim2", "2"))[: 2 if options.second_dimension else 1]:
         if dim not in raw["m"].columns:
             for side in SIDES:  # the second dimension of an RC(1) model: nothing to publish
                 columns[f"{side}camsis{suffix}"] = pd.Series(np.nan, index=units)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -235,6 +236,7 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
         from camsis.scale import build_unit_scores as build
     if draw is None:
         draw = CoupleDraw(table)
+    options = replace(options, second_dimension=False)  # only the first dimension's scores are kept
     units = pd.Index(classification.units)
     values = {side: np.empty((len(units), len(replicates))) for side in SIDES}
     population = {side: np.empty((len(units), len(replicates))) for side in SIDES}
@@ -269,11 +271,10 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     occupation anyway; they are left out of that replicate's CA and take their group's
     score, as an empty status does. Each such replicate is logged as a warning naming the units.
     """
-    from dataclasses import replace
-
     from camsis.statuses import build_on_status_units, status_unit_inputs
 
-    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, replace(options, disconnected="drop"))
+    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme,
+                                replace(options, disconnected="drop", second_dimension=False))
 
     def build(drawn, *_):
         built = build_on_status_units(drawn, inputs)
