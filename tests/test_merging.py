@@ -297,6 +297,28 @@ def test_merge_equals_visiting_each_group_in_turn(data, min_n):
     hierarchy = Hierarchy(parents)
     for _ in range(2):
         assert merge_sparse_units(totals, hierarchy, min_n).to_dict() == expected
+    # the summary against sums and chain walks on the expected map, for pair counts (whole numbers)
+    totals = totals.round()
+    expected = merged_by_visiting_each_group(totals, parents, min_n)
+    summary = summarise_merge(totals, pd.Series(expected), min_n, hierarchy)
+    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in parents.items()}
+
+    def chain(code):
+        return [] if parent[code] is None else [parent[code]] + chain(parent[code])
+
+    def common(codes):
+        shared = set.intersection(*(set(chain(c)) for c in codes))
+        return next((g for g in chain(codes[0]) if g in shared), None)
+
+    sets = totals.groupby(pd.Series(expected).reindex(totals.index).to_numpy()).sum()
+    assert summary.set_pairs == sets[sets > 0].to_dict()
+    assert summary.still_sparse == sorted(t for t, n in sets.items() if 0 < n <= min_n)
+    assert summary.targets == {t: sorted(u for u, to in expected.items() if to == t and u != t and totals[u] > 0)
+                               for t in sorted(set(expected.values()))
+                               if any(to == t and u != t and totals[u] > 0 for u, to in expected.items())}
+    everything = common([u for u in totals.index if totals[u] > 0]) if summary.targets else None
+    assert summary.whole_table == [t for t, units in summary.targets.items()
+                                   if everything is not None and common([t] + units) == everything]
 
 
 def test_a_loop_in_the_parent_column_is_refused_in_one_line():

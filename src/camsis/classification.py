@@ -186,6 +186,11 @@ class Classification:
         units.flags.writeable = False
         return units
 
+    @cached_property
+    def levels(self) -> tuple[int, ...]:
+        """The levels, coarsest (1) first (read once: the filling climbs them several times per bootstrap replicate)."""
+        return tuple(sorted(set(self.frame["level"].tolist())))
+
     @property
     def links(self) -> list[str]:
         """Linked measures, in file order: they are carried into the score file."""

@@ -33,18 +33,17 @@ def _means(values: np.ndarray, weights: np.ndarray, member) -> np.ndarray:
     finite = np.isfinite(values)
     x = np.where(finite, values, 0.0)
     w = np.where(finite, np.nan_to_num(weights, nan=0.0), 0.0)
-    count = member @ finite.astype(float)
-    total = member @ w
+    # One product for the four sums: each column is summed on its own, in the order of the units.
+    count, total, weighted, plain = np.split(member @ np.hstack([finite.astype(float), w, w * x, x]), 4, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(total > 0, (member @ (w * x)) / total, (member @ x) / count)
+        means = np.where(total > 0, weighted / total, plain / count)
     means[count == 0] = np.nan
     return means
 
 
-def _group_levels(classification) -> list[int]:
+def _group_levels(classification) -> tuple[int, ...]:
     """Levels above the units, finest first."""
-    levels = sorted(classification.frame["level"].unique())
-    return levels[:-1][::-1]
+    return classification.levels[-2::-1]
 
 
 def impute_missing_units(values: pd.Series, weights: pd.Series, classification) -> tuple[pd.Series, pd.Series]:
