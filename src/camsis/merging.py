@@ -130,7 +130,7 @@ def merge_sparse_units(
     Series
         Unit -> the unit whose row or column it joins (named ``target``).
     """
-    if (totals < 0).any() or totals.isna().any():
+    if not (totals.to_numpy(dtype=float, na_value=np.nan) >= 0).all():  # NaN is not >= 0 either
         bad = totals[(totals < 0) | totals.isna()].index[0]
         raise CamsisError(f"unit {bad} has a negative or missing pair total")
     hierarchy = _hierarchy(parents)

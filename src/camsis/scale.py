@@ -384,9 +384,10 @@ def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions
 
     The classification's ``hierarchy`` keeps the chains the merge walks for the next side and replicate."""
     parents = classification.hierarchy
+    counts = kept_counts.to_numpy()  # pair counts: whole numbers, so numpy's sums equal pandas'
     maps = {}
     for side, axis in zip(SIDES, (1, 0)):
-        totals = kept_counts.sum(axis=axis)
+        totals = pd.Series(counts.sum(axis=axis), index=kept_counts.index if axis == 1 else kept_counts.columns)
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
         summary = summarise_merge(totals, maps[side], options.min_n, parents)
         diagnostics.merging[side] = summary.as_dict()
