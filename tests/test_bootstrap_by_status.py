@@ -12,6 +12,7 @@ from camsis.statuses import load_scheme
 from camsis.synthetic import simulate_status_couples
 from camsis.tables import PairTable, tabulate_by_status
 from camsis.uncertainty import (
+    bootstrap_batch,
     bootstrap_batch_by_status,
     bootstrap_summary,
     replicate_rng,
@@ -114,8 +115,12 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
         first = first or (title, table)
         truth.append(build_by_status_scores(table, mask, mask, toy, scheme, options).scores[["mcamsis", "fcamsis"]])
     title, table = first
-    long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, options, range(1, 31), seed=3)
+    title_long, long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, options, range(1, 31), seed=3)
     summary = bootstrap_summary(long)
+    # The batch's title-only replicates are rule bootstrap_batch's: the same couples, the same build.
+    alone = bootstrap_batch(title, mask, mask, toy, options, range(1, 31), seed=3)
+    pd.testing.assert_frame_equal(title_long[["code", "replicate"]], alone[["code", "replicate"]])
+    np.testing.assert_allclose(title_long[["mcamsis", "fcamsis"]], alone[["mcamsis", "fcamsis"]], rtol=0, atol=1e-12)
     counts = build_by_status_scores(table, mask, mask, toy, scheme, options).scores
     for side in "mf":
         true_sd = pd.concat([t[f"{side}camsis"] for t in truth], axis=1).std(axis=1, ddof=1)
@@ -145,6 +150,6 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
     with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, with the default disconnected: refuse
         build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions())
     drawn = [r for r in range(1, 40) if resample_by_status(title, table, replicate_rng(5, r)).counts.loc[1111, 2221]]
-    long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, ScaleOptions(), drawn[:2], seed=5)
+    _, long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, ScaleOptions(), drawn[:2], seed=5)
     assert long[["mcamsis", "fcamsis"]].notna().all().all() and sorted(long["replicate"].unique()) == drawn[:2]
     assert "fell apart into blocks: husbands' units [1111] and wives' units [2221]" in caplog.text

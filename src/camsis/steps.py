@@ -267,28 +267,32 @@ def bootstrap_batch(table, table_info, blanked, classification, batch, *, replic
     return long
 
 
-def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanked, classification, scheme, batch, *,
-                              replicates: Sequence[int], seed: int, recodes=None, **options) -> pd.DataFrame:
-    """Rule bootstrap_batch_by_status: the by-status replicates of the batch, (occupation, status) units' scores.
+def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanked, classification, scheme, title_batch,
+                              batch, *, replicates: Sequence[int], seed: int, recodes=None,
+                              **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rule bootstrap_batch_by_status: the batch's title-only and by-status replicates, the couples drawn once.
 
-    Replicate r resamples the same couples as replicate r of rule bootstrap_batch (the
-    title-only table's draw from the stream (seed, r), each occupation cell's drawn couples
-    then spread over its statuses: ``camsis.uncertainty.resample_by_status``) and rebuilds
-    them as rule score_units_by_status does. Writes code (combined), replicate, mcamsis,
-    fcamsis to ``batch`` (parquet).
+    Replicate r's couples are drawn as rule bootstrap_batch draws them (the title-only
+    table's draw from the stream (seed, r)) and rebuilt as score_units does; each
+    occupation cell's drawn couples are then spread over its statuses
+    (``camsis.uncertainty.StatusDraw``) and rebuilt as score_units_by_status does
+    (``camsis.uncertainty.bootstrap_batch_by_status``). A scale built with statuses gets
+    its title-only replicates from this rule, not from rule bootstrap_batch: one job per
+    batch, one reading of the inputs.
 
     Parameters
     ----------
     title_table, title_info : path
-        The title-only table (rule tabulate).
+        The title-only table (rule tabulate_by_status).
     table, table_info : path
         The by-status table (rule tabulate_by_status).
     blanked : path
-        The title-only masks, as for rule score_units_by_status.
+        The title-only masks, as for rules score_units and score_units_by_status.
     classification, scheme : path or sequence of paths
         The classification's and the status scheme's files.
-    batch : path
-        Output.
+    title_batch, batch : path
+        Outputs: every code's scores in each replicate (code, replicate, mcamsis, fcamsis;
+        as rule bootstrap_batch writes them), and the (occupation, status) units' (combined code).
     replicates, seed
         The batch's replicate numbers and the bootstrap seed.
     recodes : path, optional
@@ -303,11 +307,13 @@ def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanke
     statuses = scheme_from(scheme)
     derived = by_status_classification(inputs.classification, statuses)
     pairs = PairTable.load(table, table_info, derived.units)
-    long = rebuild(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
-                   inputs.options, [int(r) for r in replicates], int(seed))
+    title_long, long = rebuild(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
+                               inputs.options, [int(r) for r in replicates], int(seed))
+    with atomic_path(title_batch) as path:
+        title_long.to_parquet(path, index=False)
     with atomic_path(batch) as path:
         long.to_parquet(path, index=False)
-    return long
+    return title_long, long
 
 
 def bootstrap_gather(batches: Sequence, scores, classification, summary, long, info, *, replicates: int,

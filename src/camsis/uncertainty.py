@@ -71,15 +71,15 @@ class CoupleDraw:
         return rng.multinomial(self.n, self.probabilities)[: len(self.cells)]
 
     def __call__(self, rng: np.random.Generator) -> PairTable:
-        return self.table_of(self.drawn_counts(rng), self.cells)
+        return self.table_of(self.drawn_counts(rng))
 
-    def table_of(self, drawn: np.ndarray, cells: np.ndarray) -> PairTable:
-        """The replicate's table: ``drawn`` pairs in the flat cells ``cells``, each at its cell's mean weight."""
+    def table_of(self, drawn: np.ndarray) -> PairTable:
+        """The replicate's table: ``drawn`` pairs in the cells with pairs, each at its cell's mean weight."""
         table = self.table
         counts = np.zeros(self.shape, dtype=np.int64)
-        counts.ravel()[cells] = drawn
+        counts.ravel()[self.cells] = drawn
         weighted = np.zeros(self.shape)
-        weighted.ravel()[cells] = drawn * self.mean_weight
+        weighted.ravel()[self.cells] = drawn * self.mean_weight
         # copy=False: pandas would copy each new 1,236-unit-square array of a by-status replicate.
         return PairTable(
             weighted=pd.DataFrame(weighted, index=table.weighted.index, columns=table.weighted.columns, copy=False),
@@ -146,8 +146,19 @@ class StatusDraw(CoupleDraw):
         self.shares = inside / observed[:, None]
 
     def drawn_counts(self, rng: np.random.Generator) -> np.ndarray:
-        drawn_title = self.title.drawn_counts(rng)
-        spread = rng.multinomial(drawn_title[self.occupation_cells], self.shares)
+        return self.spread(self.title.drawn_counts(rng), rng)
+
+    def spread(self, drawn_title: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The status cells' pairs (in the order of ``cells``), given the title-only draw's (``self.title.drawn_counts``).
+
+        ``rng`` goes on from the title-only draw. Only the occupation cells with drawn
+        couples enter the multinomial: a row of none takes no random number, so the draw is
+        the same as over every row.
+        """
+        couples = drawn_title[self.occupation_cells]
+        drawn = couples > 0
+        spread = np.zeros(self.shares.shape, dtype=np.int64)
+        spread[drawn] = rng.multinomial(couples[drawn], self.shares[drawn])
         return spread[self.which, self.slot]
 
 
@@ -213,70 +224,105 @@ def gather_replicates(replicates: Sequence, classification) -> pd.DataFrame:
     return fill_replicates(values, population, range(1, len(replicates) + 1), classification)
 
 
+class _ReplicateScores:
+    """Each unit's scores and people in every replicate of a batch, as units x replicates arrays."""
+
+    def __init__(self, classification, replicates: Sequence[int]):
+        self.classification, self.replicates = classification, list(replicates)
+        self.units = pd.Index(classification.units)
+        shape = (len(self.units), len(self.replicates))
+        self.values = {side: np.empty(shape) for side in SIDES}
+        self.population = {side: np.empty(shape) for side in SIDES}
+
+    def add(self, column: int, built) -> None:
+        """Replicate ``self.replicates[column]``'s build (``camsis.scale.UnitScores``)."""
+        for side in SIDES:
+            self.values[side][:, column] = built.scores[f"{side}camsis"].reindex(self.units).to_numpy(dtype=float)
+            self.population[side][:, column] = built.population[side].reindex(self.units).fillna(0.0).to_numpy(dtype=float)
+
+    def long(self) -> pd.DataFrame:
+        """Every code's scores in each replicate (``fill_replicates``)."""
+        return fill_replicates(self.values, self.population, self.replicates, self.classification)
+
+
+def _rebuilt(number: int, seed: int, build):
+    """``build()``, its error (if any) naming the replicate that failed."""
+    try:
+        return build()
+    except CamsisError as error:
+        raise CamsisError(f"bootstrap replicate {number} (seed {seed}): {error}") from None
+
+
 def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options,
-                    replicates: Sequence[int], seed: int, build=None, draw=None) -> pd.DataFrame:
+                    replicates: Sequence[int], seed: int) -> pd.DataFrame:
     """Draw and rebuild the replicates numbered ``replicates`` in one process; every code's scores in each.
 
-    Takes what the scale's own build takes (``build``, by default
-    ``camsis.scale.build_unit_scores``, is called with the same table, masks,
-    classification and options), so a replicate repeats exactly what the scale does.
+    Takes what the scale's own build takes and calls ``camsis.scale.build_unit_scores``
+    with the same masks, classification and options, so a replicate repeats exactly what
+    the scale does (but for the second dimension, which a replicate does not keep).
     Replicate r draws from ``replicate_rng(seed, r)`` whichever batch it is in, so the
     results do not depend on how the B replicates are cut into batches or where the
     batches run. The batch pays once for what every replicate shares (starting Python,
     the imports, reading the table, masks and classification, the classification's group
-    structure) and fills the groups of all its replicates in one matrix product.
-
-    ``draw`` (rng -> PairTable, by default ``CoupleDraw(table)``) makes the replicate's
-    table: the by-status bootstrap draws with a ``StatusDraw``.
+    structure, the table's cells: ``CoupleDraw``) and fills the groups of all its
+    replicates in one matrix product.
 
     Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis) for these
     replicates. A replicate whose build fails stops the batch, naming the replicate.
     """
-    if build is None:
-        from camsis.scale import build_unit_scores as build
-    if draw is None:
-        draw = CoupleDraw(table)
+    from camsis.scale import build_unit_scores
+
+    draw = CoupleDraw(table)
     options = replace(options, second_dimension=False)  # only the first dimension's scores are kept
-    units = pd.Index(classification.units)
-    values = {side: np.empty((len(units), len(replicates))) for side in SIDES}
-    population = {side: np.empty((len(units), len(replicates))) for side in SIDES}
+    scores = _ReplicateScores(classification, replicates)
     with _one_blas_thread():
         for column, number in enumerate(replicates):
             drawn = draw(replicate_rng(seed, number))
-            try:
-                built = build(drawn, ca_blank, smooth_blank, classification, options)
-            except CamsisError as error:
-                raise CamsisError(f"bootstrap replicate {number} (seed {seed}): {error}") from None
-            for side in SIDES:
-                values[side][:, column] = built.scores[f"{side}camsis"].reindex(units).to_numpy(dtype=float)
-                population[side][:, column] = built.population[side].reindex(units).fillna(0.0).to_numpy(dtype=float)
+            scores.add(column, _rebuilt(number, seed, lambda: build_unit_scores(drawn, ca_blank, smooth_blank,
+                                                                                classification, options)))
             log.info("bootstrap replicate %d rebuilt", number)
-    return fill_replicates(values, population, replicates, classification)
+    return scores.long()
 
 
 def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
-                              classification, scheme, options, replicates: Sequence[int], seed: int) -> pd.DataFrame:
-    """The by-status replicates numbered ``replicates``: every (occupation, status) unit's scores in each.
+                              classification, scheme, options, replicates: Sequence[int],
+                              seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The title-only and the by-status replicates numbered ``replicates``, drawn and rebuilt together.
 
-    Replicate r resamples the same couples as replicate r of the title-only bootstrap
-    (``StatusDraw``) and rebuilds them as rule score_units_by_status does
-    (``camsis.statuses.build_by_status_scores`` with the occupation masks and classification),
-    so the spread is the whole by-status pipeline's (merging, CA, sharing, smoothing,
-    standardising). Rows code (combined code), replicate, mcamsis, fcamsis, units only:
-    the by-status file's other rows (status 0, groups) are the title-only scale's.
+    Replicate r of the by-status bootstrap resamples the same couples as replicate r of the
+    title-only one (``StatusDraw``: the title-only draw, then each occupation cell's couples
+    spread over its statuses, from the same stream), so one process draws the couples once
+    and rebuilds both: the title-only scale as ``bootstrap_batch`` does (the same numbers),
+    the by-status one as rule score_units_by_status does
+    (``camsis.statuses.build_by_status_scores`` with the occupation masks and
+    classification), so its spread is the whole by-status pipeline's (merging, CA, sharing,
+    smoothing, standardising). A scale built with statuses runs one job per batch, not two.
 
-    A replicate whose table falls apart into blocks is built with ``disconnected: drop``
-    (a connected one is unchanged by it): the sparse status cells of a redraw often leave a
-    unit or two whose only pairs are with each other, units the scale pools with their
-    occupation anyway; they are left out of that replicate's CA and take their group's
-    score, as an empty status does. Each such replicate is logged as a warning naming the units.
+    A by-status replicate whose table falls apart into blocks is built with ``disconnected:
+    drop`` (a connected one is unchanged by it): the sparse status cells of a redraw often
+    leave a unit or two whose only pairs are with each other, units the scale pools with
+    their occupation anyway; they are left out of that replicate's CA and take their
+    group's score, as an empty status does. Each such replicate is logged as a warning
+    naming the units.
+
+    Returns
+    -------
+    title_long : DataFrame
+        ``bootstrap_batch``'s rows: every code of ``classification`` in each replicate.
+    status_long : DataFrame
+        Code (combined code), replicate, mcamsis, fcamsis of the (occupation, status) units
+        only: the by-status file's other rows (status 0, groups) are the title-only scale's.
     """
+    from camsis.scale import build_unit_scores
     from camsis.statuses import build_on_status_units, status_unit_inputs
 
-    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme,
-                                replace(options, disconnected="drop", second_dimension=False))
+    options = replace(options, second_dimension=False)  # only the first dimension's scores are kept
+    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, replace(options, disconnected="drop"))
+    draw = StatusDraw(title, table)
+    title_scores = _ReplicateScores(classification, replicates)
+    status_scores = _ReplicateScores(inputs.classification, replicates)
 
-    def build(drawn, *_):
+    def build_by_status(drawn):
         built = build_on_status_units(drawn, inputs)
         dropped = built.diagnostics.dropped_blocks
         if dropped:
@@ -285,10 +331,18 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
                         dropped["rows"], dropped["columns"], dropped["pairs"])
         return built
 
-    derived = inputs.classification
-    long = bootstrap_batch(table, inputs.ca_blank, inputs.smooth_blank, derived, inputs.options, replicates, seed,
-                           build=build, draw=StatusDraw(title, table))
-    return long[long["code"].isin(derived.units)].reset_index(drop=True)
+    with _one_blas_thread():
+        for column, number in enumerate(replicates):
+            rng = replicate_rng(seed, number)
+            couples = draw.title.drawn_counts(rng)
+            title_table = draw.title.table_of(couples)
+            title_scores.add(column, _rebuilt(number, seed, lambda: build_unit_scores(title_table, ca_blank, smooth_blank,
+                                                                                      classification, options)))
+            status_table = draw.table_of(draw.spread(couples, rng))
+            status_scores.add(column, _rebuilt(number, seed, lambda: build_by_status(status_table)))
+            log.info("bootstrap replicate %d rebuilt, title-only and by status", number)
+    status_long = status_scores.long()
+    return title_scores.long(), status_long[status_long["code"].isin(inputs.classification.units)].reset_index(drop=True)
 
 
 def _one_blas_thread():

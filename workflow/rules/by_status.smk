@@ -107,8 +107,12 @@ rule bootstrap_batch_by_status:
         scheme=status_scheme_files,
         recodes=recodes_file,
     output:
+        # The title-only replicates of the same couples too: a scale with statuses gets them
+        # here, not from rule bootstrap_batch (one job and one reading of the inputs per batch).
+        title_batch="results/{scale}/bootstrap/batch_{b}.parquet",
         batch="results/{scale}/bootstrap/by_status/batch_{b}.parquet",
     wildcard_constraints:
+        scale=scales_pattern(with_statuses=True),
         b=r"\d+",
     params:
         options=scale_options,
@@ -116,6 +120,8 @@ rule bootstrap_batch_by_status:
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/bootstrap/by_status/batch_{b}.log",
+    # The longest jobs of a build: started first, so the rest of the build fills the other cores.
+    priority: 10
     resources:
         mem_mb=2000,
         runtime=lambda wildcards: 10 + 2 * len(batch_replicates(wildcards)),
