@@ -49,13 +49,6 @@ class Hierarchy:
         self._chains: dict[int, tuple[int, ...]] = {}
         self._tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
-    def __contains__(self, code) -> bool:
-        return code in self._parent
-
-    def parent(self, code: int) -> int | None:
-        """The parent of ``code`` (None at the top); KeyError for a code not in the column."""
-        return self._parent[code]
-
     def ancestors(self, code: int) -> tuple[int, ...]:
         """Parent, grandparent, ... of ``code`` (empty at the top).
 
@@ -91,7 +84,7 @@ class Hierarchy:
         return len(self.ancestors(code))
 
     def by_depth(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each unit's ancestors as an array, for work on all units of a level at once.
+        """Each unit's ancestors as an array, for work on all groups of one depth at once.
 
         Returns the units x (most ancestors) array whose column d holds each unit's ancestor
         at depth d (0: the top level; the unit's own code where it has no ancestor that

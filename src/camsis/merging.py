@@ -74,12 +74,12 @@ def _sparse_merge(totals: pd.Series, hierarchy: Hierarchy, min_n: float) -> pd.S
     set_total = totals.to_numpy(dtype=float)[order].copy()
     live = set_total > 0  # representatives of sets: every unit with pairs to start with
     joins = np.arange(len(units))  # the position of the unit whose set each set joined
-    for below in range(table.shape[1] - 1, -1, -1):  # the groups at this depth, finest first
-        inside = live & (depth > below)
+    for d in range(table.shape[1] - 1, -1, -1):  # the groups at depth d, finest first
+        inside = live & (depth > d)
         pending = inside & (set_total <= min_n)
         if not pending.any():
             continue
-        group = table[:, below]
+        group = table[:, d]
         inside &= np.isin(group, group[pending])
         # The largest set of each group (most pairs, then the lowest code) is the target.
         ranked = np.flatnonzero(inside)
