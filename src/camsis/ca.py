@@ -37,6 +37,9 @@ from camsis.vocabulary import PARTNERS_OF, TABLE_AXES
 log = logging.getLogger("camsis.ca")
 
 WEAK_CORRELATION = 0.3
+# The columns of every table of correlations with the reference (one Index, built once: pandas
+# infers the type of a list of labels anew in every frame made from it).
+_SIDE_COLUMNS = pd.Index(["rows", "columns"])
 DIRECTION_ADVICE = (
     "On a small table with its diagonal blanked this is common: try blanked_cells: reconstitute (blanked cells "
     "imputed from the CA model instead of counted as zero), blank fewer cells, or check the reference measure"
@@ -149,7 +152,7 @@ def correspondence_analysis(table: pd.DataFrame, n_components: int = 2) -> CARes
     null = eigenvalues <= 1e-12 * max(total, 1e-300)
     rows[:, null] = 0.0
     cols[:, null] = 0.0
-    names = [f"dim{d + 1}" for d in range(k)]
+    names = pd.Index([f"dim{d + 1}" for d in range(k)])
     masses = active.sum()
     return CAResult(
         row_scores=pd.DataFrame(rows, index=row_labels, columns=names),
@@ -241,7 +244,19 @@ def reference_correlations(
         )
         for name in result.row_scores.columns
     ]
-    return pd.DataFrame(records, index=pd.Index(result.order), columns=["rows", "columns"], dtype=float)
+    return pd.DataFrame(records, index=pd.Index(result.order), columns=_SIDE_COLUMNS, dtype=float)
+
+
+def _sides(correlations: pd.DataFrame) -> np.ndarray:
+    """The rows and columns correlations as a dimensions x 2 array."""
+    return np.column_stack([correlations[side].to_numpy(float) for side in _SIDE_COLUMNS])
+
+
+def _mean_of_known(values: np.ndarray) -> np.ndarray:
+    """Mean of each row's non-NaN values (NaN where there are none), as pandas' skipna mean computes it."""
+    known = ~np.isnan(values)
+    count = known.sum(axis=1)
+    return np.divide(np.where(known, values, 0.0).sum(axis=1), count, out=np.full(len(count), np.nan), where=count > 0)
 
 
 def pick_dimension(correlations: pd.DataFrame) -> tuple[int, pd.Series, bool]:
@@ -258,19 +273,18 @@ def pick_dimension(correlations: pd.DataFrame) -> tuple[int, pd.Series, bool]:
     ``agrees`` is False so the caller can warn.
     """
     # On arrays: pandas' per-call overhead on this 2-row table cost more than the CA's eigenvectors.
-    values = correlations[["rows", "columns"]].to_numpy(float)
-    known = ~np.isnan(values)
-    signs = np.where(np.where(known, values, 0.0).sum(axis=1) < 0, -1.0, 1.0)
-    oriented = np.where(known, values * signs[:, None], 0.0)
-    count = known.sum(axis=1)
-    criterion = np.divide(oriented.sum(axis=1), count, out=np.full(len(count), np.nan), where=count > 0)
-    if not count.any():
+    values = _sides(correlations)
+    signs = np.where(np.nansum(values, axis=1) < 0, -1.0, 1.0)
+    oriented = values * signs[:, None]
+    criterion = _mean_of_known(oriented)
+    scored = ~np.isnan(criterion)
+    if not scored.any():
         raise CamsisError(
             "the reference measure is missing or constant for every unit in the CA, so no dimension can be chosen"
         )
-    agreeing = (oriented >= 0).all(axis=1) & (count > 0)
+    agreeing = (np.nan_to_num(oriented, nan=0.0) >= 0).all(axis=1) & scored
     dimensions = correlations.index.to_numpy()
-    pool = np.flatnonzero(agreeing if agreeing.any() else count > 0)
+    pool = np.flatnonzero(agreeing if agreeing.any() else scored)
     chosen = int(dimensions[max(pool, key=lambda i: (criterion[i], -dimensions[i]))])
     return chosen, pd.Series(signs, index=correlations.index), bool(agreeing.any())
 
@@ -280,8 +294,8 @@ def orient_dimensions(result: CAResult, chosen: int, signs: pd.Series) -> CAResu
     position = {d: i for i, d in enumerate(result.order)}
     new_order = [chosen] + [d for d in result.order if d != chosen]
     idx = [position[d] for d in new_order]
-    sign = signs.loc[new_order].to_numpy(float)
-    names = [f"dim{i + 1}" for i in range(len(new_order))]
+    sign = np.array([signs[d] for d in new_order], dtype=float)
+    names = pd.Index([f"dim{i + 1}" for i in range(len(new_order))])
     return replace(
         result,
         row_scores=pd.DataFrame(result.row_scores.to_numpy()[:, idx] * sign, index=result.row_scores.index, columns=names),
@@ -353,15 +367,18 @@ def choose_dimension(
     correlations = reference_correlations(result, row_reference, column_reference, row_weights, column_weights)
     chosen, signs, agrees = pick_dimension(correlations)
     oriented_result = orient_dimensions(result, chosen, signs)
-    oriented = correlations.mul(signs, axis=0).loc[list(oriented_result.order)]
+    order = list(oriented_result.order)
+    at = correlations.index.get_indexer(order)
+    values = _sides(correlations)[at] * signs.to_numpy(float)[at, None]
+    oriented = pd.DataFrame(values, index=pd.Index(order), columns=_SIDE_COLUMNS)
     warning = direction_warning(chosen, oriented, agrees, model)
     if warning:
         log.warning("%s", warning)
     return replace(
         oriented_result,
-        correlations={int(d): float(v) for d, v in oriented.mean(axis=1, skipna=True).items()},
-        row_correlations={int(d): float(v) for d, v in oriented["rows"].items()},
-        column_correlations={int(d): float(v) for d, v in oriented["columns"].items()},
+        correlations={int(d): float(v) for d, v in zip(order, _mean_of_known(values))},
+        row_correlations={int(d): float(v) for d, v in zip(order, values[:, 0])},
+        column_correlations={int(d): float(v) for d, v in zip(order, values[:, 1])},
         warning=warning,
     )
 
