@@ -219,6 +219,19 @@ def test_connected_blocks_read_the_cells_in_either_memory_order():
         ([1001, 1003, 1004], [2000, 2002]), ([1000, 1002], [2001, 2003])]
 
 
+def test_connected_blocks_given_the_cells_that_may_be_non_zero():
+    """Told the cells (a superset, zero cells included, as a replicate's support), the blocks are those of a search."""
+    values = np.zeros((6, 5))
+    values[np.ix_([0, 2], [1, 3])] = 1
+    values[np.ix_([1, 3, 4], [0, 2])] = 2
+    support = np.divmod(np.arange(0, 30, 2), 5)  # every other cell: not all of them hold pairs
+    support = tuple(np.concatenate([s, n]) for s, n in zip(support, np.nonzero(values)))
+    order = np.lexsort((support[1], support[0]))
+    cells = (support[0][order], support[1][order])
+    assert connected_blocks(table(values), cells) == connected_blocks(table(values)) == [
+        ([1001, 1003, 1004], [2000, 2002]), ([1000, 1002], [2001, 2003])]
+
+
 def test_a_table_without_inertia_gets_zero_scores_not_a_lanczos_error():
     # uniform: S is exactly zero, which leaves ARPACK no starting vector; the dense decomposition takes over
     result = correspondence_analysis(table(np.ones((16, 16))))

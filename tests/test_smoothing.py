@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from camsis.errors import CamsisError
-from camsis.smoothing import smooth_side
+from camsis.smoothing import SideCells, smooth_side
 
 
 PARTNER = np.linspace(-1.5, 1.5, 9)
@@ -83,3 +83,17 @@ def test_nothing_left_to_smooth_is_one_clear_error():
     assert "\n" not in str(error.value)
     with pytest.raises(CamsisError, match="without a CA score"):
         smooth_side(counts, counts, everything & False, partner * np.nan)
+
+
+def test_side_cells_given_the_cells_that_may_hold_pairs_are_those_of_a_search():
+    """A replicate's table names its cells (``PairTable.cells``, zero cells included): the same cells are smoothed."""
+    counts = _table()
+    counts.iloc[3, 4] = 0.0
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    blanked.iloc[2, 3] = True
+    everything = np.divmod(np.arange(counts.size), counts.shape[1])
+    searched = SideCells.from_frames(counts, counts, blanked)
+    told = SideCells.from_frames(counts, counts, blanked, everything)
+    for name in ("row", "column", "weighted", "counts"):
+        np.testing.assert_array_equal(getattr(told, name), getattr(searched, name))
+    assert len(told.row) == int(((counts.to_numpy() > 0) & ~blanked.to_numpy()).sum())

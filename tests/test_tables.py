@@ -169,6 +169,23 @@ def test_long_form_round_trip():
     assert (back.read, back.used, back.dropped, back.source) == (table.read, table.used, table.dropped, table.source)
 
 
+def test_cells_are_the_non_empty_cells_and_a_replicate_carries_the_observed_ones():
+    from camsis.uncertainty import CoupleDraw, replicate_rng
+
+    table = tabulate_frame(couples(), "hocc", "wocc", "wt", UNITS)
+    rows, cols = table.cells()
+    filled = (table.counts.to_numpy() != 0) | (table.weighted.to_numpy() != 0)
+    assert filled[rows, cols].all() and len(rows) == filled.sum()
+    assert (np.diff(rows * len(UNITS) + cols) > 0).all()  # row-major order
+    drawn = CoupleDraw(table)(replicate_rng(3, 1))
+    drawn_rows, drawn_cols = drawn.cells()
+    np.testing.assert_array_equal(drawn_rows, rows)
+    np.testing.assert_array_equal(drawn_cols, cols)
+    outside = np.ones(filled.shape, dtype=bool)
+    outside[rows, cols] = False
+    assert not drawn.counts.to_numpy()[outside].any()  # a redraw fills no other cell
+
+
 def test_save_and_load(tmp_path):
     table = tabulate_frame(couples(), "hocc", "wocc", "wt", UNITS, source="couples.dta")
     table.save(tmp_path / "t.parquet", tmp_path / "t.json")

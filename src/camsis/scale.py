@@ -231,13 +231,13 @@ def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Serie
 
 
 def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disconnected: str,
-                              diagnostics: ScalingSummary) -> tuple[list, list]:
+                              diagnostics: ScalingSummary, cells=None) -> tuple[list, list]:
     """Refuse a table that falls apart into blocks, or name the units outside the largest one.
 
     Returns the row and column units to leave out (none for a connected table); the
     count of units and pairs left out goes to ``diagnostics.dropped_blocks``.
     """
-    blocks = connected_blocks(kept)
+    blocks = connected_blocks(kept, cells)
     if len(blocks) <= 1:
         return [], []
     if disconnected != "drop":
@@ -335,6 +335,7 @@ class _Kept(NamedTuple):
     counts: pd.DataFrame  # the same in pairs
     open: pd.DataFrame  # cells the model may see: a zero there is a count, not a structural zero
     smooth_blank: pd.DataFrame  # the smoothing's mask, dropped blocks' units blanked too (so they are imputed)
+    cells: tuple  # the table's cells that may hold pairs (PairTable.cells): the rest are zero in every table here
 
 
 class _Smoothing(NamedTuple):
@@ -344,8 +345,9 @@ class _Smoothing(NamedTuple):
     fit_table: pd.DataFrame
 
     @classmethod
-    def of(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blank: pd.DataFrame, fit_table: pd.DataFrame) -> _Smoothing:
-        rows = SideCells.from_frames(weighted, counts, blank)
+    def of(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blank: pd.DataFrame, fit_table: pd.DataFrame,
+           cells=None) -> _Smoothing:
+        rows = SideCells.from_frames(weighted, counts, blank, cells)
         return cls({"m": rows, "f": rows.transposed()}, fit_table)
 
 
@@ -368,7 +370,8 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     kept_open = ~ca_blank
     if kept.to_numpy().sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
-    rows, cols = _drop_outside_main_block(kept, kept_counts, disconnected, diagnostics)
+    cells = table.cells()
+    rows, cols = _drop_outside_main_block(kept, kept_counts, disconnected, diagnostics, cells)
     if rows or cols:
         kept, smooth_blank, kept_open = kept.copy(), smooth_blank.copy(), kept_open.copy()
         kept.loc[rows, :], kept.loc[:, cols] = 0.0, 0.0
@@ -376,7 +379,7 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
         kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
     _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
                     "blank fewer cells")
-    return _Kept(kept, frame(np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)), kept_open, smooth_blank)
+    return _Kept(kept, frame(np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)), kept_open, smooth_blank, cells)
 
 
 def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
@@ -408,7 +411,7 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
     if options.blanked_cells == "zero":
-        return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted)
+        return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted, kept.cells)
     if options.blanked_cells != "reconstitute":
         raise CamsisError(f"blanked_cells must be 'zero' or 'reconstitute', got '{options.blanked_cells}'")
     merged = _reconstituted(merged, ca_blank, maps["m"], maps["f"], options.reconstitution_order, diagnostics)

@@ -66,10 +66,21 @@ class SideCells:
     counts: np.ndarray
 
     @classmethod
-    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame) -> SideCells:
-        """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs."""
-        w, c = weighted.to_numpy(float), counts.to_numpy(float)
-        row, column = np.nonzero(((w != 0) | (c != 0)) & ~blanked.to_numpy(bool))
+    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame,
+                    cells: tuple[np.ndarray, np.ndarray] | None = None) -> SideCells:
+        """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs.
+
+        ``cells`` (row and column positions, e.g. ``PairTable.cells()``) names the only cells
+        that may hold pairs, so the table is not searched for them.
+        """
+        w, c, blank = weighted.to_numpy(float), counts.to_numpy(float), blanked.to_numpy(bool)
+        if cells is None:
+            row, column = np.nonzero(((w != 0) | (c != 0)) & ~blank)
+        else:
+            row, column = cells
+            w_at, c_at = w[row, column], c[row, column]
+            keep = ((w_at != 0) | (c_at != 0)) & ~blank[row, column]
+            row, column = row[keep], column[keep]
         return cls(weighted.index, weighted.columns, row, column, w[row, column], c[row, column])
 
     def transposed(self) -> SideCells:

@@ -88,6 +88,7 @@ class CoupleDraw:
             used=int(drawn.sum()),
             dropped=dict(table.dropped),
             source=f"{table.source} (bootstrap replicate)",
+            support=self.cells,
         )
 
 
