@@ -180,10 +180,10 @@ def _principal_coordinates(values: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     transition formula (profiles times the other side's standard coordinates), as prince
     computes them; tests hold the result to prince's CA.
     """
-    P = values / values.sum()
-    r, c = P.sum(axis=1), P.sum(axis=0)
-    root_r, root_c = np.sqrt(r), np.sqrt(c)
-    S = P / root_r[:, None]
+    n = values.sum()
+    row_sums, col_sums = values.sum(axis=1), values.sum(axis=0)
+    root_r, root_c = np.sqrt(row_sums / n), np.sqrt(col_sums / n)
+    S = values / (n * root_r)[:, None]
     S /= root_c
     S -= np.outer(root_r, root_c)
     total = float(np.einsum("ij,ij->", S, S))
@@ -203,8 +203,8 @@ def _principal_coordinates(values: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     try:
         eigenvalues, vectors = eigsh(operator, k=k, which="LA", tol=0, v0=start, ncv=basis)
     except ArpackError:
-        # A table without inertia (every row proportional) leaves Lanczos nothing to iterate
-        # on; the dense decomposition of the Gram matrix has no such trouble.
+        # A table without inertia (S exactly zero, as for a uniform table) leaves Lanczos no
+        # starting vector; the dense decomposition of the Gram matrix has no such trouble.
         eigenvalues, vectors = linalg.eigh(tall.T @ tall, subset_by_index=[size - k, size - 1])
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues, vectors = np.clip(eigenvalues[order], 0.0, None), vectors[:, order]
@@ -212,8 +212,9 @@ def _principal_coordinates(values: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     other = tall @ vectors
     other = np.divide(other, sigma, out=np.zeros_like(other), where=sigma > 0)
     U, V = (vectors, other) if transpose else (other, vectors)
-    rows = (P @ (V / root_c[:, None])) / r[:, None]
-    cols = (P.T @ (U / root_r[:, None])) / c[:, None]
+    # Profiles are the counts over their sums: P itself (values / n) is never needed.
+    rows = (values @ (V / root_c[:, None])) / row_sums[:, None]
+    cols = (values.T @ (U / root_r[:, None])) / col_sums[:, None]
     return rows, cols, eigenvalues, total
 
 
