@@ -192,6 +192,15 @@ def test_apply_merge_equals_a_group_by_of_rows_then_columns():
     assert list(merged.index) == sorted(set(row_map)) and list(merged.columns) == sorted(set(col_map))
     np.testing.assert_allclose(merged.to_numpy(), expected.to_numpy(), rtol=1e-13)
     assert merged.index.name == "occ1" and merged.columns.name == "occ2"
+    # Told the cells that may be non-zero (a replicate's support: some of them zero), the same sums.
+    table = table.where(rng.random(table.shape) < 0.2, 0.0)
+    support = np.flatnonzero(table.to_numpy() > 0)
+    support = np.union1d(support, rng.choice(table.size, 50))
+    told = apply_merge(table, row_map, col_map, np.divmod(support, table.shape[1]))
+    expected = table.groupby(row_map.to_numpy()).sum().T.groupby(col_map.to_numpy()).sum().T
+    pd.testing.assert_index_equal(told.index, merged.index)
+    pd.testing.assert_index_equal(told.columns, merged.columns)
+    np.testing.assert_allclose(told.to_numpy(), expected.to_numpy(), rtol=1e-13)
 
 
 @st.composite

@@ -407,7 +407,7 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
     the model, and the smoothing sees that fill as frequency weight (no pair of it counts
     in n), so both stages see the table the CA saw.
     """
-    merged = apply_merge(kept.weighted, maps["m"], maps["f"])
+    merged = apply_merge(kept.weighted, maps["m"], maps["f"], kept.cells)
     _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
     if options.blanked_cells == "zero":
