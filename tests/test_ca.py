@@ -224,11 +224,13 @@ def test_connected_blocks_given_the_cells_that_may_be_non_zero():
     values = np.zeros((6, 5))
     values[np.ix_([0, 2], [1, 3])] = 1
     values[np.ix_([1, 3, 4], [0, 2])] = 2
-    support = np.divmod(np.arange(0, 30, 2), 5)  # every other cell: not all of them hold pairs
-    support = tuple(np.concatenate([s, n]) for s, n in zip(support, np.nonzero(values)))
-    order = np.lexsort((support[1], support[0]))
-    cells = (support[0][order], support[1][order])
-    assert connected_blocks(table(values), cells) == connected_blocks(table(values)) == [
+    from camsis.tables import Cells
+
+    support = np.union1d(np.arange(0, 30, 2), np.flatnonzero(values))  # every other cell, and those with pairs
+    by_columns = table(values)  # read by row and column
+    by_rows = pd.DataFrame(values, index=by_columns.index, columns=by_columns.columns, copy=False)  # by flat position
+    cells = Cells.at(support, 5)
+    assert connected_blocks(by_columns, cells) == connected_blocks(by_rows, cells) == connected_blocks(by_rows) == [
         ([1001, 1003, 1004], [2000, 2002]), ([1000, 1002], [2001, 2003])]
 
 

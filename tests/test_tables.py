@@ -173,12 +173,12 @@ def test_cells_are_the_non_empty_cells_and_a_replicate_carries_the_observed_ones
     from camsis.uncertainty import CoupleDraw, replicate_rng
 
     table = tabulate_frame(couples(), "hocc", "wocc", "wt", UNITS)
-    rows, cols = table.cells()
+    rows, cols = table.cells().rows, table.cells().columns
     filled = (table.counts.to_numpy() != 0) | (table.weighted.to_numpy() != 0)
     assert filled[rows, cols].all() and len(rows) == filled.sum()
     assert (np.diff(rows * len(UNITS) + cols) > 0).all()  # row-major order
     drawn = CoupleDraw(table)(replicate_rng(3, 1))
-    drawn_rows, drawn_cols = drawn.cells()
+    drawn_rows, drawn_cols = drawn.cells().rows, drawn.cells().columns
     np.testing.assert_array_equal(drawn_rows, rows)
     np.testing.assert_array_equal(drawn_cols, cols)
     outside = np.ones(filled.shape, dtype=bool)

@@ -419,13 +419,13 @@ def expand_scores(scores: pd.DataFrame, unit_map: pd.Series) -> pd.DataFrame:
     return expanded
 
 
-def connected_blocks(table: pd.DataFrame, cells: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[list, list]]:
+def connected_blocks(table: pd.DataFrame, cells=None) -> list[tuple[list, list]]:
     """Row and column labels of each group of units linked by non-zero cells, largest first.
 
     The components of the bipartite graph whose edges are the non-zero cells. Zero-mass
     rows and columns belong to no block (the CA drops them anyway). Blocks are ordered by
     their number of pairs, then by number of units, then by their lowest row label.
-    ``cells`` (row and column positions, e.g. ``PairTable.cells()``) names the only cells
+    ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
     that may be non-zero, so the table is not searched for them.
     """
     values = table.to_numpy(dtype=float)
@@ -434,8 +434,8 @@ def connected_blocks(table: pd.DataFrame, cells: tuple[np.ndarray, np.ndarray] |
     # transpose) and as flat positions: the two-dimensional search across the grain was the
     # dearest step of a by-status bootstrap replicate.
     if cells is not None:
-        non_zero = values[cells[0], cells[1]] != 0
-        cell_rows, cell_cols = cells[0][non_zero], cells[1][non_zero]
+        non_zero = cells.of(values) != 0
+        cell_rows, cell_cols = cells.rows[non_zero], cells.columns[non_zero]
     elif values.flags.f_contiguous:
         cell_cols, cell_rows = np.divmod(np.flatnonzero(values.T != 0), n_rows)
     else:

@@ -173,11 +173,10 @@ def apply_recodes(unit_map: pd.Series, recodes: dict[int, int] | None) -> pd.Ser
     return result
 
 
-def apply_merge(table: pd.DataFrame, row_map: pd.Series, col_map: pd.Series,
-                cells: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+def apply_merge(table: pd.DataFrame, row_map: pd.Series, col_map: pd.Series, cells=None) -> pd.DataFrame:
     """Sum rows and columns into the units they join; labels become the target codes (sorted).
 
-    ``cells`` (row and column positions, e.g. ``PairTable.cells()``) names the only cells
+    ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
     that may be non-zero: they are summed straight into the merged cells, one pass over a
     twentieth of a by-status table instead of two products with the whole of it (each
     merged cell then adds its cells in row-major order, which can change the last bit of a
@@ -195,9 +194,8 @@ def apply_merge(table: pd.DataFrame, row_map: pd.Series, col_map: pd.Series,
     else:
         row_labels, row_of = np.unique(row_targets, return_inverse=True)
         col_labels, col_of = np.unique(col_targets, return_inverse=True)
-        rows, cols = cells
-        merged_cell = row_of.ravel()[rows] * len(col_labels) + col_of.ravel()[cols]
-        values = np.bincount(merged_cell, weights=table.to_numpy(dtype=float)[rows, cols],
+        merged_cell = row_of.ravel()[cells.rows] * len(col_labels) + col_of.ravel()[cells.columns]
+        values = np.bincount(merged_cell, weights=cells.of(table.to_numpy(dtype=float)),
                              minlength=len(row_labels) * len(col_labels)).reshape(len(row_labels), len(col_labels))
     return pd.DataFrame(
         values,

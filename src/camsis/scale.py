@@ -31,6 +31,7 @@ from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import SideCells
 from camsis.standardising import fit_standardisation
 from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
+from camsis.tables import Cells
 from camsis.vocabulary import PARTNERS_OF, SIDE_NAMES, SIDES, other
 from camsis.writing import atomic_path
 
@@ -216,10 +217,9 @@ class UnitScores:
         return cls(scores=scores, population=population, diagnostics=diagnostics)
 
 
-def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Series, axis: int) -> tuple[pd.Series, pd.Series]:
-    """Mass-weighted reference value and mass of each merged row (axis 1) or column (axis 0)."""
-    labels = table.index if axis == 1 else table.columns
-    mass = table.to_numpy().sum(axis=axis)
+def _reference_for(mass: pd.Series, unit_map: pd.Series, reference: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Mass-weighted reference value and mass of each merged row or column, from its units' ``mass``."""
+    labels, mass = mass.index, mass.to_numpy()
     ref = reference.reindex(labels).to_numpy(dtype=float, na_value=np.nan)
     target = unit_map.reindex(labels).to_numpy()
     use = ~np.isnan(ref) & (mass > 0)
@@ -230,14 +230,14 @@ def _reference_for(table: pd.DataFrame, unit_map: pd.Series, reference: pd.Serie
     return pd.Series(wref / total, index=index), pd.Series(total, index=index, name="mass")
 
 
-def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disconnected: str,
-                              diagnostics: ScalingSummary, cells=None) -> tuple[list, list]:
+def _drop_outside_main_block(kept: pd.DataFrame, cells: _KeptCells, disconnected: str,
+                              diagnostics: ScalingSummary) -> tuple[list, list]:
     """Refuse a table that falls apart into blocks, or name the units outside the largest one.
 
     Returns the row and column units to leave out (none for a connected table); the
     count of units and pairs left out goes to ``diagnostics.dropped_blocks``.
     """
-    blocks = connected_blocks(kept, cells)
+    blocks = connected_blocks(kept, cells.cells)
     if len(blocks) <= 1:
         return [], []
     if disconnected != "drop":
@@ -248,13 +248,14 @@ def _drop_outside_main_block(kept: pd.DataFrame, kept_counts: pd.DataFrame, disc
     rows = [r for block in blocks[1:] for r in block[0]]
     cols = [c for block in blocks[1:] for c in block[1]]
     # Blocks share no non-blanked pair, so every kept pair of a dropped row lies in a dropped column.
+    inside = cells.within(kept.index.get_indexer(rows), kept.columns.get_indexer(cols))
     diagnostics.dropped_blocks = {
         "blocks": len(blocks) - 1,
         "units": {"m": len(rows), "f": len(cols)},
         "rows": [int(r) for r in rows],
         "columns": [int(c) for c in cols],
-        "pairs": int(round(kept_counts.loc[rows, cols].to_numpy().sum())),
-        "pairs_weighted": float(kept.loc[rows, cols].to_numpy().sum()),
+        "pairs": int(round(cells.counts[inside].sum())),
+        "pairs_weighted": float(cells.weighted[inside].sum()),
     }
     message = (f"left {len(rows)} {PARTNERS_OF['m']} and {len(cols)} {PARTNERS_OF['f']} units outside the main block out of the "
                f"scale (imputed from their groups): {describe_blocks(blocks)}")
@@ -281,11 +282,10 @@ def _reconstituted(merged: pd.DataFrame, ca_blank: pd.DataFrame, row_map: pd.Ser
     return result.table
 
 
-def _check_ca_shape(table: pd.DataFrame, stage: str, advice: str) -> None:
+def _check_ca_shape(row_totals: np.ndarray, column_totals: np.ndarray, stage: str, advice: str) -> None:
     """Refuse, naming the stage that caused it, a table with pairs in fewer than 2 rows or columns."""
-    values = table.to_numpy()
-    rows = int((values.sum(axis=1) > 0).sum())
-    cols = int((values.sum(axis=0) > 0).sum())
+    rows = int((np.asarray(row_totals) > 0).sum())
+    cols = int((np.asarray(column_totals) > 0).sum())
     if rows < 2 or cols < 2:
         raise CamsisError(
             f"the CA needs pairs in at least 2 rows and 2 columns; {stage} only {rows} {PARTNERS_OF['m']} row(s) and "
@@ -328,14 +328,32 @@ def _fit_rc2(merged: pd.DataFrame, kept_open: pd.DataFrame, row_map: pd.Series, 
     return rc
 
 
+class _KeptCells(NamedTuple):
+    """The kept values of the cells that may hold pairs (``PairTable.cells``): the table's sums come from them."""
+
+    cells: Cells
+    weighted: np.ndarray  # blanked (and dropped) cells 0
+    counts: np.ndarray  # the same in pairs
+
+    def within(self, rows, columns) -> np.ndarray:
+        """Which cells lie in one of ``rows`` and one of ``columns`` (positions)."""
+        return np.isin(self.cells.rows, rows) & np.isin(self.cells.columns, columns)
+
+    def totals(self, values: np.ndarray, shape: tuple) -> dict[str, np.ndarray]:
+        """Side -> sums of ``values`` (one per cell) by row (m) and by column (f)."""
+        return {"m": np.bincount(self.cells.rows, weights=values, minlength=shape[0]),
+                "f": np.bincount(self.cells.columns, weights=values, minlength=shape[1])}
+
+
 class _Kept(NamedTuple):
     """The cells the models see after blanking (and leaving out the smaller blocks)."""
 
     weighted: pd.DataFrame  # weighted pairs of the non-blanked cells, blanked and dropped cells 0
-    counts: pd.DataFrame  # the same in pairs
     open: pd.DataFrame  # cells the model may see: a zero there is a count, not a structural zero
     smooth_blank: pd.DataFrame  # the smoothing's mask, dropped blocks' units blanked too (so they are imputed)
-    cells: tuple  # the table's cells that may hold pairs (PairTable.cells): the rest are zero in every table here
+    cells: Cells  # the table's cells that may hold pairs (PairTable.cells): the rest are zero in every table here
+    pairs: dict  # side -> non-blanked pairs per unit (m: rows, f: columns; cells of a positive weight), Series
+    mass: dict  # side -> weighted non-blanked pairs per unit, Series
 
 
 class _Smoothing(NamedTuple):
@@ -358,39 +376,52 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     Units outside the main block (``disconnected: drop``) are left out of the smoothing too,
     so they are imputed from their groups and flagged.
     """
-    # On arrays, framed without a copy: pandas' ``where``, sums and copies cost a by-status
-    # replicate (1,236 units square) more than its CA.
+    # The dense kept table is framed once, without a copy; its sums come from the cells that may
+    # hold pairs: pandas' ``where``, sums and copies of a by-status replicate's 1,236-unit-square
+    # tables cost it more than its CA.
     blank = ca_blank.to_numpy(bool)
-
-    def frame(values):
-        return pd.DataFrame(values, index=table.weighted.index, columns=table.weighted.columns, copy=False)
-
-    kept = frame(np.where(blank, 0.0, table.weighted.to_numpy(float)))
-    kept_counts = frame(np.where(blank, 0, table.counts.to_numpy()))
+    weighted = table.weighted.to_numpy(float)
+    table_cells = table.cells()
+    open_at = ~table_cells.of(blank)
+    cells = _KeptCells(table_cells, np.where(open_at, table_cells.of(weighted), 0.0),
+                       np.where(open_at, table_cells.of(table.counts.to_numpy()), 0))
+    kept = pd.DataFrame(np.where(blank, 0.0, weighted), index=table.weighted.index, columns=table.weighted.columns,
+                        copy=False)
     kept_open = ~ca_blank
-    if kept.to_numpy().sum() <= 0:
+    if cells.weighted.sum() <= 0:
         raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
-    cells = table.cells()
-    rows, cols = _drop_outside_main_block(kept, kept_counts, disconnected, diagnostics, cells)
-    if rows or cols:
+    dropped_rows, dropped_cols = _drop_outside_main_block(kept, cells, disconnected, diagnostics)
+    if dropped_rows or dropped_cols:
         kept, smooth_blank, kept_open = kept.copy(), smooth_blank.copy(), kept_open.copy()
-        kept.loc[rows, :], kept.loc[:, cols] = 0.0, 0.0
-        smooth_blank.loc[rows, :], smooth_blank.loc[:, cols] = True, True
-        kept_open.loc[rows, :], kept_open.loc[:, cols] = False, False
-    _check_ca_shape(kept, "after blanking" + (" and leaving out the smaller blocks" if rows or cols else ""),
+        kept.loc[dropped_rows, :], kept.loc[:, dropped_cols] = 0.0, 0.0
+        smooth_blank.loc[dropped_rows, :], smooth_blank.loc[:, dropped_cols] = True, True
+        kept_open.loc[dropped_rows, :], kept_open.loc[:, dropped_cols] = False, False
+        out = (np.isin(table_cells.rows, kept.index.get_indexer(dropped_rows))
+               | np.isin(table_cells.columns, kept.columns.get_indexer(dropped_cols)))
+        cells = cells._replace(weighted=np.where(out, 0.0, cells.weighted), counts=np.where(out, 0, cells.counts))
+    # Pairs count where their cell keeps a positive weight (pairs of weight 0 carry no information).
+    counts = np.where(cells.weighted > 0, cells.counts, 0)
+    mass = cells.totals(cells.weighted, kept.shape)
+    _check_ca_shape(mass["m"], mass["f"], "after blanking" + (" and leaving out the smaller blocks"
+                                                              if dropped_rows or dropped_cols else ""),
                     "blank fewer cells")
-    return _Kept(kept, frame(np.where(kept.to_numpy() > 0, kept_counts.to_numpy(), 0)), kept_open, smooth_blank, cells)
+    labels = {"m": kept.index, "f": kept.columns}
+    # Sums of whole numbers of pairs: exact in float64, so back to int64 as pandas' sums gave them.
+    pairs = {side: pd.Series(np.rint(total).astype(np.int64), index=labels[side])
+             for side, total in cells.totals(counts, kept.shape).items()}
+    return _Kept(kept, kept_open, smooth_blank, table_cells, pairs,
+                 {side: pd.Series(total, index=labels[side]) for side, total in mass.items()})
 
 
-def _merge_maps(kept_counts: pd.DataFrame, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
+def _merge_maps(pairs: dict, classification, options: ScaleOptions, diagnostics: ScalingSummary) -> dict:
     """Step 2: per side, the sparse-unit merge map (unit -> CA row or column), summarised and warned of.
 
-    The classification's ``hierarchy`` keeps the chains the merge walks for the next side and replicate."""
+    ``pairs`` are each side's non-blanked pairs per unit (``_Kept.pairs``). The
+    classification's ``hierarchy`` keeps the chains the merge walks for the next side and replicate."""
     parents = classification.hierarchy
-    counts = kept_counts.to_numpy()  # pair counts: whole numbers, so numpy's sums equal pandas'
     maps = {}
-    for side, axis in zip(SIDES, (1, 0)):
-        totals = pd.Series(counts.sum(axis=axis), index=kept_counts.index if axis == 1 else kept_counts.columns)
+    for side in SIDES:
+        totals = pairs[side]
         maps[side] = merge_sparse_units(totals, parents, options.min_n, recodes=options.recodes)
         summary = summarise_merge(totals, maps[side], options.min_n, parents)
         diagnostics.merging[side] = summary.as_dict()
@@ -408,7 +439,7 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
     in n), so both stages see the table the CA saw.
     """
     merged = apply_merge(kept.weighted, maps["m"], maps["f"], kept.cells)
-    _check_ca_shape(merged, f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
+    _check_ca_shape(merged.sum(axis=1), merged.sum(axis=0), f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
     if options.blanked_cells == "zero":
         return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted, kept.cells)
@@ -438,8 +469,8 @@ def _fitted_models(merged: pd.DataFrame, kept: _Kept, maps: dict, classification
     if measure not in classification.frame.columns:
         raise CamsisError(f"reference measure '{measure}' is not a column of classification {classification.name}")
     reference = classification.frame[measure].astype(float)
-    row_ref, row_mass = _reference_for(kept.weighted, maps["m"], reference, axis=1)
-    col_ref, col_mass = _reference_for(kept.weighted, maps["f"], reference, axis=0)
+    row_ref, row_mass = _reference_for(kept.mass["m"], maps["m"], reference)
+    col_ref, col_mass = _reference_for(kept.mass["f"], maps["f"], reference)
     ca = choose_dimension(ca, row_ref, col_ref, row_mass, col_mass)
     if ca.warning and options.estimator == "ca":
         diagnostics.warnings.append(f"{ca.warning} (reference measure: {measure})")
@@ -558,11 +589,10 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
     """
     diagnostics = ScalingSummary()
     kept = _kept_table(table, ca_blank, smooth_blank, options.disconnected, diagnostics)
-    maps = _merge_maps(kept.counts, classification, options, diagnostics)
+    maps = _merge_maps(kept.pairs, classification, options, diagnostics)
     merged, smoothing = _model_tables(table, kept, ca_blank, maps, options, diagnostics)
     ca, rc = _fitted_models(merged, kept, maps, classification, options, diagnostics)
-    kept_values = kept.weighted.to_numpy()
-    side_weights = pd.Series(kept_values.sum(axis=1) + kept_values.sum(axis=0), index=kept.weighted.index)
+    side_weights = pd.Series(kept.mass["m"].to_numpy() + kept.mass["f"].to_numpy(), index=kept.weighted.index)
     ca_raw = _unit_raw_scores(ca, maps, side_weights, diagnostics.ca)
     raw = ca_raw if rc is None else _unit_raw_scores(rc, maps, side_weights, diagnostics.rc2)
 

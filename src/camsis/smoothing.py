@@ -66,22 +66,23 @@ class SideCells:
     counts: np.ndarray
 
     @classmethod
-    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame,
-                    cells: tuple[np.ndarray, np.ndarray] | None = None) -> SideCells:
+    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame, cells=None) -> SideCells:
         """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs.
 
-        ``cells`` (row and column positions, e.g. ``PairTable.cells()``) names the only cells
+        ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
         that may hold pairs, so the table is not searched for them.
         """
-        w, c, blank = weighted.to_numpy(float), counts.to_numpy(float), blanked.to_numpy(bool)
+        # Values gathered at the cells before any conversion: a float copy of the whole int64
+        # count table cost a by-status replicate more than the gathering.
+        w, c, blank = weighted.to_numpy(), counts.to_numpy(), blanked.to_numpy(bool)
         if cells is None:
             row, column = np.nonzero(((w != 0) | (c != 0)) & ~blank)
-        else:
-            row, column = cells
             w_at, c_at = w[row, column], c[row, column]
-            keep = ((w_at != 0) | (c_at != 0)) & ~blank[row, column]
-            row, column = row[keep], column[keep]
-        return cls(weighted.index, weighted.columns, row, column, w[row, column], c[row, column])
+        else:
+            w_at, c_at = cells.of(w), cells.of(c)
+            keep = ((w_at != 0) | (c_at != 0)) & ~cells.of(blank)
+            row, column, w_at, c_at = cells.rows[keep], cells.columns[keep], w_at[keep], c_at[keep]
+        return cls(weighted.index, weighted.columns, row, column, w_at.astype(float), c_at.astype(float))
 
     def transposed(self) -> SideCells:
         """The other side's cells: the same cells, partners as rows."""
