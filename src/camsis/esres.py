@@ -290,16 +290,27 @@ class _Profile:
         points in a few array operations instead of 121 rounds of small LAPACK calls)."""
         s = self.s
         w = gs[:, None] / (1.0 + gs[:, None] * s.n[None, :])
-        A = self.Txx[None] - np.einsum("gj,jk,jl->gkl", w, s.sum_x, s.sum_x)
-        c = self.Txy[None] - (w * s.sum_y) @ s.sum_x
-        q = self.Tyy - np.sum(w * s.sum_y ** 2, axis=1)
-        chol = np.linalg.cholesky(A)
-        b = np.linalg.solve(A, c[..., None])[..., 0]
-        rss = q - np.sum(c * b, axis=1)
         d = self.dof()
+        if self.p == 1:
+            # Intercept only (the smoothing of every replicate): A, c and b are scalars per g, and
+            # three products with the groups' sums replace the stacked 1 x 1 factorisations.
+            A = self.Txx[0, 0] - w @ (s.n * s.n)
+            c = self.Txy[0] - w @ (s.sum_y * s.n)
+            rss = self.Tyy - w @ (s.sum_y ** 2) - c * c / A
+            if (A <= 0).any():
+                raise np.linalg.LinAlgError("Matrix is not positive definite")
+            log_det = np.log(A)
+        else:
+            A = self.Txx[None] - np.einsum("gj,jk,jl->gkl", w, s.sum_x, s.sum_x)
+            c = self.Txy[None] - (w * s.sum_y) @ s.sum_x
+            q = self.Tyy - np.sum(w * s.sum_y ** 2, axis=1)
+            chol = np.linalg.cholesky(A)
+            b = np.linalg.solve(A, c[..., None])[..., 0]
+            rss = q - np.sum(c * b, axis=1)
+            log_det = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
         val = d * (np.log(2 * np.pi * rss / d) + 1) + np.sum(np.log1p(gs[:, None] * s.n[None, :]), axis=1)
         if self.reml:
-            val += 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+            val += log_det
         return -0.5 * val
 
     def score_log_g(self, t: float) -> float:
