@@ -267,9 +267,18 @@ class _Profile:
         """The GLS cross-products at variance ratio ``g``, from the group sums alone (no pass over the pairs)."""
         s = self.s
         w = g / (1.0 + g * s.n)
+        q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
+        if self.p == 1:
+            # Intercept only (the smoothing of every replicate): the 1 x 1 system solved by hand,
+            # its ~10 score evaluations a fit were mostly the overhead of numpy's linear algebra.
+            a = self.Txx[0, 0] - float(w @ (s.n * s.n))
+            if not a > 0:
+                raise np.linalg.LinAlgError("Matrix is not positive definite")
+            c = self.Txy - np.array([w @ (s.sum_y * s.n)])
+            A, chol, b = np.array([[a]]), np.array([[np.sqrt(a)]]), c / a
+            return w, A, chol, b, q - float(c[0] * b[0])
         A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
         c = self.Txy - (w * s.sum_y) @ s.sum_x
-        q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
         # numpy, not scipy.linalg's checked wrappers: for a p x p system their overhead was most
         # of the cost of the ~10 score evaluations of every fit (every bootstrap replicate fits four)
         chol = np.linalg.cholesky(A)  # refuses a matrix that is not positive definite, as cho_factor did
@@ -322,7 +331,9 @@ class _Profile:
         resid = s.sum_y - s.sum_x @ b
         drss = -float(np.sum(dw * resid ** 2))
         dl = self.dof() * drss / rss + np.sum(s.n / (1.0 + g * s.n))
-        if self.reml:
+        if self.reml and self.p == 1:
+            dl -= float(dw @ (s.n * s.n)) / A[0, 0]
+        elif self.reml:
             # p x p inverse then einsum: a many-column triangular solve goes through
             # threaded BLAS, which is slow on a busy machine for such small matrices
             Ainv = np.linalg.inv(A)

@@ -47,6 +47,8 @@ rule bootstrap_gather:
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/bootstrap/gather.log",
+    # On the way from the batches to the score files: before the side jobs that wait with it.
+    priority: 5
     resources:
         mem_mb=1500,
         runtime=10,
@@ -65,6 +67,8 @@ rule plausible_values:
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/plausible_values.log",
+    # A file no later job reads: after the score files on the way to the plots, not before them.
+    priority: -10
     resources:
         mem_mb=1500,
         runtime=10,

@@ -144,6 +144,8 @@ rule bootstrap_gather_by_status:
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/bootstrap/by_status/gather.log",
+    # On the way from the batches to the score files: before the side jobs that wait with it.
+    priority: 5
     resources:
         mem_mb=1500,
         runtime=10,
@@ -164,6 +166,8 @@ rule plausible_values_by_status:
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/plausible_values_by_status.log",
+    # A file no later job reads: after the score files on the way to the plots, not before them.
+    priority: -10
     resources:
         mem_mb=1500,
         runtime=10,
