@@ -52,6 +52,20 @@ class CoupleDraw:
 
     Calling the object with a generator (``replicate_rng(seed, r)``) returns the replicate's
     table; ``drawn_counts`` returns the counts of the cells with pairs only.
+
+    Attributes
+    ----------
+    table : PairTable
+        The observed table.
+    cells : ndarray
+        Flat positions of its cells with pairs (a replicate's table carries them as its
+        ``support``).
+    n : int
+        Pairs drawn: the observed table's.
+    probabilities : ndarray
+        Each cell's share of the pairs (and the closing empty category, if any).
+    mean_weight : ndarray
+        Each cell's weighted pairs over its pairs.
     """
 
     def __init__(self, table: PairTable):
@@ -113,6 +127,17 @@ class StatusDraw(CoupleDraw):
         The title-only table of the same pairs (occupation units).
     table : PairTable
         The by-status table: units are combined codes ``occupation * 10 + status``.
+
+    Attributes
+    ----------
+    title : CoupleDraw
+        The title-only draw.
+    occupation_cells : ndarray
+        Where the occupation cells holding status cells sit among ``title.cells``.
+    shares : ndarray
+        Occupation cells x (status pairs, then "no scored status"): the observed shares.
+    slots : ndarray
+        Each status cell's flat position in that array.
     """
 
     def __init__(self, title: PairTable, table: PairTable):
@@ -132,10 +157,13 @@ class StatusDraw(CoupleDraw):
         # The status cells with pairs (self.cells): their occupation cell and their slot within it.
         r, c = np.divmod(self.cells, counts.shape[1])
         cell = ro[r] * len(partners) + co[c]
-        self.slot = np.searchsorted(statuses, rows_status[r]) * k + np.searchsorted(statuses, cols_status[c])
-        occupation_cells, self.which = np.unique(cell, return_inverse=True)
+        slot = np.searchsorted(statuses, rows_status[r]) * k + np.searchsorted(statuses, cols_status[c])
+        occupation_cells, which = np.unique(cell, return_inverse=True)
         inside = np.zeros((len(occupation_cells), k * k + 1), dtype=np.int64)
-        inside[self.which, self.slot] = counts.ravel()[self.cells]
+        inside[which, slot] = counts.ravel()[self.cells]
+        # Flat positions in the occupation cells x slots array (picking by flat position is ten
+        # times faster than by row and column, and every replicate picks all the status cells).
+        self.slots = which.ravel() * inside.shape[1] + slot
         observed = title.counts.to_numpy(dtype=np.int64).ravel()[occupation_cells]
         inside[:, -1] = observed - inside[:, :-1].sum(axis=1)  # the cell's couples without a scored status
         if (inside[:, -1] < 0).any():
@@ -160,7 +188,7 @@ class StatusDraw(CoupleDraw):
         drawn = couples > 0
         spread = np.zeros(self.shares.shape, dtype=np.int64)
         spread[drawn] = rng.multinomial(couples[drawn], self.shares[drawn])
-        return spread[self.which, self.slot]
+        return np.take(spread, self.slots)
 
 
 def resample_table(table: PairTable, rng: np.random.Generator) -> PairTable:
