@@ -153,3 +153,35 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
     _, long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, ScaleOptions(), drawn[:2], seed=5)
     assert long[["mcamsis", "fcamsis"]].notna().all().all() and sorted(long["replicate"].unique()) == drawn[:2]
     assert "fell apart into blocks: husbands' units [1111] and wives' units [2221]" in caplog.text
+
+
+def test_batch_size_does_not_change_either_scale_s_replicates(toy):
+    """A scale with statuses draws and rebuilds both scales' replicates in one job per batch: one batch of 7
+    and batches of 3 (run in another order) give the same replicates, SEs, intervals and plausible values
+    of both scales to 1e-12."""
+    from camsis.uncertainty import batches, combine_batches, plausible_values
+
+    scheme = load_scheme("empst3", STATUSES)
+    couples = simulate_status_couples(toy.units, n_couples=20_000, seed=4, missing_share=0.0, invalid_share=0.0,
+                                      diagonal_factor=1.0).couples
+    title, table = tabulate_by_status("<survey>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
+                                      frame=couples)
+    mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
+    mask.iloc[0, 0] = True
+    options = ScaleOptions(min_n=30)
+    B, seed = 7, 13
+
+    def run(size):
+        parts = [bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, options, list(batch), seed)
+                 for batch in batches(B, size)][::-1]
+        return [combine_batches([part[i] for part in parts], B) for i in (0, 1)]
+
+    for whole, pieces in zip(run(B), run(3)):
+        pd.testing.assert_frame_equal(whole[["code", "replicate"]], pieces[["code", "replicate"]])
+        np.testing.assert_allclose(pieces[["mcamsis", "fcamsis"]], whole[["mcamsis", "fcamsis"]], rtol=0, atol=1e-12)
+        one, other = bootstrap_summary(whole), bootstrap_summary(pieces)
+        np.testing.assert_allclose(other.to_numpy(float), one.to_numpy(float), rtol=0, atol=1e-12)
+        assert (one["replicates"] == B).all() and one["mcam_bse"].gt(0).any()
+        pv_one, pv_other = plausible_values(whole, 3, seed), plausible_values(pieces, 3, seed)
+        pd.testing.assert_frame_equal(pv_one[["code", "sex", "pv", "replicate"]], pv_other[["code", "sex", "pv", "replicate"]])
+        np.testing.assert_allclose(pv_other["camsis"], pv_one["camsis"], rtol=0, atol=1e-12)
