@@ -220,7 +220,8 @@ def expand_mask(mask: pd.DataFrame, units) -> pd.DataFrame:
         raise ValueError("the mask does not cover every occupation of the combined units")
     values = mask.to_numpy(dtype=bool)[np.ix_(rows, cols)]
     units = np.asarray(units, dtype=np.int64)
-    return pd.DataFrame(values, index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"))
+    # Row-major, as picked: every bootstrap replicate picks its cells out of it row by row.
+    return pd.DataFrame(values, index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"), copy=False)
 
 
 SHARED_COLUMNS = ("camsis", "cam_se", "camsis2", "_ca", "_ca2", "_lambda")

@@ -361,7 +361,7 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
     rows of the by-status file (every unit x status, status 0 and the groups from the
     title-only replicates, as in the by-status score file), code and status columns. Its
     replicate r of both bootstraps resampled the same couples
-    (``camsis.uncertainty.resample_by_status``), so plausible value pv is one whole
+    (``camsis.uncertainty.StatusDraw``), so plausible value pv is one whole
     replicate of both, picked as the title-only file's pv is (same seed, same replicates).
     """
     from camsis.uncertainty import plausible_values as draw

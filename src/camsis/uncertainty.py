@@ -284,6 +284,11 @@ def _row_major(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(np.ascontiguousarray(frame.to_numpy()), index=frame.index, columns=frame.columns, copy=False)
 
 
+def _replicate_inputs(ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, options):
+    """The masks (row-major) and options (first dimension only: all a replicate keeps) of a batch's builds."""
+    return _row_major(ca_blank), _row_major(smooth_blank), replace(options, second_dimension=False)
+
+
 def _rebuilt(number: int, seed: int, build):
     """``build()``, its error (if any) naming the replicate that failed."""
     try:
@@ -312,8 +317,7 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     from camsis.scale import build_unit_scores
 
     draw = CoupleDraw(table)
-    options = replace(options, second_dimension=False)  # only the first dimension's scores are kept
-    ca_blank, smooth_blank = _row_major(ca_blank), _row_major(smooth_blank)
+    ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
     scores = _ReplicateScores(classification, replicates)
     with _one_blas_thread():
         for column, number in enumerate(replicates):
@@ -356,10 +360,9 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     from camsis.scale import build_unit_scores
     from camsis.statuses import build_on_status_units, status_unit_inputs
 
-    options = replace(options, second_dimension=False)  # only the first dimension's scores are kept
-    ca_blank, smooth_blank = _row_major(ca_blank), _row_major(smooth_blank)
+    ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
+    # expand_mask makes the by-status masks row-major already
     inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, replace(options, disconnected="drop"))
-    inputs = inputs._replace(ca_blank=_row_major(inputs.ca_blank), smooth_blank=_row_major(inputs.smooth_blank))
     draw = StatusDraw(title, table)
     title_scores = _ReplicateScores(classification, replicates)
     status_scores = _ReplicateScores(inputs.classification, replicates)
