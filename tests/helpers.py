@@ -49,6 +49,21 @@ def write_classification(directory, name, rows, reference="isei"):
     return load_classification(name, directory)
 
 
+def walk_up(parents: pd.Series):
+    """Reference for the hierarchy code: a function code -> [parent, grandparent, ...], walked through
+    the parent column (NA at the top) one step at a time."""
+    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in parents.items()}
+
+    def walk(code):
+        chain = []
+        while parent[code] is not None:
+            code = parent[code]
+            chain.append(code)
+        return chain
+
+    return walk
+
+
 def project_copy(target, parts=("Snakefile", "workflow", "config", "data")):
     """A copy of the project (the quick start's files) in ``target``."""
     for part in parts:

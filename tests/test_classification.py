@@ -196,15 +196,9 @@ def test_hierarchy_equals_a_walk_up_the_parent_column(soc, scheme):
     from camsis.statuses import by_status_classification, load_scheme
 
     frame = soc if scheme is None else by_status_classification(soc, load_scheme(scheme, DATA.parent / "statuses"))
-    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in frame.frame["parent"].items()}
+    from helpers import walk_up
 
-    def walk(code):
-        chain = []
-        while parent[code] is not None:
-            code = parent[code]
-            chain.append(code)
-        return chain
-
+    walk = walk_up(frame.frame["parent"])
     hierarchy = frame.hierarchy
     codes = list(frame.units[::-7]) + list(frame.frame.index[::-1])
     assert all(list(hierarchy.ancestors(int(c))) == walk(int(c)) for c in codes)

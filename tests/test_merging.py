@@ -245,15 +245,9 @@ def test_merge_invariants(data, min_n):
 def merged_by_visiting_each_group(totals: pd.Series, parents: pd.Series, min_n: float) -> dict:
     """The rule of the module docstring as written: groups one at a time, finest first, then by
     code; every set still <= min_n inside a group joins its largest set, pairs added in code order."""
-    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in parents.items()}
+    from helpers import walk_up
 
-    def chain(code):
-        out = []
-        while parent[code] is not None:
-            code = parent[code]
-            out.append(code)
-        return out
-
+    chain = walk_up(parents)
     sets = {int(u): [int(u)] for u, t in totals.items() if t > 0}
     pairs = {int(u): float(t) for u, t in totals.items() if t > 0}
     groups = {g for u in sets for g in chain(u)}
@@ -312,10 +306,9 @@ def test_merge_equals_visiting_each_group_in_turn(data, min_n):
     totals = totals.round()
     expected = merged_by_visiting_each_group(totals, parents, min_n)
     summary = summarise_merge(totals, pd.Series(expected), min_n, hierarchy)
-    parent = {int(c): (None if pd.isna(p) else int(p)) for c, p in parents.items()}
+    from helpers import walk_up
 
-    def chain(code):
-        return [] if parent[code] is None else [parent[code]] + chain(parent[code])
+    chain = walk_up(parents)
 
     def common(codes):
         shared = set.intersection(*(set(chain(c)) for c in codes))
