@@ -393,13 +393,9 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
 def _one_blas_thread():
     """BLAS on one thread while the replicates run: a batch is one job on one core, and on a
     busy machine a second BLAS thread spinning for the small matrices of a replicate made a
-    CA several times slower. Nothing changes when threadpoolctl is not installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn, a dependency of prince
-        from contextlib import nullcontext
+    CA several times slower."""
+    from threadpoolctl import threadpool_limits
 
-        return nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 
