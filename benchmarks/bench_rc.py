@@ -66,7 +66,7 @@ def main() -> None:
     mask = blank_cells(soc.units, soc.units, psds=psds, diagonal_digits=0, diagonal_groups=[1, 2], classification=soc)
 
     print(f"{args.couples} demo couples (seed {args.seed}), {int(mask.to_numpy().sum())} unit cells blanked")
-    correspondence_analysis(table.weighted.iloc[:5, :5] + 1.0)  # imports prince and scikit-learn before timing
+    correspondence_analysis(table.weighted.iloc[:5, :5] + 1.0)  # one warm-up CA (first calls into scipy's ARPACK and BLAS) before timing
     load_before = os.getloadavg()
     seconds, builds = {}, {}
     for estimator, extra in (("ca", {}), ("rc2", {"rc_dimensions": 1}), ("rc2 M=2", {"rc_dimensions": 2})):

@@ -196,6 +196,7 @@ def write_dta(
 
     Labels longer than the format holds are cut (``fit_dta_labels``); the warning saying so
     is logged, added to the notes as ``warning: ...`` and returned, for the caller's summary.
+    The file is format 117 (Stata 13+) unless some text needs Unicode (then 118, Stata 14+).
 
     Parameters
     ----------
@@ -214,8 +215,6 @@ def write_dta(
     label_set_names : dict, optional
         Variable -> name of its value label set (``Classification.label_set_names``);
         pyreadstat's own names are kept for the others.
-
-    The file is format 117 (Stata 13+) unless some text needs Unicode (then 118, Stata 14+).
 
     Returns
     -------
