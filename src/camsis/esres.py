@@ -515,3 +515,327 @@ def esres(data: pd.DataFrame, outcome: str, group: str, controls: list[str] | No
     if engine == "statsmodels":
         return _fit_statsmodels(data, outcome, group, controls, weights, reml)
     raise CamsisError(f"unknown engine {engine!r}; use 'fast' or 'statsmodels'")
+
+
+# --- Nested random effects: units within groups within groups -------------------------------
+
+
+@dataclass
+class NestedSums:
+    """Sufficient statistics of a nested random-intercept model.
+
+    y_i = x_i'b + u1_unit(i) + u2_group(i) + ... + e_i, each level's effects N(0, g_k s2) and
+    independent, e_i ~ N(0, s2). The per-unit sums of ``sums`` and the nesting are all the
+    REML/ML fit and the posteriors need (docs/smoothing.md).
+
+    Attributes
+    ----------
+    sums
+        per-unit sums (``GroupSums``; its regressors are the fixed effects).
+    labels
+        node labels per random level, finest first: ``labels[0]`` is ``sums.groups``.
+    parents
+        ``parents[k][a]``: position in ``labels[k + 1]`` of the group of node ``a`` of level ``k``.
+    """
+
+    sums: GroupSums
+    labels: list
+    parents: list
+
+    @classmethod
+    def from_units(cls, sums: GroupSums, groups: list) -> NestedSums:
+        """Nest the units of ``sums`` in ``groups``: per random level above the units (finest
+        first), each unit's group label in the order of ``sums.groups``.
+
+        A group must lie in one group of the next level up (the levels nest); a unit
+        without a group at a level is refused, naming the level.
+        """
+        labels, parents = [sums.groups], []
+        below = np.arange(len(sums.groups))  # each unit's node at the level below the one read
+        for k, column in enumerate(groups):
+            column = column if isinstance(column, pd.Series) else pd.Series(np.asarray(column))
+            name = column.name if column.name is not None else f"level{k + 2}"
+            if len(column) != len(sums.groups):
+                raise ValueError(f"{len(column)} group labels for {len(sums.groups)} units")
+            if column.isna().any():
+                raise CamsisError(f"{int(column.isna().sum())} unit(s) have no {name!r} group; "
+                                  "every unit needs a group at every nested level")
+            codes, uniques = pd.factorize(column, sort=True)
+            parent = np.full(len(labels[-1]), -1, dtype=np.int64)
+            parent[below] = codes
+            clash = parent[below] != codes
+            if clash.any():
+                raise CamsisError(f"{labels[-1].name or 'a group'} {labels[-1][below[clash][0]]!r} lies in more than one "
+                                  f"{name!r} group: nested levels must nest")
+            labels.append(pd.Index(uniques, name=name))
+            parents.append(parent)
+            below = codes
+        return cls(sums, labels, parents)
+
+    @classmethod
+    def from_frame(cls, data: pd.DataFrame, outcome: str, groups: list[str], controls: list[str] | None = None,
+                   weights: str | None = None) -> NestedSums:
+        """Sums from rows: ``groups`` names the unit variable first, then the groups it nests in."""
+        unit, above = groups[0], list(groups[1:])
+        _check_columns(data, [*groups, outcome])
+        complete = data.dropna(subset=above) if above else data
+        sums = GroupSums.from_frame(complete, outcome, unit, controls, weights)
+        sums.dropped_missing += len(data) - len(complete)
+        first = complete.drop_duplicates(unit).set_index(unit)
+        for name in above:
+            spread = complete.groupby(unit, sort=False)[name].nunique()
+            if (spread > 1).any():
+                raise CamsisError(f"{unit} {spread.index[spread > 1][0]!r} lies in more than one {name!r} "
+                                  "group: nested levels must nest")
+        return cls.from_units(sums, [first[name].reindex(sums.groups).rename(name) for name in above])
+
+
+@dataclass
+class NestedResult:
+    """A fitted nested random-intercept model.
+
+    Attributes
+    ----------
+    scores
+        one row per unit: the unit column, ``n``, ``eps`` (the unit's mean), ``esres`` (fixed
+        part at zero controls plus the posterior mean of the unit's and its groups' effects),
+        ``esres_se`` (posterior SD of that sum), ``lambda`` (the unit level's shrinkage
+        g n / (1 + g n)), ``effect`` and ``effect_se`` (the unit's own effect and its SD).
+    groups
+        per random level above the units (finest first), one row per group: ``group``,
+        ``n``, ``effect``, ``effect_se`` (the group's own effect, lme4's condVar), ``path``,
+        ``path_se`` (the posterior of the sum of its and its ancestors' effects, which a
+        unit of the group without data of its own takes).
+    summary
+        as ``ESRESResult.summary``, plus ``levels``: per random level, finest first,
+        ``name``, ``sigma``, ``groups`` and ``boundary``; ``sigma_u`` is the unit level's.
+    """
+
+    scores: pd.DataFrame
+    groups: list
+    summary: dict
+
+
+class _NestedProfile:
+    """The likelihood profiled over b and s2, as a function of the variance ratios g_k = s2_k / s2.
+
+    The marginal covariance is block diagonal by top group; Woodbury applied level by level
+    (units, then their groups, ...) turns every cross-product Z'V^-1 Z of z = (x, y), the
+    log-determinant and the gradient into sums over the levels' nodes.
+    """
+
+    def __init__(self, nested: NestedSums, reml: bool):
+        from scipy import sparse
+
+        s = nested.sums
+        self.reml = reml
+        self.p = len(s.names)
+        self.N = float(s.n.sum())
+        self.n = s.n
+        self.z = np.concatenate([s.sum_x, s.sum_y[:, None]], axis=1)
+        p = self.p
+        zz = np.empty((p + 1, p + 1))
+        zz[:p, :p] = s.sum_xx.sum(axis=0)
+        zz[:p, p] = zz[p, :p] = s.sum_xy.sum(axis=0)
+        zz[p, p] = s.sum_yy.sum()
+        self.zz = zz
+        self.sizes = [len(labels) for labels in nested.labels]
+        self.parents = nested.parents
+        self.up = [sparse.csr_matrix((np.ones(len(par)), (par, np.arange(len(par)))), shape=(size, len(par)))
+                   for par, size in zip(nested.parents, self.sizes[1:])]
+
+    def dof(self) -> float:
+        return self.N - self.p if self.reml else self.N
+
+    def levels(self, g: np.ndarray):
+        """Per level: the node sums M (of 1'D^-1 1) and T (of 1'D^-1 z) before the level's own effect, and 1 / (1 + g M)."""
+        out = []
+        M, T = self.n, self.z
+        for k, gk in enumerate(g):
+            f = 1.0 / (1.0 + gk * M)
+            out.append((M, T, f))
+            if k < len(self.up):
+                M, T = self.up[k] @ (M * f), self.up[k] @ (T * f[:, None])
+        return out
+
+    def parts(self, g: np.ndarray):
+        """GLS solution at ``g``: (levels, A, b, rss, log det V)."""
+        levels = self.levels(g)
+        q = self.zz.copy()
+        log_det = 0.0
+        for gk, (M, T, f) in zip(g, levels):
+            if gk > 0:
+                q -= (T * (gk * f)[:, None]).T @ T
+                log_det -= float(np.sum(np.log(f)))
+        p = self.p
+        A = q[:p, :p]
+        b = np.linalg.solve(A, q[:p, p])
+        rss = float(q[p, p] - q[:p, p] @ b)
+        return levels, A, b, rss, log_det
+
+    def deviance(self, g: np.ndarray) -> float:
+        """-2 x the profiled (restricted) log-likelihood."""
+        _, A, _, rss, log_det = self.parts(g)
+        d = self.dof()
+        if not rss > 0:
+            return np.inf
+        val = d * (np.log(2 * np.pi * rss / d) + 1) + log_det
+        if self.reml:
+            sign, log_det_a = np.linalg.slogdet(A)
+            val += log_det_a if sign > 0 else np.inf
+        return float(val)
+
+    def gradient(self, g: np.ndarray) -> np.ndarray:
+        """d deviance / d g_k, analytic: the full-V quantities e_a'V^-1 z and e_a'V^-1 e_a of every
+        node a, walked up its ancestors (b and s2 at their optimum: envelope theorem)."""
+        levels, A, b, rss, _ = self.parts(g)
+        p, d = self.p, self.dof()
+        beta = np.append(-b, 1.0)  # z @ beta = y - x'b
+        Ainv = np.linalg.inv(A) if self.reml else None
+        grad = np.empty(len(g))
+        for k, (M, T, f) in enumerate(levels):
+            E = T * f[:, None]
+            phi = M * f
+            H = phi.copy()
+            node = np.arange(len(M))
+            for j in range(k + 1, len(levels)):
+                node = self.parents[j - 1][node]
+                Mj, Tj, fj = levels[j]
+                dj = g[j] * fj[node]
+                E -= (dj * phi)[:, None] * Tj[node]
+                H -= dj * phi ** 2
+                phi = phi * fj[node]
+            resid = E @ beta
+            val = -d * float(resid @ resid) / rss + float(H.sum())
+            if self.reml:
+                Ex = E[:, :p]
+                val -= float(np.einsum("ak,kl,al->", Ex, Ainv, Ex))
+            grad[k] = val
+        return grad
+
+
+def _optimise_nested(prof: _NestedProfile, start: np.ndarray) -> np.ndarray:
+    """Variance ratios minimising the deviance over g >= 0: L-BFGS-B with the analytic gradient
+    (a ratio may end exactly at 0, the boundary), then Newton steps in log g on the ratios off
+    the boundary, for an optimum exact to the precision of the gradient."""
+    scale = np.where(start > 0, start, 1.0)
+    fit = optimize.minimize(lambda x: prof.deviance(x * scale), np.ones(len(start)),
+                            jac=lambda x: prof.gradient(x * scale) * scale, method="L-BFGS-B",
+                            bounds=[(0.0, None)] * len(start),
+                            options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 500})
+    g = fit.x * scale
+    free = g * np.maximum(prof.n.max(), 1.0) > 1e-9
+    g[~free] = 0.0
+    if not free.any():
+        return g
+
+    def log_gradient(t):
+        gg = g.copy()
+        gg[free] = np.exp(t)
+        return prof.gradient(gg)[free] * gg[free]
+
+    t = np.log(g[free])
+    for _ in range(30):
+        grad = log_gradient(t)
+        h = 1e-5
+        hess = np.column_stack([(log_gradient(t + h * e) - log_gradient(t - h * e)) / (2 * h) for e in np.eye(len(t))])
+        hess = (hess + hess.T) / 2
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.linalg.eigvalsh(hess) > 0):
+            break
+        current = prof.deviance(_with(g, free, t))
+        while np.max(np.abs(step)) > 1e-14 and prof.deviance(_with(g, free, t - step)) > current + 1e-12 * abs(current):
+            step /= 2
+        t = t - step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return _with(g, free, t)
+
+
+def _with(g: np.ndarray, free: np.ndarray, t: np.ndarray) -> np.ndarray:
+    out = g.copy()
+    out[free] = np.exp(t)
+    return out
+
+
+def _nested_start(nested: NestedSums, reml: bool) -> np.ndarray:
+    """A start: the one-level model's ratio for every level (its fit is a few ms)."""
+    try:
+        g = _optimise(_Profile(nested.sums, reml))
+    except (np.linalg.LinAlgError, ValueError):
+        g = 0.0
+    if not g > 0:
+        g = 1.0 / max(float(np.mean(nested.sums.n)), 1.0)
+    return np.full(len(nested.labels), g)
+
+
+def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None = None) -> NestedResult:
+    """REML (or ML) fit of the nested random-intercept model and the posteriors of every unit and group.
+
+    Posteriors are those lme4 reports (condVar): given the data at the estimated fixed
+    effects and variances. A unit's score is its fixed part plus the posterior mean of the
+    sum of its own and its groups' effects, and its SD that of the sum.
+    """
+    sums = nested.sums
+    _validate(sums)
+    prof = _NestedProfile(nested, reml)
+    g = _optimise_nested(prof, _nested_start(nested, reml) if start is None else np.asarray(start, float))
+    levels, A, b, rss, _ = prof.parts(g)
+    s2 = rss / prof.dof()
+    cov = s2 * np.linalg.inv(A)
+    beta = np.append(-b, 1.0)
+    # Top down: given the sum U of its ancestors' effects, a node's effect is
+    # N(g (T.r - U M) / (1 + g M), s2 g / (1 + g M)) (M, T before its own effect).
+    posts = []
+    above_mean = above_var = 0.0
+    for k in range(len(levels) - 1, -1, -1):
+        M, T, f = levels[k]
+        if k < len(levels) - 1:
+            above_mean, above_var = path_mean[nested.parents[k]], path_var[nested.parents[k]]
+        shrink = g[k] * M * f
+        own_mean = g[k] * f * (T @ beta)
+        own_var = g[k] * f
+        effect = own_mean - shrink * above_mean
+        effect_var = own_var + shrink ** 2 * above_var
+        path_mean = above_mean + effect
+        path_var = own_var + (1 - shrink) ** 2 * above_var
+        posts.append((M, effect, effect_var, path_mean, path_var, shrink))
+    posts = posts[::-1]
+    M, effect, effect_var, path_mean, path_var, shrink = posts[0]
+    name = sums.groups.name or "group"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eps = np.where(sums.n > 0, sums.sum_y / sums.n, np.nan)
+    scores = pd.DataFrame({
+        name: sums.groups.to_numpy(), "n": sums.n, "eps": eps,
+        "esres": b[0] + path_mean, "esres_se": np.sqrt(s2 * path_var), "lambda": shrink,
+        "effect": effect, "effect_se": np.sqrt(s2 * effect_var),
+    })
+    groups = []
+    for k in range(1, len(levels)):
+        Mk, eff, eff_var, pm, pv, _ = posts[k]
+        groups.append(pd.DataFrame({
+            "group": nested.labels[k].to_numpy(), "n": np.bincount(_node_of_units(nested, k), weights=sums.n,
+                                                                    minlength=len(nested.labels[k])),
+            "effect": eff, "effect_se": np.sqrt(s2 * eff_var), "path": pm, "path_se": np.sqrt(s2 * pv),
+        }))
+    boundary = g == 0.0
+    summary = _summary(sums, b, np.sqrt(np.diag(cov)), g[0] * s2, s2, -0.5 * prof.deviance(g),
+                       bool(boundary.all()), reml, "nested")
+    summary["levels"] = [{"name": str(labels.name or f"level{k + 1}"), "sigma": float(np.sqrt(gk * s2)),
+                          "groups": int(len(labels)), "boundary": bool(gk == 0.0)}
+                         for k, (labels, gk) in enumerate(zip(nested.labels, g))]
+    for level in summary["levels"]:
+        if level["boundary"]:
+            log.warning("the variance of %r is estimated as zero (boundary fit)", level["name"])
+    return NestedResult(scores=scores, groups=groups, summary=summary)
+
+
+def _node_of_units(nested: NestedSums, level: int) -> np.ndarray:
+    """Each unit's node at random level ``level`` (0: the unit itself)."""
+    node = np.arange(len(nested.labels[0]))
+    for k in range(level):
+        node = nested.parents[k][node]
+    return node
