@@ -88,7 +88,7 @@ DO_FILE = textwrap.dedent('''\
       1111 "Legislators"
       1112 "Senior officials"
       1120 "Managing directors"
-      2100 "Science"
+      2100 "Science professionals"
       2111 "Physicists"
       2112 "Meteorologists" ;
     * a star comment runs to the semicolon
@@ -99,7 +99,7 @@ DO_FILE = textwrap.dedent('''\
     label define maj 0 "Armed forces" 1 "Managers" 2 "Professionals"
     label define sub 1 "Officers" 11 "Chief executives" ///
         21 "Science professionals"
-    label define min 11 "Officers" 111 "Legislators" 112 "Managing directors" 211 "Physical scientists"
+    label define min 11 "Officers" 111 "Legislators and senior officials" 112 "Managing directors" 211 "Physical scientists"
     ''')
 
 
@@ -125,8 +125,9 @@ def test_do_file_frame_recognises_trailing_zero_groups_and_leading_zeros():
     assert frame.at[110, "parent"] == 11 and frame.at[11, "parent"] == 100 and frame.at[100, "parent"] == 0
     assert frame.at[1120, "parent"] == 112 and frame.at[112, "parent"] == 1100
     assert frame.at[2111, "parent"] == 2110 and frame.at[2110, "parent"] == 2100 and frame.at[2100, "parent"] == 2000
-    assert frame.at[1110, "title"] == "Legislators"  # the group set's label wins over the trailing-zero one
-    assert sorted(report.single_unit_groups) == ["011/0110", "112/1120"]
+    assert frame.at[1110, "title"] == "Legislators and senior officials"  # the group set's label wins
+    assert report.single_unit_groups == ["112/1120"]
+    assert report.units_like_group_codes == ["0110"]  # "Armed; forces" is not minor 011's title "Officers"
     assert sorted(report.trailing_zero) == ["1000", "1100", "1110", "2100"]
 
 
@@ -219,7 +220,8 @@ def test_cli_import_writes_files_and_errors_in_one_line(tmp_path, capsys):
                  "--group-digits", "1", "--out", str(tmp_path)]) == 0
     assert load_classification("toy", tmp_path).frame["level"].value_counts().to_dict() == {2: 3, 1: 2}
     assert "2 groups at level 1" in capsys.readouterr().err  # inferred groups are a warning
-    assert main(["classification", "import", str(do), "--name", "toy", "--units", "nope", "--out", str(tmp_path)]) == 2
+    assert main(["classification", "import", str(do), "--name", "toy", "--units", "nope", "--out", str(tmp_path),
+                 "--force"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"camsis: error: {do}: no label set nope (it has: occ)"]
 
@@ -234,3 +236,47 @@ def test_isco88_extra_national_codes_are_reported_with_the_groups_inferred_for_t
     frame = frame.set_index("code")
     # 2000 stays major group 2; the inferred sub-major 20 keeps its own code
     assert frame.at[2000, "level"] == 1 and frame.at[20, "level"] == 2 and frame.at[20, "parent"] == 2000
+
+
+def test_delimit_without_a_space_and_codes_labelled_twice_are_named():
+    repeated = {}
+    sets = parse_stata('#delimit;\nlabel define occ\n 100 "a" 101 "b"\n 100 "c";\n#delimit cr\n'
+                       'label define min 10 "x" 10 "y"\n', repeated)
+    assert sets == {"occ": {"100": "c", "101": "b"}, "min": {"10": "y"}}  # the last label, as Stata keeps
+    assert repeated == {"occ": ["100"], "min": ["10"]}
+    repeated = {}
+    assert parse_spss("value labels occ 1 'a' 2 'b' 1 'c'.\n", repeated) == {"occ": {"1": "c", "2": "b"}}
+    assert repeated == {"occ": ["1"]}
+
+
+def test_import_warns_of_codes_labelled_twice(tmp_path, caplog):
+    do = tmp_path / "f.do"
+    do.write_text('label define occ 11 "A" 12 "B" 11 "C" 21 "D"\n')
+    assert main(["classification", "import", str(do), "--name", "toy", "--units", "occ", "--out", str(tmp_path)]) == 0
+    assert "label set occ: code(s) 11 labelled more than once in one command; the last label kept" in caplog.text
+    assert load_classification("toy", tmp_path).frame.at[11, "label"] == "C"
+
+
+def test_import_never_replaces_a_frame_without_force_and_makes_its_directory(tmp_path, capsys):
+    do = tmp_path / "f.do"
+    do.write_text('label define occ 11 "A" 12 "B" 21 "C"\n')
+    out = tmp_path / "new" / "frames"
+    argv = ["classification", "import", str(do), "--name", "toy", "--units", "occ", "--out", str(out)]
+    assert main(argv) == 0
+    shipped = (out / "toy.tsv").read_text()
+    do.write_text('label define occ 11 "A"\n')
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"camsis: error: --out {out}: a classification toy is already there ({out / 'toy.tsv'}); "
+        f"choose another --name, or give --force to replace it"]
+    assert (out / "toy.tsv").read_text() == shipped
+    assert main([*argv, "--force"]) == 0
+    assert len(load_classification("toy", out).frame) == 1
+
+
+def test_a_recode_file_is_refused_as_one(tmp_path, capsys):
+    sps = tmp_path / "scores.sps"
+    sps.write_text("* CAMSIS recode.\nrecode hiscs\n (1101 = 49.0)\n (1102 = 49.0)\n into mcamsis.\nexecute.\n")
+    assert main(["classification", "import", str(sps), "--name", "toy", "--units", "hiscs", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "it is a recode file (RECODE commands that assign scores to codes), not a label file" in err[0]

@@ -56,13 +56,14 @@ def soc2010_links(details: Path, out: Path) -> None:
     rows.to_csv(out, sep="\t", index=False, lineterminator="\n")
 
 
-def argv(name: str, out: Path) -> list[str]:
-    """The import command of `name` with paths into sources/ and output into `out`."""
+def argv(name: str, out: Path, force: bool = False) -> list[str]:
+    """The import command of `name` with paths into sources/ and output into `out`
+    (replacing a frame already there only with `force`)."""
     args = list(IMPORTS[name])
     args[0] = str(SOURCES / args[0])
     links = args.index("--links") + 1
     args[links] = str(SOURCES / args[links])
-    return ["classification", "import", *args, "--name", name, "--out", str(out)]
+    return ["classification", "import", *args, "--name", name, "--out", str(out), *(["--force"] if force else [])]
 
 
 def main() -> int:
@@ -70,7 +71,7 @@ def main() -> int:
 
     soc2010_links(SOURCES / "gb2010soc2010_details.dta", SOURCES / "gb2010soc2010_es0.tsv")
     for name in IMPORTS:
-        status = camsis(argv(name, HERE))
+        status = camsis(argv(name, HERE, force=True))
         if status:
             return status
     return 0

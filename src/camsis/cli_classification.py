@@ -43,14 +43,17 @@ def add_classification(sub) -> None:
     imp.add_argument("--variable", help="code variable name in score files (default NAME)")
     imp.add_argument("--label", help="its variable label (default: the file's, else NAME)")
     imp.add_argument("--out", default="data/classifications", metavar="DIR",
-                     help="directory to write into (default data/classifications)")
+                     help="directory to write into, made if absent (default data/classifications)")
+    imp.add_argument("--force", action="store_true",
+                     help="replace a classification of the same name already in --out")
     imp.set_defaults(run=run_import)
 
 
 def run_import(args: argparse.Namespace) -> None:
     """``camsis classification import``: a published code frame turned into the .tsv and .yaml a build reads."""
-    from camsis.codeframe import import_classification, write_classification_files
+    from camsis.codeframe import check_destination, import_classification, write_classification_files
 
+    check_destination(args.out, args.name, args.force)  # before the work, so a refusal costs nothing
     frame, metadata, report = import_classification(
         args.file, args.name, args.units, groups=args.groups, group_digits=args.group_digits,
         exclude=args.exclude, links=args.links, link_code=args.link_code, link_measures=args.link_measures,
@@ -59,8 +62,8 @@ def run_import(args: argparse.Namespace) -> None:
         log.info("%s: %s", args.name, line)
     for line in report.warnings():
         log.warning("%s: %s", args.name, line)
-    tsv, yaml_path = write_classification_files(frame, metadata, args.out, args.name)
-    print(f"{args.name}: {report.lines()[0]}; wrote {tsv} and {yaml_path}")
+    tsv, yaml_path = write_classification_files(frame, metadata, args.out, args.name, force=args.force)
+    print(f"{args.name}: {report.summary()}; wrote {tsv} and {yaml_path}")
 
 
 def add_translate(sub) -> None:

@@ -7,8 +7,12 @@ forces unit 0110 is stored as 110 and its minor group 011 as 11, and only paddin
 to its level's width ("0110", "011", "01", "0") puts them under major group 0.
 
 Frames often repeat group labels in the unit label set in a trailing-zero form (ISCO-08
-writes sub-major group 21 as 2100). Such codes are recognised as the group they stand
-for, except where the group has no other unit: then the code is that group's single unit
+writes sub-major group 21 as 2100). A code of the unit set is read as such a repeat only
+when the files show it: its code is a group's code followed by zeros *and* its title is
+that group's title (allowing the abbreviations label files use: "ICT", "arw", "wrkrs").
+Otherwise it is a unit: in a 3-digit frame with 2-digit minor groups (UK SOC 1990) unit
+100 "General administrators; national government" is a unit of minor group 10, not a
+copy of it. A repeat whose group has no other unit is that group's single unit
 (ISCO-08 1120, minor group 112).
 
 Frame codes. When the unit set writes groups in the trailing-zero form, the frame does
@@ -43,6 +47,7 @@ class FrameReport:
     counts: dict[int, int] = field(default_factory=dict)
     level_names: dict[int, str] = field(default_factory=dict)
     trailing_zero: list[str] = field(default_factory=list)
+    units_like_group_codes: list[str] = field(default_factory=list)
     single_unit_groups: list[str] = field(default_factory=list)
     short_coded_groups: list[str] = field(default_factory=list)
     repeated_group_labels: list[str] = field(default_factory=list)
@@ -51,12 +56,17 @@ class FrameReport:
     groups_without_units: dict[int, list[str]] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
     unmatched_links: list[int] = field(default_factory=list)
+    repeated_codes: dict[str, list[str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """What was recognised, one line each (the log's INFO lines)."""
         out = ["levels: " + ", ".join(f"{self.level_names.get(k, k)} {n}" for k, n in sorted(self.counts.items()))]
         if self.trailing_zero:
-            out.append(f"{len(self.trailing_zero)} trailing-zero group codes recognised in the unit labels")
+            out.append(f"{len(self.trailing_zero)} codes of the unit labels read as groups in the trailing-zero form "
+                       f"(code and title as a group's): {_show(self.trailing_zero)}")
+        if self.units_like_group_codes:
+            out.append(f"{len(self.units_like_group_codes)} units whose code is a group's code followed by zeros kept "
+                       f"as units (titles not the group's): {_show(self.units_like_group_codes)}")
         if self.single_unit_groups:
             out.append(f"{len(self.single_unit_groups)} groups have a single unit written in the trailing-zero form: "
                        + _show(self.single_unit_groups))
@@ -64,7 +74,8 @@ class FrameReport:
             out.append("groups kept under their own code because their trailing-zero code is taken: "
                        + _show(self.short_coded_groups))
         if self.repeated_group_labels:
-            out.append(f"{len(self.repeated_group_labels)} group labels repeated in the unit labels read as groups")
+            out.append(f"{len(self.repeated_group_labels)} group labels repeated in the unit labels read as groups: "
+                       + _show(self.repeated_group_labels))
         if self.excluded:
             out.append(f"{len(self.excluded)} codes excluded as asked: {_show(self.excluded)}")
         return out
@@ -73,9 +84,16 @@ class FrameReport:
         name = self.level_names.get(level, f"level {level}")
         return f"level {level}" if name == f"level {level}" else f"level {level} ({name})"
 
+    def summary(self) -> str:
+        """One line for the terminal: the levels, and every code of the unit set not made a unit."""
+        read_as_groups = len(self.trailing_zero) + len(self.repeated_group_labels)
+        return self.lines()[0] + (f"; {read_as_groups} codes of the unit labels read as group labels, not units "
+                                  f"(listed with -v)" if read_as_groups else "")
+
     def warnings(self) -> list[str]:
         """What was inferred or left out, one line each: a user must check these."""
-        out = []
+        out = [f"label set {name}: code(s) {_show(codes)} labelled more than once in one command; the last label kept"
+               for name, codes in self.repeated_codes.items()]
         for level, codes in sorted(self.units_without_group.items()):
             out.append(f"{len(codes)} units without a group at {self._level(level)}: {_show(codes)}")
         for level, codes in sorted(self.inferred_groups.items()):
@@ -179,7 +197,8 @@ def build_frame(
     report.level_names = names_by_level
 
     # Group sets, coarsest first: a code is its level's code, or the trailing-zero form of
-    # a coarser group already read.
+    # a coarser group already read: it is, unless its title is not that group's and units
+    # begin with it (UK SOC 1990's minor group 10 of units 100-103 is not major group 1).
     known: dict[int, dict[str, str]] = {level_of_width[w]: {} for w in widths}
     repeats: dict[tuple[int, str], str] = {}  # labels of groups written elsewhere (fallback titles)
     order = sorted(range(len(groups)), key=lambda k: widths[k])
@@ -187,7 +206,11 @@ def build_frame(
         level = level_of_width[widths[k]]
         for code, label in groups[k].items():
             padded = _pad(code, widths[k])
-            owner = _trailing_zero_owner(padded, known, widths, level_of_width, coarser_than=level)
+            owners = _trailing_zero_owners(padded, known, widths, level_of_width, coarser_than=level)
+            owner = _group_titled(padded, label, known, widths, level_of_width, coarser_than=level)
+            if owner is None and owners and not any(u.zfill(width).startswith(padded) and
+                                                    set(u.zfill(width)[len(padded):]) != {"0"} for u in units):
+                owner = owners[0]
             if owner is not None:
                 repeats.setdefault(owner, label)
                 continue
@@ -205,10 +228,12 @@ def build_frame(
             report.repeated_group_labels.append(code)
             continue
         padded = _pad(code, width)
-        owner = _trailing_zero_owner(padded, known, widths, level_of_width, coarser_than=n_levels)
+        owner = _group_titled(padded, label, known, widths, level_of_width, coarser_than=n_levels)
         if owner is not None:
             candidate_forms[padded] = (owner[0], owner[1], label)
             continue
+        if _trailing_zero_owners(padded, known, widths, level_of_width, coarser_than=n_levels):
+            report.units_like_group_codes.append(padded)
         if padded in unit_rows:
             raise CamsisError(f"{unit_name}: codes '{code}' and another code both read as {padded}")
         unit_rows[padded] = label
@@ -287,8 +312,9 @@ def _width_of(level: int, level_of_width: dict[int, int]) -> int:
     return next(w for w, lv in level_of_width.items() if lv == level)
 
 
-def _trailing_zero_owner(padded: str, known, widths, level_of_width, coarser_than: int) -> tuple[int, str] | None:
-    """(level, group) whose trailing-zero form `padded` is, among groups coarser than a level."""
+def _trailing_zero_owners(padded: str, known, widths, level_of_width, coarser_than: int) -> list[tuple[int, str]]:
+    """(level, group) of every group coarser than a level whose trailing-zero form `padded`
+    is, finest first (2100 could be minor 210 and sub-major 21)."""
     owners = []
     for w in widths:
         level = level_of_width[w]
@@ -296,10 +322,76 @@ def _trailing_zero_owner(padded: str, known, widths, level_of_width, coarser_tha
             continue
         if set(padded[w:]) == {"0"} and padded[:w] in known[level]:
             owners.append((level, padded[:w]))
-    if len(owners) > 1:
-        # 2100 could be minor 210 and sub-major 21: the finer one is the real group
-        return max(owners)
-    return owners[0] if owners else None
+    return sorted(owners, reverse=True)
+
+
+def _group_titled(padded: str, label: str, known, widths, level_of_width, coarser_than: int) -> tuple[int, str] | None:
+    """The finest group whose trailing-zero form `padded` is and whose title `label` gives."""
+    for level, group in _trailing_zero_owners(padded, known, widths, level_of_width, coarser_than):
+        if same_title(_title(label, padded), _title(known[level][group], group)):
+            return level, group
+    return None
+
+
+# Words a title match ignores, and how close two titles must be: every ISCO-08 and ISCO-88
+# trailing-zero repeat scores 0.8 or more against its group's title (the abbreviated ones
+# lowest), while the UK SOC 1990 units coded like their minor group (100 in 10) score 0.45
+# or less.
+_FILLER = frozenset({"a", "an", "and", "c", "e", "etc", "for", "in", "n", "nec", "of", "or", "the", "to", "with"})
+SAME_TITLE = 0.8
+
+
+def same_title(first: str, second: str) -> bool:
+    """Whether two labels name the same group, allowing label files' abbreviations.
+
+    Words match when equal, when one begins the other ("assoc", "manufactur"), when they
+    share their first five letters, or when the shorter is the longer with letters left
+    out ("wrkrs"); a short word also matches the initials of a run of the other's words
+    ("ICT", "arw" for "and related workers"). The titles are the same when at least
+    SAME_TITLE of each one's words (fillers aside) are matched.
+    """
+    a = re.findall(r"[a-z0-9]+", first.lower().replace("&", " and "))
+    b = re.findall(r"[a-z0-9]+", second.lower().replace("&", " and "))
+    hit_a, hit_b = [False] * len(a), [False] * len(b)
+    for i, word in enumerate(a):
+        for j, other in enumerate(b):
+            if word not in _FILLER and other not in _FILLER and _same_word(word, other):
+                hit_a[i] = hit_b[j] = True
+    _initials(a, b, hit_a, hit_b)
+    _initials(b, a, hit_b, hit_a)
+
+    def share(words: list[str], hits: list[bool]) -> float:
+        counted = [hit for word, hit in zip(words, hits) if word not in _FILLER]
+        return sum(counted) / len(counted) if counted else 1.0
+
+    return min(share(a, hit_a), share(b, hit_b)) >= SAME_TITLE
+
+
+def _same_word(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    if short == long or (len(short) >= 3 and long.startswith(short)):
+        return True
+    if len(short) >= 5 and long[:5] == short[:5]:
+        return True
+    if len(short) >= 3 and short[0] == long[0]:
+        rest = iter(long)
+        return all(letter in rest for letter in short)
+    return False
+
+
+def _initials(a: list[str], b: list[str], hit_a: list[bool], hit_b: list[bool]) -> None:
+    """Mark words of `a` that are the initials of a run of words of `b` (fillers in or out)."""
+    runs = (list(range(len(b))), [j for j, word in enumerate(b) if word not in _FILLER])
+    for i, word in enumerate(a):
+        if not 2 <= len(word) <= 5:
+            continue
+        for positions in runs:
+            for start in range(len(positions) - len(word) + 1):
+                run = positions[start:start + len(word)]
+                if "".join(b[j][0] for j in run) == word:
+                    hit_a[i] = True
+                    for j in run:
+                        hit_b[j] = True
 
 
 def _level_names(n_levels: int) -> dict[int, str]:
@@ -429,13 +521,16 @@ def import_classification(
     from camsis.labelfiles import read_label_sets, variable_labels
 
     path = Path(path)
-    sets = read_label_sets(path)
+    repeated: dict[str, list[str]] = {}
+    sets = read_label_sets(path, repeated)
     wanted = [units, *(groups or [])]
     missing = [s for s in wanted if s not in sets]
     if missing:
-        raise CamsisError(f"{path}: no label set {', '.join(missing)} (it has: {', '.join(sets) or 'none'})")
+        raise CamsisError(f"{path}: no label set {', '.join(missing)} (it has: {', '.join(sets) or 'none'})"
+                          + _recode_hint(path, sets))
     frame, report = build_frame(sets[units], [sets[g] for g in groups or []], group_digits, exclude,
                                 names=(units, list(groups or [])))
+    report.repeated_codes = {name: repeated[name] for name in wanted if repeated.get(name)}
     measures_labels: dict[str, str] = {}
     value_labels: dict[str, dict[int, str]] = {}
     unmatched: list[int] = []
@@ -467,9 +562,38 @@ def import_classification(
     return frame, metadata, report
 
 
-def write_classification_files(frame: pd.DataFrame, metadata: dict, directory: str | Path, name: str) -> tuple[Path, Path]:
-    """Write `{name}.tsv` and `.yaml`, then read them back with load_classification so a
-    frame it would refuse is never left in place."""
+def _recode_hint(path: Path, sets: dict) -> str:
+    """Why a syntax file without the label sets asked for may not be a label file at all."""
+    if sets or path.suffix.lower() not in (".sps", ".do", ".ado"):
+        return ""
+    from camsis.labelfiles import decode
+
+    text = decode(path.read_bytes())
+    if re.search(r"^\s*recode\b", text, re.I | re.M):
+        return ("; it is a recode file (RECODE commands that assign scores to codes), not a label file: "
+                "import the code frame from the file that labels the codes")
+    return ""
+
+
+def check_destination(directory: str | Path, name: str, force: bool = False) -> Path:
+    """The --out directory where `name` may be written: an existing frame of that name is
+    replaced only with force, so a shipped frame is never lost by accident."""
+    directory = Path(directory)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        raise CamsisError(f"--name {name!r}: use letters, digits and _ (it names the files and the scale sheet's column)")
+    if directory.exists() and not directory.is_dir():
+        raise CamsisError(f"--out {directory}: is a file, not a directory")
+    existing = [directory / f"{name}{suffix}" for suffix in (".tsv", ".yaml") if (directory / f"{name}{suffix}").exists()]
+    if existing and not force:
+        raise CamsisError(f"--out {directory}: a classification {name} is already there ({existing[0]}); "
+                          f"choose another --name, or give --force to replace it")
+    return directory
+
+
+def write_classification_files(frame: pd.DataFrame, metadata: dict, directory: str | Path, name: str,
+                               force: bool = False) -> tuple[Path, Path]:
+    """Write `{name}.tsv` and `.yaml` (into `directory`, made if absent), then read them back
+    with load_classification so a frame it would refuse is never left in place."""
     import shutil
     import tempfile
 
@@ -477,11 +601,11 @@ def write_classification_files(frame: pd.DataFrame, metadata: dict, directory: s
 
     from camsis.classification import load_classification
 
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CamsisError(f"--out {directory}: no such directory")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        raise CamsisError(f"--name {name!r}: use letters, digits and _ (it names the files and the scale sheet's column)")
+    directory = check_destination(directory, name, force)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CamsisError(f"--out {directory}: cannot make the directory ({error.strerror})") from None
     with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as staging:
         staging = Path(staging)
         frame.to_csv(staging / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")

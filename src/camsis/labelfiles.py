@@ -24,11 +24,13 @@ SYNTAX_SUFFIXES = {".do": "stata", ".ado": "stata", ".sps": "spss"}
 DATA_SUFFIXES = (".dta", ".sav", ".zsav")
 
 
-def read_label_sets(path: str | Path) -> dict[str, dict[str, str]]:
+def read_label_sets(path: str | Path, repeated: dict[str, list[str]] | None = None) -> dict[str, dict[str, str]]:
     """Label sets of a do-file, SPSS syntax file or labelled .dta/.sav.
 
     For data files each set is reachable both by its own name and by the name of every
     variable it is attached to, so `--units isco08` works as well as `--units isco08_label`.
+    `repeated`, if given, receives {set name: codes labelled twice in one command} (the
+    last label is kept, as Stata and SPSS do): the caller warns about them.
     """
     path = Path(path)
     if not path.is_file():
@@ -42,7 +44,7 @@ def read_label_sets(path: str | Path) -> dict[str, dict[str, str]]:
     text = decode(path.read_bytes())
     parse = parse_stata if SYNTAX_SUFFIXES[suffix] == "stata" else parse_spss
     try:
-        return parse(text)
+        return parse(text, repeated)
     except CamsisError as error:
         raise CamsisError(f"{path}: {error}") from None
 
@@ -100,9 +102,9 @@ def stata_commands(text: str) -> list[str]:
         if at_start and text.startswith("#d", i):
             end = text.find("\n", i)
             end = n if end < 0 else end
-            words = text[i:end].split()
-            if words and re.fullmatch(r"#d(?:e|el|eli|elim|elimi|elimit)?", words[0]):
-                semicolon = len(words) > 1 and words[1].startswith(";")
+            delimit = re.match(r"#d(?:e|el|eli|elim|elimi|elimit)?(?=[\s;]|$)\s*(\S*)", text[i:end])
+            if delimit:  # `#delimit;` without a space is Stata too
+                semicolon = delimit.group(1).startswith(";")
                 i = end + 1
                 buffer.clear()
                 continue
@@ -161,8 +163,11 @@ def _skip_nested(text: str, i: int, opening: str, closing: str, what: str) -> in
     raise CamsisError(f"line {text.count(chr(10), 0, i) + 1}: {what} never closed")
 
 
-def parse_stata(text: str) -> dict[str, dict[str, str]]:
-    """Label sets defined by `label define` (with `, add`, `, modify`, `, replace`) and `label drop`."""
+def parse_stata(text: str, repeated: dict[str, list[str]] | None = None) -> dict[str, dict[str, str]]:
+    """Label sets defined by `label define` (with `, add`, `, modify`, `, replace`) and `label drop`.
+
+    A code labelled twice in one command keeps its last label and is listed in `repeated`.
+    """
     sets: dict[str, dict[str, str]] = {}
     for command in stata_commands(text):
         match = _LABEL_DEFINE.match(command)
@@ -180,6 +185,7 @@ def parse_stata(text: str) -> dict[str, dict[str, str]]:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise CamsisError(f"label define: '{name}' is not a label name")
         pairs = _stata_pairs(pairs_text, name)
+        _note_repeats(name, [code for code, _ in pairs], repeated)
         add = any(o.startswith("add") for o in options)
         modify = any(o.startswith("modify") for o in options)
         replace = any(o.startswith("replace") for o in options)
@@ -193,6 +199,14 @@ def parse_stata(text: str) -> dict[str, dict[str, str]]:
             current[code] = label
         sets[name] = current
     return sets
+
+
+def _note_repeats(name: str, codes: list[str], repeated: dict[str, list[str]] | None) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen and repeated is not None and code not in repeated.setdefault(name, []):
+            repeated[name].append(code)
+        seen.add(code)
 
 
 def _split_options(rest: str) -> tuple[str, list[str]]:
@@ -290,13 +304,14 @@ def spss_commands(text: str) -> list[str]:
     return commands
 
 
-def parse_spss(text: str) -> dict[str, dict[str, str]]:
+def parse_spss(text: str, repeated: dict[str, list[str]] | None = None) -> dict[str, dict[str, str]]:
     """Label sets of `value labels` / `add value labels` commands.
 
     A command inside `DEFINE name ... !ENDDEFINE` whose variable list is a macro argument
     (`!occ`) defines the set `name` (the macro: that is how such files name their code
     frames); otherwise each variable named gets the labels. `value labels` replaces a
-    variable's labels, `add value labels` adds to or changes them.
+    variable's labels, `add value labels` adds to or changes them. A code labelled twice
+    in one command keeps its last label and is listed in `repeated`.
     """
     sets: dict[str, dict[str, str]] = {}
     macro = None
@@ -312,9 +327,10 @@ def parse_spss(text: str) -> dict[str, dict[str, str]]:
         if not match:
             continue
         add = match.group(1) is not None
-        for variables, pairs in _spss_specs(match.group(2)):
+        for variables, pairs, codes in _spss_specs(match.group(2)):
             names = [macro if (v.startswith("!") and macro) else v for v in variables if v.lower() != "to"]
             for name in dict.fromkeys(names):
+                _note_repeats(name, codes, repeated)
                 current = sets.get(name, {}) if add else {}
                 current = dict(current)
                 current.update(pairs)
@@ -325,11 +341,12 @@ def parse_spss(text: str) -> dict[str, dict[str, str]]:
 _SPSS_TOKEN = re.compile(r"""\s*(?:'((?:[^']|'')*)'|"((?:[^"]|"")*)"|(/)|(\+)|([^\s/'"+]+))""", re.S)
 
 
-def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str]]]:
-    """[(variables, {code: label})] of a value labels body `v1 v2 1 'a' 2 'b' /v3 ...`."""
-    specs: list[tuple[list[str], dict[str, str]]] = []
+def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str], list[str]]]:
+    """[(variables, {code: label}, codes in order written)] of a value labels body `v1 v2 1 'a' 2 'b' /v3 ...`."""
+    specs: list[tuple[list[str], dict[str, str], list[str]]] = []
     variables: list[str] = []
     pairs: dict[str, str] = {}
+    codes: list[str] = []
     pending: str | None = None
     last_label: str | None = None
     concatenate = False
@@ -339,8 +356,8 @@ def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str]]]:
             continue
         if slash:
             if variables:
-                specs.append((variables, pairs))
-            variables, pairs, pending, last_label = [], {}, None, None
+                specs.append((variables, pairs, codes))
+            variables, pairs, codes, pending, last_label = [], {}, [], None, None
             continue
         if plus:
             concatenate = True
@@ -353,6 +370,7 @@ def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str]]]:
                 raise CamsisError(f"value labels: label '{label}' has no value before it")
             else:
                 pairs[pending] = label
+                codes.append(pending)
                 last_label, pending = pending, None
             concatenate = False
             continue
@@ -365,7 +383,7 @@ def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str]]]:
     if pending is not None:
         raise CamsisError(f"value labels: value {pending} has no label")
     if variables:
-        specs.append((variables, pairs))
+        specs.append((variables, pairs, codes))
     return specs
 
 
