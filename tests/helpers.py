@@ -11,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from camsis.classification import load_classification
+from camsis.errors import CamsisError
+from camsis.tables import tabulate_frame
 
 REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
 
 # The toy classification: two top groups (1, 2), four sub-groups, eight units; rows (code, level, parent, title, isei).
 TOY = [
@@ -140,10 +144,29 @@ def direct_ca(counts: np.ndarray):
     return F, G, s**2
 
 
-def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray):
+def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray, atol: float = 1e-10):
+    """Each column (a 1-d array: the one column) equal to the reference's up to its sign."""
+    ours, reference = np.asarray(ours), np.asarray(reference)
+    ours, reference = ours.reshape(len(ours), -1), reference.reshape(len(reference), -1)
     for k in range(ours.shape[1]):
         sign = np.sign(ours[:, k] @ reference[:, k])
-        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=1e-10)
+        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=atol)
+
+
+def table_of(counts: np.ndarray, units: np.ndarray):
+    """The PairTable of couples whose occ1 x occ2 counts are ``counts`` (rows, columns = units)."""
+    i, j = np.nonzero(counts)
+    couples = pd.DataFrame({"h": np.repeat(units[i], counts[i, j]), "w": np.repeat(units[j], counts[i, j])})
+    return tabulate_frame(couples, "h", "w", None, units)
+
+
+def one_line_error(call, *args, match: str | None = None, **kwargs) -> str:
+    """``call(*args, **kwargs)`` raises a CamsisError (matching ``match``) of one line; its message."""
+    with pytest.raises(CamsisError, match=match) as error:
+        call(*args, **kwargs)
+    message = str(error.value)
+    assert "\n" not in message
+    return message
 
 
 def quasi_independence_fit(values: np.ndarray, missing: np.ndarray) -> np.ndarray:

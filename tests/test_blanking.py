@@ -1,7 +1,5 @@
 """Blanking against cells listed by hand; the published pseudo-diagonal files read as-is."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,9 +17,9 @@ from camsis.blanking import (
 )
 from camsis.classification import load_classification
 from camsis.errors import CamsisError
+from helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
-PSDS = ROOT / "tests" / "data" / "psds"
+PSDS = REPO / "tests" / "data" / "psds"
 
 
 def cells(mask: np.ndarray, rows, cols) -> set[tuple[int, int]]:
@@ -31,7 +29,7 @@ def cells(mask: np.ndarray, rows, cols) -> set[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def soc():
-    return load_classification("soc2020", ROOT / "data" / "classifications")
+    return load_classification("soc2020", REPO / "data" / "classifications")
 
 
 # --- diagonal rule ---
@@ -225,7 +223,7 @@ def test_missing_psd_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def gb():
-    return read_psd_file(ROOT / "data" / "psds" / "gb_soc2020.tsv")
+    return read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv")
 
 
 def test_gb_soc2020_uses_only_unit_codes(gb, soc):

@@ -1,7 +1,5 @@
 """The by-status bootstrap: its draw against the multinomial's closed forms, its SEs against simulated truth."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,8 +17,9 @@ from camsis.uncertainty import (
     resample_by_status,
     resample_table,
 )
+from helpers import REPO
 
-STATUSES = Path(__file__).resolve().parents[1] / "data" / "statuses"
+STATUSES = REPO / "data" / "statuses"
 
 
 def tables(cells):

@@ -10,12 +10,7 @@ from camsis.candidates import blank_in_rounds, expected_counts, psd_candidates, 
 from camsis.merging import apply_merge
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-
-
-def table_of(counts, units):
-    i, j = np.nonzero(counts)
-    couples = pd.DataFrame({"h": np.repeat(units[i], counts[i, j]), "w": np.repeat(units[j], counts[i, j])})
-    return tabulate_frame(couples, "h", "w", None, units)
+from helpers import table_of
 
 
 def association_counts(toy, n=20000, beta=1.2):

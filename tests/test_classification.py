@@ -1,16 +1,15 @@
 """The code frame: SOC2020 against values read by hand from the published file, and the
 checks that stop a malformed frame."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from camsis.classification import load_classification
 from camsis.errors import CamsisError
+from helpers import REPO
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "classifications"
+DATA = REPO / "data" / "classifications"
 
 
 @pytest.fixture(scope="module")

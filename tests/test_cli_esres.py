@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,15 +12,15 @@ import pyreadstat
 import pytest
 
 from camsis.cli import main
+from helpers import TEST_DATA
 
-DATA = Path(__file__).parent / "data"
 TALK1 = ["lrt", "girl", "schl_boys", "schl_girls"]
 
 
 @pytest.fixture(scope="module")
 def gcse_dta(tmp_path_factory):
     """gcse.dta with schgend turned into the two dummies, and labels on schgend."""
-    df, _ = pyreadstat.read_dta(str(DATA / "gcse.dta"))
+    df, _ = pyreadstat.read_dta(str(TEST_DATA / "gcse.dta"))
     df["schl_boys"] = (df["schgend"] == 2).astype(float)
     df["schl_girls"] = (df["schgend"] == 3).astype(float)
     df["score"] = df["gcse"] - df["gcse"].min() + 1.0

@@ -7,7 +7,7 @@ from scipy import stats
 
 from camsis.compare import compare_scores, comparison_html, read_score_file
 from camsis.errors import CamsisError
-from helpers import REPO
+from helpers import REPO, one_line_error
 
 PUBLISHED = REPO / "tests" / "data" / "gb_soc2020_v1.dta"
 
@@ -95,14 +95,6 @@ def test_reads_csv_score_files(tmp_path):
     score_frame([1, 2], [10.0, 20.0], [30.0, None], code="soc2020").assign(extra="x").to_csv(path, index=False)
     frame = read_score_file(path, "soc2020")
     assert frame.columns.tolist() == ["soc2020", "mcamsis", "fcamsis"] and np.isnan(frame.loc[1, "fcamsis"])
-
-
-def one_line_error(call, *args):
-    with pytest.raises(CamsisError) as error:
-        call(*args)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize(

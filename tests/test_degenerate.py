@@ -14,7 +14,7 @@ from camsis.blanking import blank_cells
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-from helpers import write_classification
+from helpers import table_of, write_classification
 
 BAND = np.abs(np.subtract.outer(np.arange(8), np.arange(8)))
 # Poisson(3) noise, fixed so the test does not depend on a generator's stream.
@@ -22,13 +22,6 @@ NOISE = np.array([
     [2, 0, 7, 1, 4, 1, 3, 6], [3, 5, 4, 2, 3, 2, 2, 2], [3, 2, 6, 7, 4, 2, 7, 3], [3, 2, 1, 3, 2, 4, 2, 4],
     [5, 3, 2, 3, 1, 4, 2, 4], [4, 4, 6, 3, 4, 1, 2, 4], [3, 2, 3, 2, 5, 1, 3, 4], [2, 4, 7, 5, 2, 5, 3, 1],
 ])
-
-
-def table_of(counts, units):
-    """The PairTable of couples whose occ1 x occ2 counts are ``counts`` (rows, columns = units)."""
-    i, j = np.nonzero(counts)
-    couples = pd.DataFrame({"h": np.repeat(units[i], counts[i, j]), "w": np.repeat(units[j], counts[i, j])})
-    return tabulate_frame(couples, "h", "w", None, units)
 
 
 def no_blanking(units):

@@ -3,7 +3,6 @@ dense GLS computations."""
 
 import logging
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,14 +13,14 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 
 from camsis import CamsisError, esres
 from camsis.esres import GroupSums, fit_from_sums, ols_from_sums
+from helpers import TEST_DATA, one_line_error
 
-DATA = Path(__file__).parent / "data"
 TALK1 = ["lrt", "girl", "schl_boys", "schl_girls"]
 
 
 @pytest.fixture(scope="module")
 def gcse():
-    df, _ = pyreadstat.read_dta(str(DATA / "gcse.dta"))
+    df, _ = pyreadstat.read_dta(str(TEST_DATA / "gcse.dta"))
     df["schl_boys"] = (df["schgend"] == 2).astype(float)
     df["schl_girls"] = (df["schgend"] == 3).astype(float)
     return df
@@ -229,29 +228,24 @@ def test_statsmodels_engine_same_shape():
 
 # --- bad input ----------------------------------------------------------------------
 
-def one_line_error(match, *args, **kwargs):
-    with pytest.raises(CamsisError, match=match) as err:
-        esres(*args, **kwargs)
-    assert "\n" not in str(err.value)
-
-
 def test_bad_inputs():
     rows = simulate(9, np.full(5, 10), n_controls=1)
     rows["w"] = 1.0
     rows["label"] = "a"
-    one_line_error(r"'nope'.*it has: g, y", rows[["g", "y"]], "nope", "g")
-    one_line_error(r"outcome 'label' is not numeric", rows, "label", "g")
-    one_line_error(r"control 'label' is not numeric", rows, "y", "g", ["label"])
-    one_line_error(r"'g' has a single category", rows.assign(g=1), "y", "g")
-    one_line_error(r"every category of 'g' has fewer than two rows", rows.drop_duplicates("g"), "y", "g")
-    one_line_error(r"weight 'w' has 1 negative", rows.assign(w=np.r_[-1.0, np.ones(len(rows) - 1)]),
-                   "y", "g", weights="w")
-    one_line_error(r"weight 'w' has 1 missing", rows.assign(w=np.r_[np.nan, np.ones(len(rows) - 1)]),
-                   "y", "g", weights="w")
-    one_line_error(r"control 'x1' is constant or collinear with the intercept, x0",
-                   rows.assign(x1=2 * rows["x0"] + 1), "y", "g", ["x0", "x1"])
-    one_line_error(r"control 'x1' is constant", rows.assign(x1=3.0), "y", "g", ["x0", "x1"])
-    one_line_error(r"unknown engine 'lme4'", rows, "y", "g", engine="lme4")
-    one_line_error(r"integer frequency weights; 'w'", rows.assign(w=0.5), "y", "g", weights="w",
-                   engine="statsmodels")
-    one_line_error(r"no rows left", rows.assign(y=np.nan), "y", "g")
+    one_line_error(esres, rows[["g", "y"]], "nope", "g", match=r"'nope'.*it has: g, y")
+    one_line_error(esres, rows, "label", "g", match=r"outcome 'label' is not numeric")
+    one_line_error(esres, rows, "y", "g", ["label"], match=r"control 'label' is not numeric")
+    one_line_error(esres, rows.assign(g=1), "y", "g", match=r"'g' has a single category")
+    one_line_error(esres, rows.drop_duplicates("g"), "y", "g",
+                   match=r"every category of 'g' has fewer than two rows")
+    one_line_error(esres, rows.assign(w=np.r_[-1.0, np.ones(len(rows) - 1)]),
+                   "y", "g", weights="w", match=r"weight 'w' has 1 negative")
+    one_line_error(esres, rows.assign(w=np.r_[np.nan, np.ones(len(rows) - 1)]),
+                   "y", "g", weights="w", match=r"weight 'w' has 1 missing")
+    one_line_error(esres, rows.assign(x1=2 * rows["x0"] + 1), "y", "g", ["x0", "x1"],
+                   match=r"control 'x1' is constant or collinear with the intercept, x0")
+    one_line_error(esres, rows.assign(x1=3.0), "y", "g", ["x0", "x1"], match=r"control 'x1' is constant")
+    one_line_error(esres, rows, "y", "g", engine="lme4", match=r"unknown engine 'lme4'")
+    one_line_error(esres, rows.assign(w=0.5), "y", "g", weights="w",
+                   engine="statsmodels", match=r"integer frequency weights; 'w'")
+    one_line_error(esres, rows.assign(y=np.nan), "y", "g", match=r"no rows left")

@@ -11,6 +11,7 @@ import statsmodels.api as sm
 
 from camsis.errors import CamsisError
 from camsis.rc import RCConvergenceWarning, fit_rc, poisson_deviance
+from helpers import assert_same_up_to_sign
 
 
 def frame(values, rows=None, cols=None):
@@ -36,11 +37,6 @@ def rc_table(n_rows, n_cols, phi, seed, total=1e6):
     x, y = rng.normal(size=(n_rows, len(phi))), rng.normal(size=(n_cols, len(phi)))
     expected = total * np.outer(r, c) * np.exp((x * phi) @ y.T)
     return expected, x, y
-
-
-def assert_same_up_to_sign(ours, reference, atol):
-    sign = np.sign(np.dot(ours, reference))
-    np.testing.assert_allclose(ours, sign * reference, atol=atol)
 
 
 def test_exact_rc1_table_is_recovered_with_zero_deviance_and_blanked_counts_ignored():

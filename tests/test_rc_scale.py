@@ -14,13 +14,7 @@ from camsis.errors import CamsisError
 from camsis.rc import fit_rc
 from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
 from camsis.summary import CASummary, RCSummary, ScalingSummary
-from camsis.tables import tabulate_frame
-
-
-def table_of(counts, units):
-    i, j = np.nonzero(counts)
-    couples = pd.DataFrame({"h": np.repeat(units[i], counts[i, j]), "w": np.repeat(units[j], counts[i, j])})
-    return tabulate_frame(couples, "h", "w", None, units)
+from helpers import table_of
 
 
 def rc_counts(toy, n=6000, phi=0.8, seed=4):

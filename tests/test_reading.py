@@ -11,6 +11,7 @@ import pytest
 from camsis import reading
 from camsis.errors import CamsisError
 from camsis.reading import input_columns, input_rows, iter_chunks
+from helpers import one_line_error
 
 
 def couples(n=200, seed=0):
@@ -43,8 +44,8 @@ def write(df, path):
 FORMATS = [".dta", ".sav", ".csv", ".parquet"]
 
 
-def read_all(path, columns, chunksize):
-    return pd.concat(list(iter_chunks(path, columns, chunksize)), ignore_index=True)
+def read_all(path, columns=("hocc", "wocc"), chunksize=1000):
+    return pd.concat(list(iter_chunks(path, list(columns), chunksize)), ignore_index=True)
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
@@ -120,30 +121,22 @@ def test_progress_logged_with_share_and_rate(tmp_path, caplog):
 # ---- bad input: one line naming the culprit ----------------------------------------
 
 
-def one_line_error(path, columns=("hocc", "wocc"), chunksize=1000):
-    with pytest.raises(CamsisError) as err:
-        list(iter_chunks(path, list(columns), chunksize))
-    message = str(err.value)
-    assert "\n" not in message
-    return message
-
-
 def test_missing_file(tmp_path):
-    message = one_line_error(tmp_path / "nowhere.dta")
+    message = one_line_error(read_all, tmp_path / "nowhere.dta")
     assert "nowhere.dta" in message and "does not exist" in message
 
 
 def test_unsupported_extension(tmp_path):
     path = tmp_path / "couples.xlsx"
     path.write_text("x")
-    message = one_line_error(path)
+    message = one_line_error(read_all, path)
     assert "couples.xlsx" in message and ".xlsx" in message and ".dta" in message
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
 def test_missing_variable_lists_existing_ones(tmp_path, suffix):
     path = write(couples(10), tmp_path / f"c{suffix}")
-    message = one_line_error(path, ("hocc", "WOCC2"))
+    message = one_line_error(read_all, path, ("hocc", "WOCC2"))
     assert "'WOCC2'" in message and str(path) in message
     assert "pid, hocc, wocc, wt" in message
 
@@ -151,7 +144,7 @@ def test_missing_variable_lists_existing_ones(tmp_path, suffix):
 def test_missing_variable_list_is_truncated_and_hints(tmp_path):
     df = pd.DataFrame({f"v{i:03d}": [1.0] for i in range(60)})
     path = write(df, tmp_path / "wide.parquet")
-    message = one_line_error(path, ("v0001",))
+    message = one_line_error(read_all, path, ("v0001",))
     assert "did you mean 'v001'" in message or "did you mean 'v000'" in message
     assert "(60 in all)" in message and "v059" not in message
 
@@ -162,21 +155,21 @@ def test_truncated_stata_and_spss(tmp_path, suffix, keep):
     whole = write(couples(500), tmp_path / f"whole{suffix}").read_bytes()
     path = tmp_path / f"cut{suffix}"
     path.write_bytes(whole[: int(len(whole) * keep)])
-    message = one_line_error(path)
+    message = one_line_error(read_all, path)
     assert str(path) in message and ("not a valid" in message or "truncated" in message)
 
 
 def test_text_file_named_dta(tmp_path):
     path = tmp_path / "couples.dta"
     path.write_text("hocc,wocc\n1111,2211\n")
-    message = one_line_error(path)
+    message = one_line_error(read_all, path)
     assert "couples.dta" in message and "not a valid Stata file" in message
 
 
 def test_empty_file_named_sav(tmp_path):
     path = tmp_path / "couples.sav"
     path.write_bytes(b"")
-    assert "not a valid SPSS file" in one_line_error(path)
+    assert "not a valid SPSS file" in one_line_error(read_all, path)
 
 
 @pytest.mark.parametrize("damage", ["cut", "garble"])
@@ -188,19 +181,19 @@ def test_corrupt_parquet(tmp_path, damage):
     else:
         footer = len(whole) - 8 - int.from_bytes(whole[-8:-4], "little")
         path.write_bytes(whole[:footer] + b"\xff" * 32 + whole[footer + 32 :])
-    message = one_line_error(path)
+    message = one_line_error(read_all, path)
     assert "bad.parquet" in message and "not a valid Parquet file" in message
 
 
 def test_malformed_csv(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text('hocc,wocc\n1111,2211\n"1111,2211\n')
-    assert "bad.csv" in one_line_error(path)
+    assert "bad.csv" in one_line_error(read_all, path)
 
 
 def test_chunk_size_must_be_positive(tmp_path):
     path = write(couples(5), tmp_path / "c.csv")
-    assert "chunk size" in one_line_error(path, chunksize=0)
+    assert "chunk size" in one_line_error(read_all, path, chunksize=0)
 
 
 def test_file_sha256_is_the_checksum_of_the_whole_file_whatever_the_block(tmp_path):

@@ -29,18 +29,17 @@ import pyreadstat
 import pytest
 import yaml
 
-from helpers import project_copy
+from helpers import REPO, project_copy
 
 pytestmark = pytest.mark.slurm
 
-ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["Snakefile", "config", "workflow", "data"]
 SCALES = ["gb_demo_psd", "gb_demo_diag"]
 RUN_TIMEOUT = 1800
 
 
 def _load_cluster_module():
-    spec = importlib.util.spec_from_file_location("camsis_slurm_cluster", ROOT / "tests" / "slurm" / "cluster.py")
+    spec = importlib.util.spec_from_file_location("camsis_slurm_cluster", REPO / "tests" / "slurm" / "cluster.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -75,7 +74,7 @@ def _project_copy(where: Path, bootstrap: int) -> Path:
     """A copy of the project with a two-scale sheet on the demo data; returns its directory."""
     where.mkdir(parents=True)
     project_copy(where, parts=PROJECT_FILES)
-    sheet = pd.read_csv(ROOT / "config" / "scales.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet = pd.read_csv(REPO / "config" / "scales.tsv", sep="\t", dtype=str, keep_default_na=False)
     demo = sheet.iloc[[0, 0]].copy()
     demo["scale"] = SCALES
     demo.iloc[1, demo.columns.get_loc("psds")] = ""  # the second scale blanks only the diagonal

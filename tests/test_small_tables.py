@@ -28,10 +28,10 @@ from camsis.classification import load_classification
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.tables import tabulate_frame
-from helpers import direct_ca, project_copy, quasi_independence_fit
+from helpers import TEST_DATA, direct_ca, project_copy, quasi_independence_fit
 
-DATA = Path(__file__).parent / "data" / "small_tables"
-CLASSIFICATIONS = DATA / "classifications"
+SMALL_TABLES = TEST_DATA / "small_tables"
+CLASSIFICATIONS = SMALL_TABLES / "classifications"
 TABLES = {
     "glass1954": "glass5",
     "hauser1979": "mobility5",
@@ -52,7 +52,7 @@ def read_table(name: str) -> pd.DataFrame:
         data = sm.datasets.fair.load_pandas().data
         table = pd.crosstab(data["occupation_husb"].astype(int), data["occupation"].astype(int))
     else:
-        table = pd.read_csv(DATA / f"{name}.tsv", sep="\t", comment="#", index_col=0)
+        table = pd.read_csv(SMALL_TABLES / f"{name}.tsv", sep="\t", comment="#", index_col=0)
     table.columns = table.columns.astype(int)
     table.index = table.index.astype(int)
     return table

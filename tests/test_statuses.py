@@ -5,8 +5,6 @@ Facts from the published files are copied here (the published files themselves s
 gb2010soc2010_details.dta, and v2's (soc2020, empst3) rows in tests/data/gb_soc2020_v2_rows.tsv.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,8 +25,8 @@ from camsis.statuses import (
 )
 from camsis.synthetic import simulate_status_couples
 from camsis.tables import tabulate_by_status, tabulate_frame
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 STATUSES = REPO / "data" / "statuses"
 
 # Value labels of empst3 in gb_soc2020_v2.dta and of es in gb2010soc2010_details.dta (read with pyreadstat).

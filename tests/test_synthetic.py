@@ -16,6 +16,7 @@ import statsmodels.api as sm
 
 from camsis.errors import CamsisError
 from camsis.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, write_couples
+from helpers import direct_ca
 
 # A fake four-digit hierarchy: 9 major groups, 2 sub-major, 2 minor, 3 units each (108 units).
 UNITS = np.array(
@@ -57,15 +58,6 @@ def cell_sets(blocks: pd.DataFrame, units: np.ndarray = UNITS) -> dict[str, np.n
         "block": in_block & ~diagonal,
         "minor": minor & ~in_block & ~diagonal,
     }
-
-
-def direct_ca(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column standard coordinates from the SVD of the standardised residuals."""
-    p = table / table.sum()
-    r, c = p.sum(axis=1), p.sum(axis=0)
-    residuals = (p - np.outer(r, c)) / np.sqrt(np.outer(r, c))
-    u, _, vt = np.linalg.svd(residuals, full_matrices=False)
-    return u / np.sqrt(r)[:, None], vt.T / np.sqrt(c)[:, None]
 
 
 def test_same_seed_same_data_and_different_seed_different_data():
@@ -179,7 +171,7 @@ def test_direct_ca_of_the_blanked_table_recovers_the_true_scores(seed):
     sets = cell_sets(BLOCKS)
     blanked = np.where(sets["diagonal"] | sets["block"], 0.0, table)
     rows, cols = blanked.sum(axis=1) > 30, blanked.sum(axis=0) > 30
-    row_coord, col_coord = direct_ca(blanked[np.ix_(rows, cols)])
+    row_coord, col_coord, _ = direct_ca(blanked[np.ix_(rows, cols)])  # principal: correlations as standard
 
     men = table.sum(axis=1)[rows] >= 50
     women = table.sum(axis=0)[cols] >= 50
