@@ -219,6 +219,9 @@ def status_couples(n=60, seed=11):
 def assert_same_table(a, b):
     pd.testing.assert_frame_equal(a.weighted, b.weighted, check_exact=True)
     pd.testing.assert_frame_equal(a.counts, b.counts, check_exact=True)
+    assert (a.weights_squared is None) == (b.weights_squared is None)
+    if a.weights_squared is not None:  # the squared survey weights are summed couple by couple
+        pd.testing.assert_frame_equal(a.weights_squared, b.weights_squared, check_exact=True)
     assert (a.read, a.used, a.dropped) == (b.read, b.used, b.dropped)
 
 

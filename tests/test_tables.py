@@ -41,6 +41,13 @@ def reference(df, weight):
     )
 
 
+def reference_squares(df, weight):
+    """Each cell's sum of squared weights, couple by couple, by pandas' crosstab."""
+    kept = df[df["hocc"].isin(UNITS) & df["wocc"].isin(UNITS) & (df[weight] > 0)]
+    squares = pd.crosstab(kept["hocc"], kept["wocc"], values=kept[weight] ** 2, aggfunc="sum")
+    return squares.reindex(index=pd.Index(UNITS), columns=pd.Index(UNITS)).fillna(0.0).to_numpy()
+
+
 def test_hand_built_table_from_a_tiny_frame():
     df = pd.DataFrame(
         {
@@ -75,6 +82,21 @@ def test_frame_against_crosstab(weight):
     assert set(table.dropped) == set(DROP_REASONS)
     if weight is None:
         np.testing.assert_array_equal(table.weighted.to_numpy(), table.counts.to_numpy())
+        assert table.weights_squared is None  # every pair counts as one
+    else:
+        np.testing.assert_allclose(table.weights_squared.to_numpy(), reference_squares(df, weight), rtol=1e-12)
+
+
+def test_frequency_weights_keep_their_meaning_split_in_halves():
+    """A frequency weight is a number of identical couples: a row of weight 2k and two rows of weight k
+    are one table, with no squared weights (each couple counts as one in the smoothing)."""
+    df = couples().assign(wt=lambda d: 2.0 * np.ceil(d["wt"]))
+    halves = pd.concat([df.assign(wt=df["wt"] / 2)] * 2, ignore_index=True)
+    whole = tabulate_frame(df, "hocc", "wocc", "wt", UNITS, weight_type="frequency")
+    split = tabulate_frame(halves, "hocc", "wocc", "wt", UNITS, weight_type="frequency")
+    assert whole.weights_squared is None and split.weights_squared is None
+    pd.testing.assert_frame_equal(whole.weighted, split.weighted)
+    pd.testing.assert_frame_equal(whole.counts, split.counts)
 
 
 @pytest.mark.parametrize("suffix", [".dta", ".sav", ".csv", ".parquet"])
@@ -86,6 +108,7 @@ def test_every_format_and_chunk_size_gives_the_same_table(tmp_path, suffix, chun
     weighted, counts = reference(df, "wt")
     np.testing.assert_allclose(table.weighted.to_numpy(), weighted, rtol=1e-12)
     np.testing.assert_array_equal(table.counts.to_numpy(), counts)
+    np.testing.assert_allclose(table.weights_squared.to_numpy(), reference_squares(df, "wt"), rtol=1e-12)
     whole = tabulate_frame(df, "hocc", "wocc", "wt", UNITS)
     assert (table.read, table.used, table.dropped) == (whole.read, whole.used, whole.dropped)
     assert table.read == len(df) and table.source == str(path)
@@ -161,11 +184,12 @@ def test_missing_variable_in_a_frame():
 def test_long_form_round_trip():
     table = tabulate_frame(couples(), "hocc", "wocc", "wt", UNITS)
     long = table.to_long()
-    assert list(long.columns) == ["occ1", "occ2", "weighted", "counts"]
+    assert list(long.columns) == ["occ1", "occ2", "weighted", "counts", "weights_squared"]
     assert (long["counts"] > 0).all() and len(long) == int((table.counts.to_numpy() > 0).sum())
     back = PairTable.from_long(long, UNITS, table.read, table.dropped, table.source)
     pd.testing.assert_frame_equal(back.weighted, table.weighted)
     pd.testing.assert_frame_equal(back.counts, table.counts)
+    pd.testing.assert_frame_equal(back.weights_squared, table.weights_squared)
     assert (back.read, back.used, back.dropped, back.source) == (table.read, table.used, table.dropped, table.source)
 
 

@@ -364,8 +364,8 @@ class _Smoothing(NamedTuple):
 
     @classmethod
     def of(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blank: pd.DataFrame, fit_table: pd.DataFrame,
-           cells=None) -> _Smoothing:
-        rows = SideCells.from_frames(weighted, counts, blank, cells)
+           cells=None, squares: pd.DataFrame | None = None) -> _Smoothing:
+        rows = SideCells.from_frames(weighted, counts, blank, cells, squares)
         return cls({"m": rows, "f": rows.transposed()}, fit_table)
 
 
@@ -436,13 +436,14 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
     With ``blanked_cells: zero`` blanked cells count as zero in the models and are left out
     of the smoothing. With ``reconstitute`` the merged table's blanked cells are filled from
     the model, and the smoothing sees that fill as frequency weight (no pair of it counts
-    in n), so both stages see the table the CA saw.
+    in n, nor in a unit's effective sample size), so both stages see the table the CA saw.
     """
     merged = apply_merge(kept.weighted, maps["m"], maps["f"], kept.cells)
     _check_ca_shape(merged.sum(axis=1), merged.sum(axis=0), f"after sparse merging (min_n {options.min_n:g}{', hand recodes' if options.recodes else ''})",
                     "lower min_n (0 merges nothing) or give the classification groups of neighbouring categories")
     if options.blanked_cells == "zero":
-        return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted, kept.cells)
+        return merged, _Smoothing.of(table.weighted, table.counts, kept.smooth_blank, kept.weighted, kept.cells,
+                                     table.weights_squared)
     if options.blanked_cells != "reconstitute":
         raise CamsisError(f"blanked_cells must be 'zero' or 'reconstitute', got '{options.blanked_cells}'")
     merged = _reconstituted(merged, ca_blank, maps["m"], maps["f"], options.reconstitution_order, diagnostics)
@@ -452,6 +453,7 @@ def _model_tables(table, kept: _Kept, ca_blank: pd.DataFrame, maps: dict, option
         counts=table.counts.where(~kept.smooth_blank, 0.0),
         blank=kept.smooth_blank & False,
         fit_table=kept.weighted.where(~ca_blank, fitted),
+        squares=table.weights_squared,  # the fill holds no pairs, so no squared weight (SideCells.from_frames)
     )
     return merged, smoothing
 

@@ -4,6 +4,12 @@ For one side (say husbands), every non-blanked pair carries the CA score of the
 partner's unit; a random-intercept model of that score with the unit as the group gives
 each unit the fixed intercept plus its empirical Bayes effect. Cells of the table are
 frequency weights, so the model is fitted from per-unit sums, never from rows.
+
+Survey weights enter with their design effect: each unit's pairs weigh in the model as
+many as the Kish effective sample size of its weights, (sum w)^2 / sum w^2, shared over
+its cells in proportion to their weight. A unit's weighted mean of its partners' scores
+has the variance of a mean of that many pairs, so its shrinkage and posterior SD are those
+of the information its sample holds (docs/weights.md says why per unit, not overall).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ class SmoothedSide:
     scores : DataFrame
         Indexed by unit (only units with at least one usable pair): ``n`` (pairs
         behind the score), ``n_weighted``, ``n_model`` (the unit's frequency weight in the
-        model: ``n_weighted`` rescaled as ``smooth_side`` says), ``eps`` (weighted mean of the
+        model: its Kish effective sample size, see ``SideCells.smooth``), ``eps`` (weighted mean of the
         partners' scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD), ``lambda``
         (shrinkage).
     summary : dict
@@ -56,6 +62,9 @@ class SideCells:
         Positions of each cell in ``units`` and ``partners``.
     weighted, counts : ndarray
         The cell's weighted pairs and pairs.
+    squares : ndarray
+        The cell's sum of squared weights (``PairTable.weights_squared``; its pairs when each
+        counts as one; 0 in a cell without pairs).
     """
 
     units: pd.Index
@@ -64,35 +73,66 @@ class SideCells:
     column: np.ndarray
     weighted: np.ndarray
     counts: np.ndarray
+    squares: np.ndarray
 
     @classmethod
-    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame, cells=None) -> SideCells:
+    def from_frames(cls, weighted: pd.DataFrame, counts: pd.DataFrame, blanked: pd.DataFrame, cells=None,
+                    squares: pd.DataFrame | None = None) -> SideCells:
         """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs.
 
         ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
-        that may hold pairs, so the table is not searched for them.
+        that may hold pairs, so the table is not searched for them. ``squares`` are the
+        cells' sums of squared weights (``PairTable.weights_squared``); None takes every pair
+        of a cell to carry the cell's mean weight (so unweighted or frequency-weighted pairs
+        count as one each). A cell without pairs (a reconstituted table's fill) has none.
         """
         # Values gathered at the cells before any conversion: a float copy of the whole int64
         # count table cost a by-status replicate more than the gathering.
         w, c, blank = weighted.to_numpy(), counts.to_numpy(), blanked.to_numpy(bool)
+        q = None if squares is None else squares.to_numpy()
         if cells is None:
             row, column = np.nonzero(((w != 0) | (c != 0)) & ~blank)
-            w_at, c_at = w[row, column], c[row, column]
+            pick = lambda values: values[row, column]  # noqa: E731
         else:
-            w_at, c_at = cells.of(w), cells.of(c)
-            keep = ((w_at != 0) | (c_at != 0)) & ~cells.of(blank)
-            row, column, w_at, c_at = cells.rows[keep], cells.columns[keep], w_at[keep], c_at[keep]
-        return cls(weighted.index, weighted.columns, row, column, w_at.astype(float), c_at.astype(float))
+            keep = ((cells.of(w) != 0) | (cells.of(c) != 0)) & ~cells.of(blank)
+            row, column = cells.rows[keep], cells.columns[keep]
+            pick = lambda values: cells.of(values)[keep]  # noqa: E731
+        w_at, c_at = pick(w).astype(float), pick(c).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q_at = np.where(c_at > 0, w_at * w_at / c_at if q is None else pick(q).astype(float), 0.0)
+        return cls(weighted.index, weighted.columns, row, column, w_at, c_at, q_at)
 
     def transposed(self) -> SideCells:
         """The other side's cells: the same cells, partners as rows."""
-        return SideCells(self.partners, self.units, self.column, self.row, self.weighted, self.counts)
+        return SideCells(self.partners, self.units, self.column, self.row, self.weighted, self.counts, self.squares)
+
+    def model_weights(self, w: np.ndarray, c: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Each cell's frequency weight in the model: its share of its unit's Kish effective sample size.
+
+        A unit j whose pairs weigh W_j in all, with squared weights summing to Q_j, holds the
+        information of n_j = W_j^2 / Q_j equally weighted pairs (its weighted mean has the
+        variance of a mean of n_j), and its cells share n_j in proportion to their weight,
+        so its mean is still the weighted one. Equal weights give n_j = its pairs; multiplying
+        a unit's weights by a constant changes nothing. Frequency weights count couples of
+        weight 1 (``q`` = ``c``), so they keep their meaning. Cells of weight without pairs
+        (a reconstituted table's fill) share their unit's n_j but add no information to it.
+        A unit whose squared weights underflow to 0 counts its pairs.
+        """
+        weighted = np.bincount(self.row, weights=w, minlength=len(self.units))
+        observed = np.bincount(self.row, weights=np.where(c > 0, w, 0.0), minlength=len(self.units))
+        squares = np.bincount(self.row, weights=q, minlength=len(self.units))
+        pairs = np.bincount(self.row, weights=c, minlength=len(self.units))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effective = np.where(squares > 0, observed * (observed / squares), pairs)
+            per_weight = np.where(weighted > 0, effective / weighted, 0.0)
+        return w * per_weight[self.row]
 
     def smooth(self, partner_scores: pd.Series, reml: bool = True) -> SmoothedSide:
         """Smooth the row units on the partners' scores (``partner_scores``, indexed by partner unit).
 
-        Weights are rescaled to sum to the number of pairs used, so survey weights act as
-        relative frequencies: multiplying them all by a constant changes nothing.
+        Each unit weighs its Kish effective sample size (``model_weights``): survey weights
+        act within a unit as relative frequencies, and their spread costs the unit
+        information as its design effect says.
         """
         partner = partner_scores.reindex(self.partners).to_numpy(float)
         scored = np.isfinite(partner)[self.column]
@@ -103,7 +143,8 @@ class SideCells:
         if not positive.any():
             raise CamsisError(f"no pair is left to smooth the {self.units.name or 'row'} units: every pair is "
                               f"blanked for the smoothing or has a partner unit without a CA score")
-        frequency = np.where(positive, w, 0.0) * (c.sum() / w.sum())
+        w = np.where(positive, w, 0.0)
+        frequency = self.model_weights(w, np.where(positive, c, 0.0), np.where(positive, self.squares, 0.0))
         y = np.where(scored, partner[self.column], 0.0)
         sums = GroupSums.from_cells(self.units.to_numpy(), self.row, y, frequency)
         fit = fit_from_sums(sums, reml=reml)
@@ -128,10 +169,12 @@ def smooth_side(
     blanked: pd.DataFrame,
     partner_scores: pd.Series,
     reml: bool = True,
+    squares: pd.DataFrame | None = None,
 ) -> SmoothedSide:
     """Smooth the row units of ``weighted`` (rows: the side scored; columns: partners).
 
     One call of ``SideCells.smooth``; a build smoothing two dimensions of a side picks the
-    cells out once (``SideCells.from_frames``) and smooths both on them.
+    cells out once (``SideCells.from_frames``) and smooths both on them. ``squares``: the
+    cells' sums of squared survey weights (``PairTable.weights_squared``); None: as ``SideCells.from_frames``.
     """
-    return SideCells.from_frames(weighted, counts, blanked).smooth(partner_scores, reml=reml)
+    return SideCells.from_frames(weighted, counts, blanked, squares=squares).smooth(partner_scores, reml=reml)

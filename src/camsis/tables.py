@@ -70,6 +70,12 @@ class PairTable:
         hold pairs, or None (``cells`` then finds the non-empty ones). A bootstrap
         replicate's table carries the observed table's non-empty cells, which a redraw
         cannot leave, so none of its stages searches the whole table for them.
+    weights_squared : float64 DataFrame of the same shape, or None: each cell's sum of its
+        pairs' squared survey weights, so the smoothing can tell how much information the
+        weighted pairs hold (Kish's effective sample size, see docs/weights.md). A cell
+        aggregates couples, so it is summed couple by couple while tabulating. None when
+        every pair counts as one (unweighted, or frequency weights: a row of weight k is k
+        couples of weight 1), i.e. equal to ``counts``.
     """
 
     weighted: pd.DataFrame
@@ -79,6 +85,7 @@ class PairTable:
     dropped: dict[str, int]
     source: str
     support: np.ndarray | None = field(default=None, repr=False, compare=False)
+    weights_squared: pd.DataFrame | None = field(default=None, repr=False)
 
     def cells(self) -> Cells:
         """Every cell that may hold pairs, in row-major order.
@@ -93,22 +100,26 @@ class PairTable:
         return Cells.at(support, self.counts.shape[1])
 
     def to_long(self) -> pd.DataFrame:
-        """Non-empty cells as rows occ1, occ2, weighted, counts."""
+        """Non-empty cells as rows occ1, occ2, weighted, counts (and weights_squared when survey-weighted)."""
         w = self.weighted.to_numpy()
         c = self.counts.to_numpy()
         i, j = np.nonzero((c != 0) | (w != 0))
-        return pd.DataFrame(
-            {
-                "occ1": self.weighted.index.to_numpy()[i],
-                "occ2": self.weighted.columns.to_numpy()[j],
-                "weighted": w[i, j],
-                "counts": c[i, j],
-            }
-        )
+        long = {
+            "occ1": self.weighted.index.to_numpy()[i],
+            "occ2": self.weighted.columns.to_numpy()[j],
+            "weighted": w[i, j],
+            "counts": c[i, j],
+        }
+        if self.weights_squared is not None:
+            long["weights_squared"] = self.weights_squared.to_numpy()[i, j]
+        return pd.DataFrame(long)
 
     @classmethod
     def from_long(cls, long: pd.DataFrame, units, read: int, dropped: dict[str, int], source: str) -> PairTable:
-        """Rebuild the full table from its non-empty cells (cells listed twice add up)."""
+        """Rebuild the full table from its non-empty cells (cells listed twice add up).
+
+        Without a ``weights_squared`` column every pair counts as one (``PairTable.weights_squared``).
+        """
         units = check_units(units)
         u = len(units)
         cells = []
@@ -124,7 +135,10 @@ class PairTable:
         flat = cells[0] * u + cells[1]
         counts = np.bincount(flat, weights=long["counts"].to_numpy(np.float64), minlength=u * u)
         weighted = np.bincount(flat, weights=long["weighted"].to_numpy(np.float64), minlength=u * u)
-        return _table(weighted, counts.round().astype(np.int64), units, read, dropped, source)
+        squares = None
+        if "weights_squared" in long.columns:
+            squares = np.bincount(flat, weights=long["weights_squared"].to_numpy(np.float64), minlength=u * u)
+        return _table(weighted, counts.round().astype(np.int64), units, read, dropped, source, squares)
 
     def save(self, path_parquet, path_json, **extra) -> None:
         """Long parquet of the non-empty cells, and the bookkeeping (plus ``extra``) as json; both atomic."""
@@ -153,10 +167,12 @@ class PairTable:
 DROP_REASONS = ("filtered",) + REASONS
 
 
-def _table(weighted, counts, units, read, dropped, source) -> PairTable:
+def _table(weighted, counts, units, read, dropped, source, squares=None) -> PairTable:
     u = len(units)
     rows = pd.Index(units, name="occ1")
     cols = pd.Index(units, name="occ2")
+    if squares is not None:
+        squares = pd.DataFrame(np.asarray(squares, dtype=np.float64).reshape(u, u), index=rows, columns=cols)
     return PairTable(
         weighted=pd.DataFrame(np.asarray(weighted, dtype=np.float64).reshape(u, u), index=rows, columns=cols),
         counts=pd.DataFrame(np.asarray(counts, dtype=np.int64).reshape(u, u), index=rows, columns=cols),
@@ -164,6 +180,7 @@ def _table(weighted, counts, units, read, dropped, source) -> PairTable:
         used=int(counts.sum()),
         dropped={**dict.fromkeys(DROP_REASONS, 0), **{k: int(v) for k, v in dropped.items()}},
         source=str(source),
+        weights_squared=squares,
     )
 
 
@@ -171,12 +188,13 @@ def _table(weighted, counts, units, read, dropped, source) -> PairTable:
 WEIGHT_RANGE = (1e-150, 1e150)
 
 
-def _check_weight_range(weighted: np.ndarray, used: int, weight: str, source) -> None:
-    """Weights near the float limits overflow the table's sums (or their inverse): name the variable."""
+def _check_weight_range(weighted: np.ndarray, used: int, weight: str, source, squares=None) -> None:
+    """Weights near the float limits overflow the table's sums (or their inverse, or squares): name the variable."""
     with np.errstate(over="ignore", invalid="ignore"):
         total = float(weighted.sum())
+        squared = np.isfinite(squares.sum()) if squares is not None else True
     mean = total / used
-    if np.isfinite(weighted).all() and np.isfinite(total) and WEIGHT_RANGE[0] <= mean <= WEIGHT_RANGE[1]:
+    if np.isfinite(weighted).all() and np.isfinite(total) and squared and WEIGHT_RANGE[0] <= mean <= WEIGHT_RANGE[1]:
         return
     raise CamsisError(
         f"weight variable '{weight}' in {source}: weights of this size (mean {mean:.3g} per pair) overflow or "
@@ -201,10 +219,12 @@ def _accumulate(
     size = len(units) ** 2
     counts = np.zeros(size, dtype=np.int64)
     weighted = np.zeros(size) if weight else None
+    # Survey weights only: a frequency weight counts couples of weight 1 (squares = counts).
+    squares = np.zeros(size) if weight and weight_type != "frequency" else None
     dropped = dict.fromkeys(DROP_REASONS, 0)
     unknown: Counter = Counter()
     read = 0
-    by_status = _StatusCounts(*statuses, len(units), bool(weight)) if statuses else None
+    by_status = _StatusCounts(*statuses, len(units), bool(weight), squares is not None) if statuses else None
     for chunk in chunks:
         couples = _couples_per_row(chunk, weight, weight_type, source)
         read += row_count(np.ones(len(chunk), dtype=bool), couples)
@@ -225,6 +245,9 @@ def _accumulate(
         if weight:
             w = np.bincount(cell, weights=pairs.weight)
             weighted[: len(w)] += w
+        if squares is not None:
+            q = np.bincount(cell, weights=pairs.weight * pairs.weight)
+            squares[: len(q)] += q
         if by_status:
             by_status.add(chunk, pairs, source, frequency=couples is not None)
     if unknown:
@@ -237,9 +260,9 @@ def _accumulate(
             f"no valid pairs left in {source} after dropping {reasons or 'nothing'} of {read:,} pairs read"
         )
     if weight:
-        _check_weight_range(weighted, used, weight, source)
+        _check_weight_range(weighted, used, weight, source, squares)
     log.info(f"{source}: {read:,} pairs read, {used:,} used, dropped: {reasons or 'none'}")
-    table = _table(weighted if weight else counts, counts, units, read, dropped, source)
+    table = _table(weighted if weight else counts, counts, units, read, dropped, source, squares)
     return (table, by_status.table(table)) if by_status else table
 
 
@@ -252,7 +275,7 @@ class _StatusCounts:
     negative, the unknown status, not in the scheme) is counted under ``status_unknown``.
     """
 
-    def __init__(self, status1: str, status2: str, scored, n_units: int, weighted: bool):
+    def __init__(self, status1: str, status2: str, scored, n_units: int, weighted: bool, squared: bool = False):
         self.columns = (status1, status2)
         self.scored = np.asarray(scored, dtype=np.int64)
         self.lookup = np.full(int(self.scored.max()) + 1, -1, dtype=np.int64)
@@ -260,6 +283,8 @@ class _StatusCounts:
         self.side = n_units * len(self.scored)
         self.counts = np.zeros(self.side**2, dtype=np.int64)
         self.weighted = np.zeros(self.side**2) if weighted else None
+        # survey weights' squares, as the title-only table's (``PairTable.weights_squared``)
+        self.squares = np.zeros(self.side**2) if squared else None
         self.unknown = 0
         self.values: Counter = Counter()  # status values not scored, missing ones apart:
         self.missing = 0  # NaN is not equal to itself, so a Counter would keep one key per missing value
@@ -293,6 +318,9 @@ class _StatusCounts:
         if self.weighted is not None:
             w = np.bincount(cell, weights=weight)
             self.weighted[: len(w)] += w
+        if self.squares is not None:
+            q = np.bincount(cell, weights=weight * weight)
+            self.squares[: len(q)] += q
 
     def table(self, title: PairTable) -> PairTable:
         """The by-status PairTable of what was counted, its dropped reasons beside ``title``'s."""
@@ -304,7 +332,7 @@ class _StatusCounts:
                      f"(left out of the by-status scale; most frequent values: {shown})")
         weighted = self.weighted if self.weighted is not None else self.counts
         dropped = title.dropped | {"status_unknown": self.unknown}
-        return _table(weighted, self.counts, units, title.read, dropped, title.source)
+        return _table(weighted, self.counts, units, title.read, dropped, title.source, self.squares)
 
 
 def tabulate(

@@ -66,6 +66,9 @@ class CoupleDraw:
         Each cell's share of the pairs (and the closing empty category, if any).
     mean_weight : ndarray
         Each cell's weighted pairs over its pairs.
+    mean_square : ndarray or None
+        Each cell's sum of squared weights over its pairs (survey weights only, see
+        ``PairTable.weights_squared``): a drawn pair carries it as it carries its mean weight.
     """
 
     def __init__(self, table: PairTable):
@@ -79,6 +82,8 @@ class CoupleDraw:
         self.probabilities = np.concatenate([flat / counts.sum(), sentinel])
         weighted = table.weighted.to_numpy(dtype=np.float64).ravel()[self.cells]
         self.mean_weight = weighted / flat
+        squares = table.weights_squared
+        self.mean_square = None if squares is None else squares.to_numpy(dtype=np.float64).ravel()[self.cells] / flat
 
     def drawn_counts(self, rng: np.random.Generator) -> np.ndarray:
         """Pairs drawn in each cell with pairs (in the order of ``cells``)."""
@@ -90,20 +95,23 @@ class CoupleDraw:
     def table_of(self, drawn: np.ndarray) -> PairTable:
         """The replicate's table: ``drawn`` pairs in the cells with pairs, each at its cell's mean weight."""
         table = self.table
-        counts = np.zeros(self.shape, dtype=np.int64)
-        counts.ravel()[self.cells] = drawn
-        weighted = np.zeros(self.shape)
-        weighted.ravel()[self.cells] = drawn * self.mean_weight
-        # copy=False: pandas would copy each new 1,236-unit-square array of a by-status replicate.
         return PairTable(
-            weighted=pd.DataFrame(weighted, index=table.weighted.index, columns=table.weighted.columns, copy=False),
-            counts=pd.DataFrame(counts, index=table.counts.index, columns=table.counts.columns, copy=False),
+            weighted=self._on_cells(drawn * self.mean_weight),
+            counts=self._on_cells(np.asarray(drawn, dtype=np.int64)),
             read=table.read,
             used=int(drawn.sum()),
             dropped=dict(table.dropped),
             source=f"{table.source} (bootstrap replicate)",
             support=self.cells,
+            weights_squared=None if self.mean_square is None else self._on_cells(drawn * self.mean_square),
         )
+
+    def _on_cells(self, values: np.ndarray) -> pd.DataFrame:
+        """A table labelled as the observed one, ``values`` in its cells with pairs and 0 elsewhere."""
+        full = np.zeros(self.shape, dtype=values.dtype)
+        full.ravel()[self.cells] = values
+        # copy=False: pandas would copy each new 1,236-unit-square array of a by-status replicate.
+        return pd.DataFrame(full, index=self.table.counts.index, columns=self.table.counts.columns, copy=False)
 
 
 class StatusDraw(CoupleDraw):
