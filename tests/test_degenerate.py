@@ -156,8 +156,8 @@ def test_connected_well_behaved_table_has_no_warnings(toy):
 
 
 def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
-    # Husbands of top group 2 carry survey weight 3: the model counts each of their pairs three
-    # times (after rescaling), so a unit's unshrunk mean has the SE of a mean over that many.
+    # Husbands of top group 2 carry survey weight 3: the model counts each unit's Kish effective
+    # sample size (docs/weights.md), so a unit's unshrunk mean has the SE of a mean over that many.
     counts, even = boundary_table()
     units = toy.units
     i, j = np.nonzero(counts)
@@ -170,11 +170,14 @@ def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
     assert result.diagnostics.smoothing["m"]["boundary"]
     scores = result.scores
 
-    # The frequency-weighted model at g = 0, computed directly: weights rescaled to the pairs used,
-    # REML variance around the weighted grand mean of the wives' CA scores.
+    # The frequency-weighted model at g = 0, computed directly: each unit's weights rescaled to its
+    # Kish size (sum w)^2 / sum w^2 over its couples, REML variance around the weighted grand mean
+    # of the wives' CA scores.
     visible = np.where(np.broadcast_to(even, (8, 8)), 0, counts).astype(float)
-    weights = visible * np.where(units >= 200, 3.0, 1.0)[:, None]
-    frequency = weights * visible.sum() / weights.sum()
+    couple_weight = np.where(units >= 200, 3.0, 1.0)[:, None]
+    weights = visible * couple_weight
+    kish = weights.sum(axis=1) ** 2 / (visible * couple_weight**2).sum(axis=1)
+    frequency = weights * (kish / weights.sum(axis=1))[:, None]
     y = np.broadcast_to(np.nan_to_num(scores["f_ca"].to_numpy()), (8, 8))
     grand = (frequency * y).sum() / frequency.sum()
     s2 = (frequency * (y - grand) ** 2).sum() / (frequency.sum() - 1)

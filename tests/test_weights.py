@@ -116,3 +116,16 @@ def test_a_unit_weighs_its_kish_size_shared_by_weight_over_its_cells():
     couples["y"] = partner.reindex(couples["wocc"]).to_numpy()
     weighted_mean = (couples["wt"] * couples["y"]).groupby(couples["hocc"]).sum() / by_unit.sum()
     np.testing.assert_allclose(smoothed.scores["eps"], weighted_mean.reindex(smoothed.scores.index), rtol=1e-12)
+
+
+def test_the_design_effect_is_reported():
+    """summary.json's smoothing reports pairs over effective size: 2 for the deff-2 sample, 1 unweighted."""
+    counts = _table(seed=4)
+    partner = pd.Series(np.linspace(-1.5, 1.5, counts.shape[1]), index=counts.columns)
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    # Every cell's couples in fours weighing (A, 1, 1, 1), two couples' information each.
+    couples = 4 * counts
+    weighted, squares = counts * (A + 3), counts * (A**2 + 3)
+    ours = smooth_side(weighted, couples, blanked, partner, squares=squares)
+    assert ours.summary["design_effect"] == pytest.approx(2.0)
+    assert smooth_side(counts, counts, blanked, partner).summary["design_effect"] == pytest.approx(1.0)

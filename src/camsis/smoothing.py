@@ -36,9 +36,11 @@ class SmoothedSide:
         partners' scores), ``esres`` (smoothed score), ``esres_se`` (posterior SD), ``lambda``
         (shrinkage).
     summary : dict
-        The variance components and fit of the model (see ``camsis.esres``), plus
-        ``pairs_without_partner_score``: non-blanked pairs left out because the partner's unit
-        has no CA score.
+        The variance components and fit of the model (see ``camsis.esres``; its ``n`` is the
+        units' effective sample sizes summed), plus ``pairs_without_partner_score``:
+        non-blanked pairs left out because the partner's unit has no CA score, and
+        ``design_effect``: the pairs smoothed over their effective sample size (1 when
+        unweighted or frequency-weighted; see ``SideCells.model_weights``).
     """
 
     scores: pd.DataFrame
@@ -143,8 +145,8 @@ class SideCells:
         if not positive.any():
             raise CamsisError(f"no pair is left to smooth the {self.units.name or 'row'} units: every pair is "
                               f"blanked for the smoothing or has a partner unit without a CA score")
-        w = np.where(positive, w, 0.0)
-        frequency = self.model_weights(w, np.where(positive, c, 0.0), np.where(positive, self.squares, 0.0))
+        w, pairs = np.where(positive, w, 0.0), np.where(positive, c, 0.0)
+        frequency = self.model_weights(w, pairs, np.where(positive, self.squares, 0.0))
         y = np.where(scored, partner[self.column], 0.0)
         sums = GroupSums.from_cells(self.units.to_numpy(), self.row, y, frequency)
         fit = fit_from_sums(sums, reml=reml)
@@ -159,7 +161,8 @@ class SideCells:
             | {column: fitted[column].to_numpy() for column in ("eps", "esres", "esres_se", "lambda")},
             index=pd.Index(sums.groups.to_numpy(), name=self.units.name),
         )
-        summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs)
+        summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs,
+                       design_effect=float(pairs.sum() / frequency.sum()))
         return SmoothedSide(scores=scores, summary=summary)
 
 
