@@ -72,7 +72,8 @@ def add_translate(sub) -> None:
         "translate", help="carry a scale's scores to another classification through a crosswalk",
         description="Each target code gets the weighted mean of the scores of its source codes (weights: "
                     "n_m / n_f of the score file, or --weight); target codes without a source stay missing "
-                    "and are counted; groups of the target are the weighted means of their units.")
+                    "and are counted; groups of the target are the weighted means of their units. A by-status "
+                    "file (codes repeated, one row per status) is translated status by status.")
     p.add_argument("scores", metavar="SCOREFILE", help="score file of a built scale (.dta or .csv)")
     p.add_argument("--to", required=True, metavar="CLASSIFICATION", help="target classification name")
     p.add_argument("--crosswalk", required=True, metavar="FILE",
@@ -81,26 +82,46 @@ def add_translate(sub) -> None:
     p.add_argument("--from-column", metavar="VAR", help="source code column of the crosswalk "
                    "(default: the score file's code variable, else code)")
     p.add_argument("--to-column", metavar="VAR", help="target code column of the crosswalk (default: the target's variable)")
-    p.add_argument("--weight", metavar="VAR", help="score-file column to weight every score by (default n_m / n_f)")
+    p.add_argument("--score-columns", nargs="+", metavar="VAR",
+                   help="score columns to translate (default: mcamsis fcamsis mcamsis2 fcamsis2, those present; "
+                        "the published GB 2010 files: gb_csm gb_csf)")
+    p.add_argument("--weight", nargs="+", metavar="VAR",
+                   help="column counting the people behind the scores: one for every score, or one per score "
+                        "column (default n_m / n_f for camsis's columns, n_COLUMN otherwise: n_gb_csm for gb_csm)")
+    p.add_argument("--status", metavar="VAR",
+                   help="status column of a by-status score file (default: found when the codes repeat)")
     p.add_argument("--classifications", default="data/classifications", metavar="DIR",
                    help="where the target's code frame is (default data/classifications)")
+    p.add_argument("--statuses", default="data/statuses", metavar="DIR",
+                   help="status schemes, whose pair counts weight a build's by-status file (default data/statuses)")
     p.add_argument("--out", required=True, metavar="FILE", help="translated scores: .dta or .csv")
     p.set_defaults(run=run_translate)
 
 
 def run_translate(args: argparse.Namespace) -> None:
     """``camsis classification translate``: scores carried to another classification through a crosswalk."""
-    from camsis.translating import read_crosswalk, read_scores, translate_scores, write_translation
     from camsis.classification import load_classification
+    from camsis.cli import _same_file
+    from camsis.statuses import available_schemes, load_scheme
+    from camsis.translating import (read_crosswalk, read_scores, translate_by_status, translate_scores,
+                                    write_translation)
 
     if Path(args.out).suffix.lower() not in (".csv", ".dta"):
         raise CamsisError(f"--out {args.out}: write .csv or .dta")
+    for option, given in (("SCOREFILE", args.scores), ("--crosswalk", args.crosswalk)):
+        if _same_file(args.out, given):
+            raise CamsisError(f"--out {args.out} is the {option}; translate never overwrites its input")
     target = load_classification(args.to, args.classifications)
-    scores, code = read_scores(args.scores)
-    crosswalk = read_crosswalk(args.crosswalk, args.from_column or code, args.to_column or target.variable)
-    result, report = translate_scores(scores, code, crosswalk, target, weight=args.weight)
-    write_translation(result, report, target, args.out, source=Path(args.scores).name)
+    schemes = [load_scheme(name, args.statuses) for name in available_schemes(args.statuses)]
+    scores = read_scores(args.scores, args.score_columns, args.weight, args.status, schemes)
+    crosswalk = read_crosswalk(args.crosswalk, args.from_column or scores.code, args.to_column or target.variable)
+    if scores.status:
+        result, report = translate_by_status(scores, crosswalk, target)
+    else:
+        result, report = translate_scores(scores.data, scores.code, crosswalk, target, scores.weights)
+    write_translation(result, report, target, args.out, source=Path(args.scores).name, scores=scores)
     for line in report["lines"]:
         log.warning("%s", line)
+    by = f" at each of {len(report['statuses'])} {scores.status} statuses" if scores.status else ""
     print(f"translated {report['sources_used']} source codes to {report['targets_scored']} of "
-          f"{report['targets']} {target.name} units; wrote {args.out}")
+          f"{report['targets']} {target.name} units{by}; wrote {args.out}")
