@@ -25,7 +25,7 @@ rule score_file:
         "../scripts/score_file.py"
 
 
-# snakemake release: every scale's published files (README "Publishing a scale"). Every file of
+# snakemake release: every scale's published files (docs/publishing.md). Every file of
 # results/{scale}/release/ is a declared output (no directory() output, whose marker file
 # .snakemake_timestamp would sit in the published folder outside SHA256SUMS and the zip).
 
