@@ -197,6 +197,7 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
 
     summary = json.loads((results / "summary.json").read_text())
     assert summary["bootstrap"]["replicates"] == 4 and not summary["bootstrap"]["replicates_disagreeing"]
+    assert summary["bootstrap"]["replicates_fallen_apart"] == 0 and summary["bootstrap"]["units_left_out"] == {}
     assert summary["bootstrap"]["correlation_with_scale"]["m"]["min"] > 0.9
     assert summary["psd_rounds"]["rounds"] == 1
     blanked = pd.read_csv(results / "psd_rounds.tsv", sep="\t")
@@ -282,3 +283,50 @@ def test_combining_batches_checks_every_replicate_is_there_once(toy):
     with pytest.raises(CamsisError, match="batch size >= 1"):
         batches(4, 0)
     assert batches(0, 5) == []
+
+
+def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(toy, tmp_path, caplog):
+    """Units 221 and 222 pair with each other, and with the rest only through one couple (husband 212,
+    wife 221): the observed table is connected, but about one redraw in three misses that couple and
+    falls apart. Such a replicate is built without the stray block (its units imputed from group 2),
+    the batch goes on, and bootstrap.json counts exactly the replicates whose redraw missed the bridge."""
+    from camsis import steps
+    from camsis.scale import ScaleOptions, build_unit_scores
+    from camsis.tables import tabulate_frame
+    from camsis.uncertainty import CoupleDraw, bootstrap_batch
+    from camsis.writing import read_json
+
+    main, stray = [111, 112, 121, 122, 211, 212], [221, 222]
+    near = [(h, w) for i, h in enumerate(main) for j, w in enumerate(main) for _ in range(4 + 12 // (1 + abs(i - j)))]
+    pairs = near + [(h, w) for h in stray for w in stray] * 10 + [(212, 221)]
+    table = tabulate_frame(pd.DataFrame(pairs, columns=["hocc", "wocc"]), "hocc", "wocc", None, toy.units)
+    mask = pd.DataFrame(False, index=table.counts.index, columns=table.counts.columns)
+    options = ScaleOptions(min_n=0)  # disconnected: refuse, the default
+    observed = build_unit_scores(table, mask, mask, toy, options)
+    assert observed.diagnostics.dropped_blocks is None
+    B, seed = 8, 5
+    units = list(toy.units)
+    bridge = CoupleDraw(table).cells.tolist().index(units.index(212) * len(units) + units.index(221))
+    missed = [r for r in range(1, B + 1) if CoupleDraw(table).drawn_counts(replicate_rng(seed, r))[bridge] == 0]
+    assert 0 < len(missed) < B  # the seed gives both kinds
+
+    with caplog.at_level("WARNING", logger="camsis.uncertainty"):
+        long = bootstrap_batch(table, mask, mask, toy, options, range(1, B + 1), seed)
+    per_replicate = long.groupby("replicate")["units_left_out"].max()
+    assert per_replicate[per_replicate > 0].index.tolist() == missed
+    assert (per_replicate[missed] == 4).all()  # rows and columns 221, 222
+    assert np.isfinite(long.loc[long["code"].isin(units), ["mcamsis", "fcamsis"]].to_numpy()).all()
+    # A stray unit takes its group's score: group 2's, which is then its other units' (211, 212) mean.
+    first = long[long["replicate"] == missed[0]].set_index("code")
+    assert first.loc[221, "mcamsis"] == pytest.approx(first.loc[2, "mcamsis"])
+    assert f"bootstrap replicate {missed[0]} fell apart" in caplog.text
+
+    batch, scores = tmp_path / "batch.parquet", tmp_path / "unit_scores.tsv"
+    long.to_parquet(batch, index=False)
+    observed.save(scores)
+    files = [tmp_path / "toy.tsv", tmp_path / "toy.yaml"]
+    steps.bootstrap_gather([batch], scores, files, tmp_path / "summary.tsv", tmp_path / "replicates.parquet",
+                           tmp_path / "bootstrap.json", replicates=B, seed=seed)
+    info = read_json(tmp_path / "bootstrap.json")
+    assert info["replicates_fallen_apart"] == len(missed)
+    assert info["units_left_out"] == {str(r): 4 for r in missed}

@@ -323,7 +323,8 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     With ``scheme`` (rule bootstrap_gather_by_status) the codes are the (occupation, status)
     units' combined codes, and ``scores`` the by-status unit scores they are checked against.
     """
-    from camsis.uncertainty import DISAGREEMENT, bootstrap_summary, combine_batches, fill_replicate, replicate_agreement
+    from camsis.uncertainty import (DISAGREEMENT, bootstrap_summary, combine_batches, fallen_apart, fill_replicate,
+                                    replicate_agreement)
 
     frame = classification_from(classification)
     if scheme is not None:
@@ -344,6 +345,8 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
         },
         replicates_disagreeing=[int(r) for r in agreement.index[(agreement < DISAGREEMENT).any(axis=1)]],
     )
+    left_out = fallen_apart(gathered)
+    result.replicates_fallen_apart, result.units_left_out = len(left_out), left_out
     if scheme is not None:
         result.resampling = ("replicate r's couples are those of the title-only replicate r (same stream); each "
                              "occupation cell's drawn couples spread over its status cells by a multinomial draw, "

@@ -64,12 +64,20 @@ class BootstrapInfo(_Summary):
         Per side, min and median correlation of a replicate's scores with the scale's.
     replicates_disagreeing : list of int
         Replicates correlating below ``camsis.uncertainty.DISAGREEMENT`` on either side.
+    replicates_fallen_apart : int
+        Replicates whose redrawn table fell apart into blocks after blanking: their smaller
+        blocks' units were left out of the replicate's CA and imputed from their groups
+        (``camsis.uncertainty.fallen_apart``).
+    units_left_out : dict
+        Replicate -> units (both sides) it left out, for those replicates.
     """
 
     replicates: int
     seed: int
     correlation_with_scale: dict
     replicates_disagreeing: list[int]
+    replicates_fallen_apart: int = 0
+    units_left_out: dict[int, int] = field(default_factory=dict)
     resampling: str = "multinomial draw of the pairs over all cells of the table, each pair with its cell's mean weight"
 
 

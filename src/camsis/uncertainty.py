@@ -28,6 +28,8 @@ log = logging.getLogger("camsis.uncertainty")
 # Replicates whose scores correlate less than this with the scale's own suggest a
 # different dimension or sign was chosen: they are reported.
 DISAGREEMENT = 0.5
+# Column of a batch's rows: units its replicate left out, its redrawn table having fallen apart.
+LEFT_OUT = "units_left_out"
 
 
 def replicate_rng(seed: int, replicate: int) -> np.random.Generator:
@@ -212,14 +214,17 @@ def resample_by_status(title: PairTable, table: PairTable, rng: np.random.Genera
     return StatusDraw(title, table)(rng)
 
 
-def fill_replicates(values: dict, population: dict, numbers: Sequence[int], classification) -> pd.DataFrame:
+def fill_replicates(values: dict, population: dict, numbers: Sequence[int], classification,
+                    left_out: Sequence[int] | None = None) -> pd.DataFrame:
     """Long table of every code's m and f score in each replicate: code, replicate, mcamsis, fcamsis.
 
     ``values[side]`` and ``population[side]`` are units x replicates arrays (units in the
     order of ``classification.units``, one column per entry of ``numbers``): the replicate's
     unit scores and its people per unit. Groups are weighted by each replicate's own people
     (``camsis.filling.fill_groups``), all replicates in one matrix product. Rows go
-    replicate by replicate, codes in the classification's order.
+    replicate by replicate, codes in the classification's order. ``left_out`` (one per
+    replicate) adds the column ``units_left_out``: units of a replicate whose redrawn table
+    fell apart, left out of its CA and imputed (``fallen_apart`` reads it).
     """
     codes = classification.frame.index.to_numpy()
     numbers = np.asarray(numbers, dtype=np.int64)
@@ -228,7 +233,20 @@ def fill_replicates(values: dict, population: dict, numbers: Sequence[int], clas
         filled = fill_groups(np.asarray(values[side], dtype=float), np.asarray(population[side], dtype=float),
                              classification)
         columns[f"{side}camsis"] = filled.T.ravel()
+    if left_out is not None:
+        columns[LEFT_OUT] = np.repeat(np.asarray(left_out, dtype=np.int64), len(codes))
     return pd.DataFrame(columns)
+
+
+def fallen_apart(long: pd.DataFrame) -> dict[int, int]:
+    """Replicate -> units left out, for the replicates of ``long`` whose redrawn table fell apart.
+
+    Batches written before the column existed left nothing out.
+    """
+    if LEFT_OUT not in long.columns:
+        return {}
+    per_replicate = long.groupby("replicate")[LEFT_OUT].max()
+    return {int(r): int(n) for r, n in per_replicate[per_replicate > 0].items()}
 
 
 def fill_replicate(unit_scores, classification) -> pd.DataFrame:
@@ -270,16 +288,19 @@ class _ReplicateScores:
         shape = (len(self.units), len(self.replicates))
         self.values = {side: np.empty(shape) for side in SIDES}
         self.population = {side: np.empty(shape) for side in SIDES}
+        self.left_out = np.zeros(len(self.replicates), dtype=np.int64)
 
     def add(self, column: int, built) -> None:
         """Replicate ``self.replicates[column]``'s build (``camsis.scale.UnitScores``)."""
         for side in SIDES:
             self.values[side][:, column] = built.scores[f"{side}camsis"].reindex(self.units).to_numpy(dtype=float)
             self.population[side][:, column] = built.population[side].reindex(self.units).fillna(0.0).to_numpy(dtype=float)
+        dropped = built.diagnostics.dropped_blocks
+        self.left_out[column] = sum(dropped["units"].values()) if dropped else 0
 
     def long(self) -> pd.DataFrame:
-        """Every code's scores in each replicate (``fill_replicates``)."""
-        return fill_replicates(self.values, self.population, self.replicates, self.classification)
+        """Every code's scores in each replicate (``fill_replicates``), with the units each left out."""
+        return fill_replicates(self.values, self.population, self.replicates, self.classification, self.left_out)
 
 
 def _row_major(frame: pd.DataFrame) -> pd.DataFrame:
@@ -293,16 +314,30 @@ def _row_major(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _replicate_inputs(ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, options):
-    """The masks (row-major) and options (first dimension only: all a replicate keeps) of a batch's builds."""
-    return _row_major(ca_blank), _row_major(smooth_blank), replace(options, second_dimension=False)
+    """The masks (row-major) and options of a batch's builds.
+
+    A replicate keeps the first dimension only, and is built with ``disconnected: drop``
+    (a connected table is unchanged by it; the scale's own build has refused a table that
+    falls apart, if so asked): a redraw that misses the few pairs joining a unit or two to
+    the rest leaves them in a block of their own, a chance of the draw, not a fault of the
+    data. They are left out of that replicate's CA and imputed from their groups, as the
+    scale does with ``disconnected: drop``, and counted (``fallen_apart``).
+    """
+    return _row_major(ca_blank), _row_major(smooth_blank), replace(options, second_dimension=False, disconnected="drop")
 
 
-def _rebuilt(number: int, seed: int, build):
-    """``build()``, its error (if any) naming the replicate that failed."""
+def _rebuilt(number: int, seed: int, build, kind: str = ""):
+    """``build()``, its error (if any) naming the replicate that failed; a replicate fallen apart is logged."""
     try:
-        return build()
+        built = build()
     except CamsisError as error:
         raise CamsisError(f"bootstrap replicate {number} (seed {seed}): {error}") from None
+    dropped = built.diagnostics.dropped_blocks
+    if dropped:
+        log.warning("%sbootstrap replicate %d fell apart into blocks: husbands' units %s and wives' units %s "
+                    "(%d pairs) left out of its CA and imputed from their groups",
+                    kind, number, dropped["rows"], dropped["columns"], dropped["pairs"])
+    return built
 
 
 def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, classification, options,
@@ -319,8 +354,10 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     structure, the table's cells: ``CoupleDraw``) and fills the groups of all its
     replicates in one matrix product.
 
-    Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis) for these
-    replicates. A replicate whose build fails stops the batch, naming the replicate.
+    Returns the rows of ``fill_replicates`` (code, replicate, mcamsis, fcamsis,
+    units_left_out) for these replicates. A replicate whose redrawn table falls apart is
+    built without its smaller blocks (``_replicate_inputs``) and logged; one whose build
+    fails otherwise stops the batch, naming the replicate.
     """
     from camsis.scale import build_unit_scores
 
@@ -350,12 +387,12 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     classification), so its spread is the whole by-status pipeline's (merging, CA, sharing,
     smoothing, standardising). A scale built with statuses runs one job per batch, not two.
 
-    A by-status replicate whose table falls apart into blocks is built with ``disconnected:
-    drop`` (a connected one is unchanged by it): the sparse status cells of a redraw often
-    leave a unit or two whose only pairs are with each other, units the scale pools with
-    their occupation anyway; they are left out of that replicate's CA and take their
-    group's score, as an empty status does. Each such replicate is logged as a warning
-    naming the units.
+    A replicate whose table falls apart into blocks is built with ``disconnected: drop``,
+    as in ``bootstrap_batch`` (a connected one is unchanged by it): the sparse status cells
+    of a redraw often leave a unit or two whose only pairs are with each other, units the
+    scale pools with their occupation anyway; they are left out of that replicate's CA and
+    take their group's score, as an empty status does. Each such replicate is logged as a
+    warning naming the units, and counted in the rows (``units_left_out``).
 
     Returns
     -------
@@ -370,19 +407,10 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
 
     ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
     # expand_mask makes the by-status masks row-major already
-    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, replace(options, disconnected="drop"))
+    inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, options)
     draw = StatusDraw(title, table)
     title_scores = _ReplicateScores(classification, replicates)
     status_scores = _ReplicateScores(inputs.classification, replicates)
-
-    def build_by_status(drawn):
-        built = build_on_status_units(drawn, inputs)
-        dropped = built.diagnostics.dropped_blocks
-        if dropped:
-            log.warning("a by-status bootstrap replicate fell apart into blocks: husbands' units %s and wives' "
-                        "units %s (%d pairs) left out of its CA and given their group's score",
-                        dropped["rows"], dropped["columns"], dropped["pairs"])
-        return built
 
     with _one_blas_thread():
         for column, number in enumerate(replicates):
@@ -392,7 +420,8 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
             title_scores.add(column, _rebuilt(number, seed, lambda: build_unit_scores(title_table, ca_blank, smooth_blank,
                                                                                       classification, options)))
             status_table = draw.table_of(draw.spread(couples, rng))
-            status_scores.add(column, _rebuilt(number, seed, lambda: build_by_status(status_table)))
+            status_scores.add(column, _rebuilt(number, seed, lambda: build_on_status_units(status_table, inputs),
+                                               kind="by-status "))
             log.info("bootstrap replicate %d rebuilt, title-only and by status", number)
     status_long = status_scores.long()
     return title_scores.long(), status_long[status_long["code"].isin(inputs.classification.units)].reset_index(drop=True)
