@@ -22,12 +22,13 @@ def add_classification(sub) -> None:
                        description="Manage the code frames in data/classifications.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     imp = actions.add_parser(
-        "import", help="write NAME.tsv + NAME.yaml from a do-file, SPSS syntax or labelled .dta/.sav",
+        "import", help="write NAME.tsv + NAME.yaml from a do-file, SPSS syntax, labelled .dta/.sav or IPUMS codebook",
         description="Build a code frame from value labels: the units' label set (or, in a .dta/.sav, the "
                     "variable), optionally the label sets of coarser groups (finest first). The hierarchy "
                     "comes from the codes: a group holds the units whose code, at full width, begins with "
                     "the group's code. Trailing-zero group codes (2100 for group 21) are recognised.")
-    imp.add_argument("file", metavar="FILE", help="Stata .do, SPSS .sps, or labelled .dta/.sav")
+    imp.add_argument("file", metavar="FILE",
+                     help="Stata .do, SPSS .sps, labelled .dta/.sav, or an IPUMS codebook .xml (--units: its variable)")
     imp.add_argument("--name", required=True, help="classification name (file stem, scale sheet column)")
     imp.add_argument("--units", required=True, metavar="LABELSET_OR_VAR", help="label set of the units")
     imp.add_argument("--groups", nargs="+", default=[], metavar="LABELSET",

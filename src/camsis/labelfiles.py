@@ -38,9 +38,13 @@ def read_label_sets(path: str | Path, repeated: dict[str, list[str]] | None = No
     suffix = path.suffix.lower()
     if suffix in DATA_SUFFIXES:
         return _data_label_sets(path)
+    if suffix == ".xml":  # an IPUMS extract's DDI codebook: each variable's categories
+        from camsis.ipums import label_sets
+
+        return label_sets(path)
     if suffix not in SYNTAX_SUFFIXES:
         raise CamsisError(f"{path}: cannot read value labels from a {suffix or 'suffix-less'} file "
-                          f"(use a Stata .do, an SPSS .sps, or a labelled .dta/.sav)")
+                          f"(use a Stata .do, an SPSS .sps, a labelled .dta/.sav, or an IPUMS codebook .xml)")
     text = decode(path.read_bytes())
     parse = parse_stata if SYNTAX_SUFFIXES[suffix] == "stata" else parse_spss
     try:
@@ -415,6 +419,10 @@ def _code_text(code) -> str:
 def variable_labels(path: str | Path) -> dict[str, str]:
     """Variable labels of a .dta/.sav (empty for syntax files): the frame's default label."""
     path = Path(path)
+    if path.suffix.lower() == ".xml":
+        from camsis.ipums import codebook_variable_labels
+
+        return codebook_variable_labels(path)
     if path.suffix.lower() not in DATA_SUFFIXES:
         return {}
     import pyreadstat

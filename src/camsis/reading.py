@@ -4,7 +4,8 @@ Memory is bounded by one chunk, never by the file, so census-sized inputs fit on
 Stata files are read with pandas' StataReader rather than pyreadstat: on a 10^6-row file
 it reads the fixed-width records with numpy and is about 30x faster, while still seeking
 chunk by chunk. SPSS files go through pyreadstat, Parquet through pyarrow's batches and
-CSV through pandas' chunked parser. Value-labelled codes always come back as numbers.
+CSV through pandas' chunked parser, an IPUMS extract (its DDI codebook .xml) through
+`camsis.ipums`. Value-labelled codes always come back as numbers.
 
 Any failure of the underlying reader becomes one CamsisError line naming the file.
 """
@@ -26,10 +27,12 @@ import pyarrow.parquet as pq
 import pyreadstat
 
 from camsis.errors import CamsisError
+from camsis.ipums import iter_extract_chunks, open_extract
 
 log = logging.getLogger("camsis.reading")
 
-FORMATS = {".dta": "Stata", ".sav": "SPSS", ".zsav": "SPSS", ".csv": "CSV", ".parquet": "Parquet"}
+FORMATS = {".dta": "Stata", ".sav": "SPSS", ".zsav": "SPSS", ".csv": "CSV", ".parquet": "Parquet",
+           ".xml": "IPUMS"}
 
 # Raw bytes of Stata records read at once: a chunk of a wide file (thousands of survey
 # variables) is read in fewer rows, since the reader decodes every column of a record.
@@ -92,7 +95,7 @@ def input_rows(path) -> int | None:
     """Rows in the file from its metadata (None for CSV, or when the file does not say)."""
     path = Path(path)
     kind = _format(path)
-    if kind == "CSV":
+    if kind in ("CSV", "IPUMS"):
         return None
     if kind == "Parquet":
         try:
@@ -112,6 +115,8 @@ def input_columns(path, sep: str = ",", encoding: str = "utf-8") -> list[str]:
             return _csv_header(path, sep, encoding)
         if kind == "Parquet":
             return list(pq.ParquetFile(path).schema_arrow.names)
+        if kind == "IPUMS":
+            return open_extract(path).variables()
     except _READ_ERRORS as err:
         raise _unreadable(path, kind, err, encoding) from None
     return list(_metadata(path, kind).column_names)
@@ -148,12 +153,22 @@ def file_sha256(path, block: int = 1 << 22) -> str:
     """The input's checksum, so a published file can be traced to the exact data that made it.
 
     Read in blocks (hashlib releases the GIL), so it can run in a thread beside the reading.
+    An IPUMS codebook's checksum covers its data file too: the codebook's bytes, then the data's.
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
+    for part in data_files(path):
+        with open(part, "rb") as handle:
+            while chunk := handle.read(block):
+                digest.update(chunk)
     return digest.hexdigest()
+
+
+def data_files(path) -> list[Path]:
+    """The files an input is read from: itself, and for an IPUMS codebook (.xml) also its data file."""
+    path = Path(path)
+    if path.suffix.lower() == ".xml":
+        return [path, open_extract(path).data]
+    return [path]
 
 
 def input_labels(path) -> tuple[dict, dict]:
@@ -163,6 +178,9 @@ def input_labels(path) -> tuple[dict, dict]:
     """
     path = Path(path)
     kind = _format(path)
+    if kind == "IPUMS":
+        extract = open_extract(path)
+        return extract.value_labels(), extract.variable_labels()
     if kind not in ("Stata", "SPSS"):
         return {}, {}
     meta = _metadata(path, kind)
@@ -300,6 +318,8 @@ def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE, sep: str =
         chunks = _spss_chunks(path, wanted, chunksize)
     elif kind == "Parquet":
         chunks = _parquet_chunks(path, wanted, chunksize)
+    elif kind == "IPUMS":
+        chunks = iter_extract_chunks(path, wanted, chunksize)
     else:
         chunks = _csv_chunks(path, wanted, chunksize, sep, encoding)
     try:

@@ -14,6 +14,7 @@ from camsis.config import load_scales
 from camsis.statuses import available_schemes, load_scheme
 from camsis.uncertainty import batches
 from camsis.errors import CamsisError
+from camsis.reading import data_files
 from camsis.writing import clear_stale, set_aside_products
 
 min_version("8.0")
@@ -100,6 +101,17 @@ def existing(path, what, wildcards):
 
 def input_file(wildcards):
     return existing(scale_row(wildcards)["input"], "input file", wildcards)
+
+
+def input_data_files(wildcards):
+    """Files the input is read from besides itself: an IPUMS codebook's data file, so a new download reruns."""
+    path = input_file(wildcards)
+    if not Path(path).exists():
+        return []
+    try:
+        return data_files(path)[1:]
+    except CamsisError as error:
+        sys.exit(f"camsis: error: scale {wildcards.scale}: {error}")
 
 
 def classification_files(wildcards):

@@ -4,6 +4,7 @@
 rule tabulate:
     input:
         data=input_file,
+        extract=input_data_files,
         classification=classification_files,
     output:
         table="results/{scale}/work/table.parquet",
