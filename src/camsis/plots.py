@@ -341,3 +341,53 @@ def comparison_figure(scores: pd.DataFrame, scale: str, old_name: str) -> Figure
     fig.suptitle(f"{scale} against {old_name}")
     fig.tight_layout()
     return fig
+
+
+def scales_heatmap_figure(correlations: dict, counts: dict) -> Figure:
+    """Each side's matrix of correlations between a sheet's scales (``camsis.scalecompare.ScaleComparison``),
+    every cell labelled with r and the codes it rests on; pairs no link joins are left blank."""
+    names = list(correlations[SIDES[0]].index)
+    size = max(4.5, 0.9 * len(names) + 2.0)
+    fig, axes = plt.subplots(1, len(SIDES), figsize=(2 * size, size * 0.9))
+    finite = np.concatenate([correlations[s].to_numpy(float).ravel() for s in SIDES])
+    finite = finite[np.isfinite(finite)]
+    low = min(float(finite.min()), 0.9) if finite.size else 0.9
+    for ax, side in zip(np.atleast_1d(axes), SIDES):
+        values = correlations[side].to_numpy(float)
+        image = ax.imshow(np.ma.masked_invalid(values), vmin=low, vmax=1.0,
+                          cmap=plt.get_cmap("viridis").with_extremes(bad="0.85"))
+        for i in range(len(names)):
+            for j in range(len(names)):
+                text = "" if not np.isfinite(values[i, j]) else f"{values[i, j]:.3f}\n{counts[side].iat[i, j]}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if np.isfinite(values[i, j]) and values[i, j] < (low + 1) / 2 else "black")
+        ax.set_xticks(range(len(names)), [_short(n, 16) for n in names], rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), [_short(n, 16) for n in names], fontsize=8)
+        ax.set_title(f"{side}camsis: {SIDE_TITLES[side]}", fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.75, label="Pearson r (codes below)")
+    fig.suptitle("The sheet's scales against one another (units scored from their own pairs)")
+    fig.tight_layout()
+    return fig
+
+
+def against_mean_figure(panels: dict) -> Figure:
+    """Each scale's unit scores against the mean of its classification's scales, one row per side.
+
+    ``panels`` maps side -> {scale: DataFrame with ``score`` and ``mean`` per unit}
+    (``camsis.scalecompare.mean_scale``).
+    """
+    names = list(panels[SIDES[0]])
+    fig, axes = plt.subplots(len(SIDES), len(names), figsize=(3.2 * len(names), 3.3 * len(SIDES)), squeeze=False)
+    for row, side in enumerate(SIDES):
+        for column, name in enumerate(names):
+            ax, frame = axes[row, column], panels[side][name]
+            ax.scatter(frame["mean"], frame["score"], s=8, alpha=0.6, edgecolors="none", color=SIDE_COLOURS[side])
+            _diagonal(ax, frame["mean"], frame["score"])
+            r, count = correlation(frame["score"], frame["mean"])
+            ax.set_title(f"{_short(name, 20)} ({side}): r = {r:.3f}, {count} units", fontsize=9)
+            ax.set_xlabel("mean of the scales", fontsize=8)
+            ax.set_ylabel(f"{side}camsis", fontsize=8)
+            ax.grid(alpha=0.3)
+    fig.suptitle("Each scale against the sheet's mean scale (of its classification)")
+    fig.tight_layout()
+    return fig

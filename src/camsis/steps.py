@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,6 +44,8 @@ from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_w
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
+
+log = logging.getLogger("camsis.steps")
 
 
 def classification_from(files: str | Path | Sequence) -> Classification:
@@ -552,6 +555,60 @@ def compare(csv, old, classification, correlations, top_file, html, plot, *, sca
     with atomic_path(html) as path:
         Path(path).write_text(comparison_html(comparison, scale, old), encoding="utf-8")
     save_figure(comparison_figure(comparison.scores, scale, Path(old).name), plot)
+
+
+def compare_scales(scores: Sequence, classification: Sequence, outputs: Mapping, *, scales: Sequence[str],
+                   classifications: Sequence[str], dpi: int = 100) -> None:
+    """Rule compare_scales: every pair of the sheet's scales, per side (``camsis.scalecompare``).
+
+    Parameters
+    ----------
+    scores : sequence of paths
+        Each scale's ``unit_scores.tsv``, in the order of ``scales``.
+    classification : sequence of paths
+        The ``.tsv`` and ``.yaml`` of every classification in ``classifications``.
+    outputs : mapping
+        ``mcamsis``, ``fcamsis`` (square matrices of r, first column ``scale``), ``mcamsis_n``,
+        ``fcamsis_n`` (the codes each r rests on), ``pairs`` (long: how each pair was joined),
+        ``heatmap`` and ``against_mean`` (figures).
+    scales, classifications : sequence of str
+        The sheet's scales and the classification of each.
+    """
+    from camsis import plots as draw
+    from camsis import scalecompare
+
+    files = [Path(f) for f in classification]
+    frames = {}
+    for name in dict.fromkeys(classifications):
+        tsv = next(f for f in files if f.name == f"{name}.tsv")
+        frames[name] = read_classification(tsv, next((f for f in files if f.name == f"{name}.yaml"), None))
+    units = {scale: UnitScores.load(path).scores for scale, path in zip(scales, scores)}
+    of_scale = {scale: frames[name] for scale, name in zip(scales, classifications)}
+    comparison = scalecompare.compare_scales(units, of_scale)
+    for row in comparison.pairs[comparison.pairs["side"] == SIDES[0]].itertuples():
+        if row.joined == scalecompare.NO_LINK:
+            a, b = of_scale[row.scale_a], of_scale[row.scale_b]
+            log.warning("scales %s (%s) and %s (%s) are not compared: neither code frame has a link column named "
+                        "after the other's variable (%s, %s)", row.scale_a, a.name, row.scale_b, b.name,
+                        b.variable, a.variable)
+    for side in SIDES:
+        for key, matrix in ((f"{side}camsis", comparison.correlations[side]), (f"{side}camsis_n", comparison.counts[side])):
+            with atomic_path(outputs[key]) as path:
+                matrix.to_csv(path, sep="\t", float_format="%.6f")
+    with atomic_path(outputs["pairs"]) as path:
+        comparison.pairs.to_csv(path, sep="\t", index=False, float_format="%.6f")
+    panels = {side: {} for side in SIDES}
+    for name in dict.fromkeys(classifications):
+        members = {scale: units[scale] for scale, of in zip(scales, classifications) if of == name}
+        for side in SIDES:
+            table = scalecompare.mean_scale(members, side)
+            for scale in members:
+                panels[side][scale] = pd.DataFrame({"score": table[scale], "mean": table["mean"]})
+    panels = {side: {scale: panels[side][scale] for scale in scales} for side in SIDES}
+    draw.save_figure(draw.scales_heatmap_figure(comparison.correlations, comparison.counts), outputs["heatmap"], dpi=dpi)
+    draw.save_figure(draw.against_mean_figure(panels), outputs["against_mean"], dpi=dpi)
+    log.info("compared %d scales: %d pairs per side, %d not joined", len(scales), len(comparison.pairs) // len(SIDES),
+             int((comparison.pairs["joined"] == scalecompare.NO_LINK).sum()) // len(SIDES))
 
 
 def simulate_demo(classification, psds, scheme, couples, truth, truth_by_status, *, n_couples: int, seed: int) -> None:

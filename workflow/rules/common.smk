@@ -120,6 +120,20 @@ def classification_files(wildcards):
     return [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
 
 
+def sheet_classification_files():
+    """The .tsv and .yaml of every classification the sheet's scales use (rule compare_scales)."""
+    folder = Path(config["classifications"])
+    names = dict.fromkeys(scales["classification"])
+    return [str(folder / f"{name}.{ext}") for name in names for ext in ("tsv", "yaml")]
+
+
+def comparison_outputs():
+    """The comparison of the sheet's scales with one another, when it has more than one."""
+    if len(scales.index) < 2:
+        return []
+    return [f"results/comparison/{name}" for name in ("mcamsis.tsv", "fcamsis.tsv", "heatmap.png", "against_mean.png")]
+
+
 def by_status(scale):
     """Whether the scale is also built on occupation-by-status units (its row names a status scheme)."""
     return bool(scales.loc[scale, "statuses"])
@@ -230,7 +244,7 @@ def diagnostic_outputs():
     compared = [f"results/{scale}/compare.tsv" for scale in scales.index if compare_file(scale)]
     compared += [f"results/{scale}/compare_by_status.tsv" for scale in scales.index
                  if compare_file(scale) and by_status(scale)]
-    return plots + compared
+    return plots + compared + comparison_outputs()
 
 
 def all_outputs():

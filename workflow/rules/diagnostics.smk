@@ -56,3 +56,31 @@ rule compare:
         runtime=10,
     script:
         "../scripts/compare.py"
+
+
+# A sheet of several scales: every pair compared (camsis.scalecompare); a sheet of one scale writes none.
+rule compare_scales:
+    input:
+        scores=[f"results/{scale}/work/unit_scores.tsv" for scale in scales.index],
+        classification=sheet_classification_files(),
+    output:
+        mcamsis="results/comparison/mcamsis.tsv",
+        fcamsis="results/comparison/fcamsis.tsv",
+        mcamsis_n="results/comparison/mcamsis_n.tsv",
+        fcamsis_n="results/comparison/fcamsis_n.tsv",
+        pairs="results/comparison/pairs.tsv",
+        heatmap=report("results/comparison/heatmap.png", caption="../report/compare_scales.rst",
+                       category="Comparison", subcategory="the sheet's scales", labels={"figure": "correlations"}),
+        against_mean=report("results/comparison/against_mean.png", caption="../report/against_mean.rst",
+                            category="Comparison", subcategory="the sheet's scales", labels={"figure": "against the mean"}),
+    params:
+        scales=list(scales.index),
+        classifications=list(scales["classification"]),
+        dpi=config["plot_dpi"],
+    log:
+        "logs/compare_scales.log",
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    script:
+        "../scripts/compare_scales.py"

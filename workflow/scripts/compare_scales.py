@@ -1,0 +1,13 @@
+"""Rule compare_scales: the sheet's scales against one another (camsis.steps.compare_scales)."""
+
+from camsis import steps
+from camsis.runner import run
+
+
+def main(snakemake):
+    outputs = {key: snakemake.output[key] for key in snakemake.output.keys()}
+    steps.compare_scales(snakemake.input.scores, snakemake.input.classification, outputs,
+                         **dict(snakemake.params.items()))
+
+
+run(main, snakemake)
