@@ -1,0 +1,114 @@
+"""The census workload: one IPUMS-International-style extract (DDI codebook + .dat.gz) holding six
+samples of persons on ISCO-08, built from a sheet with one row per sample.
+
+Each sample's couples are simulated with a known truth (camsis.synthetic) and written as
+persons with planted linking faults in known numbers (tests/personfiles.py: singles, partners
+not in the file, links not returned, same-sex couples, an unknown sex written as IPUMS's 9
+"Unknown"); weights carry IPUMS's two implied decimals. Each scale must recover its sample's
+truth, summary.json must count exactly the planted faults (the other samples' persons as
+filtered), and results/comparison/mcamsis.tsv must be the 6 x 6 matrix pandas computes from
+the scales' own unit files.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from camsis.classification import load_classification
+from camsis.scale import UnitScores
+from camsis.synthetic import simulate_couples
+from helpers import PLAIN, REPO, error_lines, project_copy, snakemake
+from ipumsfiles import Variable, write_extract
+from personfiles import person_file
+
+pytestmark = pytest.mark.slow  # runs Snakemake
+
+SAMPLES = {"ar2010": 32201001, "br2010": 76201001, "ca2011": 124201101, "mx2015": 484201501,
+           "za2011": 710201101, "us2010": 840201001}
+COUPLES = 12_000  # per sample (the issue's were 40,000)
+VARIABLES = [
+    Variable("SAMPLE", 9, label="IPUMS sample identifier"),
+    Variable("YEAR", 4, label="Census round"),
+    Variable("SERIAL", 8, label="Household serial number"),
+    Variable("PERNUM", 4, label="Person number"),
+    Variable("SPLOC", 2, label="Spouse's location in household", categories={"00": "No spouse present"}),
+    Variable("SEX", 1, label="Sex", categories={"1": "Male", "2": "Female", "9": "Unknown"}),
+    Variable("PERWT", 8, decimals=2, label="Person weight"),
+    Variable("OCC", 4, label="Occupation, ISCO-08", categories={"9998": "Unknown", "9999": "NIU (not in universe)"}),
+]
+HEADER = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits", "filter",
+          "layout", "person", "partner", "household", "sex", "first_sex", "occ", "wave"]
+
+
+@pytest.fixture(scope="module")
+def census(tmp_path_factory):
+    directory = project_copy(tmp_path_factory.mktemp("census"))
+    isco = load_classification("isco08", REPO / "data/classifications")
+    parts, truths, counts = [], {}, {}
+    for k, (scale, sample) in enumerate(SAMPLES.items()):
+        sim = simulate_couples(isco.units, n_couples=COUPLES, seed=300 + k, missing_share=0.0, invalid_share=0.0)
+        couples = pd.DataFrame({"hocc": sim.couples["hocc"].astype(float), "wocc": sim.couples["wocc"].astype(float),
+                                "wt": np.round(sim.couples["weight"], 2), "hstat": 1.0, "wstat": 1.0})
+        persons, expected = person_file(couples, "ipums", repeats=0, seed=k, codes=(1111, 9211, 2211))
+        parts.append(pd.DataFrame({
+            "SAMPLE": sample, "YEAR": 2000 + persons["year"], "SERIAL": persons["serial"], "PERNUM": persons["pernum"],
+            "SPLOC": persons["sploc"].fillna(0).clip(lower=0),  # IPUMS: 0 = no spouse present
+            "SEX": persons["sex"].fillna(9), "PERWT": persons["perwt"], "OCC": persons["occ"]}))
+        truths[scale], counts[scale] = sim.truth, expected
+    extract = pd.concat(parts, ignore_index=True)
+    write_extract(directory, "ipumsi_00023", extract, VARIABLES, samples=tuple(SAMPLES))
+    for scale in SAMPLES:  # the other samples' persons are left out by the filter
+        counts[scale] = counts[scale] | {"persons": len(extract),
+                                         "filtered": len(extract) - counts[scale]["persons"]}
+    rows = ["\t".join(HEADER)] + [
+        "\t".join([scale, "ipumsi_00023.xml", "", "", "PERWT", "isco08", "", "0", f"SAMPLE == {sample}",
+                   "persons", "PERNUM", "SPLOC", "SERIAL", "SEX", "1", "OCC", "YEAR"])
+        for scale, sample in SAMPLES.items()]
+    (directory / "config/census.tsv").write_text("\n".join(rows) + "\n")
+    # sparse samples on 436 units: a few couples can form a block of their own, left out (and counted)
+    done = snakemake(directory, "--config", "scales=config/census.tsv", "disconnected=drop", *PLAIN)
+    return directory, done, truths, counts
+
+
+def test_the_sheet_builds(census):
+    directory, done, _, _ = census
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not error_lines(done.stderr)
+
+
+def test_each_scale_recovers_its_samples_truth(census):
+    directory, _, truths, _ = census
+    for scale, truth in truths.items():
+        scores = UnitScores.load(directory / f"results/{scale}/work/unit_scores.tsv").scores.reindex(truth.index)
+        for side, column in (("m", "male_score"), ("f", "female_score")):
+            seen = scores[f"n_{side}"] >= 50
+            assert seen.sum() >= 40, (scale, side)
+            r = np.corrcoef(scores.loc[seen, f"{side}camsis"], truth.loc[seen, column])[0, 1]
+            assert r >= 0.97, (scale, side, r)
+
+
+def test_linking_counts_equal_the_planted_faults(census):
+    directory, _, _, counts = census
+    for scale, expected in counts.items():
+        summary = json.loads((directory / f"results/{scale}/summary.json").read_text())
+        assert summary["linking"] == expected, scale
+
+
+def test_comparison_is_the_pandas_matrix_of_the_scales_own_scores(census):
+    directory, _, _, _ = census
+    for side in ("m", "f"):
+        own = {}
+        for scale in SAMPLES:
+            units = pd.read_csv(directory / f"results/{scale}/work/unit_scores.tsv", sep="\t", index_col=0)
+            own[scale] = units[f"{side}camsis"].where(units[f"{side}_imputed"] == 0)
+        own = pd.DataFrame(own)
+        matrix = pd.read_csv(directory / f"results/comparison/{side}camsis.tsv", sep="\t", index_col="scale")
+        assert list(matrix.index) == list(matrix.columns) == list(SAMPLES)
+        np.testing.assert_allclose(matrix.to_numpy(), own.corr(min_periods=3).to_numpy(), atol=2e-6)
+        n = pd.read_csv(directory / f"results/comparison/{side}camsis_n.tsv", sep="\t", index_col="scale")
+        known = own.notna().astype(int)
+        np.testing.assert_array_equal(n.to_numpy(), (known.T @ known).to_numpy())
+    for figure in ("heatmap.png", "against_mean.png"):
+        assert (directory / "results/comparison" / figure).stat().st_size > 10_000
