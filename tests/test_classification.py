@@ -234,3 +234,32 @@ def test_unit_groups_equal_unit_parents(soc):
         assert (dense.sum(axis=0) == 1).all() and (dense[groups.position, np.arange(len(parents))] == 1).all()
     with pytest.raises(CamsisError, match="no level 5"):
         soc.unit_groups(5)
+
+
+def test_soc2020_ns_sec_by_status_is_the_published_v2(tmp_path):
+    """soc2020_empst3.tsv is what make_soc2020.py derives from the published v2 file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_soc2020", REPO / "data" / "classifications" / "make_soc2020.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = pd.read_csv(REPO / "data" / "classifications" / "soc2020_empst3.tsv", sep="\t")
+    pd.testing.assert_frame_equal(shipped, module.status_links(REPO / "tests" / "data" / "gb_soc2020_v2.dta"))
+    links = load_classification("soc2020", REPO / "data" / "classifications").status_links["empst3"]
+    assert len(links) == 412 * 3 and links.loc[(1121, 1), "ns_sec"] == 4
+
+
+def test_status_links_are_checked(tmp_path):
+    from helpers import TOY, write_classification
+
+    write_classification(tmp_path, "toy", TOY)
+    meta = (tmp_path / "toy.yaml").read_text() + "status_links:\n  empst3: toy_empst3.tsv\n"
+    (tmp_path / "toy.yaml").write_text(meta)
+    with pytest.raises(CamsisError, match="status_links names .*toy_empst3.tsv, which does not exist"):
+        load_classification("toy", tmp_path)
+    for body, message in (("code\tstatus\tisei\n111\t1\t5\n111\t1\t6\n", "appears more than once"),
+                          ("code\tstatus\tisei\n11\t1\t5\n", "not units of the frame: 11"),
+                          ("code\tstatus\tnope\n111\t1\t5\n", "expected the columns code, status")):
+        (tmp_path / "toy_empst3.tsv").write_text(body)
+        with pytest.raises(CamsisError, match=message):
+            load_classification("toy", tmp_path)

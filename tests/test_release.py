@@ -9,6 +9,7 @@ syntax is too (PSPP is not SPSS).
 """
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -430,3 +431,53 @@ def test_sav_rows_are_in_key_order_for_spss_match_files(tmp_path):
     expected = numeric(shuffled).sort_values("soc2020").reset_index(drop=True)
     pd.testing.assert_frame_equal(numeric(sav), expected)
     assert (tmp_path / "r" / "s.dta") in files and (tmp_path / "r" / "s.dta").read_bytes() == path.read_bytes()
+
+
+def test_sav_dictionary_is_the_published_one(published):
+    """Codes F6.0, scores F6.1, -777 declared missing on keys and scores, UTF-8 declared,
+    the file label cut at a word; read back by pyreadstat with user-missing values."""
+    scale, _, folder, _, _ = published
+    for stem in tables(scale, folder):
+        _, meta = pyreadstat.read_sav(str(folder / f"{stem}.sav"), user_missing=True)
+        formats = meta.original_variable_types
+        assert formats["soc2020"] == "F6.0" and formats["mcamsis"] == "F6.1" and formats["fcamsis"] == "F6.1"
+        assert formats["ns_sec"] == "F6.0" and formats.get("mcam_se", "F8.2") == "F8.2"
+        keys = ["soc2020", "mcamsis", "fcamsis"] + (["empst3"] if "empst3" in meta.column_names else [])
+        assert {c: meta.missing_ranges.get(c) for c in keys} == {c: [{"lo": -777.0, "hi": -777.0}] for c in keys}
+        assert meta.file_encoding == "UTF-8"
+        dta_label = pyreadstat.read_dta(str(folder / f"{stem}.dta"), metadataonly=True)[1].file_label or ""
+        label = meta.file_label or ""
+        assert len(label.encode()) <= 64 and dta_label.startswith(label)
+        assert len(dta_label) == len(label) or dta_label[len(label)] == " "  # cut at a word
+
+
+@pytest.mark.skipif(shutil.which("pspp") is None, reason="GNU PSPP is not installed (apt-get install pspp)")
+def test_pspp_display_dictionary_shows_integer_codes_and_declared_missing(published, tmp_path):
+    scale, _, folder, _, _ = published
+    stem = tables(scale, folder)[-1]
+    syntax = tmp_path / "dict.sps"
+    syntax.write_text(f"GET FILE='{folder / (stem + '.sav')}'.\nDISPLAY DICTIONARY.\n")
+    done = subprocess.run(["pspp", "-O", "format=csv", str(syntax)], capture_output=True, text=True)
+    assert done.returncode == 0 and "warning" not in (done.stdout + done.stderr).lower(), done.stdout + done.stderr
+    table = done.stdout.split("Table: Variables\n", 1)[1].split("\n\n", 1)[0]
+    variables = pd.read_csv(io.StringIO(table), dtype=str, keep_default_na=False).set_index("Name")
+    assert variables.at["soc2020", "Print Format"] == "F6.0" and variables.at["soc2020", "Missing Values"] == "-777"
+    assert variables.at["mcamsis", "Print Format"] == "F6.1" and variables.at["mcamsis", "Missing Values"] == "-777"
+    assert variables.at["ns_sec", "Print Format"] == "F6.0" and variables.at["ns_sec", "Missing Values"] == ""
+    if "empst3" in variables.index:
+        assert variables.at["empst3", "Print Format"] == "F6.0" and variables.at["empst3", "Missing Values"] == "-777"
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript is not installed (apt-get install r-base-core r-cran-haven)")
+def test_r_haven_reads_the_sav_formats_and_missing_values(published):
+    if subprocess.run(["Rscript", "-e", "library(haven)"], capture_output=True).returncode:
+        pytest.skip("the R package haven is not installed (apt-get install r-cran-haven)")
+    scale, _, folder, _, _ = published
+    stem = tables(scale, folder)[-1]
+    script = (f"d <- haven::read_sav('{folder / (stem + '.sav')}', user_na = TRUE); "
+              "cat(attr(d$soc2020, 'format.spss'), attr(d$mcamsis, 'format.spss'), "
+              "paste(attr(d$soc2020, 'na_values'), collapse=','), paste(attr(d$mcamsis, 'na_values'), collapse=','), "
+              "class(d$soc2020)[1], sep = '\\n')")
+    done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["F6.0", "F6.1", "-777", "-777", "haven_labelled_spss"]

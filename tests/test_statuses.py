@@ -5,6 +5,8 @@ Facts from the published files are copied here (the published files themselves s
 gb2010soc2010_details.dta, and v2's (soc2020, empst3) rows in tests/data/gb_soc2020_v2_rows.tsv.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from camsis.statuses import (
     by_status_classification,
     by_status_recodes,
     by_status_table,
+    combine,
     expand_mask,
     load_scheme,
     share_merged_scores,
@@ -291,3 +294,24 @@ def test_an_empty_status_borrows_the_shared_score_of_its_group(status_build):
 def by_status_node(unit):
     """empst3's (occupation, group) node of a combined unit: statuses 1 and 2 are group 1, 3 is group 2."""
     return (unit // 10, 1 if unit % 10 in (1, 2) else 2)
+
+
+def test_by_status_file_carries_ns_sec_by_status_as_published(soc2020, empst3):
+    """NS-SEC comes from occupation and status together: the by-status table takes the
+    shipped per-status values, which must be those of the published v2 file, row by row."""
+    import pyreadstat
+
+    published, _ = pyreadstat.read_dta(str(REPO / "tests" / "data" / "gb_soc2020_v2.dta"))
+    combined = combine(np.repeat(soc2020.units, 3), np.tile([1, 2, 3], len(soc2020.units)))
+    scores = pd.DataFrame({"mcamsis": 50.0, "fcamsis": 50.0, "n_m": 1.0, "n_f": 1.0}, index=combined)
+    title = pd.DataFrame({"soc2020": soc2020.frame.index, "mcamsis": 50.0, "fcamsis": 50.0, "n_m": 1.0, "n_f": 1.0})
+    table = by_status_table(scores, title, soc2020, empst3)
+    got = table.set_index(["soc2020", "empst3"])["ns_sec"]
+    expected = published.astype({"soc2020": int, "empst3": int}).set_index(["soc2020", "empst3"])["ns_sec"]
+    pd.testing.assert_series_equal(got.reindex(expected.index).astype(float), expected.astype(float),
+                                   check_names=False)
+    assert got[(1121, 1)] == 4 and got[(1121, 0)] == 1  # a small employer's NS-SEC is not the employee's
+    # a classification without per-status links keeps the code's value at every status
+    plain = replace(soc2020, status_links={})
+    flat = by_status_table(scores, title, plain, empst3).set_index(["soc2020", "empst3"])["ns_sec"]
+    assert flat[(1121, 1)] == flat[(1121, 0)] == 1

@@ -69,6 +69,8 @@ def test_by_status_file_has_every_unit_with_every_status(toy_run):
     assert (frame["toy_empst3"] == frame["toy"] * 10 + frame["empst3"]).all()
     assert meta.variable_value_labels["empst3"] == {0: "0. Unknown", 1: "1. Self-employed",
                                                     2: "2. Manager/supervisor", 3: "3. Employee"}
+    # the label sets are named as in the published v2 and the title-only file, not toy0/empst31
+    assert meta.variable_to_label == {"toy": "toya", "empst3": "empst3"}
     scored = frame[frame["empst3"] > 0]
     assert scored[["mcamsis", "fcamsis"]].notna().all().all()
     csv = pd.read_csv(directory / "results/good/good_by_status.csv")

@@ -2,12 +2,17 @@
 
 Run once by hand, not by the workflow or the tests:
 
-    python data/classifications/make_soc2020.py ../shared/reference/gb_soc2020_v1.dta
+    python data/classifications/make_soc2020.py ../shared/reference/gb_soc2020_v1.dta tests/data/gb_soc2020_v2.dta
 
 The published CAMSIS file (Lambert, 30 Nov 2023) carries the SOC2020 titles of all 551
 codes as the value labels of `soc2020` ("1111. Chief executives and senior officials"),
 and links each code to other measures. The code's level is its number of digits and its
 parent is the code without its last digit.
+
+NS-SEC depends on employment status as well as occupation, so the published v2 file
+(by SOC2020 x empst3) gives it per status: `soc2020_empst3.tsv` keeps v2's ns_sec of every
+unit at each scored status (1-3), which by-status score files take (status 0 is the
+title-level value of soc2020.tsv, the same in v2).
 """
 
 import re
@@ -78,12 +83,25 @@ def build(dta: Path) -> tuple[pd.DataFrame, dict]:
     return frame, metadata
 
 
-def main(dta: str) -> None:
+STATUS_LINKS = {"empst3": "soc2020_empst3.tsv"}
+
+
+def status_links(v2: Path) -> pd.DataFrame:
+    """v2's ns_sec of every unit at each scored empst3 status: code, status, ns_sec."""
+    data, _ = pyreadstat.read_dta(str(v2))
+    rows = data[data["empst3"] > 0][["soc2020", "empst3", "ns_sec"]]
+    rows = rows.rename(columns={"soc2020": "code", "empst3": "status"}).astype("int64")
+    return rows.sort_values(["code", "status"]).reset_index(drop=True)
+
+
+def main(dta: str, v2: str) -> None:
     frame, metadata = build(Path(dta))
+    metadata["status_links"] = STATUS_LINKS
+    status_links(Path(v2)).to_csv(OUT / STATUS_LINKS["empst3"], sep="\t", index=False, lineterminator="\n")
     frame.to_csv(OUT / "soc2020.tsv", sep="\t", index=False, lineterminator="\n")
     with open(OUT / "soc2020.yaml", "w", encoding="utf-8") as handle:
         yaml.safe_dump(metadata, handle, sort_keys=False, allow_unicode=True, width=200)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

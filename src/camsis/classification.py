@@ -159,6 +159,10 @@ class Classification:
         value labels of categorical link columns.
     link_value_label_names
         names of their Stata label sets, where not ``{column}l``.
+    status_links
+        status scheme name -> DataFrame indexed by (code, status) of link values that
+        depend on employment status as well as occupation (NS-SEC is derived from both);
+        a by-status score file takes them where given, else the code's value in ``frame``.
     """
 
     name: str
@@ -170,6 +174,7 @@ class Classification:
     link_labels: dict[str, str] = field(default_factory=dict)
     link_value_labels: dict[str, dict[int, str]] = field(default_factory=dict)
     link_value_label_names: dict[str, str] = field(default_factory=dict)
+    status_links: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @cached_property
     def units(self) -> np.ndarray:
@@ -361,7 +366,36 @@ def read_classification(tsv: str | Path, metadata: str | Path | None = None) -> 
             for column, labels in (metadata.get("link_value_labels") or {}).items()
         },
         link_value_label_names={str(k): str(v) for k, v in (metadata.get("link_value_label_names") or {}).items()},
+        status_links={str(scheme): _read_status_links(meta_path.parent / str(file), frame, meta_path)
+                      for scheme, file in (metadata.get("status_links") or {}).items()},
     )
+
+
+def _read_status_links(path: Path, frame: pd.DataFrame, meta_path: Path) -> pd.DataFrame:
+    """A status-links file (``code``, ``status``, then link columns of the frame), checked:
+    codes of the frame's units, whole-number statuses, one row per (code, status)."""
+    if not path.is_file():
+        raise CamsisError(f"{meta_path}: status_links names {path}, which does not exist")
+    try:
+        raw = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise CamsisError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
+    links = [c for c in frame.columns if c not in FRAME_COLUMNS]
+    if list(raw.columns[:2]) != ["code", "status"] or not set(raw.columns[2:]) <= set(links) or len(raw.columns) < 3:
+        raise CamsisError(f"{path}: expected the columns code, status and link columns of the frame "
+                          f"({', '.join(links) or 'none'}); found {' '.join(raw.columns)}")
+    keys = raw[["code", "status"]].apply(pd.to_numeric, errors="coerce")
+    if keys.isna().any().any() or (keys != keys.round()).any().any():
+        raise CamsisError(f"{path}: code and status must be whole numbers")
+    keys = keys.astype(np.int64)
+    outside = sorted(set(keys["code"]) - set(frame.index[frame["level"] == frame["level"].max()]))
+    if outside:
+        raise CamsisError(f"{path}: codes that are not units of the frame: {', '.join(map(str, outside[:10]))}")
+    if keys.duplicated().any():
+        code, status = keys[keys.duplicated()].iloc[0]
+        raise CamsisError(f"{path}: code {code} at status {status} appears more than once")
+    values = raw.iloc[:, 2:].apply(pd.to_numeric, errors="coerce")
+    return values.set_index(pd.MultiIndex.from_frame(keys))
 
 
 def _read_frame(path: Path) -> pd.DataFrame:

@@ -767,6 +767,50 @@ def stamp_sav(path, date: str) -> None:
         handle.write(stamp)
 
 
+# The .sav dictionary of the published files (de95isco88.sav): codes F6.0, CAMSIS scores
+# F6.1, -777 declared user-missing on the code, status and score columns (so a user's
+# own -777 "not scoreable" code is never read as a score), display width 6.
+SAV_MISSING = -777
+SAV_SCORES = ("mcamsis", "fcamsis", "mcamsis2", "fcamsis2", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi")
+SAV_FILE_LABEL = 64  # bytes an SPSS file label holds
+
+
+def sav_dictionary(scores: pd.DataFrame, keys: list[str], value_labels: dict) -> dict:
+    """pyreadstat.write_sav's dictionary arguments for a score table, as published.
+
+    Whole-number columns (codes, statuses, counts, categorical links) get integer formats
+    wide enough for their values; CAMSIS scores one decimal; other measures (standard
+    errors) two. The key columns (code, status) and the scores declare -777 missing.
+    Labelled columns are nominal, the others scale.
+    """
+    formats, widths, measures, missing = {}, {}, {}, {}
+    for column in scores.columns:
+        values = pd.to_numeric(scores[column], errors="coerce").dropna()
+        whole = len(values) == 0 or bool(np.all(np.mod(values, 1) == 0))
+        if column.lower() in SAV_SCORES:
+            formats[column] = "F6.1"
+        elif whole:
+            digits = len(str(int(values.abs().max()))) + int((values < 0).any()) if len(values) else 1
+            formats[column] = f"F{max(6, digits)}.0"
+        else:
+            formats[column] = "F8.2"
+        widths[column] = int(formats[column][1:].split(".")[0])
+        measures[column] = "nominal" if column in value_labels or column in keys else "scale"
+        if column in keys or column.lower() in SAV_SCORES[:4]:
+            missing[column] = [SAV_MISSING]
+    return {"variable_format": formats, "variable_display_width": widths, "variable_measure": measures,
+            "missing_ranges": missing}
+
+
+def sav_file_label(text: str) -> str:
+    """A file label within SPSS's 64 bytes, cut at a word (not mid-word, as readstat cuts)."""
+    if len(text.encode("utf-8")) <= SAV_FILE_LABEL:
+        return text
+    cut = text.encode("utf-8")[:SAV_FILE_LABEL + 1].decode("utf-8", errors="ignore")
+    cut = cut[:cut.rfind(" ")] if " " in cut else cut[:SAV_FILE_LABEL]
+    return cut.rstrip(" ,;:-\\/([").encode("utf-8")[:SAV_FILE_LABEL].decode("utf-8", errors="ignore")
+
+
 def _write_text(text: str, path) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
@@ -790,9 +834,10 @@ def write_table(score_file, dta, sav, tsv, date: str) -> list[Path]:
     keys = [index.code] + ([index.status] if index.status else [])
     sorted_scores = scores.sort_values(keys, kind="stable").reset_index(drop=True)
     with atomic_path(sav) as temporary:
-        pyreadstat.write_sav(sorted_scores, str(temporary), file_label=info.file_label or "",
+        pyreadstat.write_sav(sorted_scores, str(temporary), file_label=sav_file_label(info.file_label or ""),
                              column_labels=[info.column_names_to_labels.get(c) for c in scores.columns],
-                             variable_value_labels=info.variable_value_labels or None)
+                             variable_value_labels=info.variable_value_labels or None,
+                             **sav_dictionary(sorted_scores, keys, info.variable_value_labels or {}))
         stamp_sav(temporary, date)
     with atomic_path(tsv) as temporary:
         tsv_table(scores).to_csv(temporary, sep="\t", index=False, na_rep="")

@@ -343,8 +343,13 @@ def by_status_table(
     for name in ("mcamsis2", "fcamsis2"):
         if name in scored or name in from_title:
             out[name] = column(name)
+    by_status = classification.status_links.get(scheme.name)
     for link in classification.links:
-        out[link] = classification.frame[link].reindex(out[variable].to_numpy()).to_numpy()
+        values = classification.frame[link].reindex(out[variable].to_numpy())
+        if by_status is not None and link in by_status:  # NS-SEC: occupation and status together
+            own = by_status[link].reindex(pd.MultiIndex.from_arrays([out[variable], out[scheme.variable]]))
+            values = pd.Series(np.where(own.notna(), own.to_numpy(), values.to_numpy()), dtype=values.dtype)
+        out[link] = values.to_numpy()
     return out
 
 

@@ -788,7 +788,8 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
     ] + [f"warning: {text}" for text in units.diagnostics.warnings]
     write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
-              file_label, notes=notes)
+              file_label, notes=notes,
+              label_set_names=frame.label_set_names() | {statuses.variable: statuses.value_label_name})
     write_csv(table, csv)
     return table
 

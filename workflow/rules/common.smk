@@ -4,6 +4,8 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -115,9 +117,15 @@ def input_data_files(wildcards):
 
 
 def classification_files(wildcards):
+    """The code frame's .tsv and .yaml, then its status-links files (a change to one rebuilds)."""
     name = scale_row(wildcards)["classification"]
     folder = Path(config["classifications"])
-    return [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
+    files = [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
+    try:
+        links = yaml.safe_load(Path(files[1]).read_text(encoding="utf-8")).get("status_links") or {}
+    except (yaml.YAMLError, AttributeError, UnicodeDecodeError):
+        return files  # the rule's own reading names what is wrong with the .yaml
+    return files + [str(folder / str(file)) for file in dict(links).values()]
 
 
 def sheet_classification_files():
