@@ -144,13 +144,13 @@ def direct_ca(counts: np.ndarray):
     return F, G, s**2
 
 
-def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray, atol: float = 1e-10):
+def assert_same_up_to_sign(ours: np.ndarray, reference: np.ndarray, atol: float = 1e-10, rtol: float = 1e-7):
     """Each column (a 1-d array: the one column) equal to the reference's up to its sign."""
     ours, reference = np.asarray(ours), np.asarray(reference)
     ours, reference = ours.reshape(len(ours), -1), reference.reshape(len(reference), -1)
     for k in range(ours.shape[1]):
         sign = np.sign(ours[:, k] @ reference[:, k])
-        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], atol=atol)
+        np.testing.assert_allclose(ours[:, k], sign * reference[:, k], rtol=rtol, atol=atol)
 
 
 def table_of(counts: np.ndarray, units: np.ndarray):
