@@ -11,6 +11,7 @@ the scales' own unit files.
 """
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,29 @@ def test_comparison_is_the_pandas_matrix_of_the_scales_own_scores(census):
         np.testing.assert_array_equal(n.to_numpy(), (known.T @ known).to_numpy())
     for figure in ("heatmap.png", "against_mean.png"):
         assert (directory / "results/comparison" / figure).stat().st_size > 10_000
+
+
+def planned_job_counts(directory, *args):
+    """{rule: jobs} a dry run would run, from its job stats table."""
+    done = snakemake(directory, "-n", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout + done.stderr
+    if "Nothing to be done" in text:
+        return {}
+    stats = text[text.index("Job stats:"):].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.MULTILINE)}
+
+
+def test_the_extract_is_decoded_once_and_editing_a_row_reruns_only_its_scale(census):
+    directory, _, _, counts = census
+    info = json.loads((directory / "results/inputs/work/ipumsi_00023.json").read_text())
+    assert info["rows"] == counts["ar2010"]["persons"]
+    assert info["variables"] == ["PERWT", "PERNUM", "SPLOC", "SERIAL", "SEX", "OCC", "YEAR", "SAMPLE"]
+    for scale in SAMPLES:
+        assert "ipumsi_00023.parquet: " in (directory / f"logs/{scale}/tabulate.log").read_text()
+    sheet = pd.read_csv(directory / "config/census.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["scale"] == "br2010", "weight"] = ""  # unweighted: PERWT is still read for the others
+    sheet.to_csv(directory / "config/edited.tsv", sep="\t", index=False)
+    jobs = planned_job_counts(directory, "--config", "scales=config/edited.tsv", "disconnected=drop", *PLAIN)
+    assert "decode_input" not in jobs
+    assert jobs["tabulate"] == jobs["score_units"] == jobs["score_file"] == jobs["compare_scales"] == 1, jobs

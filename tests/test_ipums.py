@@ -4,6 +4,8 @@ no answer, every data format and chunk size), linked into couples with the count
 file built with known faults must give, imported as a code frame, and refused in one line
 when hierarchical, without its data file, or not a codebook."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +145,31 @@ def test_bad_extracts_are_refused_in_one_line(tmp_path):
     (tmp_path / "good.dat.gz").write_bytes(b"not gzip at all")
     with pytest.raises(CamsisError, match=r"cannot read .*good.dat.gz \(the data file of IPUMS codebook"):
         list(iter_chunks(good, ["OCC"]))
+
+
+def test_an_extract_decoded_once_gives_every_scale_the_table_and_checksum_of_the_extract(tmp_path):
+    """Rule decode_input's Parquet, read by rule tabulate, against tabulating the extract itself."""
+    from camsis import steps
+    from helpers import TOY, write_classification
+
+    write_classification(tmp_path, "toy", TOY)
+    frame = persons(400)
+    frame["OCC"] = np.random.default_rng(8).choice([111, 112, 121, 122, 211, 212, 221, 222], len(frame))
+    path = write_extract(tmp_path, "ipumsi_00005", frame, VARIABLES)
+    cache, info = tmp_path / "cache.parquet", tmp_path / "cache.json"
+    variables = steps.input_variables(["PERNUM", "SPLOC", "SERIAL", "SEX", "OCC", "PERWT", ""], "SAMPLE == 76201001")
+    assert variables == ["PERNUM", "SPLOC", "SERIAL", "SEX", "OCC", "PERWT", "SAMPLE"]
+    assert steps.decode_input(path, cache, info, variables=variables, chunksize=64) == len(frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(cache), pd.concat(iter_chunks(path, variables), ignore_index=True))
+    cells = dict(person="PERNUM", partner="SPLOC", household="SERIAL", sex="SEX", first_sex="1", occ="OCC",
+                 weight="PERWT", where="SAMPLE == 76201001", layout="persons", chunksize=50)
+    classification = [tmp_path / "toy.tsv", tmp_path / "toy.yaml"]
+    steps.tabulate(path, classification, tmp_path / "a.parquet", tmp_path / "a.json", **cells)
+    steps.tabulate(path, classification, tmp_path / "b.parquet", tmp_path / "b.json", decoded=[cache, info], **cells)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert a["input_sha256"] == b["input_sha256"] == file_sha256(path)
+    assert a["linking"] == b["linking"] and a["linking"]["filtered"] > 0
+    with pytest.raises(CamsisError, match=r"'sploc' \(did you mean 'SPLOC'\?\) not in .*ipumsi_00005.xml; it has: SAMPLE"):
+        steps.tabulate(path, classification, tmp_path / "c.parquet", tmp_path / "c.json", decoded=[cache, info],
+                       **(cells | {"partner": "sploc"}))

@@ -105,7 +105,7 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
              person: str | None = None, partner: str | None = None, household: str | None = None,
              sex: str | None = None, first_sex=None, occ: str | None = None,
              wave: str | None = None, repeat_couples: str = "all", sep: str | None = None,
-             encoding: str | None = None) -> None:
+             encoding: str | None = None, decoded: Sequence = ()) -> None:
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
 
     Parameters
@@ -124,16 +124,20 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
         The person's status is not read here: only rule tabulate_by_status needs it.
     chunksize, on_missing_weight
         Config keys.
+    decoded : sequence of paths
+        An IPUMS extract's decoded columns (rule decode_input: the .parquet and its .json),
+        read instead of ``data``; empty for other inputs.
     """
     frame = classification_from(classification)
     options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
+    source = decoded_source(data, decoded, [occ1, occ2, weight, person, partner, household, sex, occ, wave], where)
     if layout == "persons":
         columns = person_columns(person, partner, sex, occ, household, wave, weight)
         (result, linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons(
-            data, columns, float(first_sex), frame.units, repeat_couples=repeat_couples, **options))
+            source, columns, float(first_sex), frame.units, repeat_couples=repeat_couples, **options), decoded)
     else:
         (result, linking), digest = counted_with_checksum(data, lambda: (
-            tables.tabulate(data, occ1, occ2, weight or None, frame.units, **options), None))
+            tables.tabulate(source, occ1, occ2, weight or None, frame.units, **options), None), decoded)
     result.save(table, table_info, input_sha256=digest, **({"linking": linking} if linking is not None else {}))
 
 
@@ -143,16 +147,79 @@ def reading_options(chunksize, on_missing_weight, where, weight_type, sep, encod
                 weight_type=weight_type or "survey", sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
 
 
-def counted_with_checksum(data, count):
+def counted_with_checksum(data, count, decoded: Sequence = ()):
     """``count()`` and the input's sha256, computed in a thread beside the reading.
 
     On two cores the checksum then costs no wall time: hashing a 200 MB file alone takes
-    about half a second.
+    about half a second. A decoded extract's checksum is the one rule decode_input took.
     """
+    if decoded:
+        return count(), read_json(_decoded_info(decoded))["input_sha256"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(file_sha256, data)
         counted = count()
         return counted, checksum.result()
+
+
+def input_variables(cells: Sequence, where: str | None = None) -> list[str]:
+    """The input variables a sheet row reads: its variable cells (empty ones skipped) and its filter's, each once."""
+    from camsis.pairs import filter_variables
+
+    names = [cell for cell in cells if cell]
+    return list(dict.fromkeys(names + (filter_variables(where, "filter") if where else [])))
+
+
+def _decoded_info(decoded: Sequence) -> str:
+    return next(str(path) for path in decoded if str(path).endswith(".json"))
+
+
+def decoded_source(data, decoded: Sequence, cells: Sequence, where: str | None) -> str:
+    """The file a scale reads: its IPUMS extract's decoded columns when rule decode_input made them, else ``data``.
+
+    The scale's variables are checked against the codebook first, so a wrong name is refused
+    naming the file the sheet gives, with all of the codebook's variables listed.
+    """
+    if not decoded:
+        return data
+    from camsis.reading import check_columns, input_columns
+
+    check_columns(data, input_variables(cells, where), input_columns(data))
+    return next(str(path) for path in decoded if str(path).endswith(".parquet"))
+
+
+def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int = tables.CHUNKSIZE) -> int:
+    """Rule decode_input: an IPUMS extract's variables the sheet's rows use, decoded once into Parquet.
+
+    Every scale of the extract then reads this columnar file (rule tabulate, tabulate_by_status)
+    instead of decoding the fixed-width records again: six samples of one extract are decoded
+    once, not six times. Written chunk by chunk, so memory holds one chunk. ``info`` records
+    the extract's checksum (codebook and data file), which the scales' files report as theirs.
+    Returns the rows written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from camsis.reading import iter_chunks
+
+    def write() -> int:
+        rows, writer = 0, None
+        with atomic_path(cache) as temporary:
+            try:
+                for chunk in iter_chunks(data, list(variables), chunksize):
+                    part = pa.Table.from_pandas(chunk, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(temporary, part.schema, compression="zstd")
+                    writer.write_table(part.cast(writer.schema))
+                    rows += len(chunk)
+            finally:
+                if writer is not None:
+                    writer.close()
+        return rows
+
+    rows, digest = counted_with_checksum(data, write)
+    write_json({"input": str(data), "input_sha256": digest, "rows": rows, "variables": list(variables)}, info)
+    log.info("%s: %s rows of %d variables decoded into %s", data, f"{rows:,}", len(variables), cache)
+    return rows
 
 
 def person_columns(person, partner, sex, occ, household=None, wave=None, weight=None, status=None) -> PersonColumns:
@@ -648,7 +715,8 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
                        weight_type: str = "survey", sep: str | None = None, encoding: str | None = None,
                        layout: str = "couples", person: str | None = None, partner: str | None = None,
                        household: str | None = None, sex: str | None = None, first_sex=None, occ: str | None = None,
-                       status: str | None = None, wave: str | None = None, repeat_couples: str = "all") -> None:
+                       status: str | None = None, wave: str | None = None, repeat_couples: str = "all",
+                       decoded: Sequence = ()) -> None:
     """Rule tabulate_by_status: the title-only table and the (occ1, status1) x (occ2, status2) one.
 
     Both are counted in one reading of the input (``camsis.tables.tabulate_by_status``), so
@@ -675,17 +743,23 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
         The sheet's columns of a person file; unused with layout "couples".
     chunksize, on_missing_weight
         Config keys.
+    decoded : sequence of paths
+        An IPUMS extract's decoded columns (rule decode_input), read instead of ``data``.
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
+    cells = [occ1, occ2, status1, status2, weight, person, partner, household, sex, occ, status, wave]
+    source = decoded_source(data, decoded, cells, where)
     if layout == "persons":
         columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
         ((title, result), linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons_by_status(
-            data, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples, **options))
+            source, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples,
+            **options), decoded)
     else:
         ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
-            data, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, **options), None))
+            source, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, **options), None),
+            decoded)
     extra = {"linking": linking} if linking is not None else {}
     title.save(title_table, title_info, input_sha256=digest, **extra)
     result.save(table, table_info, statuses=statuses.name, **extra)

@@ -10,7 +10,7 @@
 rule tabulate_by_status:
     input:
         data=input_file,
-        extract=input_data_files,
+        decoded=decoded_files,
         classification=classification_files,
         scheme=status_scheme_files,
     output:

@@ -16,7 +16,8 @@ from camsis.config import load_scales
 from camsis.statuses import available_schemes, load_scheme
 from camsis.uncertainty import batches
 from camsis.errors import CamsisError
-from camsis.reading import data_files
+from camsis.reading import data_files, input_columns
+from camsis.steps import input_variables
 from camsis.writing import clear_stale, set_aside_products
 
 min_version("8.0")
@@ -105,15 +106,48 @@ def input_file(wildcards):
     return existing(scale_row(wildcards)["input"], "input file", wildcards)
 
 
-def input_data_files(wildcards):
-    """Files the input is read from besides itself: an IPUMS codebook's data file, so a new download reruns."""
-    path = input_file(wildcards)
-    if not Path(path).exists():
-        return []
+# Every IPUMS extract (DDI codebook .xml) the sheet names, by a key naming its decoded columns
+# results/inputs/work/{key}.parquet (rule decode_input): its stem, numbered when two share one.
+EXTRACTS = {}
+for _path in dict.fromkeys(path for path in scales["input"] if Path(path).suffix.lower() == ".xml"):
+    _key = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(_path).stem)
+    EXTRACTS[_key if _key not in EXTRACTS else f"{_key}_{len(EXTRACTS)}"] = _path
+EXTRACT_KEYS = {path: key for key, path in EXTRACTS.items()}
+
+# A row's cells that name input variables (its filter's are added by steps.input_variables).
+VARIABLE_CELLS = ("occ1", "occ2", "status1", "status2", "weight", "person", "partner", "household", "sex", "occ",
+                  "status", "wave")
+
+
+def extract_variables(key):
+    """The variables of extract ``key`` that the sheet's rows read, in sheet order, those the codebook has
+    (a misspelt one is refused by its own scale's tabulate, naming the codebook, not by every scale's)."""
+    path = EXTRACTS[key]
+    rows = scales[scales["input"] == path]
     try:
-        return data_files(path)[1:]
+        wanted = [name for _, row in rows.iterrows()
+                  for name in input_variables([row[c] for c in VARIABLE_CELLS if c in row], row["filter"] or None)]
+        available = set(input_columns(path))
     except CamsisError as error:
-        sys.exit(f"camsis: error: scale {wildcards.scale}: {error}")
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: {error}")
+    return [name for name in dict.fromkeys(wanted) if name in available]
+
+
+def extract_files(wildcards):
+    """An extract's codebook and data file: a new download reruns its decoding."""
+    path = EXTRACTS[wildcards.extract]
+    if not Path(path).exists():
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: input file {path} does not exist")
+    try:
+        return data_files(path)
+    except CamsisError as error:
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: {error}")
+
+
+def decoded_files(wildcards):
+    """A scale's input decoded once for the sheet (rule decode_input), when it is an IPUMS extract; else []."""
+    key = EXTRACT_KEYS.get(input_file(wildcards))
+    return [f"results/inputs/work/{key}.parquet", f"results/inputs/work/{key}.json"] if key else []
 
 
 def classification_files(wildcards):

@@ -1,10 +1,32 @@
 # Stages 1-3: read the pairs into an occ1 x occ2 table, then mark the blanked cells.
 
 
+# An IPUMS extract is decoded once for the whole sheet: its scales (one per sample) read the
+# variables they use from results/inputs/work/{extract}.parquet, not from the fixed-width records.
+rule decode_input:
+    input:
+        data=extract_files,
+    output:
+        cache="results/inputs/work/{extract}.parquet",
+        info="results/inputs/work/{extract}.json",
+    wildcard_constraints:
+        extract="|".join(re.escape(key) for key in EXTRACTS) or r"(?!)",
+    params:
+        variables=lambda wildcards: extract_variables(wildcards.extract),
+        chunksize=config["chunksize"],
+    log:
+        "logs/inputs/{extract}.log",
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    script:
+        "../scripts/decode_input.py"
+
+
 rule tabulate:
     input:
         data=input_file,
-        extract=input_data_files,
+        decoded=decoded_files,
         classification=classification_files,
     output:
         table="results/{scale}/work/table.parquet",

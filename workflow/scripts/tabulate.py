@@ -6,7 +6,8 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
-    steps.tabulate(i.data, i.classification, o.table, o.info, **dict(snakemake.params.items()))
+    steps.tabulate(i.data, i.classification, o.table, o.info, decoded=list(i.get("decoded", [])),
+                   **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -7,7 +7,7 @@ from camsis.runner import run
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
     steps.tabulate_by_status(i.data, i.classification, i.scheme, o.title_table, o.title_info, o.table, o.info,
-                             **dict(snakemake.params.items()))
+                             decoded=list(i.get("decoded", [])), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -1,0 +1,12 @@
+"""Rule decode_input: an IPUMS extract's variables decoded once into Parquet (camsis.steps.decode_input)."""
+
+from camsis import steps
+from camsis.runner import run
+
+
+def main(snakemake):
+    steps.decode_input(snakemake.input.data[0], snakemake.output.cache, snakemake.output.info,
+                       **dict(snakemake.params.items()))
+
+
+run(main, snakemake)
