@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import OUT, REPO  # noqa: E402
 from bench_workflow import discard, extract_project, measured_snakemake, read_benchmark  # noqa: E402  (the same copy and wall/CPU/peak-RSS wrapper)
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 TARGET, MOONSHOT = 2.0, 1.3
 
 

@@ -48,8 +48,8 @@ import textwrap
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
+from _common import OUT, REPO, soc2020
+
 SEED = 2020
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 2000.0
@@ -115,13 +115,10 @@ BUILD = textwrap.dedent(
 def couples_file(n: int, regenerate: bool) -> Path:
     path = OUT / f"status_couples_{n}.parquet"
     if regenerate or not path.exists():
-        from camsis.blanking import read_psd_file
-        from camsis.classification import load_classification
         from camsis.synthetic import simulate_status_couples, write_couples
 
         start = time.perf_counter()
-        classification = load_classification("soc2020", REPO / "data" / "classifications")
-        blocks = read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv")
+        classification, blocks = soc2020()
         couples = simulate_status_couples(classification.units, n_couples=n, seed=SEED, blocks=blocks).couples
         OUT.mkdir(parents=True, exist_ok=True)
         write_couples(couples, path)

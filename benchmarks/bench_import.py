@@ -21,9 +21,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO
+
 BASELINE = "pass"
 REFERENCES = ["numpy", "pandas", "scipy.sparse.linalg"]
 CAMSIS = ["camsis", "camsis.steps", "camsis.plots"]

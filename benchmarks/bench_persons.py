@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
+from _common import OUT, REPO, soc2020
+
 SEED = 2020
 SINGLES = 0.1  # share of persons without a partner
 DRAW_VERSION = 2  # part of the cached files' names: bump when draw() changes
@@ -140,12 +140,9 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_s
 
 def draw(n_persons: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A person file of n_persons and the couples file of its couples (vectorised: seconds for 10^7)."""
-    from camsis.blanking import read_psd_file
-    from camsis.classification import load_classification
     from camsis.synthetic import simulate_couples
 
-    classification = load_classification("soc2020", REPO / "data" / "classifications")
-    blocks = read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv")
+    classification, blocks = soc2020()
     n_couples = int(n_persons * (1 - SINGLES)) // 2
     n_singles = n_persons - 2 * n_couples
     couples = simulate_couples(classification.units, n_couples, seed=SEED, blocks=blocks).couples

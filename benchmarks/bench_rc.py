@@ -20,21 +20,19 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from camsis.blanking import blank_cells, read_psd_file  # noqa: E402
+from camsis.blanking import blank_cells  # noqa: E402
 from camsis.ca import correspondence_analysis  # noqa: E402
-from camsis.classification import load_classification  # noqa: E402
 from camsis.merging import apply_merge  # noqa: E402
 from camsis.rc import fit_rc  # noqa: E402
 from camsis.scale import ScaleOptions, build_unit_scores  # noqa: E402
 from camsis.synthetic import simulate_couples  # noqa: E402
 from camsis.tables import tabulate_frame  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import soc2020  # noqa: E402
 
 
 def best_of(repeats: int, function, *args, **kwargs):
@@ -58,8 +56,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    soc = load_classification("soc2020", REPO / "data" / "classifications")
-    psds = read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv")
+    soc, psds = soc2020()
     demo = simulate_couples(soc.units, n_couples=args.couples, seed=args.seed, blocks=psds)
     couples = demo.couples
     table = tabulate_frame(couples, "hocc", "wocc", None, soc.units)

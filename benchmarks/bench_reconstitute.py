@@ -10,17 +10,15 @@ groups 1 and 2 and data/psds/gb_soc2020.tsv).
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
-from camsis.blanking import blank_cells, read_psd_file
-from camsis.classification import load_classification
+from camsis.blanking import blank_cells
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.synthetic import simulate_couples
 from camsis.tables import tabulate_frame
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import soc2020
 
 
 def main():
@@ -28,11 +26,11 @@ def main():
     parser.add_argument("--couples", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    soc = load_classification("soc2020", REPO / "data/classifications")
+    soc, psds = soc2020()
     couples = simulate_couples(soc.units, args.couples, seed=2020).couples
     table = tabulate_frame(couples, "hocc", "wocc", None, soc.units)
     blank = blank_cells(soc.units, soc.units, diagonal_digits=0, diagonal_groups=[1, 2],
-                        psds=read_psd_file(REPO / "data/psds/gb_soc2020.tsv"), classification=soc)
+                        psds=psds, classification=soc)
     print(f"table {len(soc.units)} x {len(soc.units)}, {int(table.counts.to_numpy().sum())} pairs, "
           f"{int(blank.to_numpy().sum())} cells blanked")
     baseline = None

@@ -36,8 +36,8 @@ import textwrap
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
+from _common import OUT, REPO, soc2020
+
 PROJECT_PARTS = ["Snakefile", "workflow", "config", "data", "src"]
 # Per-scale extras whose cost does not depend on the number of couples (they work on the table).
 OFF_UNLESS_ALL = ["bootstrap", "plausible_values"]
@@ -92,13 +92,10 @@ def couples_files(n: int, formats: list[str], regenerate: bool) -> dict[str, Pat
     paths = {fmt: OUT / f"couples_{n}.{fmt}" for fmt in formats}
     todo = [fmt for fmt, path in paths.items() if regenerate or not path.exists()]
     if todo:
-        from camsis.blanking import read_psd_file
-        from camsis.classification import load_classification
         from camsis.synthetic import simulate_couples, write_couples
 
         start = time.perf_counter()
-        classification = load_classification("soc2020", REPO / "data" / "classifications")
-        blocks = read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv")
+        classification, blocks = soc2020()
         couples = simulate_couples(classification.units, n, seed=SEED, blocks=blocks).couples
         print(f"# drew {n:,} couples in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
         for fmt in todo:
