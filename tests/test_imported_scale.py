@@ -62,7 +62,9 @@ def test_scale_on_an_imported_classification_recovers_the_truth(tmp_path):
 # `#delimit;` without a space, 3-digit units numbered from 0 within each 2-digit minor
 # group (so unit 100 is minor group 10 times ten), 1-digit major groups. Titles are
 # made up but, as in SOC 1990, a unit's title is not its minor group's, except for
-# minor groups of a single unit (SOC 1990's 320 "Computer analyst/programmers").
+# minor groups of a single unit (SOC 1990's 320 "Computer analyst/programmers") and one
+# unit named after its group with a word added (SOC 1990's 600 "NCOs and other ranks, UK
+# armed forces" in minor group 60 "NCOs and other ranks, armed forces").
 JOBS = ["bakers", "welders", "clerks", "surveyors", "drivers", "nurses", "chemists", "tailors", "printers",
         "glaziers", "porters", "cashiers", "auditors", "pilots", "brokers", "masons", "joiners", "gardeners"]
 FIELDS = ["textile", "mining", "railway", "hospital", "insurance", "retail", "marine", "forestry", "municipal",
@@ -89,9 +91,12 @@ def write_national_do_file(path, minors):
     titles = iter(rng.permutation([f"{f.capitalize()} {j}" for f in FIELDS for j in JOBS]).tolist())
     minor_titles = {m: f"{FIELDS[m % len(FIELDS)].capitalize()} and allied occupations, group {m}" for m in minors}
     lines = ["* national 3-digit label file", "#delimit;", "capture label drop natl;", "label define natl"]
+    named_after_group = next(m for m, units in minors.items() if len(units) >= 3)
     for minor, units in minors.items():
         for unit in units:
             title = minor_titles[minor] if len(units) == 1 else next(titles)
+            if unit == named_after_group * 10:  # as SOC 1990's 600 "NCOs and other ranks, UK armed forces"
+                title = minor_titles[minor].replace(", group", ", national group")
             lines.append(f' {unit} "{title}"')
     lines += [";", "label define natminl"]
     lines += [f' {m} "{t}"' for m, t in minor_titles.items()] + [";"]

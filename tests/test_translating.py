@@ -104,6 +104,7 @@ def test_published_by_status_file_translates_status_by_status_with_its_own_colum
                  "--statuses", str(repo / "data" / "statuses"), "--out", str(out)]) == 0
     got, meta = pyreadstat.read_dta(str(out))
     assert meta.value_labels[meta.variable_to_label["es"]][3] == "3. Self-employed, no employees"
+    assert meta.variable_to_label == {"isco08": "isco08_label", "es": "esl"}  # the published files' set names
     got = got.set_index(["isco08", "es"])
 
     merged = pairs.merge(published, on="soc2010")

@@ -153,6 +153,14 @@ def test_demo_writes_the_by_status_file_beside_the_title_only_one(demo):
     by_status, meta = pyreadstat.read_dta(demo / "results/gb_soc2020_demo/gb_soc2020_demo_by_status.dta")
     v2 = pd.read_csv(REPO / "tests/data/gb_soc2020_v2_rows.tsv", sep="\t")
     assert set(zip(by_status["soc2020"], by_status["empst3"])) == set(zip(v2["soc2020"], v2["empst3"]))
+    # as published: label sets soc2020a/empst3/ns_secl, codes int16, statuses int8, NS-SEC by status as in v2
+    assert {k: meta.variable_to_label[k] for k in ("soc2020", "empst3", "ns_sec")} == {
+        "soc2020": "soc2020a", "empst3": "empst3", "ns_sec": "ns_secl"}
+    assert meta.readstat_variable_types["soc2020"] == "int16" and meta.readstat_variable_types["empst3"] == "int8"
+    published, _ = pyreadstat.read_dta(REPO / "tests/data/gb_soc2020_v2.dta")
+    ns_sec = by_status.set_index(["soc2020", "empst3"])["ns_sec"]
+    expected = published.set_index(["soc2020", "empst3"])["ns_sec"]
+    np.testing.assert_array_equal(ns_sec.reindex(expected.index).to_numpy(float), expected.to_numpy(float))
     zero = by_status[by_status["empst3"] == 0].set_index("soc2020")
     title = scores.set_index("soc2020").loc[zero.index]
     np.testing.assert_allclose(zero[["mcamsis", "fcamsis"]].to_numpy(), title[["mcamsis", "fcamsis"]].to_numpy())

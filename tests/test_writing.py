@@ -28,7 +28,9 @@ def test_dta_round_trip_keeps_labels_and_types(tmp_path, soc2020):
     assert meta.column_names_to_labels["mcamsis"] == "CAMSIS for SOC2020 for males"
     assert meta.variable_value_labels["soc2020"][1111] == soc2020.frame.loc[1111, "label"]
     assert meta.variable_value_labels["ns_sec"][7].startswith("7. Routine")
-    assert meta.readstat_variable_types["soc2020"] in {"int16", "int32"}
+    # stored as the published v2 stores them: codes int16, small counts and categories int8
+    assert meta.readstat_variable_types["soc2020"] == "int16"
+    assert meta.readstat_variable_types["n_m"] == meta.readstat_variable_types["ns_sec"] == "int8"
     assert back["mcamsis"].tolist() == [50.5, 61.25, 30.0]
     assert np.isnan(back.loc[0, "mcam_se"]) and np.isnan(back.loc[0, "ns_sec"])
     assert list(back.columns) == list(frame.columns)
@@ -116,3 +118,35 @@ def test_labels_within_the_limits_are_written_whole_without_a_warning(tmp_path):
     label = "x" * 80
     assert write_dta(frame, tmp_path / "ok.dta", {"code": label}, {}, "y" * 80) == []
     assert pyreadstat.read_dta(tmp_path / "ok.dta")[1].column_names_to_labels["code"] == label
+
+
+def test_integer_columns_take_the_smallest_stata_type_with_missing_kept(tmp_path, repo):
+    """Types and values against the published v2 file's own storage, read back by pyreadstat
+    and, where R is installed, by haven (an independent reader of the rewritten <data>)."""
+    import shutil
+    import subprocess
+
+    frame = pd.DataFrame({"code": [1111, 9269, 1], "status": [0, 3, 1], "small": pd.array([-127, pd.NA, 100], "Int64"),
+                          "wide": pd.array([5, pd.NA, 70000], "Int64"), "name": ["a", "bb", "c"], "x": [0.5, np.nan, 2]})
+    path = tmp_path / "t.dta"
+    write_dta(frame, path, {"code": "Code"}, {"code": {1111: "Chefs \u2013 caf\u00e9"}}, "t", notes=["n\u00e9"],
+              label_set_names={"code": "codea"})
+    back, meta = pyreadstat.read_dta(path)
+    _, published = pyreadstat.read_dta(str(repo / "tests" / "data" / "gb_soc2020_v2.dta"), metadataonly=True)
+    types = meta.readstat_variable_types
+    assert (types["code"], types["status"]) == (published.readstat_variable_types["soc2020"],
+                                                published.readstat_variable_types["empst3"]) == ("int16", "int8")
+    assert types["small"] == "int8" and types["wide"] == "int32" and types["x"] == "double"
+    pd.testing.assert_frame_equal(back.astype({"code": int, "status": int}), frame.astype({"small": float, "wide": float}),
+                                  check_dtype=False)
+    assert meta.notes == ["n\u00e9"] and meta.variable_to_label == {"code": "codea"}
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript is not installed: the haven read-back is skipped")
+    script = f"d <- haven::read_dta('{path}'); write.csv(as.data.frame(lapply(d, as.vector)), stdout(), row.names = FALSE)"
+    done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+    if done.returncode and "haven" in done.stderr:
+        pytest.skip("the R package haven is not installed")
+    import io
+
+    from_r = pd.read_csv(io.StringIO(done.stdout))
+    pd.testing.assert_frame_equal(from_r, back.astype({"code": "int64", "status": "int64"}), check_dtype=False)

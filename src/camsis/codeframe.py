@@ -9,8 +9,9 @@ to its level's width ("0110", "011", "01", "0") puts them under major group 0.
 Frames often repeat group labels in the unit label set in a trailing-zero form (ISCO-08
 writes sub-major group 21 as 2100). A code of the unit set is read as such a repeat only
 when the files show it: its code is a group's code followed by zeros *and* its title is
-that group's title (allowing the abbreviations label files use: "ICT", "arw", "wrkrs").
-Otherwise it is a unit: in a 3-digit frame with 2-digit minor groups (UK SOC 1990) unit
+that group's title (allowing the abbreviations label files use: "ICT", "arw", "wrkrs"),
+and most of the unit set's codes of that form at that level are so titled (the file writes
+that level's groups in the unit set). Otherwise it is a unit: in a 3-digit frame with 2-digit minor groups (UK SOC 1990) unit
 100 "General administrators; national government" is a unit of minor group 10, not a
 copy of it. A repeat whose group has no other unit is that group's single unit
 (ISCO-08 1120, minor group 112).
@@ -66,7 +67,7 @@ class FrameReport:
                        f"(code and title as a group's): {_show(self.trailing_zero)}")
         if self.units_like_group_codes:
             out.append(f"{len(self.units_like_group_codes)} units whose code is a group's code followed by zeros kept "
-                       f"as units (titles not the group's): {_show(self.units_like_group_codes)}")
+                       f"as units (the file does not write that group so): {_show(self.units_like_group_codes)}")
         if self.single_unit_groups:
             out.append(f"{len(self.single_unit_groups)} groups have a single unit written in the trailing-zero form: "
                        + _show(self.single_unit_groups))
@@ -222,21 +223,36 @@ def build_frame(
     # Unit set: repeats of group codes at their own width, trailing-zero forms, units.
     unit_rows: dict[str, str] = {}
     candidate_forms: dict[str, tuple[int, str, str]] = {}  # unit-width code -> (level, group, label)
+    forms: dict[int, int] = {}  # level -> unit-set codes that are a group's trailing-zero form
     for code, label in units.items():
         if len(code) < width and len(code) in level_of_width and code in known[level_of_width[len(code)]]:
             repeats[(level_of_width[len(code)], _pad(code, len(code)))] = label
             report.repeated_group_labels.append(code)
             continue
         padded = _pad(code, width)
+        owners = _trailing_zero_owners(padded, known, widths, level_of_width, coarser_than=n_levels)
+        for level, _ in owners:
+            forms[level] = forms.get(level, 0) + 1
         owner = _group_titled(padded, label, known, widths, level_of_width, coarser_than=n_levels)
         if owner is not None:
             candidate_forms[padded] = (owner[0], owner[1], label)
             continue
-        if _trailing_zero_owners(padded, known, widths, level_of_width, coarser_than=n_levels):
+        if owners:
             report.units_like_group_codes.append(padded)
         if padded in unit_rows:
             raise CamsisError(f"{unit_name}: codes '{code}' and another code both read as {padded}")
         unit_rows[padded] = label
+    # A file writes a level's groups in the unit set only if most such codes carry their
+    # group's title (ISCO: all but a few abbreviations). Where few do (UK SOC 1990: 600
+    # "NCOs and other ranks, UK armed forces" alone among its 74 units coded x0), a title
+    # like its group's is a unit named after its group, not the group.
+    titled = pd.Series([level for level, _, _ in candidate_forms.values()], dtype=np.int64).value_counts()
+    for padded, (level, _, label) in list(candidate_forms.items()):
+        if 2 * titled.get(level, 0) < forms[level]:
+            del candidate_forms[padded]
+            unit_rows[padded] = label
+            report.units_like_group_codes.append(padded)
+    report.units_like_group_codes.sort()
     # A trailing-zero form whose group has no other unit is that group's single unit;
     # finest groups first, so 3310 (minor 331's only unit) counts as a unit of 3300.
     for padded, (level, group, label) in sorted(candidate_forms.items(), key=lambda item: -item[1][0]):

@@ -39,7 +39,8 @@ def _read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, dict, dict]:
 
             reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
             data, meta = reader(str(path))
-            return data, {k: v for k, v in meta.column_names_to_labels.items() if v}, meta.variable_value_labels
+            value_labels = {k: (meta.variable_to_label.get(k), v) for k, v in meta.variable_value_labels.items()}
+            return data, {k: v for k, v in meta.column_names_to_labels.items() if v}, value_labels
         if suffix in (".csv", ".tsv"):
             return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ","), {}, {}
     except Exception as error:  # readers raise many types for a corrupt file
@@ -58,6 +59,7 @@ class ScoreFile:
     weights: dict[str, str]
     status: str | None = None
     status_labels: dict = field(default_factory=dict)
+    status_label_set: str | None = None
 
 
 def read_scores(path: str | Path, columns: list[str] | None = None, weights: list[str] | None = None,
@@ -109,7 +111,8 @@ def read_scores(path: str | Path, columns: list[str] | None = None, weights: lis
         twice = keys[keys.duplicated()]
         if len(twice):
             raise CamsisError(f"SCOREFILE {path}: code {twice.iloc[0, 0]:g} has two rows at {status} {twice.iloc[0, 1]:g}")
-    return ScoreFile(data, code, chosen, status, dict(value_labels.get(status, {})) if status else {})
+    label_set, labels = value_labels.get(status, (None, {})) if status else (None, {})
+    return ScoreFile(data, code, chosen, status, dict(labels), label_set)
 
 
 def _status_column(data: pd.DataFrame, code: str, taken: set, known: list[str], path) -> str:
@@ -274,10 +277,13 @@ def write_translation(table: pd.DataFrame, report: dict, target, path: str | Pat
     for column, weight in (scores.weights.items() if scores else ()):
         labels.setdefault(column, f"{column} translated from {source}")
         labels.setdefault(weight, f"Sum of the source {weight} behind the score")
+    set_names = target.label_set_names()
     if scores and scores.status:
         labels[scores.status] = f"Employment status ({scores.status} of {source})"
         if scores.status_labels:
             value_labels[scores.status] = {int(k): str(v) for k, v in scores.status_labels.items()}
+            set_names[scores.status] = scores.status_label_set or f"{scores.status}l"
     labels.update(target.link_labels)
     write_dta(table, path, {c: labels.get(c, c)[:80] for c in table.columns},
-              value_labels, f"CAMSIS translated to {target.name} from {source}", notes=report["lines"])
+              value_labels | {k: v for k, v in target.link_value_labels.items() if k in table.columns},
+              f"CAMSIS translated to {target.name} from {source}", notes=report["lines"], label_set_names=set_names)

@@ -192,7 +192,8 @@ def write_dta(
     frame: pd.DataFrame, path, column_labels: dict, value_labels: dict, file_label: str, notes: list[str] = (),
     label_set_names: dict | None = None,
 ) -> list[str]:
-    """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users expect.
+    """Write a labelled .dta; integer-valued columns are stored as integers, as Stata users
+    expect, in the smallest type that holds them (``narrow_integers``: codes as int, as published).
 
     Labels longer than the format holds are cut (``fit_dta_labels``); the warning saying so
     is logged, added to the notes as ``warning: ...`` and returned, for the caller's summary.
@@ -245,6 +246,7 @@ def write_dta(
             version=dta_version(out, [file_label, *column_labels.values(), *notes,
                                       *(t for labels in value_labels.values() for t in labels.values())]),
         )
+        narrow_integers(temporary)
         if label_set_names:
             rename_label_sets(temporary, {k: v for k, v in label_set_names.items() if k in value_labels})
         add_dta_notes(temporary, notes)
@@ -278,6 +280,71 @@ def _stata_layout(path: Path, data: bytes) -> tuple[int, str, int, list[int]]:
     order = "<" if b"<byteorder>LSF</byteorder>" in data[:200] else ">"
     start = data.index(b"<map>") + len(b"<map>")
     return int(release), order, start, list(struct.unpack(f"{order}14Q", data[start : start + 14 * 8]))
+
+
+# Stata's storage types in <variable_types>: type code -> (bytes, numpy type), and the
+# values its integer types hold (above them: missing values, . being the first).
+_STATA_TYPES = {65530: (1, "i1"), 65529: (2, "i2"), 65528: (4, "i4"), 65527: (4, "f4"), 65526: (8, "f8")}
+_STATA_INTEGER_RANGES = ((65530, -127, 100, 101), (65529, -32767, 32740, 32741))  # byte, int: lo, hi, "."
+_LONG_MISSING = 2147483621
+_FORMAT_BYTES = {117: 49, 118: 57, 119: 57}
+
+
+def narrow_integers(path) -> None:
+    """Store each long (int32) column of a .dta that pyreadstat wrote in the smallest Stata
+    integer type that holds its values: byte, int, or long as it was.
+
+    pyreadstat writes every integer column as long; the published files store codes as int
+    (SOC2020 int16) and statuses as byte, and Stata users see the difference in `describe`.
+    The <data> section is rewritten with the narrower widths, missing values moved to the
+    narrower type's own codes, and the offsets of the sections after it shifted.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    release, order, start, offsets = _stata_layout(path, data)
+    wide = release == 119
+    count_at = data.index(b"<K>") + 3
+    columns = struct.unpack(f"{order}{'I' if wide else 'H'}", data[count_at : count_at + (4 if wide else 2)])[0]
+    rows_at = data.index(b"<N>") + 3
+    rows = struct.unpack(f"{order}{'I' if release == 117 else 'Q'}", data[rows_at : rows_at + (4 if release == 117 else 8)])[0]
+    types_at = offsets[2] + len(b"<variable_types>")
+    types = list(struct.unpack(f"{order}{columns}H", data[types_at : types_at + 2 * columns]))
+    layout = [(f"v{k}", f"{order}{_STATA_TYPES[t][1]}" if t in _STATA_TYPES else f"V{8 if t == 32768 else t}")
+              for k, t in enumerate(types)]
+    data_at = offsets[9] + len(b"<data>")
+    table = np.frombuffer(data, dtype=np.dtype(layout), count=rows, offset=data_at)
+    new_types, new_layout = list(types), list(layout)
+    for k, t in enumerate(types):
+        if t != 65528:
+            continue
+        values = table[f"v{k}"].astype(np.int64)
+        present = values[values < _LONG_MISSING]
+        low, high = (int(present.min()), int(present.max())) if len(present) else (0, 0)
+        for code, lo, hi, _ in _STATA_INTEGER_RANGES:
+            if lo <= low and high <= hi:
+                new_types[k], new_layout[k] = code, (f"v{k}", f"{order}{_STATA_TYPES[code][1]}")
+                break
+    if new_types == types:
+        return
+    narrowed = np.empty(rows, dtype=np.dtype(new_layout))
+    for k, (t, new) in enumerate(zip(types, new_types)):
+        values = table[f"v{k}"]
+        if t != new:
+            first_missing = next(dot for code, _, _, dot in _STATA_INTEGER_RANGES if code == new)
+            values = np.where(values >= _LONG_MISSING, values.astype(np.int64) - _LONG_MISSING + first_missing, values)
+        narrowed[f"v{k}"] = values
+    out = bytearray(data[:data_at] + narrowed.tobytes() + data[data_at + table.nbytes :])
+    out[types_at : types_at + 2 * columns] = struct.pack(f"{order}{columns}H", *new_types)
+    width = _FORMAT_BYTES[release]
+    formats_at = offsets[5] + len(b"<formats>")
+    for k, (t, new) in enumerate(zip(types, new_types)):
+        if t != new:
+            out[formats_at + k * width : formats_at + (k + 1) * width] = b"%8.0g".ljust(width, b"\0")
+    shift = len(narrowed.tobytes()) - table.nbytes
+    shifted = [offset + shift if offset > offsets[9] else offset for offset in offsets]
+    out[start : start + 14 * 8] = struct.pack(f"{order}14Q", *shifted)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(bytes(out))
 
 
 def rename_label_sets(path, names: dict[str, str]) -> None:
