@@ -26,11 +26,22 @@ the fitted values unchanged and keeps the alternation well conditioned. Each ste
 only raise the likelihood, so the deviance falls monotonically; the fit has converged
 when the relative change of the deviance and the largest change of a fitted
 association term phi_k x_ik y_jk summed over k between iterations are both below ``tol``
-(so the scores are settled to about tol / phi_k). The start is the CA of the same table
-(Goodman's suggestion: for weak association RC and CA agree, phi_k ~ the k-th singular
-value); when a start does not converge, the others are tried ("log": the SVD of the
-double-centred log table; then seeded random scores), and the best fit is returned,
-flagged and warned about when none converged.
+(so the scores are settled to about tol / phi_k).
+
+Starts. The likelihood of an RC model can have several local maxima, e.g. near each of
+two association dimensions of nearly equal strength, or between them, when only one is
+fitted: a start that converges has found *a* maximum, not necessarily the best. So every
+start is tried (``n_starts``, 6 by default): the CA of the same table (Goodman's
+suggestion: for weak association RC and CA agree, phi_k ~ the k-th singular value); the
+CA with its last dimension turned 45, 90 and 135 degrees toward the next one, which puts a
+start near each such maximum; "log" (the SVD of the double-centred log table); then
+seeded random scores. The converged fit of lowest deviance is returned (the earliest start
+reaching it, so the CA start wins when it gets there); when none converged, the lowest
+deviance reached, flagged and warned about. How many starts reached that deviance and how
+far the others stopped from it are part of the result (``RCResult.summary``): starts
+stopping at other deviances are the sign of competing maxima. On 30 x 30 tables with two
+nearly equal dimensions, a random start found the best maximum one time in two or three;
+the turned CA starts found it on every table tried.
 """
 
 from __future__ import annotations
@@ -98,7 +109,7 @@ class RCResult(DimensionChoice):
     start : str
         The start of the returned fit.
     starts_tried : list
-        (start, deviance, converged) of each start tried.
+        (start, deviance, converged) of each start tried, in order.
     """
 
     row_scores: pd.DataFrame
@@ -126,14 +137,31 @@ class RCResult(DimensionChoice):
         return self.eigenvalues
 
     def summary(self) -> dict:
-        """The figures summary.json reports: deviance, df, iterations, converged, phi."""
+        """The figures summary.json reports: deviance, df, iterations, converged, phi, and how the starts went.
+
+        ``starts``: starts tried; ``starts_at_minimum``: those that reached the returned
+        deviance (``at_minimum``); ``other_deviances``: min and max of the deviances the other
+        converged starts stopped at (None when every converged start reached the minimum);
+        ``starts_not_converged``.
+        """
+        reached = [at_minimum(deviance, self.deviance) for _, deviance, _ in self.starts_tried]
+        others = [deviance for (_, deviance, converged), at in zip(self.starts_tried, reached) if converged and not at]
         return {
             "deviance": float(self.deviance),
             "df": int(self.df),
             "iterations": int(self.iterations),
             "converged": bool(self.converged),
             "phi": [float(p) for p in self.phi],
+            "starts": len(self.starts_tried),
+            "starts_at_minimum": int(sum(reached)),
+            "other_deviances": {"min": float(min(others)), "max": float(max(others))} if others else None,
+            "starts_not_converged": int(sum(not converged for _, _, converged in self.starts_tried)),
         }
+
+
+def at_minimum(deviance: float, minimum: float) -> bool:
+    """Whether a start's ``deviance`` is the lowest one reached, up to the convergence's precision."""
+    return bool(deviance <= minimum + 1e-7 * (abs(minimum) + 1.0))
 
 
 def poisson_deviance(observed: np.ndarray, fitted: np.ndarray) -> float:
@@ -284,15 +312,24 @@ def _fit_from(n, w, r, c, x, y, phi, max_iter, tol):
             "deviance": deviance, "iterations": iteration, "converged": converged, "diverged": diverged}
 
 
+# Turns of the CA start's last dimension toward the next one (degrees): starts of their own,
+# since two nearly equal dimensions make a maximum of the RC model near each and between them.
+CA_TURNS = (45, 90, 135)
+
+
 def _start_scores(kind, values, w, r, c, M, rng):
-    """Identified start scores (x, y, phi) of one kind."""
-    if kind == "ca":
+    """Identified start scores (x, y, phi) of one kind ("ca+90": the CA start, dimension M turned 90 degrees toward M+1)."""
+    if kind.startswith("ca"):
         # CA of the table with blanked cells as zeros: S = D_r^-1/2 (P - r c') D_c^-1/2.
         P = values * w / (values * w).sum()
         rr, cc = P.sum(axis=1), P.sum(axis=0)
         S = (P - np.outer(rr, cc)) / np.sqrt(np.outer(rr, cc))
         u, s, vt = np.linalg.svd(S, full_matrices=False)
-        x, y, phi = u[:, :M] / np.sqrt(rr)[:, None], vt[:M].T / np.sqrt(cc)[:, None], s[:M]
+        x, y = u[:, :M + 1] / np.sqrt(rr)[:, None], vt[:M + 1].T / np.sqrt(cc)[:, None]
+        turn = np.radians(float(kind.partition("+")[2] or 0))
+        x[:, M - 1], y[:, M - 1] = (np.cos(turn) * x[:, M - 1] + np.sin(turn) * x[:, M],
+                                    np.cos(turn) * y[:, M - 1] + np.sin(turn) * y[:, M])
+        x, y, phi = x[:, :M], y[:, :M], s[:M]
     elif kind == "log":
         logs = np.log(values + 0.5)
         # blanked cells: their independence value from the non-blanked ones, refined a few times
@@ -322,7 +359,7 @@ def fit_rc(
     start: str | tuple = "ca",
     max_iter: int = 2000,
     tol: float = 1e-8,
-    n_starts: int = 3,
+    n_starts: int = 6,
     seed: int = 0,
 ) -> RCResult:
     """Fit the RC(M) association model to a table of counts by Poisson maximum likelihood.
@@ -339,15 +376,18 @@ def fit_rc(
         column scores (J x M) and phi (M) in the scored rows' / columns' order (e.g. a
         CA's standard coordinates and singular values, to reuse a CA already computed).
     max_iter, tol : per start; see the module docstring for the convergence test.
-    n_starts : how many starts to try at most, the given one first and then "log" and
-        seeded "random" ones, each only if the previous did not converge.
+    n_starts : how many starts to try: the given one first, then the CA start with its
+        last dimension turned 45, 90 and 135 degrees toward the next, "log", and seeded
+        "random" ones (in this order, cut at ``n_starts``); all are tried, a converged start
+        having found a local maximum only (see the module docstring). 1 tries the given
+        start alone.
     seed : seed of the random starts.
 
     Returns
     -------
-    RCResult ; ``converged`` False (with ``warning`` set, an ``RCConvergenceWarning``
-    issued and logged) when no start converged: it is then the start with the lowest
-    deviance.
+    RCResult : the converged fit of lowest deviance, the earliest start reaching it.
+    ``converged`` False (with ``warning`` set, an ``RCConvergenceWarning`` issued and
+    logged) when no start converged: it is then the start with the lowest deviance.
     """
     values = table.to_numpy(dtype=float)
     if not np.isfinite(values).all() or (values < 0).any():
@@ -374,13 +414,15 @@ def fit_rc(
 
     rng = np.random.default_rng(seed)
     given = None
+    # The CA turned toward its next dimension needs one (a nontrivial singular value beyond M).
+    turns = [f"ca+{degrees}" for degrees in CA_TURNS] if min(n_rows, n_cols) > M + 1 else []
     if isinstance(start, tuple):
         given = tuple(np.asarray(part, dtype=float) for part in start)
-        kinds = ["given"] + [k for k in STARTS if k != "ca"]
+        kinds = ["given", *turns, "log", "random"]
     else:
         if start not in STARTS:
             raise ValueError(f"unknown RC start {start!r}; expected one of {', '.join(STARTS)}")
-        kinds = [start] + [k for k in STARTS if k != start]
+        kinds = [start] + [k for k in ("ca", *turns, "log", "random") if k != start]
     while len(kinds) < n_starts:
         kinds.append("random")
     kinds = kinds[: max(1, n_starts)]
@@ -399,9 +441,14 @@ def fit_rc(
         fits.append(fit)
         log.debug("RC(%d) from the %s start: deviance %.6g after %d iterations, converged %s",
                   M, kind, fit["deviance"], fit["iterations"], fit["converged"])
-        if fit["converged"]:
-            break
-    best = min(fits, key=lambda f: (not f["converged"], f["deviance"]))
+    candidates = [f for f in fits if f["converged"]] or fits
+    lowest = min(f["deviance"] for f in candidates)
+    best = next(f for f in candidates if at_minimum(f["deviance"], lowest))
+    reached = sum(at_minimum(deviance, lowest) for _, deviance, _ in tried)
+    log.info("RC(%d): %d of %d starts reached the lowest deviance, %.6g (from the %s start); the others: %s",
+             M, reached, len(tried), lowest, best["start"],
+             ", ".join(f"{kind} {deviance:.6g}{'' if converged else ' (not converged)'}"
+                       for kind, deviance, converged in tried if not at_minimum(deviance, lowest)) or "none")
 
     message = None
     if not best["converged"]:

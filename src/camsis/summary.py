@@ -177,6 +177,10 @@ class RCSummary(DimensionSummary):
     ----------
     deviance, df, iterations, converged, phi
         The fit (``camsis.rc.RCResult.summary``).
+    starts, starts_at_minimum, other_deviances, starts_not_converged
+        How the starts went (``camsis.rc.RCResult.summary``): starts tried, how many reached
+        the returned deviance, the min and max deviance of the other converged starts (None
+        when all reached it), and how many did not converge.
     dimensions : int
         M.
     start : str
@@ -193,6 +197,10 @@ class RCSummary(DimensionSummary):
     dimensions: int
     start: str
     blanked_cells: int
+    starts: int = 1
+    starts_at_minimum: int = 1
+    other_deviances: dict | None = None
+    starts_not_converged: int = 0
 
 
 @dataclass
