@@ -129,3 +129,32 @@ def test_the_design_effect_is_reported():
     ours = smooth_side(weighted, couples, blanked, partner, squares=squares)
     assert ours.summary["design_effect"] == pytest.approx(2.0)
     assert smooth_side(counts, counts, blanked, partner).summary["design_effect"] == pytest.approx(1.0)
+
+
+def test_squared_weights_of_the_by_status_table_and_of_a_replicate():
+    """The by-status table sums its couples' squared weights per (occupation, status) cell, as pandas
+    does from the couples; a bootstrap replicate's drawn couple carries its cell's mean squared weight."""
+    from camsis.statuses import combine
+    from camsis.tables import tabulate_by_status
+    from camsis.uncertainty import CoupleDraw, replicate_rng
+
+    rng = np.random.default_rng(11)
+    n = 500
+    couples = pd.DataFrame({"hocc": rng.choice(TOY_UNITS, n), "wocc": rng.choice(TOY_UNITS, n),
+                            "wt": rng.lognormal(0, 0.6, n), "hs": rng.choice([1, 2, 3, 0], n),
+                            "ws": rng.choice([1, 2, 3], n)})
+    scored = np.array([1, 2, 3])
+    title, by_status = tabulate_by_status("<couples>", "hocc", "wocc", "wt", TOY_UNITS, "hs", "ws", scored,
+                                          frame=couples)
+    known = couples[couples["hs"].isin(scored)]
+    expected = pd.crosstab(combine(known["hocc"], known["hs"]), combine(known["wocc"], known["ws"]),
+                           values=known["wt"].to_numpy() ** 2, aggfunc="sum")
+    got = by_status.weights_squared.loc[expected.index, expected.columns]
+    np.testing.assert_allclose(got.to_numpy(), expected.fillna(0.0).to_numpy(), rtol=1e-12)
+    assert by_status.weights_squared.to_numpy().sum() == pytest.approx((known["wt"] ** 2).sum(), rel=1e-12)
+    assert title.weights_squared.to_numpy().sum() == pytest.approx((couples["wt"] ** 2).sum(), rel=1e-12)
+
+    drawn = CoupleDraw(title)(replicate_rng(3, 1))
+    mean_square = np.divide(title.weights_squared.to_numpy(), title.counts.to_numpy(),
+                            out=np.zeros(title.counts.shape), where=title.counts.to_numpy() > 0)
+    np.testing.assert_allclose(drawn.weights_squared.to_numpy(), drawn.counts.to_numpy() * mean_square, rtol=1e-12)
