@@ -62,8 +62,16 @@ VARIABLES = [
     Variable("INCTOT", 8),
 ]
 
-IPUMSPY = """
-import json, resource, sys, time, warnings
+# The process' own peak RSS (VmHWM: per address space, so not the parent's high-water mark,
+# which getrusage's ru_maxrss carries across fork and exec).
+PEAK = """
+def peak_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+"""
+
+IPUMSPY = PEAK + """
+import json, sys, time, warnings
 from ipumspy import readers
 path, data, chunksize, columns = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(",")
 start = time.perf_counter()
@@ -75,23 +83,23 @@ for chunk in readers.read_microdata_chunked(codebook, filename=data, subset=colu
                                             dtype={name: "float64" for name in columns}):
     rows += len(chunk)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(),
                   "rows": rows}))
 """
 
-DECODE = """
-import json, resource, sys, time
+DECODE = PEAK + """
+import json, sys, time
 from camsis import steps
 path, cache, chunksize, columns = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(",")
 start = time.perf_counter()
 rows = steps.decode_input(path, cache, cache + ".json", variables=columns, chunksize=chunksize)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(),
                   "rows": rows}))
 """
 
-TABULATE = """
-import json, resource, sys, time
+TABULATE = PEAK + """
+import json, sys, time
 from camsis import steps
 path, cache, classification, chunksize, sample, out = sys.argv[1:7]
 start = time.perf_counter()
@@ -101,7 +109,7 @@ steps.tabulate(path, [classification + ".tsv", classification + ".yaml"], out + 
                chunksize=int(chunksize))
 seconds = time.perf_counter() - start
 linking = json.load(open(out + ".json"))["linking"]
-print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(),
                   "rows": linking["persons"] - linking["filtered"]}))
 """
 

@@ -139,3 +139,23 @@ def test_the_extract_is_decoded_once_and_editing_a_row_reruns_only_its_scale(cen
     jobs = planned_job_counts(directory, "--config", "scales=config/edited.tsv", "disconnected=drop", *PLAIN)
     assert "decode_input" not in jobs
     assert jobs["tabulate"] == jobs["score_units"] == jobs["score_file"] == jobs["compare_scales"] == 1, jobs
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("hierarchical", ["hierarchical extract", "rectangular"]),
+    ("no data file", ["describes data file broken.dat, which is not beside it", "broken.dat.gz"]),
+])
+def test_a_broken_extract_stops_the_run_in_one_line(tmp_path, fault, words):
+    directory = project_copy(tmp_path)
+    frame = pd.DataFrame({name: [1, 1] for name in ("SAMPLE", "YEAR", "SERIAL", "SEX", "OCC")} | {
+        "PERNUM": [1, 2], "SPLOC": [2, 1], "PERWT": [1.5, 2.25]})
+    write_extract(directory, "broken", frame, VARIABLES, structure="hierarchical" if fault == "hierarchical" else "rectangular")
+    if fault == "no data file":
+        (directory / "broken.dat.gz").unlink()
+    row = ["s1", "broken.xml", "", "", "PERWT", "isco08", "", "0", "SAMPLE == 1", "persons", "PERNUM", "SPLOC",
+           "SERIAL", "SEX", "1", "OCC", "YEAR"]
+    (directory / "config/broken.tsv").write_text("\t".join(HEADER) + "\n" + "\t".join(row) + "\n")
+    done = snakemake(directory, "-n", "--config", "scales=config/broken.tsv")
+    lines = error_lines(done.stderr)
+    assert done.returncode != 0 and len(lines) == 1 and all(w in lines[0] for w in words), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
