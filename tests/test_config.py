@@ -106,8 +106,10 @@ def test_the_package_defaults_are_the_configs(repo):
 
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     schema = yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text())["properties"]
-    options = {f.name: f.default for f in dataclasses.fields(ScaleOptions) if f.default is not dataclasses.MISSING}
-    package = {key: options[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd",
+    options = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+               for f in dataclasses.fields(ScaleOptions)}
+    package = {key: options[key] for key in ("min_n", "reference_measure", "disconnected", "reml", "smoothing",
+                                             "smoothing_levels", "mean", "sd",
                                              "estimator", "rc_dimensions",
                                              "blanked_cells", "reconstitution_order")}
     package |= {"clip": list(options["clip"]), "ca_dimensions": options["n_components"],

@@ -79,7 +79,7 @@ def test_unit_with_every_pair_blanked_is_scored_from_its_parent_and_flagged(toy)
     counts[1, 1] = 25  # husbands and wives in 112 marry only each other: all on the diagonal
     table = table_of(counts, toy.units)
     blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
-    result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0))
+    result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0, smoothing="one_level"))
     scores = result.scores
     for side in ("m", "f"):
         assert scores.loc[112, f"{side}_imputed"] == 11 and scores.loc[112, f"n_{side}"] == 0
@@ -88,6 +88,25 @@ def test_unit_with_every_pair_blanked_is_scored_from_its_parent_and_flagged(toy)
         assert scores.loc[112, f"{side}camsis"] == pytest.approx(scores.loc[111, f"{side}camsis"])
         assert (scores.drop(index=112)[f"{side}_imputed"] == 0).all()
     assert result.population.loc[112].tolist() == [25, 25]
+
+
+def test_nested_smoothing_gives_a_unit_without_pairs_its_groups_posterior(toy):
+    """The nested model's unit 112 (every pair blanked) takes group 11's posterior: the fixed part
+    of its top group plus group 11's effect, and its SD that of the group plus its own prior."""
+    counts = np.where(BAND <= 2, 30, 0) + NOISE
+    counts[1, :] = counts[:, 1] = 0
+    counts[1, 1] = 25
+    table = table_of(counts, toy.units)
+    blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
+    options = ScaleOptions(min_n=0, smoothing="nested", smoothing_levels={"random": [1], "fixed": None})
+    result = build_unit_scores(table, blank, blank, toy, options)
+    scores = result.scores
+    for side in ("m", "f"):
+        assert scores.loc[112, f"{side}_imputed"] == 11 and scores.loc[112, f"n_{side}"] == 0
+        assert (scores.drop(index=112)[f"{side}_imputed"] == 0).all()
+        assert np.isfinite(scores.loc[112, f"{side}cam_se"])
+        levels = result.diagnostics.smoothing[side]["levels"]
+        assert [level["name"] for level in levels] == ["unit", "level2"]
 
 
 def boundary_table():
@@ -166,7 +185,7 @@ def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
     table = tabulate_frame(couples, "h", "w", "wt", units)
     ca_blank = no_blanking(units)
     smooth_blank = pd.DataFrame(np.broadcast_to(even, (8, 8)), index=ca_blank.index, columns=ca_blank.columns)
-    result = build_unit_scores(table, ca_blank, smooth_blank, toy, ScaleOptions(min_n=0))
+    result = build_unit_scores(table, ca_blank, smooth_blank, toy, ScaleOptions(min_n=0, smoothing="one_level"))
     assert result.diagnostics.smoothing["m"]["boundary"]
     scores = result.scores
 

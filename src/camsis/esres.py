@@ -151,6 +151,24 @@ class GroupSums:
         )
 
 
+    def with_fixed_groups(self, codes, name: str = "group") -> GroupSums:
+        """Intercept-only sums given fixed effects of a grouping of the categories: a constant and
+        one dummy per group but the first (sorted), ``codes`` being each category's group.
+
+        The regressors are constant within a category, so their sums are the category's
+        weight times them, and the fit stays one of per-category sums.
+        """
+        if len(self.names) != 1:
+            raise ValueError("fixed groups are added to intercept-only sums")
+        _, uniques = pd.factorize(np.asarray(codes), sort=True)
+        x = np.asarray(codes)[:, None] == np.asarray(uniques)[None, 1:]
+        x = np.concatenate([np.ones((len(x), 1)), x], axis=1)
+        return GroupSums(groups=self.groups, n=self.n, n_rows=self.n_rows, sum_y=self.sum_y, sum_yy=self.sum_yy,
+                         sum_x=self.n[:, None] * x, sum_xx=self.n[:, None, None] * x[:, :, None] * x[:, None, :],
+                         sum_xy=self.sum_y[:, None] * x, names=["const", *[f"{name}={u}" for u in uniques[1:]]],
+                         dropped_missing=self.dropped_missing)
+
+
 @dataclass
 class ESRESResult:
     """A fitted random-intercept model and its per-category effect scores.
@@ -609,11 +627,20 @@ class NestedResult:
     summary
         as ``ESRESResult.summary``, plus ``levels``: per random level, finest first,
         ``name``, ``sigma``, ``groups`` and ``boundary``; ``sigma_u`` is the unit level's.
+    coef
+        the fixed effects, in the order of ``summary["fixed"]``.
+    ratios
+        the variance ratios g_k = s2_k / s2 per random level, finest first.
+    sigma_e
+        the residual SD.
     """
 
     scores: pd.DataFrame
     groups: list
     summary: dict
+    coef: np.ndarray = None
+    ratios: np.ndarray = None
+    sigma_e: float = np.nan
 
 
 class _NestedProfile:
@@ -643,6 +670,8 @@ class _NestedProfile:
         self.parents = nested.parents
         self.up = [sparse.csr_matrix((np.ones(len(par)), (par, np.arange(len(par)))), shape=(size, len(par)))
                    for par, size in zip(nested.parents, self.sizes[1:])]
+        # The largest node's weight per level: a ratio g with g x that below 1e-4 is no variance.
+        self.largest = np.array([float(M.max()) for M, _, _ in self.levels(np.zeros(len(self.sizes)))])
 
     def dof(self) -> float:
         return self.N - self.p if self.reml else self.N
@@ -675,23 +704,29 @@ class _NestedProfile:
 
     def deviance(self, g: np.ndarray) -> float:
         """-2 x the profiled (restricted) log-likelihood."""
-        _, A, _, rss, log_det = self.parts(g)
-        d = self.dof()
-        if not rss > 0:
-            return np.inf
-        val = d * (np.log(2 * np.pi * rss / d) + 1) + log_det
-        if self.reml:
-            sign, log_det_a = np.linalg.slogdet(A)
-            val += log_det_a if sign > 0 else np.inf
-        return float(val)
+        return self.evaluate(g, gradient=False)[0]
 
     def gradient(self, g: np.ndarray) -> np.ndarray:
-        """d deviance / d g_k, analytic: the full-V quantities e_a'V^-1 z and e_a'V^-1 e_a of every
-        node a, walked up its ancestors (b and s2 at their optimum: envelope theorem)."""
-        levels, A, b, rss, _ = self.parts(g)
+        """d deviance / d g_k (see ``evaluate``)."""
+        return self.evaluate(g)[1]
+
+    def evaluate(self, g: np.ndarray, gradient: bool = True):
+        """The deviance and, analytic, its gradient in g: the full-V quantities e_a'V^-1 z and
+        e_a'V^-1 e_a of every node a, walked up its ancestors (b and s2 at their optimum:
+        envelope theorem). One pass over the levels serves both."""
+        levels, A, b, rss, log_det = self.parts(g)
         p, d = self.p, self.dof()
+        if not rss > 0:
+            return np.inf, np.full(len(g), np.nan)
+        dev = d * (np.log(2 * np.pi * rss / d) + 1) + log_det
+        Ainv = None
+        if self.reml:
+            chol = np.linalg.cholesky(A)
+            dev += 2 * float(np.sum(np.log(np.diag(chol))))
+            Ainv = np.linalg.inv(A) if gradient else None
+        if not gradient:
+            return float(dev), None
         beta = np.append(-b, 1.0)  # z @ beta = y - x'b
-        Ainv = np.linalg.inv(A) if self.reml else None
         grad = np.empty(len(g))
         for k, (M, T, f) in enumerate(levels):
             E = T * f[:, None]
@@ -700,7 +735,7 @@ class _NestedProfile:
             node = np.arange(len(M))
             for j in range(k + 1, len(levels)):
                 node = self.parents[j - 1][node]
-                Mj, Tj, fj = levels[j]
+                _, Tj, fj = levels[j]
                 dj = g[j] * fj[node]
                 E -= (dj * phi)[:, None] * Tj[node]
                 H -= dj * phi ** 2
@@ -709,67 +744,80 @@ class _NestedProfile:
             val = -d * float(resid @ resid) / rss + float(H.sum())
             if self.reml:
                 Ex = E[:, :p]
-                val -= float(np.einsum("ak,kl,al->", Ex, Ainv, Ex))
+                val -= float(np.sum((Ex @ Ainv) * Ex))
             grad[k] = val
-        return grad
+        return float(dev), grad
 
 
 def _optimise_nested(prof: _NestedProfile, start: np.ndarray) -> np.ndarray:
-    """Variance ratios minimising the deviance over g >= 0: L-BFGS-B with the analytic gradient
-    (a ratio may end exactly at 0, the boundary), then Newton steps in log g on the ratios off
-    the boundary, for an optimum exact to the precision of the gradient."""
-    scale = np.where(start > 0, start, 1.0)
-    fit = optimize.minimize(lambda x: prof.deviance(x * scale), np.ones(len(start)),
-                            jac=lambda x: prof.gradient(x * scale) * scale, method="L-BFGS-B",
-                            bounds=[(0.0, None)] * len(start),
-                            options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 500})
-    g = fit.x * scale
-    free = g * np.maximum(prof.n.max(), 1.0) > 1e-9
-    g[~free] = 0.0
-    if not free.any():
-        return g
+    """Variance ratios minimising the deviance over g >= 0.
 
-    def log_gradient(t):
-        gg = g.copy()
-        gg[free] = np.exp(t)
-        return prof.gradient(gg)[free] * gg[free]
-
-    t = np.log(g[free])
-    for _ in range(30):
-        grad = log_gradient(t)
-        h = 1e-5
-        hess = np.column_stack([(log_gradient(t + h * e) - log_gradient(t - h * e)) / (2 * h) for e in np.eye(len(t))])
-        hess = (hess + hess.T) / 2
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
+    Newton steps in log g on the ratios off the boundary, with the analytic gradient and a
+    Hessian from its differences, halved until the deviance falls; a ratio whose steps take it
+    below any meaningful size is set to exactly 0 (the boundary), and one at 0 is freed again
+    when the deviance falls as it leaves 0 (d deviance / d g < 0 there). Converged when the
+    gradient in log g is below 1e-9 on the free ratios and no bound ratio wants to leave.
+    """
+    tiny = 1e-9 / max(float(prof.n.max()), 1.0)
+    g = np.array(start, dtype=float)
+    free = g > 0
+    dev, grad = prof.evaluate(g)
+    for _ in range(200):
+        # Newton in log g only creeps toward a boundary optimum: a ratio too small to matter that
+        # the deviance would lower is tried at exactly 0, and kept there if that is no worse.
+        for k in np.flatnonzero(free & (g * prof.largest < 1e-4) & (grad > 0)):
+            trial = g.copy()
+            trial[k] = 0.0
+            trial_dev, trial_grad = prof.evaluate(trial)
+            if trial_grad[k] >= 0 and trial_dev <= dev + 1e-12 * abs(dev):
+                g, dev, grad = trial, trial_dev, trial_grad
+        free = g > 0
+        if free.any():
+            t = np.log(g[free])
+            grad_t = grad[free] * g[free]
+            if np.max(np.abs(grad_t)) < 1e-9:
+                step = None
+            else:
+                h = 1e-6
+                hess = np.empty((len(t), len(t)))
+                for i in range(len(t)):
+                    moved = g.copy()
+                    moved[np.flatnonzero(free)[i]] *= np.exp(h)
+                    hess[:, i] = (prof.gradient(moved)[free] * moved[free] - grad_t) / h
+                # Newton's step where the Hessian is positive definite; elsewhere its eigenvalues
+                # by their size (a descent direction scaled by the curvature), at most 3 long.
+                values, vectors = np.linalg.eigh((hess + hess.T) / 2)
+                values = np.maximum(np.abs(values), 1e-6 * max(1.0, float(np.max(np.abs(values)))))
+                step = -vectors @ ((vectors.T @ grad_t) / values)
+                step *= min(1.0, 3.0 / float(np.max(np.abs(step))))
+        else:
+            step = None
+        if step is not None:
+            while True:
+                trial = g.copy()
+                trial[free] = np.exp(t + step)
+                trial[trial < tiny] = 0.0
+                trial_dev, trial_grad = prof.evaluate(trial)
+                if trial_dev <= dev + 1e-12 * abs(dev) or np.max(np.abs(step)) < 1e-12:
+                    break
+                step = step / 2
+            g, dev, grad = trial, trial_dev, trial_grad
+            free = g > 0
+            if np.max(np.abs(step)) > 1e-10:
+                continue
+        # Does a ratio at 0 want to leave the boundary?
+        leave = (~free) & (grad < -1e-9 * max(1.0, abs(dev)))
+        if not leave.any():
             break
-        if not np.all(np.linalg.eigvalsh(hess) > 0):
-            break
-        current = prof.deviance(_with(g, free, t))
-        while np.max(np.abs(step)) > 1e-14 and prof.deviance(_with(g, free, t - step)) > current + 1e-12 * abs(current):
-            step /= 2
-        t = t - step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return _with(g, free, t)
+        g[leave] = 1.0 / max(float(np.mean(prof.n)), 1.0)
+        free = g > 0
+        dev, grad = prof.evaluate(g)
+    return g
 
 
-def _with(g: np.ndarray, free: np.ndarray, t: np.ndarray) -> np.ndarray:
-    out = g.copy()
-    out[free] = np.exp(t)
-    return out
-
-
-def _nested_start(nested: NestedSums, reml: bool) -> np.ndarray:
-    """A start: the one-level model's ratio for every level (its fit is a few ms)."""
-    try:
-        g = _optimise(_Profile(nested.sums, reml))
-    except (np.linalg.LinAlgError, ValueError):
-        g = 0.0
-    if not g > 0:
-        g = 1.0 / max(float(np.mean(nested.sums.n)), 1.0)
-    return np.full(len(nested.labels), g)
+def _nested_start(nested: NestedSums) -> np.ndarray:
+    """A start: each level's variance as large as the residual's over a typical unit's weight."""
+    return np.full(len(nested.labels), 1.0 / max(float(np.mean(nested.sums.n)), 1.0))
 
 
 def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None = None) -> NestedResult:
@@ -782,7 +830,7 @@ def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None =
     sums = nested.sums
     _validate(sums)
     prof = _NestedProfile(nested, reml)
-    g = _optimise_nested(prof, _nested_start(nested, reml) if start is None else np.asarray(start, float))
+    g = _optimise_nested(prof, _nested_start(nested) if start is None else np.asarray(start, float))
     levels, A, b, rss, _ = prof.parts(g)
     s2 = rss / prof.dof()
     cov = s2 * np.linalg.inv(A)
@@ -830,7 +878,7 @@ def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None =
     for level in summary["levels"]:
         if level["boundary"]:
             log.warning("the variance of %r is estimated as zero (boundary fit)", level["name"])
-    return NestedResult(scores=scores, groups=groups, summary=summary)
+    return NestedResult(scores=scores, groups=groups, summary=summary, coef=b, ratios=g, sigma_e=float(np.sqrt(s2)))
 
 
 def _node_of_units(nested: NestedSums, level: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from camsis.filling import impute_missing_units
 from camsis.merging import apply_merge, merge_sparse_units, merge_warnings, summarise_merge
 from camsis.rc import RCResult, fit_rc
 from camsis.reconstitution import reconstitute, unit_fitted
-from camsis.smoothing import SideCells
+from camsis.smoothing import DEFAULT_LEVELS, SMOOTHING_METHODS, SideCells, UnitHierarchy
 from camsis.standardising import fit_standardisation
 from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
 from camsis.tables import Cells
@@ -63,6 +63,15 @@ class ScaleOptions:
         outside the largest block (they are then imputed and flagged).
     reml : bool
         REML (the published method) or ML for the smoothing models.
+    smoothing : str
+        The smoothing model (docs/smoothing.md): "nested" (units within the classification's
+        groups, ``smoothing_levels``) or "one_level" (one random intercept per unit, every unit
+        shrunk toward one grand mean: the first releases' model).
+    smoothing_levels : dict
+        With ``smoothing: nested``, the levels above the units counted up from them (1: the
+        units' own groups): ``random`` (a list: nested random effects) and ``fixed`` (a level,
+        "top" for the coarsest, or None: fixed effects). A by-status build puts the status
+        units within their occupation, then shifts these levels up to the occupation's.
     estimator : str
         Where the raw scores come from: "ca" (correspondence analysis, the default) or "rc2"
         (Goodman's RC(M) association model, the "RC-II" of the first CAMSIS releases, see
@@ -95,6 +104,9 @@ class ScaleOptions:
     clip: tuple = (1.0, 99.0)
     disconnected: str = "refuse"
     reml: bool = True
+    smoothing: str = "nested"
+    smoothing_levels: dict = field(default_factory=lambda: {"random": list(DEFAULT_LEVELS["random"]),
+                                                            "fixed": DEFAULT_LEVELS["fixed"]})
     estimator: str = "ca"
     rc_dimensions: int = 1
     blanked_cells: str = "zero"
@@ -104,6 +116,8 @@ class ScaleOptions:
     def __post_init__(self):
         if self.estimator not in ESTIMATORS:
             raise CamsisError(f"estimator '{self.estimator}' is not one of {', '.join(ESTIMATORS)}")
+        if self.smoothing not in SMOOTHING_METHODS:
+            raise CamsisError(f"smoothing '{self.smoothing}' is not one of {', '.join(SMOOTHING_METHODS)}")
         if int(self.rc_dimensions) != self.rc_dimensions or self.rc_dimensions < 1:
             raise CamsisError(f"rc_dimensions must be a whole number >= 1, got {self.rc_dimensions}")
 
@@ -301,6 +315,8 @@ def _boundary_fallback(smoothed) -> pd.DataFrame:
     limit of the posterior SD as shrinkage vanishes), not its unweighted count of pairs.
     """
     scores = smoothed.scores.copy()
+    if "imputed" in scores:  # a group's posterior is its fixed part: left to the filling instead
+        scores = scores[scores["imputed"] == 0].drop(columns="imputed")
     scores["esres"] = scores["eps"]
     scores["lambda"] = 1.0
     scores["esres_se"] = smoothed.summary["sigma_e"] / np.sqrt(scores["n_model"].where(scores["n_model"] > 0))
@@ -517,13 +533,13 @@ def _unit_raw_scores(model: CAResult | RCResult, maps: dict, side_weights: pd.Se
 
 
 def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str, options: ScaleOptions,
-              diagnostics: ScalingSummary):
+              diagnostics: ScalingSummary, hierarchy: UnitHierarchy | None = None):
     """Step 6 for one side and dimension: the ESRES smoothing, unshrunk (with a warning) at a boundary fit.
 
     Side m's units are the table's rows, smoothed on their partners' (f's) raw scores; f
     is smoothed on the transposed table.
     """
-    smoothed = smoothing.cells[side].smooth(partner_raw, reml=options.reml)
+    smoothed = smoothing.cells[side].smooth(partner_raw, reml=options.reml, hierarchy=hierarchy)
     if smoothed.summary.get("boundary"):
         message = (f"no {SIDE_NAMES[side]} unit variance in the smoothing model of {options.estimator.upper()} "
                    f"dimension {dim[-1]} (boundary fit): each unit keeps the mean of its partners' scores, unshrunk")
@@ -539,6 +555,7 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
     The columns are those ``UnitScores.scores`` lists, in the order the unit file has them.
     """
     units = pd.Index(classification.units, name="unit")
+    hierarchy = UnitHierarchy.of(classification, options.smoothing_levels) if options.smoothing == "nested" else None
     # Columns gathered as arrays in the units' order and framed once: inserting them one by one,
     # or reindexing each, cost a replicate ~10 ms.
     columns: dict[str, np.ndarray] = {}
@@ -548,9 +565,12 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
                 columns[f"{side}camsis{suffix}"] = np.full(len(units), np.nan)
             continue
         for side in SIDES:
-            smoothed = _smoothed(smoothing, raw[other(side)][dim], side, dim, options, diagnostics)
+            smoothed = _smoothed(smoothing, raw[other(side)][dim], side, dim, options, diagnostics, hierarchy)
             on_units = smoothed.scores.reindex(units)
             imputed, source = impute_missing_units(on_units["esres"], population[side], classification)
+            if "imputed" in on_units:  # units the nested smoothing gave their group's posterior
+                source = source.where(on_units["imputed"].fillna(0).to_numpy() == 0,
+                                      on_units["imputed"].fillna(0).astype(np.int64).to_numpy())
             standard = fit_standardisation(imputed, population[side], options.mean, options.sd, tuple(options.clip))
             columns[f"{side}camsis{suffix}"] = standard.scores(imputed).to_numpy()
             if suffix:

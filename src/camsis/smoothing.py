@@ -1,9 +1,15 @@
-"""Stage 6: shrink each unit's CA score toward the mean by its random-effects residual.
+"""Stage 6: shrink each unit's CA score by its random-effects residual.
 
 For one side (say husbands), every non-blanked pair carries the CA score of the
-partner's unit; a random-intercept model of that score with the unit as the group gives
-each unit the fixed intercept plus its empirical Bayes effect. Cells of the table are
-frequency weights, so the model is fitted from per-unit sums, never from rows.
+partner's unit. Two models of that score are offered (``ScaleOptions.smoothing``):
+
+* ``nested`` (the default): units within the classification's groups (``UnitHierarchy``:
+  random effects of the units and of one or more group levels above them, coarser levels
+  as fixed effects), so a small unit is shrunk toward its group, not toward one mean;
+* ``one_level``: one random intercept per unit, each unit shrunk toward the grand mean.
+
+Cells of the table are frequency weights, so either model is fitted from per-unit sums,
+never from rows. See docs/smoothing.md.
 
 Survey weights enter with their design effect: each unit's pairs weigh in the model as
 many as the Kish effective sample size of its weights, (sum w)^2 / sum w^2, shared over
@@ -20,7 +26,66 @@ import numpy as np
 import pandas as pd
 
 from camsis.errors import CamsisError
-from camsis.esres import GroupSums, fit_from_sums
+from camsis.esres import GroupSums, NestedSums, fit_from_sums, fit_nested
+
+SMOOTHING_METHODS = ("nested", "one_level")
+DEFAULT_LEVELS = {"random": [1], "fixed": "top"}
+
+
+@dataclass(frozen=True)
+class UnitHierarchy:
+    """The groups the nested smoothing puts every unit of a classification in.
+
+    Attributes
+    ----------
+    units : ndarray
+        The classification's units (sorted).
+    random : list of ndarray
+        Per random level above the units, finest first, each unit's group code.
+    random_names : list of str
+        Their names (``level{n}``: the classification's level number).
+    fixed : ndarray or None
+        Each unit's group code at the fixed-effect level, or None.
+    fixed_name : str
+    """
+
+    units: np.ndarray
+    random: list
+    random_names: list
+    fixed: np.ndarray | None
+    fixed_name: str = ""
+
+    @classmethod
+    def of(cls, classification, levels: dict | None = None) -> UnitHierarchy:
+        """The groups of ``levels`` (``{"random": [1], "fixed": "top"}``): levels counted up from
+        the units (1: the units' own groups, e.g. SOC2020 minor groups), ``fixed`` a level
+        number, ``top`` (the coarsest level, when it is above every random level) or None."""
+        levels = DEFAULT_LEVELS if levels is None else levels
+        unknown = set(levels) - {"random", "fixed"}
+        if unknown:
+            raise CamsisError(f"smoothing_levels has unknown key(s) {', '.join(sorted(unknown))}: use random and fixed")
+        ordered = classification.levels  # coarsest (1) first; the units' level last
+        above = len(ordered) - 1
+        random = sorted({int(k) for k in levels.get("random") or []})
+        bad = [k for k in random if not 1 <= k <= above]
+        if bad:
+            raise CamsisError(f"smoothing_levels random {bad} is not a level above the units of classification "
+                              f"{classification.name} (1 to {above}, counted up from the units)")
+        fixed = levels.get("fixed")
+        if fixed == "top":
+            fixed = above if above > (random[-1] if random else 0) else None
+        elif fixed is not None:
+            fixed = int(fixed)
+            if not (random[-1] if random else 0) < fixed <= above:
+                raise CamsisError(f"smoothing_levels fixed {fixed} must be a level above the random ones "
+                                  f"({random}) and at most {above} for classification {classification.name}")
+
+        def codes(k):
+            return classification.unit_parents(ordered[-1 - k]).to_numpy(dtype=np.int64)
+
+        return cls(np.asarray(classification.units), [codes(k) for k in random],
+                   [f"level{ordered[-1 - k]}" for k in random],
+                   None if fixed is None else codes(fixed), "" if fixed is None else f"level{ordered[-1 - fixed]}")
 
 
 @dataclass
@@ -129,12 +194,15 @@ class SideCells:
             per_weight = np.where(weighted > 0, effective / weighted, 0.0)
         return w * per_weight[self.row]
 
-    def smooth(self, partner_scores: pd.Series, reml: bool = True) -> SmoothedSide:
+    def smooth(self, partner_scores: pd.Series, reml: bool = True, hierarchy: UnitHierarchy | None = None) -> SmoothedSide:
         """Smooth the row units on the partners' scores (``partner_scores``, indexed by partner unit).
 
         Each unit weighs its Kish effective sample size (``model_weights``): survey weights
         act within a unit as relative frequencies, and their spread costs the unit
         information as its design effect says.
+        Without ``hierarchy`` the model is the one-level one; with it, the nested one, and
+        units of the hierarchy without pairs take their group's posterior (``imputed``: the
+        group's code).
         """
         partner = partner_scores.reindex(self.partners).to_numpy(float)
         scored = np.isfinite(partner)[self.column]
@@ -149,11 +217,14 @@ class SideCells:
         frequency = self.model_weights(w, pairs, np.where(positive, self.squares, 0.0))
         y = np.where(scored, partner[self.column], 0.0)
         sums = GroupSums.from_cells(self.units.to_numpy(), self.row, y, frequency)
-        fit = fit_from_sums(sums, reml=reml)
+        if hierarchy is None:
+            fit = fit_from_sums(sums, reml=reml)
+            fitted, summary, extra = fit.scores, fit.summary, None
+        else:
+            fitted, summary, extra = _nested_smoothing(sums, hierarchy, reml)
         # Framed from arrays in one go (a join of two frames cost a bootstrap replicate ~25 ms).
         rows = self.units.get_indexer(sums.groups)
         size = len(self.units)
-        fitted = fit.scores
         scores = pd.DataFrame(
             {"n": np.bincount(self.row, weights=c, minlength=size)[rows],
              "n_weighted": np.bincount(self.row, weights=w, minlength=size)[rows],
@@ -161,9 +232,61 @@ class SideCells:
             | {column: fitted[column].to_numpy() for column in ("eps", "esres", "esres_se", "lambda")},
             index=pd.Index(sums.groups.to_numpy(), name=self.units.name),
         )
-        summary = dict(fit.summary, pairs_without_partner_score=unscored_pairs,
+        if extra is not None:
+            scores["imputed"] = 0
+            scores = pd.concat([scores, extra.rename_axis(self.units.name)])
+        summary = dict(summary, pairs_without_partner_score=unscored_pairs,
                        design_effect=float(pairs.sum() / frequency.sum()))
         return SmoothedSide(scores=scores, summary=summary)
+
+
+def _nested_smoothing(sums: GroupSums, hierarchy: UnitHierarchy, reml: bool):
+    """The nested fit of the units of ``sums`` (those with pairs) and the posteriors of the
+    hierarchy's units without pairs: their lowest group with data's, plus the prior variance
+    of the effects below it (their own and any empty group's), and the fixed part of their
+    fixed-effect group (none where that group has no unit with pairs: left to the filling)."""
+    sums.groups = sums.groups.rename("unit")
+    at = np.searchsorted(hierarchy.units, sums.groups.to_numpy())
+    if not (at < len(hierarchy.units)).all() or not (hierarchy.units[np.minimum(at, len(hierarchy.units) - 1)]
+                                                       == sums.groups.to_numpy()).all():
+        raise CamsisError("the smoothing's units are not units of the classification")
+    if hierarchy.fixed is not None:
+        sums = sums.with_fixed_groups(hierarchy.fixed[at], hierarchy.fixed_name)
+    nested = NestedSums.from_units(sums, [pd.Series(codes[at], name=name)
+                                          for codes, name in zip(hierarchy.random, hierarchy.random_names)])
+    fit = fit_nested(nested, reml=reml)
+    coef = fit.coef
+    # The fixed part of every unit of the hierarchy: its fixed group's (the first group is the
+    # reference); NaN for a group without units with pairs.
+    if hierarchy.fixed is None:
+        fixed_part = np.full(len(hierarchy.units), coef[0])
+    else:
+        groups = np.unique(hierarchy.fixed[at])  # the order of with_fixed_groups' dummies
+        position = np.minimum(np.searchsorted(groups, hierarchy.fixed), len(groups) - 1)
+        effect = np.concatenate([[0.0], coef[1:]])
+        fixed_part = np.where(groups[position] == hierarchy.fixed, coef[0] + effect[position], np.nan)
+    scored = fit.scores.copy()
+    scored["esres"] = fixed_part[at] + (scored["esres"].to_numpy() - coef[0])
+    # Units without pairs: the lowest group level with data.
+    empty = np.setdiff1d(np.arange(len(hierarchy.units)), at)
+    mean = np.full(len(empty), np.nan)
+    var = np.zeros(len(empty))
+    source = np.zeros(len(empty), dtype=np.int64)
+    s2 = fit.sigma_e ** 2
+    prior = fit.ratios[0] * s2  # the unit's own effect
+    for level, (codes, groups) in enumerate(zip(hierarchy.random, fit.groups), start=1):
+        open_ = np.isnan(mean)
+        position = pd.Index(groups["group"].to_numpy()).get_indexer(codes[empty])
+        take = open_ & (position >= 0)
+        mean[take] = groups["path"].to_numpy()[position[take]]
+        var[take] = groups["path_se"].to_numpy()[position[take]] ** 2 + prior
+        source[take] = codes[empty][take]
+        prior = prior + fit.ratios[level] * s2
+    extra = pd.DataFrame({"n": 0.0, "n_weighted": 0.0, "n_model": 0.0, "eps": np.nan,
+                          "esres": fixed_part[empty] + mean, "esres_se": np.sqrt(var), "lambda": 0.0,
+                          "imputed": source}, index=pd.Index(hierarchy.units[empty]))
+    extra = extra[np.isfinite(extra["esres"].to_numpy())]
+    return scored, fit.summary, extra
 
 
 def smooth_side(
@@ -173,6 +296,7 @@ def smooth_side(
     partner_scores: pd.Series,
     reml: bool = True,
     squares: pd.DataFrame | None = None,
+    hierarchy: UnitHierarchy | None = None,
 ) -> SmoothedSide:
     """Smooth the row units of ``weighted`` (rows: the side scored; columns: partners).
 
@@ -180,4 +304,5 @@ def smooth_side(
     cells out once (``SideCells.from_frames``) and smooths both on them. ``squares``: the
     cells' sums of squared survey weights (``PairTable.weights_squared``); None: as ``SideCells.from_frames``.
     """
-    return SideCells.from_frames(weighted, counts, blanked, squares=squares).smooth(partner_scores, reml=reml)
+    return SideCells.from_frames(weighted, counts, blanked, squares=squares).smooth(partner_scores, reml=reml,
+                                                                                   hierarchy=hierarchy)

@@ -384,8 +384,13 @@ def by_status_value_labels(classification: Classification, scheme: StatusScheme)
     } | classification.link_value_labels
 
 
-def _reimpute(scores: pd.DataFrame, population: pd.DataFrame, derived: Classification) -> pd.DataFrame:
-    """Borrowed scores taken again after the sharing, so an empty status borrows the shared score of its siblings."""
+def _reimpute(scores: pd.DataFrame, population: pd.DataFrame, derived: Classification,
+              name_sources: bool = False) -> pd.DataFrame:
+    """Borrowed scores taken again after the sharing, so an empty status borrows the shared score of its siblings.
+
+    With ``name_sources`` the borrowers' ``{s}_imputed`` names the group they now borrow from:
+    the nested smoothing had named the occupation whose posterior it gave them.
+    """
     from camsis.filling import impute_missing_units
 
     out = scores.copy()
@@ -393,8 +398,10 @@ def _reimpute(scores: pd.DataFrame, population: pd.DataFrame, derived: Classific
         own = out[f"{side}_imputed"] == 0
         for column in (f"{side}camsis", f"{side}camsis2"):
             if column in out:
-                filled, _ = impute_missing_units(out[column].where(own), population[side], derived)
+                filled, source = impute_missing_units(out[column].where(own), population[side], derived)
                 out[column] = filled.reindex(out.index).to_numpy()
+                if name_sources and column == f"{side}camsis":
+                    out[f"{side}_imputed"] = np.where(own, 0, source.reindex(out.index).to_numpy())
     return out
 
 
@@ -421,7 +428,17 @@ def status_unit_inputs(ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, class
     units = derived.units
     ca = expand_mask(ca_blank, units)
     smooth = ca if smooth_blank is ca_blank or smooth_blank.equals(ca_blank) else expand_mask(smooth_blank, units)
-    return StatusUnitInputs(derived, ca, smooth, replace(options, recodes=by_status_recodes(options.recodes, scheme)))
+    return StatusUnitInputs(derived, ca, smooth, replace(options, recodes=by_status_recodes(options.recodes, scheme),
+                                                         smoothing_levels=by_status_levels(options.smoothing_levels)))
+
+
+def by_status_levels(levels: dict) -> dict:
+    """The nested smoothing's levels for (occupation, status) units: a status unit within its
+    occupation (two levels up: the status-group node is skipped, its few statuses give no
+    variance to estimate), then the occupation's levels as the title-only scale has them."""
+    fixed = levels.get("fixed")
+    return {"random": [2, *[int(k) + 2 for k in levels.get("random") or []]],
+            "fixed": fixed + 2 if isinstance(fixed, int) else fixed}
 
 
 def build_on_status_units(table, inputs: StatusUnitInputs):
@@ -435,7 +452,8 @@ def build_on_status_units(table, inputs: StatusUnitInputs):
     derived = inputs.classification
     result = build_unit_scores(table, inputs.ca_blank, inputs.smooth_blank, derived, inputs.options)
     maps = {"m": result.fit.row_map, "f": result.fit.column_map}
-    result.scores = _reimpute(share_merged_scores(result.scores, result.population, maps), result.population, derived)
+    result.scores = _reimpute(share_merged_scores(result.scores, result.population, maps), result.population, derived,
+                              name_sources=inputs.options.smoothing == "nested")
     result.diagnostics.shared = {side: _pools(result.scores[f"{side}_merged"]) for side in SIDES}
     return result
 

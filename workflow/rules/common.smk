@@ -352,7 +352,8 @@ def score_file_extras(wildcards):
 # Keyword arguments of camsis.scale.ScaleOptions (recodes are an input file of the rule).
 SCALE_OPTIONS = {
     key: config[key]
-    for key in ("min_n", "reference_measure", "disconnected", "reml", "mean", "sd", "clip", "reconstitution_order")
+    for key in ("min_n", "reference_measure", "disconnected", "reml", "smoothing", "smoothing_levels", "mean", "sd",
+                "clip", "reconstitution_order")
 } | {"n_components": config["ca_dimensions"]}
 
 
