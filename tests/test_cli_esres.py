@@ -178,3 +178,38 @@ def test_outputs_that_would_overwrite_each_other_are_refused(hostile, outputs, c
     assert culprit in message
     assert sorted(os.listdir(folder)) == before
     assert (folder / "good.csv").read_text().startswith("g,y,w")
+
+
+def test_pupils_in_schools_in_authorities(tmp_path, capsys):
+    """--within: schools nested in local authorities, the same fit as lme4's
+    (1 | la/school) (tests/test_esres_nested.py checks fit_nested against lme4 and statsmodels)."""
+    from camsis.esres import NestedSums, fit_nested
+
+    rng = np.random.default_rng(4)
+    la = np.repeat(np.arange(6), 40)
+    school = la * 10 + rng.integers(0, 5, size=len(la))
+    pupils = pd.DataFrame({"la": la, "school": school, "girl": rng.integers(0, 2, size=len(la)).astype(float)})
+    pupils["score"] = (0.5 * rng.normal(size=6)[la] + 0.3 * rng.normal(size=60)[school % 60] + pupils["girl"]
+                       + rng.normal(size=len(la)))
+    data = tmp_path / "pupils.dta"
+    pyreadstat.write_dta(pupils, str(data))
+    out, groups, summary = tmp_path / "schools.dta", tmp_path / "la.csv", tmp_path / "s.json"
+    assert main(["esres", str(data), "--outcome", "score", "--group", "school", "--within", "la", "--controls", "girl",
+                 "--out", str(out), "--groups-out", str(groups), "--summary", str(summary)]) == 0
+    expected = fit_nested(NestedSums.from_frame(pupils, "score", ["school", "la"], ["girl"]))
+    scores, _ = pyreadstat.read_dta(str(out))
+    np.testing.assert_allclose(scores["esres"], expected.scores["esres"], rtol=1e-12)
+    assert (scores["la"].to_numpy() == scores["school"].to_numpy() // 10).all()
+    written = pd.read_csv(groups)
+    np.testing.assert_allclose(written["path"], expected.groups[0]["path"], rtol=1e-12)
+    s = json.loads(summary.read_text())
+    assert [level["name"] for level in s["levels"]] == ["school", "la"] and s["within"] == ["la"]
+    # A school in two authorities does not nest.
+    pupils.loc[0, "la"] = 5
+    pyreadstat.write_dta(pupils, str(data))
+    line = run_error(["esres", str(data), "--outcome", "score", "--group", "school", "--within", "la",
+                      "--out", str(tmp_path / "x.csv")], capsys)
+    assert "lies in more than one 'la' group: nested levels must nest" in line
+    line = run_error(["esres", str(data), "--outcome", "score", "--group", "school", "--groups-out", str(groups),
+                      "--out", str(tmp_path / "x.csv")], capsys)
+    assert "--groups-out writes the groups of --within" in line

@@ -69,6 +69,10 @@ def _add_esres(sub) -> None:
     p.add_argument("data", metavar="DATA", help="input file: .dta, .sav, .csv or .parquet")
     p.add_argument("--outcome", required=True, metavar="Y")
     p.add_argument("--group", required=True, metavar="G")
+    p.add_argument("--within", nargs="+", default=[], metavar="G2",
+                   help="variables GROUP nests in, finest first (e.g. --group school --within la): a random "
+                        "intercept each; ESRES then adds the posterior of the category's groups' effects")
+    p.add_argument("--groups-out", metavar="FILE", help="with --within: every group's effect and posterior (.csv)")
     p.add_argument("--controls", nargs="+", default=[], metavar="X", help="control variables (numeric)")
     p.add_argument("--weight", metavar="W", help="frequency weight variable")
     p.add_argument("--log", action="store_true",
@@ -90,14 +94,21 @@ def run_esres(args: argparse.Namespace) -> None:
         raise CamsisError(f"--out {args.out}: write scores as .csv or .dta")
     if args.plot:
         _check_plot_format(args.plot)
-    distinct_paths({"DATA": args.data, "--out": args.out, "--summary": args.summary, "--plot": args.plot})
-    columns = [args.outcome, args.group, *args.controls] + ([args.weight] if args.weight else [])
+    if args.groups_out and not args.within:
+        raise CamsisError("--groups-out writes the groups of --within: give the variables GROUP nests in")
+    if args.groups_out and Path(args.groups_out).suffix.lower() != ".csv":
+        raise CamsisError(f"--groups-out {args.groups_out}: write the groups as .csv")
+    distinct_paths({"DATA": args.data, "--out": args.out, "--summary": args.summary, "--plot": args.plot,
+                    "--groups-out": args.groups_out})
+    columns = [args.outcome, args.group, *args.within, *args.controls] + ([args.weight] if args.weight else [])
     data, value_labels, variable_labels = read_columns(args.data, columns)
     if args.log:
-        data = _log_outcome(data, args.outcome, [args.group, *args.controls])
+        data = _log_outcome(data, args.outcome, [args.group, *args.within, *args.controls])
     result = esres(data, args.outcome, args.group, controls=args.controls, weights=args.weight,
-                   reml=args.reml)
-    scores = _integral_groups(result.scores, args.group)
+                   reml=args.reml, within=args.within)
+    scores = result.scores
+    for name in (args.group, *args.within):
+        scores = _integral_groups(scores, name)
     labels = _column_labels(args.outcome, args.group, variable_labels.get(args.group, args.group), args.log)
     if args.log:
         scores = scores.assign(eps=np.exp(scores["eps"]), esres=np.exp(scores["esres"]))
@@ -109,10 +120,15 @@ def run_esres(args: argparse.Namespace) -> None:
                       _dta_value_labels(scores, args.group, group_labels))
         if args.summary:
             summary = dict(result.summary, data=str(args.data), outcome=args.outcome, group=args.group,
-                           controls=list(args.controls), weight=args.weight, log=bool(args.log))
+                           within=list(args.within), controls=list(args.controls), weight=args.weight,
+                           log=bool(args.log))
             write_json(summary, outputs.enter_context(atomic_path(args.summary)))
         if args.plot:
             _plot(result.scores, args, group_labels, outputs.enter_context(atomic_path(args.plot)))
+        if args.groups_out:
+            groups = pd.concat([level.assign(level=name) for name, level in zip(args.within, result.groups)])
+            write_csv(groups[["level", "group", "n", "effect", "effect_se", "path", "path_se"]],
+                      outputs.enter_context(atomic_path(args.groups_out)))
     log.info("wrote %d category scores to %s", len(scores), args.out)
 
 
@@ -176,6 +192,8 @@ def _column_labels(outcome: str, group: str, group_label: str, logged: bool) -> 
         "esres_se": "Posterior SD of the BLUP",
         "esres_se_log": "Posterior SD of the BLUP, log scale",
         "lambda": "Shrinkage factor lambda",
+        "effect": "The category's own effect (BLUP; nested models)",
+        "effect_se": "Posterior SD of the category's own effect",
     }
 
 

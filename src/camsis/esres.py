@@ -521,13 +521,22 @@ def _fit_statsmodels(data, outcome, group, controls, weights, reml) -> ESRESResu
 
 
 def esres(data: pd.DataFrame, outcome: str, group: str, controls: list[str] | None = None,
-          weights: str | None = None, reml: bool = True, engine: str = "fast") -> ESRESResult:
+          weights: str | None = None, reml: bool = True, engine: str = "fast",
+          within: list[str] | None = None) -> ESRESResult | NestedResult:
     """Effect scores of the categories of `group` for `outcome`, net of `controls`.
 
     engine="fast" fits from per-category sums; engine="statsmodels" fits MixedLM on
-    the rows (frequency weights expanded), to check the fast engine.
+    the rows (frequency weights expanded), to check the fast engine. ``within`` names the
+    variables `group` nests in, finest first (pupils' schools within local authorities:
+    ``group="school", within=["la"]``): each is a further random intercept, and a category's
+    ESRES is the intercept plus the posterior of its own and its groups' effects
+    (``fit_nested``; fast engine only).
     """
     controls = list(controls or [])
+    if within:
+        if engine != "fast":
+            raise CamsisError(f"engine {engine!r} fits one level only; nested groups (within) use engine='fast'")
+        return fit_nested(NestedSums.from_frame(data, outcome, [group, *within], controls, weights), reml=reml)
     if engine == "fast":
         return fit_from_sums(GroupSums.from_frame(data, outcome, group, controls, weights), reml=reml)
     if engine == "statsmodels":
@@ -861,6 +870,8 @@ def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None =
         "esres": b[0] + path_mean, "esres_se": np.sqrt(s2 * path_var), "lambda": shrink,
         "effect": effect, "effect_se": np.sqrt(s2 * effect_var),
     })
+    for k in range(1, len(levels)):  # each unit's group at every level, named by its variable
+        scores[nested.labels[k].name or f"level{k + 1}"] = nested.labels[k].to_numpy()[_node_of_units(nested, k)]
     groups = []
     for k in range(1, len(levels)):
         Mk, eff, eff_var, pm, pv, _ = posts[k]
