@@ -1,6 +1,6 @@
 """One-level vs nested smoothing on the demo: recovery of the truth and the cost of a build.
 
-    python benchmarks/bench_smoothing.py [--project DIR] [--repeats 5]
+    python benchmarks/bench_smoothing.py [--project DIR] [--repeats 5] [--workflow]
 
 DIR is a project copy in which the demo's table, by-status table, masks and truth are built
 (``results/gb_soc2020_demo/work/...``, ``resources/demo/...``); without it they are built
@@ -10,12 +10,19 @@ dimensions smoothed, filling, standardising) are built ``--repeats`` times in th
 alternating methods, and the fastest of each is reported with its ratio to one_level. Recovery
 is the correlation of each side's score with the simulator's truth over the units with 1-9,
 10-29, 30-99 and 100+ pairs of their own (the unit's ``n_m``/``n_f``), and over all scored units.
+A bootstrap replicate's rebuild (first dimension only) is timed the same way.
+
+``--workflow`` also runs the whole demo build (``snakemake --cores 2``: every scale, the
+bootstrap of config.yaml, plots, score files) once per method, one after the other, in copies
+of the project under benchmarks/out/smoothing_workflow/, and reports the CPU seconds of
+Snakemake and all its jobs (user + system of the child processes) and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,11 +52,27 @@ def demo_project(project: Path | None) -> Path:
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, target)
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "-q",
+        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2",
                         f"results/{SCALE}/work/table.parquet", f"results/{SCALE}/work/by_status/table.parquet",
                         f"results/{SCALE}/work/blanked.parquet", f"resources/demo/{SCALE}_truth.tsv"],
                        cwd=out, env=env, check=True)
     return out
+
+
+def workflow_cost(method: str) -> float:
+    """CPU s of a whole demo build with ``smoothing: method``, in a fresh copy of the project."""
+    out = ROOT / "benchmarks" / "out" / "smoothing_workflow" / method
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ("Snakefile", "config", "data", "workflow"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, out / name)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", f"smoothing={method}"],
+                   cwd=out, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def recovery(scores: pd.DataFrame, truth: pd.DataFrame) -> dict:
@@ -69,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workflow", action="store_true", help="also time the whole demo build per method")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from camsis.blanking import load_masks
@@ -90,6 +114,8 @@ def main() -> None:
 
     builds = {
         "title": lambda options: build_unit_scores(table, ca_blank, smooth_blank, soc, options),
+        "replicate": lambda options: build_unit_scores(table, ca_blank, smooth_blank, soc,
+                                                       replace(options, second_dimension=False)),
         "by_status": lambda options: build_by_status_scores(status_table, ca_blank, smooth_blank, soc, scheme, options),
     }
     times = {(b, m): [] for b in builds for m in METHODS}
@@ -108,6 +134,11 @@ def main() -> None:
         for method in METHODS:
             best = min(times[build, method])
             print(f"  {build:10s} {method:10s} {best:7.3f} s  x{best / base:.3f}")
+    if args.workflow:
+        costs = {method: workflow_cost(method) for method in METHODS}
+        print(f"\nwhole demo build (snakemake --cores 2), CPU s; load {os.getloadavg()[0]:.2f}")
+        for method in METHODS:
+            print(f"  {method:10s} {costs[method]:8.1f} s  x{costs[method] / costs['one_level']:.3f}")
     for build, truth_of in (("title", truth), ("by_status", status_truth)):
         print(f"\nrecovery, {build}: r with the truth (units)")
         table_rows = {method: recovery(results[build, method].scores, truth_of) for method in METHODS}

@@ -131,14 +131,24 @@ def _method_lines(summary: dict) -> list[str]:
         )
     smoothing = summary.get("smoothing", {})
     if smoothing:
-        parts = [f"{PEOPLE_NAMES[side]}: sigma_u {_number(s.get('sigma_u'))}, "
-                 f"ICC {_number(s.get('icc'))}{', at the boundary' if s.get('boundary') else ''}"
-                 for side, s in smoothing.items()]
         fit = "REML" if config.get("reml", True) else "maximum likelihood"
-        lines.append(
-            "Smoothing: each unit's score is the empirical Bayes estimate (intercept + BLUP) of a "
-            f"random-intercept model of its partners' scores, fitted by {fit} ({'; '.join(parts)})."
-        )
+        nested = any(len(s.get("levels") or []) > 1 for s in smoothing.values())
+        if nested:
+            parts = [f"{PEOPLE_NAMES[side]}: " + ", ".join(f"sigma {level['name']} {_number(level['sigma'])}"
+                                                            for level in s.get("levels") or [])
+                     + f", sigma_e {_number(s.get('sigma_e'))}" for side, s in smoothing.items()]
+            lines.append(
+                "Smoothing: each unit's score is the empirical Bayes estimate (fixed part + the posterior mean of "
+                "its own and its groups' effects) of a nested random-effects model of its partners' scores, "
+                f"units within the classification's groups, fitted by {fit} ({'; '.join(parts)}).")
+        else:
+            parts = [f"{PEOPLE_NAMES[side]}: sigma_u {_number(s.get('sigma_u'))}, "
+                     f"ICC {_number(s.get('icc'))}{', at the boundary' if s.get('boundary') else ''}"
+                     for side, s in smoothing.items()]
+            lines.append(
+                "Smoothing: each unit's score is the empirical Bayes estimate (intercept + BLUP) of a "
+                f"random-intercept model of its partners' scores, fitted by {fit} ({'; '.join(parts)})."
+            )
     clip = config.get("clip") or [None, None]
     lines.append(
         f"Standardisation: mean {config.get('mean', 50)} and standard deviation {config.get('sd', 15)} over the "
