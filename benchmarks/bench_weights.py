@@ -4,8 +4,8 @@ The smoothing used to rescale survey weights to sum to the pairs used, overall; 
 weighs each unit by the Kish effective sample size of its couples, from the squared weights
 summed into the table (``PairTable.weights_squared``), and a bootstrap replicate carries
 them too. This script builds the default demo table (200 000 synthetic couples, seed 2020,
-the sheet's blanking) with lognormal survey weights, then times, alternately and best of
-``--repeats``, a whole build (stages 4-7) and a batch of ``--replicates`` bootstrap
+the sheet's blanking) with lognormal survey weights and without, then times, alternately and best of
+``--repeats``, ten whole builds (stages 4-7) and a batch of ``--replicates`` bootstrap
 replicates, each with the current code and with the previous rule restored in this process
 (the table without its squared weights, ``SideCells.model_weights`` swapped for the overall
 rescaling). One BLAS thread, so the CPU figures are one core's.
@@ -68,20 +68,23 @@ def main() -> None:
     options = ScaleOptions()
     load_before = os.getloadavg()
     work = {
-        "build (stages 4-7)": lambda t: build_unit_scores(t, mask, mask, soc, options),
+        "10 builds (stages 4-7)": lambda t: [build_unit_scores(t, mask, mask, soc, options) for _ in range(10)],
         f"{args.replicates} bootstrap replicates": lambda t: bootstrap_batch(t, mask, mask, soc, options,
                                                                              range(1, args.replicates + 1), 7),
     }
-    print(f"{args.couples} demo couples with lognormal(0, 0.7) survey weights; CPU s, best of {args.repeats}, "
-          "the two codes alternating")
-    print(f"{'what':<26}{'previous':>10}{'current':>10}{'ratio':>8}")
-    for name, run in work.items():
-        now, then = [], []
-        for _ in range(args.repeats):
-            now.append(cpu_seconds(run, table))
-            with previous_rule():
-                then.append(cpu_seconds(run, before))
-        print(f"{name:<26}{min(then):10.3f}{min(now):10.3f}{min(now) / min(then):8.3f}")
+    unweighted = tabulate_frame(couples, "hocc", "wocc", None, soc.units)
+    tables = {"survey weights": (table, before), "unweighted (the demo's)": (unweighted, unweighted)}
+    print(f"{args.couples} demo couples, with lognormal(0, 0.7) survey weights and without; CPU s, best of "
+          f"{args.repeats}, the two codes alternating")
+    print(f"{'what':<50}{'previous':>10}{'current':>10}{'ratio':>8}")
+    for kind, (current, previous) in tables.items():
+        for name, run in work.items():
+            now, then = [], []
+            for _ in range(args.repeats):
+                now.append(cpu_seconds(run, current))
+                with previous_rule():
+                    then.append(cpu_seconds(run, previous))
+            print(f"{kind + ': ' + name:<50}{min(then):10.3f}{min(now):10.3f}{min(now) / min(then):8.3f}")
     built = build_unit_scores(table, mask, mask, soc, options)
     print("design effect in the smoothing:", {side: round(built.diagnostics.smoothing[side]["design_effect"], 3)
                                               for side in ("m", "f")})

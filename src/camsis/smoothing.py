@@ -159,14 +159,16 @@ class SideCells:
         q = None if squares is None else squares.to_numpy()
         if cells is None:
             row, column = np.nonzero(((w != 0) | (c != 0)) & ~blank)
-            pick = lambda values: values[row, column]  # noqa: E731
+            w_at, c_at = w[row, column], c[row, column]
+            q_at = None if q is None else q[row, column]
         else:
-            keep = ((cells.of(w) != 0) | (cells.of(c) != 0)) & ~cells.of(blank)
-            row, column = cells.rows[keep], cells.columns[keep]
-            pick = lambda values: cells.of(values)[keep]  # noqa: E731
-        w_at, c_at = pick(w).astype(float), pick(c).astype(float)
+            w_at, c_at = cells.of(w), cells.of(c)
+            keep = ((w_at != 0) | (c_at != 0)) & ~cells.of(blank)
+            row, column, w_at, c_at = cells.rows[keep], cells.columns[keep], w_at[keep], c_at[keep]
+            q_at = None if q is None else cells.of(q)[keep]
+        w_at, c_at = w_at.astype(float), c_at.astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            q_at = np.where(c_at > 0, w_at * w_at / c_at if q is None else pick(q).astype(float), 0.0)
+            q_at = np.where(c_at > 0, w_at * w_at / c_at if q_at is None else q_at, 0.0)
         return cls(weighted.index, weighted.columns, row, column, w_at, c_at, q_at)
 
     def transposed(self) -> SideCells:
