@@ -99,3 +99,52 @@ def test_side_cells_given_the_cells_that_may_hold_pairs_are_those_of_a_search():
     for name in ("row", "column", "weighted", "counts"):
         np.testing.assert_array_equal(getattr(told, name), getattr(searched, name))
     assert len(told.row) == int(((counts.to_numpy() > 0) & ~blanked.to_numpy()).sum())
+
+
+def test_nested_smoothing_matches_mixedlm_and_an_empty_unit_takes_its_groups_posterior():
+    """Units 100-111 within three groups (random), from the table's cells, against statsmodels
+    MixedLM with variance components on the expanded rows: each unit's score is the intercept
+    plus its group's and its own BLUP, its SD that of their sum under the joint conditional
+    covariance; unit 112 (no pairs) takes its group's posterior plus its own prior variance."""
+    from camsis.smoothing import UnitHierarchy
+
+    units = np.arange(100, 113)
+    group = 10 + (units - 100) // 4 % 3
+    rng = np.random.default_rng(9)  # a draw statsmodels fits (on some it stops short of lme4's optimum)
+    latent = 0.6 * (group[:12] - 11) + 0.3 * rng.normal(size=12)
+    counts = pd.DataFrame(rng.poisson(np.exp(1.5 + np.outer(latent, PARTNER))).astype(float),
+                          index=pd.Index(units[:12], name="occ1"), columns=pd.Index(np.arange(200, 209), name="occ2"))
+    counts.iloc[0] = 0
+    counts.iloc[0, 1] = 3  # a unit with few pairs
+    partner = pd.Series(PARTNER, index=counts.columns)
+    blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
+    hierarchy = UnitHierarchy(units=units, random=[group], random_names=["group"], fixed=None)
+    result = smooth_side(counts, counts, blanked, partner, hierarchy=hierarchy)
+
+    cells = counts.stack()
+    cells = cells[cells > 0]
+    rows = cells.index.repeat(cells.astype(int).to_numpy())
+    unit = rows.get_level_values(0).to_numpy()
+    expanded = pd.DataFrame({"unit": unit, "group": 10 + (unit - 100) // 4 % 3,
+                             "y": partner[rows.get_level_values(1)].to_numpy()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("y ~ 1", expanded, groups="group", re_formula="1",
+                          vc_formula={"unit": "0 + C(unit)"}).fit(reml=True, method=["bfgs", "lbfgs"], gtol=1e-10)
+    assert fit.converged
+    levels = {level["name"]: level["sigma"] ** 2 for level in result.summary["levels"]}
+    np.testing.assert_allclose([levels["unit"], levels["group"]], [fit.vcomp[0], fit.cov_re.iloc[0, 0]], rtol=1e-4)
+    scores = result.scores
+    intercept = fit.fe_params["Intercept"]
+    for u in units[:-1]:
+        effects, cov = fit.random_effects[10 + (u - 100) // 4 % 3], fit.random_effects_cov[10 + (u - 100) // 4 % 3]
+        name = f"unit[C(unit)[{u}]]"
+        assert scores.loc[u, "esres"] == pytest.approx(intercept + effects["group"] + effects[name], abs=1e-5)
+        both = cov.loc[["group", name], ["group", name]].to_numpy().sum()
+        assert scores.loc[u, "esres_se"] == pytest.approx(np.sqrt(both), rel=1e-4)
+        assert scores.loc[u, "imputed"] == 0
+    empty = 10 + (112 - 100) // 4 % 3
+    assert scores.loc[112, "imputed"] == empty and scores.loc[112, "n"] == 0
+    assert scores.loc[112, "esres"] == pytest.approx(intercept + fit.random_effects[empty]["group"], abs=1e-5)
+    own = fit.random_effects_cov[empty].loc["group", "group"] + fit.vcomp[0]
+    assert scores.loc[112, "esres_se"] == pytest.approx(np.sqrt(own), rel=1e-4)
