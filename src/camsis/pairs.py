@@ -21,8 +21,9 @@ log = logging.getLogger("camsis.pairs")
 
 REASONS = ("survey_missing", "not_in_classification", "missing_weight", "zero_weight")
 
-# How a weight is read: "survey" weights are relative (rescaled to the pairs used by the
-# smoothing), "frequency" weights count identical couples (Stata's fweight).
+# How a weight is read: "survey" weights are relative (the smoothing weighs each unit by the
+# Kish effective sample size of its couples, docs/weights.md), "frequency" weights count
+# identical couples (Stata's fweight).
 WEIGHT_TYPES = ("survey", "frequency")
 
 # Text cells read as missing rather than as a bad code: empty, and Stata's "." for missing.
