@@ -98,7 +98,8 @@ def main() -> None:
     from camsis.blanking import load_masks
     from camsis.classification import load_classification
     from camsis.scale import ScaleOptions, build_unit_scores
-    from camsis.statuses import build_by_status_scores, by_status_classification, load_scheme
+    from camsis.by_status import build_by_status_scores
+    from camsis.statuses import by_status_classification, load_scheme
     from camsis.tables import PairTable
 
     project = demo_project(args.project)

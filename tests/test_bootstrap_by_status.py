@@ -104,7 +104,7 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
                                          invalid_share=0.0, diagonal_factor=1.0).couples
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
     options = ScaleOptions(min_n=30)
-    from camsis.statuses import build_by_status_scores
+    from camsis.by_status import build_by_status_scores
 
     truth, first = [], None
     for k in range(30):
@@ -144,7 +144,7 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
     title, table = tabulate_by_status("<couples>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
                                       frame=couples)
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
-    from camsis.statuses import build_by_status_scores
+    from camsis.by_status import build_by_status_scores
 
     with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, with the default disconnected: refuse
         build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions())

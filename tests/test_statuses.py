@@ -16,16 +16,8 @@ from camsis.errors import CamsisError
 from camsis.filling import fill_classification
 from camsis.merging import merge_sparse_units
 from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.statuses import (
-    build_by_status_scores,
-    by_status_classification,
-    by_status_recodes,
-    by_status_table,
-    combine,
-    expand_mask,
-    load_scheme,
-    share_merged_scores,
-)
+from camsis.by_status import build_by_status_scores, by_status_table, share_merged_scores
+from camsis.statuses import by_status_classification, by_status_recodes, combine, expand_mask, load_scheme
 from camsis.synthetic import simulate_status_couples
 from camsis.tables import tabulate_by_status, tabulate_frame
 from helpers import REPO

@@ -770,7 +770,7 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
     """Rule score_units_by_status: stages 4-7 on (occupation, status) units.
 
     The masks are the title-only scale's (rule blank or psd_rounds), expanded to every
-    status by ``camsis.statuses.build_by_status_scores``; recodes of occupations apply to
+    status by ``camsis.by_status.build_by_status_scores``; recodes of occupations apply to
     each of their statuses.
 
     Parameters
@@ -788,7 +788,8 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
     **options
         ``ScaleOptions`` keywords.
     """
-    from camsis.statuses import build_by_status_scores, by_status_classification
+    from camsis.by_status import build_by_status_scores
+    from camsis.statuses import by_status_classification
 
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
@@ -818,7 +819,7 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
 
     One row per unit x status of the scheme; the status-0 rows are the title-only score
     file of the same pairs (``title_csv``), so users without status data match every
-    occupation (``camsis.statuses.by_status_table``).
+    occupation (``camsis.by_status.by_status_table``).
 
     Parameters
     ----------
@@ -843,7 +844,7 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
     built : str, optional
         ISO date of the build (today by default).
     """
-    from camsis.statuses import STATUS_ZERO_NOTE, by_status_labels, by_status_table, by_status_value_labels
+    from camsis.by_status import STATUS_ZERO_NOTE, by_status_labels, by_status_table, by_status_value_labels
 
     frame = classification_from(classification)
     statuses = scheme_from(scheme)

@@ -231,7 +231,7 @@ class ScalingSummary(_Summary):
         Weighted correlation of a unit's mcamsis with its fcamsis.
     shared : dict or None
         By-status builds: units sharing their occupation's merged score
-        (``camsis.statuses.build_by_status_scores``).
+        (``camsis.by_status.build_by_status_scores``).
     """
 
     warnings: list[str] = field(default_factory=list)

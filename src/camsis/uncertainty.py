@@ -383,7 +383,7 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     spread over its statuses, from the same stream), so one process draws the couples once
     and rebuilds both: the title-only scale as ``bootstrap_batch`` does (the same numbers),
     the by-status one as rule score_units_by_status does
-    (``camsis.statuses.build_by_status_scores`` with the occupation masks and
+    (``camsis.by_status.build_by_status_scores`` with the occupation masks and
     classification), so its spread is the whole by-status pipeline's (merging, CA, sharing,
     smoothing, standardising). A scale built with statuses runs one job per batch, not two.
 
@@ -403,7 +403,7 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
         only: the by-status file's other rows (status 0, groups) are the title-only scale's.
     """
     from camsis.scale import build_unit_scores
-    from camsis.statuses import build_on_status_units, status_unit_inputs
+    from camsis.by_status import build_on_status_units, status_unit_inputs
 
     ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
     # expand_mask makes the by-status masks row-major already
