@@ -14,7 +14,10 @@ What is built (in a copy of the project, Snakemake on 2 cores):
 - a person file made from the first ``--persons`` demo couples (UKHLS-style ids, with
   singles, broken links and a second wave, ``tests/personfiles.py``), with its status;
 
-both with a small bootstrap (``--bootstrap`` replicates in batches of 2).
+both with a small bootstrap (``--bootstrap`` replicates in batches of 2). A .dta records the
+time it was written, so the second build of a check takes the first one's input files
+(``--inputs``), byte for byte: their checksums, which summary.json and the release readme
+quote, are then the same.
 
 What is compared: every column and row of each .dta/.csv score file and plausible-value
 file (values, column order, value and variable labels), every number and string of each
@@ -23,8 +26,8 @@ couples, and the release's text files byte for byte.
 
 Usage::
 
-    python benchmarks/same_results.py check main            # main against this checkout
-    python benchmarks/same_results.py build . /tmp/after    # one build
+    python benchmarks/same_results.py check $(git merge-base main HEAD)   # this checkout against its base
+    python benchmarks/same_results.py build . /tmp/after [--inputs /tmp/before]
     python benchmarks/same_results.py compare /tmp/before /tmp/after
 """
 
@@ -59,8 +62,8 @@ def snakemake(directory: Path, source: Path, *args: str) -> None:
         sys.exit(f"snakemake failed in {directory}:\n{done.stderr[-4000:]}")
 
 
-def build(source: Path, out: Path, couples: int, persons: int, bootstrap: int) -> None:
-    """The workflow of checkout ``source`` on the fixed inputs, into ``out``."""
+def build(source: Path, out: Path, couples: int, persons: int, bootstrap: int, inputs: Path | None = None) -> None:
+    """The workflow of checkout ``source`` on the fixed inputs (made, or ``inputs``' own), into ``out``."""
     source, out = source.resolve(), out.resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -76,15 +79,19 @@ def build(source: Path, out: Path, couples: int, persons: int, bootstrap: int) -
     sheet = (out / "config/scales.tsv").read_text().splitlines()
     header = sheet[0].split("\t")
     (out / "config/same.tsv").write_text("\n".join(sheet) + "\n")
-    snakemake(out, source, *config, "--", "resources/demo/gb_soc2020_demo.dta")
     sys.path.insert(0, str(HERE / "tests"))
     from personfiles import person_file, sheet_columns
 
-    demo, _ = pyreadstat.read_dta(out / "resources/demo/gb_soc2020_demo.dta", row_limit=persons)
-    weight = demo["weight"] if "weight" in demo else 1.0
-    truth = demo.rename(columns={"hemp": "hstat", "wemp": "wstat"}).assign(wt=weight)
-    people, _ = person_file(truth, "ukhls", repeats=25, seed=1)
-    pyreadstat.write_dta(people, str(out / "persons.dta"))
+    if inputs is not None:
+        shutil.copytree(inputs / "resources", out / "resources")
+        shutil.copy(inputs / "persons.dta", out / "persons.dta")
+    else:
+        snakemake(out, source, *config, "--", "resources/demo/gb_soc2020_demo.dta")
+        demo, _ = pyreadstat.read_dta(out / "resources/demo/gb_soc2020_demo.dta", row_limit=persons)
+        weight = demo["weight"] if "weight" in demo else 1.0
+        truth = demo.rename(columns={"hemp": "hstat", "wemp": "wstat"}).assign(wt=weight)
+        people, _ = person_file(truth, "ukhls", repeats=25, seed=1)
+        pyreadstat.write_dta(people, str(out / "persons.dta"))
     columns = sheet_columns("ukhls") | {"first_sex": "1", "repeat_couples": "first", "layout": "persons"}
     row = {"scale": "persons", "input": "persons.dta", "classification": "soc2020", "psds": "data/psds/gb_soc2020.tsv",
            "diagonal_digits": "0", "diagonal_groups": "1,2", "statuses": "empst3"} | columns
@@ -179,6 +186,7 @@ def main(argv=None) -> int:
         if name == "build":
             command.add_argument("source", type=Path, help="checkout whose workflow and src/ to run")
             command.add_argument("out", type=Path)
+            command.add_argument("--inputs", type=Path, help="an earlier build whose input files to take")
         else:
             command.add_argument("revision", help="git revision to hold this checkout against (e.g. main)")
             command.add_argument("--keep", type=Path, help="keep both builds here (before/, after/)")
@@ -193,7 +201,7 @@ def main(argv=None) -> int:
         return report(args.first, args.second)
     sizes = dict(couples=args.couples, persons=args.persons, bootstrap=args.bootstrap)
     if args.command == "build":
-        build(args.source, args.out, **sizes)
+        build(args.source, args.out, **sizes, inputs=args.inputs)
         return 0
     with tempfile.TemporaryDirectory(prefix="same_results_") as scratch:
         folder = args.keep or Path(scratch)
@@ -202,7 +210,7 @@ def main(argv=None) -> int:
                        check=True, capture_output=True)
         try:
             build(base, folder / "before", **sizes)
-            build(HERE, folder / "after", **sizes)
+            build(HERE, folder / "after", **sizes, inputs=folder / "before")
         finally:
             subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(base)], check=True)
         return report(folder / "before", folder / "after")
