@@ -8,9 +8,12 @@ same run, and the ratio is the import's time over it; numpy, pandas and scipy ar
 as what the package cannot import faster than. ``--detail`` adds, for each camsis module, the
 heaviest imports ``python -X importtime`` reports (cumulative microseconds, one run).
 
-    python benchmarks/bench_import.py [--repeats 15] [--detail]
+    python benchmarks/bench_import.py [--repeats 15] [--detail] [--against DIR]
 
-The package is imported from this checkout's ``src/`` (put first on PYTHONPATH).
+The package is imported from this checkout's ``src/`` (put first on PYTHONPATH). With
+``--against DIR`` (another checkout, e.g. a ``git worktree`` of the commit before a change)
+the camsis modules are imported from its ``src/`` too, in the same alternation, and each
+line gains the ratio of this checkout's time over that one's.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import REPO
 
@@ -29,9 +33,9 @@ REFERENCES = ["numpy", "pandas", "scipy.sparse.linalg"]
 CAMSIS = ["camsis", "camsis.steps", "camsis.plots"]
 
 
-def environment() -> dict[str, str]:
+def environment(checkout=REPO) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(checkout / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["MPLBACKEND"] = "Agg"
     return env
 
@@ -68,18 +72,22 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="fresh interpreters per module (default 15)")
     parser.add_argument("--detail", action="store_true", help="the heaviest imports of each camsis module")
+    parser.add_argument("--against", type=Path, help="another checkout whose camsis to import alongside")
     args = parser.parse_args(argv)
 
     env = environment()
-    modules = [BASELINE, *REFERENCES, *CAMSIS]
-    for module in modules:  # warm the page cache and the bytecode caches first
-        run_once(module, env)
+    runs = [(module, env) for module in [BASELINE, *REFERENCES, *CAMSIS]]
+    if args.against:
+        runs += [(f"{module} ({args.against.name})", environment(args.against.resolve())) for module in CAMSIS]
+    for label, environ in runs:  # warm the page cache and the bytecode caches first
+        run_once(label.split()[0], environ)
     load_before = os.getloadavg()
-    times: dict[str, list[float]] = {module: [] for module in modules}
+    times: dict[str, list[float]] = {label: [] for label, _ in runs}
     for _ in range(args.repeats):
-        for module in modules:
-            times[module].append(run_once(module, env))
+        for label, environ in runs:
+            times[label].append(run_once(label.split()[0], environ))
     load_after = os.getloadavg()
+    modules = list(times)
 
     base = min(times[BASELINE])
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.repeats} fresh interpreters per module")
@@ -87,7 +95,11 @@ def main(argv=None) -> None:
     print("-" * 72)
     for module in modules:
         fastest, median = min(times[module]), statistics.median(times[module])
-        print(f"{statement(module):>28} | {fastest:9.3f} {median:9.3f} | {fastest / base:10.1f} {fastest - base:8.3f}")
+        line = f"{statement(module.split()[0]) + module[len(module.split()[0]):]:>28} | {fastest:9.3f} {median:9.3f} | "
+        line += f"{fastest / base:10.1f} {fastest - base:8.3f}"
+        if args.against and module in CAMSIS:
+            line += f" | {fastest / min(times[f'{module} ({args.against.name})']):.2f} x {args.against.name}"
+        print(line)
     print(f"baseline: python -c pass; x baseline and extra s from the fastest runs; "
           f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after")
 
