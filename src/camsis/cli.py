@@ -21,10 +21,14 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from camsis.cli_classification import add_classification, add_translate
 from camsis.errors import CamsisError
+from camsis.esres import esres
+from camsis.match import match, score_index
 from camsis.reading import read_columns
 from camsis.runner import configure_logging, report_error
-from camsis.writing import atomic_path, write_csv, write_dta, write_json
+from camsis.survey import read_survey, values_for_matching, write_survey
+from camsis.writing import atomic_path, same_file, write_csv, write_dta, write_json
 
 log = logging.getLogger("camsis.cli")
 
@@ -35,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_esres(sub)
-    from camsis.cli_classification import add_classification, add_translate
-
     add_classification(sub)
     add_translate(sub)
     _add_match(sub)
@@ -88,8 +90,6 @@ def _add_esres(sub) -> None:
 
 def run_esres(args: argparse.Namespace) -> None:
     """The `camsis esres` command: read, fit, then write every requested output atomically."""
-    from camsis.esres import esres
-
     if Path(args.out).suffix.lower() not in (".csv", ".dta"):
         raise CamsisError(f"--out {args.out}: write scores as .csv or .dta")
     if args.plot:
@@ -145,6 +145,7 @@ def distinct_paths(paths: dict) -> None:
 
 
 def _check_plot_format(path: str) -> None:
+    # Lazy: matplotlib is loaded only by a command that draws (--plot), not by every `camsis` call.
     from matplotlib.figure import Figure
 
     formats = Figure().canvas.get_supported_filetypes()
@@ -198,6 +199,7 @@ def _column_labels(outcome: str, group: str, group_label: str, logged: bool) -> 
 
 
 def _plot(scores: pd.DataFrame, args, group_labels: dict, path: str) -> None:
+    # Lazy: matplotlib is loaded only by a command that draws (--plot), not by every `camsis` call.
     from camsis.plots import caterpillar_plot
 
     names = scores[args.group].map(lambda v: group_labels.get(v, v) if group_labels else v)
@@ -243,21 +245,12 @@ def _add_match(sub) -> None:
     p.set_defaults(run=run_match)
 
 
-def _same_file(a, b) -> bool:
-    a, b = Path(a), Path(b)
-    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-
-
 def run_match(args: argparse.Namespace) -> None:
     """The `camsis match` command: read the survey and scores, match, write atomically."""
-    from camsis.match import match, score_index
-    from camsis.survey import read_survey, values_for_matching, write_survey
-    from camsis.writing import write_json
-
     for target in (args.out, args.summary):
-        if target and (_same_file(target, args.survey) or _same_file(target, args.scores)):
+        if target and (same_file(target, args.survey) or same_file(target, args.scores)):
             raise CamsisError(f"--out/--summary {target} is an input file; match never overwrites its input")
-    if args.summary and _same_file(args.summary, args.out):
+    if args.summary and same_file(args.summary, args.out):
         raise CamsisError(f"--summary {args.summary} is the same file as --out")
     for target in (args.out, args.summary):
         if target and not Path(target).resolve().parent.is_dir():

@@ -11,7 +11,12 @@ import argparse
 import logging
 from pathlib import Path
 
+from camsis.classification import load_classification
+from camsis.codeframe import check_destination, import_classification, write_classification_files
 from camsis.errors import CamsisError
+from camsis.statuses import available_schemes, load_scheme
+from camsis.translating import read_crosswalk, read_scores, translate_by_status, translate_scores, write_translation
+from camsis.writing import same_file
 
 log = logging.getLogger("camsis.cli")
 
@@ -52,8 +57,6 @@ def add_classification(sub) -> None:
 
 def run_import(args: argparse.Namespace) -> None:
     """``camsis classification import``: a published code frame turned into the .tsv and .yaml a build reads."""
-    from camsis.codeframe import check_destination, import_classification, write_classification_files
-
     check_destination(args.out, args.name, args.force)  # before the work, so a refusal costs nothing
     frame, metadata, report = import_classification(
         args.file, args.name, args.units, groups=args.groups, group_digits=args.group_digits,
@@ -101,16 +104,10 @@ def add_translate(sub) -> None:
 
 def run_translate(args: argparse.Namespace) -> None:
     """``camsis classification translate``: scores carried to another classification through a crosswalk."""
-    from camsis.classification import load_classification
-    from camsis.cli import _same_file
-    from camsis.statuses import available_schemes, load_scheme
-    from camsis.translating import (read_crosswalk, read_scores, translate_by_status, translate_scores,
-                                    write_translation)
-
     if Path(args.out).suffix.lower() not in (".csv", ".dta"):
         raise CamsisError(f"--out {args.out}: write .csv or .dta")
     for option, given in (("SCOREFILE", args.scores), ("--crosswalk", args.crosswalk)):
-        if _same_file(args.out, given):
+        if same_file(args.out, given):
             raise CamsisError(f"--out {args.out} is the {option}; translate never overwrites its input")
     target = load_classification(args.to, args.classifications)
     schemes = [load_scheme(name, args.statuses) for name in available_schemes(args.statuses)]

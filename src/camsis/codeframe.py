@@ -32,13 +32,19 @@ codes.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
+import yaml
 
+from camsis.classification import load_classification
 from camsis.errors import CamsisError
+from camsis.labelfiles import decode, read_label_sets, variable_labels
 
 
 @dataclass
@@ -443,8 +449,6 @@ def read_links(path: str | Path, code: str | None, measures: list[str] | None, d
         if suffix in (".csv", ".tsv", ".txt"):
             data = pd.read_csv(path, sep="\t" if suffix != ".csv" else ",")
         elif suffix in (".dta", ".sav"):
-            import pyreadstat
-
             reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
             data, meta = reader(str(path))
             variable_labels = {k: v for k, v in meta.column_names_to_labels.items() if v}
@@ -534,8 +538,6 @@ def import_classification(
     `units` names a label set (or, in a .dta/.sav, a variable); `groups` label sets of
     coarser levels, finest first.
     """
-    from camsis.labelfiles import read_label_sets, variable_labels
-
     path = Path(path)
     repeated: dict[str, list[str]] = {}
     sets = read_label_sets(path, repeated)
@@ -582,7 +584,6 @@ def _recode_hint(path: Path, sets: dict) -> str:
     """Why a syntax file without the label sets asked for may not be a label file at all."""
     if sets or path.suffix.lower() not in (".sps", ".do", ".ado"):
         return ""
-    from camsis.labelfiles import decode
 
     text = decode(path.read_bytes())
     if re.search(r"^\s*recode\b", text, re.I | re.M):
@@ -610,13 +611,6 @@ def write_classification_files(frame: pd.DataFrame, metadata: dict, directory: s
                                force: bool = False) -> tuple[Path, Path]:
     """Write `{name}.tsv` and `.yaml` (into `directory`, made if absent), then read them back
     with load_classification so a frame it would refuse is never left in place."""
-    import shutil
-    import tempfile
-
-    import yaml
-
-    from camsis.classification import load_classification
-
     directory = check_destination(directory, name, force)
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 import warnings
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from camsis.errors import CamsisError
+from camsis.statuses import available_schemes
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
 OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout",
@@ -140,7 +142,6 @@ def _check_statuses(row, where: str, statuses_dir) -> None:
             "a by-status scale needs status1, status2 and statuses"
         raise CamsisError(f"{where}: scale {row.scale} gives {' and '.join(present)} but not {' and '.join(missing)} "
                           f"({kind})")
-    from camsis.statuses import available_schemes
 
     known = available_schemes(statuses_dir)
     if given["statuses"] not in known:
@@ -167,8 +168,6 @@ def _check_row_widths(path: Path) -> None:
 
 def check_csv_dialect(sep: str, encoding: str, where: str) -> None:
     """The sheet's sep and encoding cells must name a separator and a codec Python knows."""
-    import codecs
-
     if sep not in SEPARATORS:
         raise CamsisError(f"{where}: sep '{sep}' is not a separator; use one of , ; | tab")
     if encoding:

@@ -12,11 +12,12 @@ See docs/METHOD.md, section 6, "The estimator from sufficient statistics".
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, sparse
 
 from camsis.errors import CamsisError
 from camsis.reading import check_columns
@@ -482,8 +483,7 @@ def _summary(sums, b, se, s2_u, s2, loglik, boundary, reml, engine) -> dict:
 
 def _fit_statsmodels(data, outcome, group, controls, weights, reml) -> ESRESResult:
     """The same model through statsmodels MixedLM on (expanded) rows, for checking."""
-    import warnings
-
+    # Lazy: statsmodels is slower to import than pandas, and only this checking engine uses it.
     from statsmodels.regression.mixed_linear_model import MixedLM
 
     sums = GroupSums.from_frame(data, outcome, group, controls, weights)
@@ -661,8 +661,6 @@ class _NestedProfile:
     """
 
     def __init__(self, nested: NestedSums, reml: bool):
-        from scipy import sparse
-
         s = nested.sums
         self.reml = reml
         self.p = len(s.names)

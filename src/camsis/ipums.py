@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from camsis.errors import CamsisError
 
@@ -102,6 +103,7 @@ def _number(value) -> float | None:
 
 def read_codebook(path) -> object:
     """The parsed DDI codebook (``ipumspy.readers.read_ipums_ddi``); one CamsisError line when it is not one."""
+    # Lazy: only an IPUMS extract (.xml) needs ipumspy, slow to import; every other reading job would pay for it.
     from ipumspy import readers
 
     path = Path(path)
@@ -169,6 +171,7 @@ def iter_extract_chunks(path, columns: list[str], chunksize: int) -> Iterator[pd
     Implied decimals are applied; numeric variables are float64 (missing: NaN), character
     variables text. `columns` must be variables of the codebook (``camsis.reading`` checks).
     """
+    # Lazy: only an IPUMS extract (.xml) needs ipumspy, slow to import; every other reading job would pay for it.
     from ipumspy import readers
 
     extract = open_extract(path)
@@ -181,8 +184,6 @@ def iter_extract_chunks(path, columns: list[str], chunksize: int) -> Iterator[pd
         log.info("%s: %s codes read as missing: %s", extract.codebook_path.name, name, shown)
     try:
         if extract.data.name.lower().endswith(".parquet"):
-            import pyarrow.parquet as pq
-
             batches = (batch.to_pandas() for batch in
                        pq.ParquetFile(extract.data).iter_batches(batch_size=chunksize, columns=wanted))
         else:

@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyreadstat
+
 from camsis.errors import CamsisError
+from camsis.ipums import codebook_variable_labels, label_sets
 
 SYNTAX_SUFFIXES = {".do": "stata", ".ado": "stata", ".sps": "spss"}
 DATA_SUFFIXES = (".dta", ".sav", ".zsav")
@@ -39,8 +42,6 @@ def read_label_sets(path: str | Path, repeated: dict[str, list[str]] | None = No
     if suffix in DATA_SUFFIXES:
         return _data_label_sets(path)
     if suffix == ".xml":  # an IPUMS extract's DDI codebook: each variable's categories
-        from camsis.ipums import label_sets
-
         return label_sets(path)
     if suffix not in SYNTAX_SUFFIXES:
         raise CamsisError(f"{path}: cannot read value labels from a {suffix or 'suffix-less'} file "
@@ -394,8 +395,6 @@ def _spss_specs(text: str) -> list[tuple[list[str], dict[str, str], list[str]]]:
 # --- labelled data -------------------------------------------------------------------
 
 def _data_label_sets(path: Path) -> dict[str, dict[str, str]]:
-    import pyreadstat
-
     reader = pyreadstat.read_dta if path.suffix.lower() == ".dta" else pyreadstat.read_sav
     try:
         _, meta = reader(str(path), metadataonly=True)
@@ -420,12 +419,9 @@ def variable_labels(path: str | Path) -> dict[str, str]:
     """Variable labels of a .dta/.sav (empty for syntax files): the frame's default label."""
     path = Path(path)
     if path.suffix.lower() == ".xml":
-        from camsis.ipums import codebook_variable_labels
-
         return codebook_variable_labels(path)
     if path.suffix.lower() not in DATA_SUFFIXES:
         return {}
-    import pyreadstat
 
     reader = pyreadstat.read_dta if path.suffix.lower() == ".dta" else pyreadstat.read_sav
     _, meta = reader(str(path), metadataonly=True)

@@ -8,7 +8,9 @@ were assembled from person records joined to their partners.
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,9 +224,6 @@ def row_count(rows: np.ndarray, couples: np.ndarray | None = None) -> int:
 
 def filter_variables(expression: str, where: str) -> list[str]:
     """The variables a row filter (a pandas query such as ``wave >= 3 and hage < 65``) reads."""
-    import ast
-    import re
-
     # pandas quotes names that are not Python identifiers in backticks (`hh age` > 30):
     # read those as they are written and parse the rest with them swapped for placeholders.
     quoted = re.findall(r"`([^`]*)`", expression)

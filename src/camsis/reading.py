@@ -12,6 +12,7 @@ Any failure of the underlying reader becomes one CamsisError line naming the fil
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import logging
@@ -124,8 +125,6 @@ def input_columns(path, sep: str = ",", encoding: str = "utf-8") -> list[str]:
 
 def _csv_header(path: Path, sep: str, encoding: str) -> list[str]:
     """The header as written: pandas would rename a second 'hocc' to 'hocc.1' without a word."""
-    import csv
-
     with open(path, newline="", encoding=encoding) as handle:
         written = next(csv.reader(handle, delimiter=sep), [])
     seen: dict[str, int] = {}

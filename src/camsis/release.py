@@ -10,7 +10,9 @@ that information; `write_release` writes them, each file atomically, and the zip
 
 from __future__ import annotations
 
+import datetime
 import json
+import shutil
 import textwrap
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
+import yaml
 
 from camsis.match import score_index
 from camsis.reading import file_sha256
@@ -340,8 +344,6 @@ def _cff_authors(author: str) -> list[dict]:
 
 def citation_cff(meta: dict) -> str:
     """CITATION.cff (Citation File Format 1.2.0) for the release; authors 'Family, Given; ...'."""
-    import yaml
-
     data = {
         "cff-version": "1.2.0",
         "message": "If you use these scores, please cite them as below.",
@@ -765,8 +767,6 @@ def stamp_sav(path, date: str) -> None:
     The header is '$FL2', 60 bytes of product name, five 4-byte fields and an 8-byte
     bias, then the date (9 bytes, 'dd Mmm yy') and time (8 bytes, 'hh:mm:ss').
     """
-    import datetime
-
     day = datetime.date.fromisoformat(date) if date else datetime.date(1980, 1, 1)
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     stamp = f"{day.day:02d} {months[day.month - 1]} {day.year % 100:02d}00:00:00".encode("ascii")
@@ -830,10 +830,6 @@ def write_table(score_file, dta, sav, tsv, date: str) -> list[Path]:
     """One score table of a release as .dta (the workflow's file, byte for byte: already format
     117), .sav and .tsv made from it, so all three hold the same values and labels (the .sav's
     rows in ascending code[, status] order)."""
-    import shutil
-
-    import pyreadstat
-
     scores, info = pyreadstat.read_dta(str(score_file))
     scores = numeric_columns(scores)
     with atomic_path(dta) as temporary:
@@ -867,8 +863,6 @@ def note_paths(folder, scale: str) -> list[Path]:
 
 
 def _layout(path) -> dict:
-    import pyreadstat
-
     scores, info = pyreadstat.read_dta(str(path))
     return describe_columns(numeric_columns(scores), info.column_names_to_labels, info.variable_value_labels)
 
@@ -922,8 +916,6 @@ def scale_metadata(summary_path, score_file, scale: str, version: str = "", titl
                    defaults: dict | None = None) -> tuple[dict, dict]:
     """The build's summary and the release's metadata: ``version``, ``title`` and ``author`` are the
     scale's sheet cells (empty: the config's ``release`` defaults, ``defaults``)."""
-    import pyreadstat
-
     summary = json.loads(Path(summary_path).read_text())
     variable = pyreadstat.read_dta(str(score_file), metadataonly=True)[1].column_names[0]
     meta = release_metadata(scale, {"version": version, "title": title, "author": author}, defaults or {},

@@ -21,10 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 import camsis
 from camsis import candidates as psd
-from camsis import tables
+from camsis import scalecompare, tables, uncertainty
 from camsis.blanking import (
     blank_cells,
     check_psd_coverage,
@@ -34,13 +36,21 @@ from camsis.blanking import (
     save_masks,
     summarise_blanking,
 )
+from camsis.by_status import STATUS_ZERO_NOTE, build_by_status_scores, by_status_labels, by_status_table, by_status_value_labels
 from camsis.classification import Classification, read_classification
+from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
 from camsis.config import csv_separator, parse_groups, read_recodes
 from camsis.filling import fill_classification
 from camsis.linking import PersonColumns
-from camsis.reading import file_sha256
+from camsis.pairs import filter_variables
+from camsis.reading import check_columns, file_sha256, input_columns, iter_chunks
+from camsis.release import scale_metadata, write_notes, write_table
 from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.statuses import by_status_classification, combine, load_scheme, split
 from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_warnings, build_summary
+from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
+from camsis.uncertainty import (DISAGREEMENT, bootstrap_summary, combine_batches, fallen_apart, fill_replicate,
+                                replicate_agreement)
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
@@ -163,8 +173,6 @@ def counted_with_checksum(data, count, decoded: Sequence = ()):
 
 def input_variables(cells: Sequence, where: str | None = None) -> list[str]:
     """The input variables a sheet row reads: its variable cells (empty ones skipped) and its filter's, each once."""
-    from camsis.pairs import filter_variables
-
     names = [cell for cell in cells if cell]
     return list(dict.fromkeys(names + (filter_variables(where, "filter") if where else [])))
 
@@ -181,8 +189,6 @@ def decoded_source(data, decoded: Sequence, cells: Sequence, where: str | None) 
     """
     if not decoded:
         return data
-    from camsis.reading import check_columns, input_columns
-
     check_columns(data, input_variables(cells, where), input_columns(data))
     return next(str(path) for path in decoded if str(path).endswith(".parquet"))
 
@@ -196,10 +202,6 @@ def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int 
     the extract's checksum (codebook and data file), which the scales' files report as theirs.
     Returns the rows written.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from camsis.reading import iter_chunks
 
     def write() -> int:
         rows, writer = 0, None
@@ -327,10 +329,8 @@ def bootstrap_batch(table, table_info, blanked, classification, batch, *, replic
     (``camsis.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
     (code, replicate, mcamsis, fcamsis) to ``batch`` (parquet).
     """
-    from camsis.uncertainty import bootstrap_batch as rebuild
-
     inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
-    long = rebuild(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options,
+    long = uncertainty.bootstrap_batch(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options,
                    [int(r) for r in replicates], int(seed))
     with atomic_path(batch) as path:
         long.to_parquet(path, index=False)
@@ -370,14 +370,11 @@ def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanke
     **options
         ``ScaleOptions`` keywords.
     """
-    from camsis.statuses import by_status_classification
-    from camsis.uncertainty import bootstrap_batch_by_status as rebuild
-
     inputs = read_scale_inputs(title_table, title_info, blanked, classification, recodes, **options)
     statuses = scheme_from(scheme)
     derived = by_status_classification(inputs.classification, statuses)
     pairs = PairTable.load(table, table_info, derived.units)
-    title_long, long = rebuild(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
+    title_long, long = uncertainty.bootstrap_batch_by_status(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
                                inputs.options, [int(r) for r in replicates], int(seed))
     with atomic_path(title_batch) as path:
         title_long.to_parquet(path, index=False)
@@ -393,13 +390,8 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     With ``scheme`` (rule bootstrap_gather_by_status) the codes are the (occupation, status)
     units' combined codes, and ``scores`` the by-status unit scores they are checked against.
     """
-    from camsis.uncertainty import (DISAGREEMENT, bootstrap_summary, combine_batches, fallen_apart, fill_replicate,
-                                    replicate_agreement)
-
     frame = classification_from(classification)
     if scheme is not None:
-        from camsis.statuses import by_status_classification
-
         frame = by_status_classification(frame, scheme_from(scheme))
     gathered = combine_batches([pd.read_parquet(path) for path in batches], int(replicates))
     agreement = replicate_agreement(gathered, fill_replicate(UnitScores.load(scores), frame))
@@ -437,20 +429,16 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
     (``camsis.uncertainty.StatusDraw``), so plausible value pv is one whole
     replicate of both, picked as the title-only file's pv is (same seed, same replicates).
     """
-    from camsis.uncertainty import plausible_values as draw
-
     frame = classification_from(classification)
     long = pd.read_parquet(replicates)
     variable = frame.variable
     status_columns, value_labels = [], {variable: frame.value_labels()}
     labels = {variable: frame.label}
     if scheme is not None:
-        from camsis.statuses import combine, split
-
         statuses = scheme_from(scheme)
         title = pd.read_parquet(title_replicates)
         long = pd.concat([title.assign(code=combine(title["code"], statuses.unknown)), long], ignore_index=True)
-    values = draw(long, m, seed)
+    values = uncertainty.plausible_values(long, m, seed)
     if scheme is not None:
         code, status = split(values["code"])
         values = values.assign(code=code)
@@ -546,8 +534,6 @@ def by_status_rows_of(csv, frame: Classification, statuses) -> tuple[pd.DataFram
 
     The status-0 and group rows are the title-only scale's, which has its own plots and comparison.
     """
-    from camsis.statuses import split
-
     code = f"{frame.variable}_{statuses.name}"
     table = pd.read_csv(csv)
     table = table[table[statuses.variable] != statuses.unknown].drop(columns=[frame.variable, statuses.variable])
@@ -565,6 +551,7 @@ def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str,
     plots_by_status) the files are the by-status build's and the units its (occupation,
     status) units.
     """
+    # Lazy: matplotlib, which camsis.plots imports, costs every other rule job's start; only the plot rules pay.
     from camsis import plots as draw
 
     frame = classification_from(classification)
@@ -600,7 +587,7 @@ def compare(csv, old, classification, correlations, top_file, html, plot, *, sca
     is the by-status file and the (occupation, status) units are compared unit x status;
     a title-only existing file then gives every status its occupation's score.
     """
-    from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
+    # Lazy: matplotlib, which camsis.plots imports, costs every other rule job's start; only the plot rules pay.
     from camsis.plots import comparison_figure, save_figure
 
     frame = classification_from(classification)
@@ -641,8 +628,8 @@ def compare_scales(scores: Sequence, classification: Sequence, outputs: Mapping,
     scales, classifications : sequence of str
         The sheet's scales and the classification of each.
     """
+    # Lazy: matplotlib, which camsis.plots imports, costs every other rule job's start; only the plot rules pay.
     from camsis import plots as draw
-    from camsis import scalecompare
 
     files = [Path(f) for f in classification]
     frames = {}
@@ -687,8 +674,6 @@ def simulate_demo(classification, psds, scheme, couples, truth, truth_by_status,
     scores (share-weighted over statuses, what the title-only scale estimates),
     ``truth_by_status`` those of the (occupation, status) units.
     """
-    from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
-
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     demo = simulate_status_couples(frame.units, statuses=statuses.scored, n_couples=n_couples, seed=seed,
@@ -702,8 +687,6 @@ def simulate_demo(classification, psds, scheme, couples, truth, truth_by_status,
 
 def scheme_from(files: str | Path | Sequence):
     """The status scheme given as its files (``{name}.tsv`` and ``.yaml``, as the rules declare them)."""
-    from camsis.statuses import load_scheme
-
     tsv = Path(files if isinstance(files, (str, Path)) else files[0])
     return load_scheme(tsv.stem, tsv.parent)
 
@@ -788,9 +771,6 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
     **options
         ``ScaleOptions`` keywords.
     """
-    from camsis.by_status import build_by_status_scores
-    from camsis.statuses import by_status_classification
-
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     derived = by_status_classification(frame, statuses)
@@ -844,8 +824,6 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
     built : str, optional
         ISO date of the build (today by default).
     """
-    from camsis.by_status import STATUS_ZERO_NOTE, by_status_labels, by_status_table, by_status_value_labels
-
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     units = UnitScores.load(scores, scaling)
@@ -874,8 +852,6 @@ def release_table(dta, summary, out_dta, out_sav, out_tsv) -> None:
 
     The .sav is stamped with the build date of ``summary`` so a release is byte-reproducible.
     """
-    from camsis.release import write_table
-
     write_table(dta, out_dta, out_sav, out_tsv, read_json(summary).get("built", ""))
 
 
@@ -888,8 +864,6 @@ def release(tables, summary, readme, zip_file, *, scale: str, scheme=None, versi
     files). ``version``, ``title``, ``author``: the sheet's cells, else the config's
     ``release`` block (``defaults``).
     """
-    from camsis.release import scale_metadata, write_notes
-
     folder = Path(readme).parent
     summary, meta = scale_metadata(summary, tables[0], scale, version=version, title=title, author=author,
                                    defaults=dict(defaults or {}))

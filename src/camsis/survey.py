@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 
 from camsis.errors import CamsisError
 from camsis.writing import atomic_path, dta_version
@@ -47,8 +48,6 @@ def _kind(path, what: str) -> str:
 
 def read_survey(path) -> Survey:
     """Read every variable of a .dta/.sav/.csv/.parquet file with its metadata."""
-    import pyreadstat
-
     kind = _kind(path, "survey")
     if not Path(path).is_file():
         raise CamsisError(f"survey {path}: no such file")
@@ -113,8 +112,6 @@ def write_survey(survey: Survey, frame: pd.DataFrame, path, new_labels: dict) ->
     hold it (labels need .dta or .sav; formats and missing declarations need the same
     format as the input); ``new_labels`` are the variable labels of the added columns.
     """
-    import pyreadstat
-
     kind = _kind(path, "--out")
     same = kind == survey.kind
     if not same:  # another format cannot declare the input's missing values: they become plain missing

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 
 from camsis.classification import check_units
 from camsis.errors import CamsisError
@@ -193,8 +194,6 @@ def write_couples(couples: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def _write_dta(couples: pd.DataFrame, tmp: str) -> None:
-    import pyreadstat
-
     labels = [VARIABLE_LABELS.get(name, name) for name in couples.columns]
     pyreadstat.write_dta(couples, tmp, file_label=DATASET_LABEL, column_labels=labels,
                          version=dta_version(couples, [DATASET_LABEL, *labels]))

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyreadstat
 
 from camsis.errors import CamsisError
 from camsis.filling import _group_sums, score_groups
 from camsis.vocabulary import PARTNER_NAMES, SIDES
+from camsis.writing import write_csv, write_dta
 
 SCORE_COLUMNS = {"mcamsis": "n_m", "fcamsis": "n_f", "mcamsis2": "n_m", "fcamsis2": "n_f"}
 
@@ -35,8 +37,6 @@ def _read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, dict, dict]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".dta", ".sav"):
-            import pyreadstat
-
             reader = pyreadstat.read_dta if suffix == ".dta" else pyreadstat.read_sav
             data, meta = reader(str(path))
             value_labels = {k: (meta.variable_to_label.get(k), v) for k, v in meta.variable_value_labels.items()}
@@ -263,8 +263,6 @@ def write_translation(table: pd.DataFrame, report: dict, target, path: str | Pat
                       scores: ScoreFile | None = None) -> None:
     """The translated table as .csv, or .dta with the target's value labels (and the
     status's, for a by-status file) and a note of what was missing."""
-    from camsis.writing import write_csv, write_dta
-
     path = Path(path)
     if path.suffix.lower() == ".csv":
         write_csv(table, path)

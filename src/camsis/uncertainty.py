@@ -16,10 +16,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from camsis.by_status import build_on_status_units, status_unit_inputs
 from camsis.correlation import pearson
 from camsis.errors import CamsisError
 from camsis.filling import fill_groups
+from camsis.scale import build_unit_scores
+from camsis.statuses import split
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SIDES
 
@@ -151,8 +155,6 @@ class StatusDraw(CoupleDraw):
     """
 
     def __init__(self, title: PairTable, table: PairTable):
-        from camsis.statuses import split
-
         super().__init__(table)
         self.title = CoupleDraw(title)
         counts = table.counts.to_numpy(dtype=np.int64)
@@ -359,8 +361,6 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
     built without its smaller blocks (``_replicate_inputs``) and logged; one whose build
     fails otherwise stops the batch, naming the replicate.
     """
-    from camsis.scale import build_unit_scores
-
     draw = CoupleDraw(table)
     ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
     scores = _ReplicateScores(classification, replicates)
@@ -402,9 +402,6 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
         Code (combined code), replicate, mcamsis, fcamsis of the (occupation, status) units
         only: the by-status file's other rows (status 0, groups) are the title-only scale's.
     """
-    from camsis.scale import build_unit_scores
-    from camsis.by_status import build_on_status_units, status_unit_inputs
-
     ca_blank, smooth_blank, options = _replicate_inputs(ca_blank, smooth_blank, options)
     # expand_mask makes the by-status masks row-major already
     inputs = status_unit_inputs(ca_blank, smooth_blank, classification, scheme, options)
@@ -431,8 +428,6 @@ def _one_blas_thread():
     """BLAS on one thread while the replicates run: a batch is one job on one core, and on a
     busy machine a second BLAS thread spinning for the small matrices of a replicate made a
     CA several times slower."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1, user_api="blas")
 
 

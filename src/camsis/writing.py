@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import struct
 import tempfile
 from contextlib import contextmanager
@@ -54,6 +55,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def same_file(a, b) -> bool:
+    """Whether two paths name one file (also through links), so a command never writes over its input."""
+    a, b = Path(a), Path(b)
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
 @contextmanager
@@ -462,7 +469,5 @@ def set_aside_products(paths, results="results") -> dict[str, list[str]]:
 
 def clear_stale(folders) -> None:
     """After a successful run, the files set aside for it are superseded: remove them."""
-    import shutil
-
     for folder in folders:
         shutil.rmtree(Path(folder) / "stale", ignore_errors=True)
