@@ -148,3 +148,10 @@ def test_nested_smoothing_matches_mixedlm_and_an_empty_unit_takes_its_groups_pos
     assert scores.loc[112, "esres"] == pytest.approx(intercept + fit.random_effects[empty]["group"], abs=1e-5)
     own = fit.random_effects_cov[empty].loc["group", "group"] + fit.vcomp[0]
     assert scores.loc[112, "esres_se"] == pytest.approx(np.sqrt(own), rel=1e-4)
+    # Unit 113's group 13 has no unit with pairs: the fixed part (one fixed group: the intercept)
+    # and the prior variance of its group's and its own effect, flagged with the fixed group.
+    wider = UnitHierarchy(units=np.append(units, 113), random=[np.append(group, 13)], random_names=["group"],
+                          fixed=np.full(len(units) + 1, 1), fixed_name="top")
+    alone = smooth_side(counts, counts, blanked, partner, hierarchy=wider).scores.loc[113]
+    assert alone["imputed"] == 1 and alone["esres"] == pytest.approx(intercept, abs=1e-5)
+    assert alone["esres_se"] == pytest.approx(np.sqrt(fit.vcomp[0] + fit.cov_re.iloc[0, 0]), rel=1e-4)

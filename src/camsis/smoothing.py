@@ -246,7 +246,9 @@ def _nested_smoothing(sums: GroupSums, hierarchy: UnitHierarchy, reml: bool):
     """The nested fit of the units of ``sums`` (those with pairs) and the posteriors of the
     hierarchy's units without pairs: their lowest group with data's, plus the prior variance
     of the effects below it (their own and any empty group's), and the fixed part of their
-    fixed-effect group (none where that group has no unit with pairs: left to the filling)."""
+    fixed-effect group (a unit with no random group with data: that part and every effect's
+    prior, flagged with the fixed group's code; none where the fixed group has no unit with
+    pairs: left to the filling)."""
     sums.groups = sums.groups.rename("unit")
     at = np.searchsorted(hierarchy.units, sums.groups.to_numpy())
     if not (at < len(hierarchy.units)).all() or not (hierarchy.units[np.minimum(at, len(hierarchy.units) - 1)]
@@ -284,6 +286,9 @@ def _nested_smoothing(sums: GroupSums, hierarchy: UnitHierarchy, reml: bool):
         var[take] = groups["path_se"].to_numpy()[position[take]] ** 2 + prior
         source[take] = codes[empty][take]
         prior = prior + fit.ratios[level] * s2
+    if hierarchy.fixed is not None:  # no random group with data: the fixed group's part, all effects' prior
+        rest = np.isnan(mean)
+        mean[rest], var[rest], source[rest] = 0.0, prior, hierarchy.fixed[empty][rest]
     extra = pd.DataFrame({"n": 0.0, "n_weighted": 0.0, "n_model": 0.0, "eps": np.nan,
                           "esres": fixed_part[empty] + mean, "esres_se": np.sqrt(var), "lambda": 0.0,
                           "imputed": source}, index=pd.Index(hierarchy.units[empty]))
