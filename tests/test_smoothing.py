@@ -155,3 +155,21 @@ def test_nested_smoothing_matches_mixedlm_and_an_empty_unit_takes_its_groups_pos
     alone = smooth_side(counts, counts, blanked, partner, hierarchy=wider).scores.loc[113]
     assert alone["imputed"] == 1 and alone["esres"] == pytest.approx(intercept, abs=1e-5)
     assert alone["esres_se"] == pytest.approx(np.sqrt(fit.vcomp[0] + fit.cov_re.iloc[0, 0]), rel=1e-4)
+
+
+def test_levels_of_the_nested_smoothing(toy):
+    """Levels counted up from the units; a bad one named in one line; no groups: the one-level model."""
+    from dataclasses import replace
+
+    from camsis.smoothing import UnitHierarchy
+
+    hierarchy = UnitHierarchy.of(toy, {"random": [1], "fixed": "top"})
+    assert hierarchy.random_names == ["level2"] and hierarchy.fixed_name == "level1"
+    assert (hierarchy.random[0] == toy.unit_parents(2).to_numpy()).all()
+    assert UnitHierarchy.of(toy, {"random": [1, 2], "fixed": "top"}).fixed is None
+    with pytest.raises(CamsisError, match=r"smoothing_levels random \[3\] is not a level above the units"):
+        UnitHierarchy.of(toy, {"random": [3]})
+    with pytest.raises(CamsisError, match=r"smoothing_levels fixed 1 must be a level above the random ones"):
+        UnitHierarchy.of(toy, {"random": [1], "fixed": 1})
+    flat = replace(toy, frame=toy.frame[toy.frame["level"] == toy.frame["level"].max()].assign(parent=pd.NA))
+    assert UnitHierarchy.of(flat, {"random": [1], "fixed": "top"}) is None

@@ -20,6 +20,7 @@ of the information its sample holds (docs/weights.md says why per unit, not over
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,8 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 from camsis.esres import GroupSums, NestedSums, fit_from_sums, fit_nested
+
+log = logging.getLogger("camsis.smoothing")
 
 SMOOTHING_METHODS = ("nested", "one_level")
 DEFAULT_LEVELS = {"random": [1], "fixed": "top"}
@@ -56,16 +59,24 @@ class UnitHierarchy:
     fixed_name: str = ""
 
     @classmethod
-    def of(cls, classification, levels: dict | None = None) -> UnitHierarchy:
+    def of(cls, classification, levels: dict | None = None) -> UnitHierarchy | None:
         """The groups of ``levels`` (``{"random": [1], "fixed": "top"}``): levels counted up from
         the units (1: the units' own groups, e.g. SOC2020 minor groups), ``fixed`` a level
-        number, ``top`` (the coarsest level, when it is above every random level) or None."""
+        number, ``top`` (the coarsest level, when it is above every random level) or None.
+
+        A classification without groups (units only) has nothing to nest in: None, and the
+        smoothing is the one-level model.
+        """
         levels = DEFAULT_LEVELS if levels is None else levels
         unknown = set(levels) - {"random", "fixed"}
         if unknown:
             raise CamsisError(f"smoothing_levels has unknown key(s) {', '.join(sorted(unknown))}: use random and fixed")
         ordered = classification.levels  # coarsest (1) first; the units' level last
         above = len(ordered) - 1
+        if above == 0:
+            log.info("classification %s has no groups above its units: the smoothing is the one-level model",
+                     classification.name)
+            return None
         random = sorted({int(k) for k in levels.get("random") or []})
         bad = [k for k in random if not 1 <= k <= above]
         if bad:
