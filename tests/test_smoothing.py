@@ -173,3 +173,12 @@ def test_levels_of_the_nested_smoothing(toy):
         UnitHierarchy.of(toy, {"random": [1], "fixed": 1})
     flat = replace(toy, frame=toy.frame[toy.frame["level"] == toy.frame["level"].max()].assign(parent=pd.NA))
     assert UnitHierarchy.of(flat, {"random": [1], "fixed": "top"}) is None
+
+
+def test_smoothing_options_are_checked():
+    from camsis.scale import ScaleOptions
+
+    with pytest.raises(CamsisError, match="smoothing 'two_level' is not one of nested, one_level"):
+        ScaleOptions(smoothing="two_level")
+    with pytest.raises(CamsisError, match=r"smoothing_levels must be a mapping such as \{random: \[1\], fixed: top\}, got 3"):
+        ScaleOptions(smoothing_levels=3)

@@ -118,6 +118,9 @@ class ScaleOptions:
             raise CamsisError(f"estimator '{self.estimator}' is not one of {', '.join(ESTIMATORS)}")
         if self.smoothing not in SMOOTHING_METHODS:
             raise CamsisError(f"smoothing '{self.smoothing}' is not one of {', '.join(SMOOTHING_METHODS)}")
+        if not isinstance(self.smoothing_levels, dict):
+            raise CamsisError(f"smoothing_levels must be a mapping such as {{random: [1], fixed: top}}, "
+                              f"got {self.smoothing_levels!r}")
         if int(self.rc_dimensions) != self.rc_dimensions or self.rc_dimensions < 1:
             raise CamsisError(f"rc_dimensions must be a whole number >= 1, got {self.rc_dimensions}")
 
