@@ -185,3 +185,43 @@ def test_a_sheet_with_a_bad_byte_after_a_comment_mark_is_one_line(tmp_path, repo
     path.write_bytes(b"\x00#\x80")  # found by tests/test_fuzz.py: pandas skips the byte, the width check read it
     with pytest.raises(CamsisError, match="is not a UTF-8 tab-separated file"):
         load_scales(path, repo / "data" / "classifications")
+
+
+def test_a_hash_inside_a_cell_is_text_and_only_a_line_starting_with_hash_is_a_comment(tmp_path, repo):
+    """A '#' used to end the row (pandas' comment character): the filter after it was lost,
+    so the scale was built on unfiltered data, and a title 'GB #2' lost its author."""
+    header = HEADER.replace("\n", "\tfilter\ttitle\tauthor\n")
+    path = sheet(tmp_path, "# a note on the scales below\n"
+                           "  # an indented note\n"
+                           "a\tx.csv\th\tw\t\tsoc2020\t\t0\thocc != 9999\tGB #2\tSmith, Ann\n"
+                           "b\tx.csv\th\tw\t\tsoc2020\t\t0\twave >= 3\tCAMSIS #3 (#b)\tJones, Bo\n", header)
+    scales = load_scales(path, repo / "data" / "classifications")
+    assert list(scales.index) == ["a", "b"]
+    assert scales.loc["a", ["filter", "title", "author"]].tolist() == ["hocc != 9999", "GB #2", "Smith, Ann"]
+    assert scales.loc["b", ["filter", "title", "author"]].tolist() == ["wave >= 3", "CAMSIS #3 (#b)", "Jones, Bo"]
+
+
+def test_errors_name_the_line_in_the_file_counting_comment_lines(tmp_path, repo):
+    path = sheet(tmp_path, "# note\n\na\tx.csv\th\tw\t\tsoc2020\t\tx\n")
+    with pytest.raises(CamsisError, match=r"scales\.tsv, line 4: diagonal_digits of scale a"):
+        load_scales(path, repo / "data" / "classifications")
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("from\tto\n1111\t1112\n2111\t2112\n1111\t1113\n", "code 1111 is recoded twice, to 1112 and to 1113"),
+    ("", "is empty: it needs the header 'from<TAB>to'"),
+])
+def test_recodes_that_cannot_be_meant_are_refused(tmp_path, lines, message):
+    """The last of two recodes of one code won without a word; a 0-byte file was a traceback."""
+    path = tmp_path / "recodes.tsv"
+    path.write_text(lines)
+    with pytest.raises(CamsisError, match=message) as raised:
+        read_recodes(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_recode_given_twice_alike_is_kept_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "recodes.tsv"
+    path.write_text("from\tto\n1111\t1112\n1111\t1112\n")
+    assert read_recodes(path) == {1111: 1112}
+    assert "code 1111 -> 1112 is given twice" in caplog.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import io
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -12,6 +14,8 @@ import pandas as pd
 
 from camsis.errors import CamsisError
 from camsis.statuses import available_schemes
+
+log = logging.getLogger("camsis.config")
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
 OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout",
@@ -53,15 +57,16 @@ def load_scales(path, classifications_dir, statuses_dir=None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise CamsisError(f"scales sheet {path} does not exist")
+    text, lines = _sheet_lines(path)
     try:
         with warnings.catch_warnings():  # surplus cells are checked below, in one line naming them
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#", index_col=False)
+            sheet = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise CamsisError(f"scales sheet {path} is empty: it needs a header line and one line per scale") from None
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+    except pd.errors.ParserError as error:
         raise CamsisError(f"scales sheet {path} is not a UTF-8 tab-separated file ({' '.join(str(error).split())})") from None
-    _check_row_widths(path)
+    _check_row_widths(path, text, lines)
     sheet.columns = [column.strip() for column in sheet.columns]
     blank = [c for c in sheet.columns if c.startswith("Unnamed:") and (sheet[c] == "").all()]
     sheet = sheet.drop(columns=blank)  # a trailing tab in a spreadsheet's export
@@ -81,7 +86,7 @@ def load_scales(path, classifications_dir, statuses_dir=None) -> pd.DataFrame:
         if column not in sheet.columns:
             sheet[column] = ""
     sheet = sheet.apply(lambda column: column.str.strip())
-    for line, row in enumerate(sheet.itertuples(index=False), start=2):
+    for line, row in zip(lines[1:], sheet.itertuples(index=False)):
         where = f"scales sheet {path}, line {line}"
         if not SCALE_NAME.match(row.scale):
             raise CamsisError(f"{where}: scale name '{row.scale}' must be letters, digits, '_', '-' or '.'")
@@ -149,17 +154,35 @@ def _check_statuses(row, where: str, statuses_dir) -> None:
                           f"(known in {statuses_dir}: {', '.join(known) or 'none'})")
 
 
-def _check_row_widths(path: Path) -> None:
-    """A line with more filled cells than the header has columns would lose its last cells silently."""
+def _sheet_lines(path: Path) -> tuple[str, list[int]]:
+    """The sheet without its comment lines, and the line number in the file of each line kept.
+
+    A comment is a line whose first character (after blanks) is ``#``; a ``#`` anywhere
+    else is part of a cell (a title ``GB #2``, a filter ``code != 1 # ...``), never the end of
+    the row: reading the sheet with pandas' comment character would drop the row's later cells
+    without a word.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:  # pandas skips what follows a '#', so it can miss a bad byte
+        raw = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
         raise CamsisError(f"scales sheet {path} is not a UTF-8 tab-separated file ({error})") from None
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    except OSError as error:
+        raise CamsisError(f"scales sheet {path} cannot be read ({error.strerror or error})") from None
+    kept, numbers = [], []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            kept.append(line)
+            numbers.append(number)
+    return "\n".join(kept) + "\n", numbers
+
+
+def _check_row_widths(path: Path, text: str, numbers: list[int]) -> None:
+    """A line with more filled cells than the header has columns would lose its last cells silently."""
+    lines = text.splitlines()
     if not lines:
         return  # nothing but blank lines: pandas' reading refuses it in one line
     width = len(lines[0].split("\t"))
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in zip(numbers[1:], lines[1:]):
         cells = line.split("\t")
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
             raise CamsisError(f"scales sheet {path}, line {number}: {len(cells)} cells but the header names {width} "
@@ -209,14 +232,36 @@ def _check_layout(row, where: str) -> None:
 
 
 def read_recodes(path) -> dict[int, int]:
-    """Hand-written merges for the CA: a TSV with columns ``from`` and ``to`` (unit codes)."""
+    """Hand-written merges for the CA: a TSV with columns ``from`` and ``to`` (unit codes).
+
+    A code given twice as ``from`` is refused when its two ``to`` differ (which one was
+    meant cannot be guessed) and warned about when they agree.
+    """
     path = Path(path)
     if not path.is_file():
         raise CamsisError(f"recodes file {path} does not exist")
-    table = pd.read_csv(path, sep="\t", dtype=str, comment="#")
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise CamsisError(f"recodes file {path} is empty: it needs the header 'from<TAB>to' "
+                          "(and one line per recode, or none)") from None
+    except (OSError, ValueError) as error:
+        raise CamsisError(f"recodes file {path} cannot be read as a tab-separated file "
+                          f"({' '.join(str(error).split())})") from None
     if list(table.columns[:2]) != ["from", "to"]:
         raise CamsisError(f"recodes file {path} must start with the header 'from<TAB>to', got {list(table.columns)}")
-    try:
-        return {int(a): int(b) for a, b in zip(table["from"], table["to"])}
-    except ValueError:
-        raise CamsisError(f"recodes file {path} holds a code that is not a whole number") from None
+    recodes: dict[int, int] = {}
+    for line, (source, target) in enumerate(zip(table["from"], table["to"]), start=2):
+        try:
+            pair = int(source), int(target)
+        except ValueError:
+            raise CamsisError(f"recodes file {path} holds a code that is not a whole number "
+                              f"({source!r} -> {target!r})") from None
+        if pair[0] in recodes and recodes[pair[0]] != pair[1]:
+            raise CamsisError(f"recodes file {path}: code {pair[0]} is recoded twice, to {recodes[pair[0]]} and to "
+                              f"{pair[1]}; keep one line for it")
+        if pair[0] in recodes:
+            log.warning("recodes file %s: code %d -> %d is given twice (the same recode; one line is enough)",
+                        path, *pair)
+        recodes[pair[0]] = pair[1]
+    return recodes
