@@ -167,7 +167,7 @@ def test_degenerate_data_is_one_line_not_a_traceback(hostile, case, argv, culpri
     (["--out", "s.csv", "--summary", "s.csv"], "--summary and --out name the same file s.csv"),
     (["--out", "s.csv", "--plot", "s.csv"], "unknown image format 'csv'"),
     (["--out", "s.dta", "--summary", "p.png", "--plot", "p.png"], "--plot and --summary name the same file"),
-    (["--out", "good.csv"], "--out and DATA name the same file"),
+    (["--out", "good.csv"], "--out good.csv is an input file (DATA)"),
     (["--out", "s.csv", "--plot", "p.xyz"], "--plot p.xyz: unknown image format 'xyz'"),
 ])
 def test_outputs_that_would_overwrite_each_other_are_refused(hostile, outputs, culprit, capsys, monkeypatch):
@@ -213,3 +213,14 @@ def test_pupils_in_schools_in_authorities(tmp_path, capsys):
     line = run_error(["esres", str(data), "--outcome", "score", "--group", "school", "--groups-out", str(groups),
                       "--out", str(tmp_path / "x.csv")], capsys)
     assert "--groups-out writes the groups of --within" in line
+
+
+def test_an_output_that_is_a_folder_is_refused_before_anything_is_written(hostile, capsys):
+    """`--out DIR` was a traceback (IsADirectoryError) after the fit."""
+    folder, paths = hostile
+    (folder / "scores.csv").mkdir()
+    message = run_error(["esres", str(paths["good"]), "--outcome", "y", "--group", "g", "--out", str(folder / "scores.csv"),
+                         "--summary", str(folder / "s.json")], capsys)
+    assert message == f"camsis: error: --out {folder / 'scores.csv'} is a folder; give a file name " \
+                      f"(e.g. {folder / 'scores.csv' / 'out.csv'})"
+    assert not (folder / "s.json").exists() and not any((folder / "scores.csv").iterdir())

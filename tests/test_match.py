@@ -223,3 +223,17 @@ def test_cli_errors_are_one_line_and_leave_nothing(tmp_path):
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("camsis: error:") and fragment in done.stderr
     assert digest(survey) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["survey.csv"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--summary"])
+def test_an_output_that_is_a_folder_is_refused_before_anything_is_written(tmp_path, option):
+    """`--summary DIR` was a traceback after --out had been written."""
+    survey = tmp_path / "survey.csv"
+    SURVEY.to_csv(survey, index=False)
+    folder = tmp_path / "a folder.csv"
+    folder.mkdir()
+    outputs = {"--out": tmp_path / "o.csv", "--summary": tmp_path / "s.json", option: folder}
+    done = camsis("match", survey, "--scores", V1, "--occ", "occ", *[str(x) for pair in outputs.items() for x in pair])
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"camsis: error: {option} {folder} is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a folder.csv", "survey.csv"] and not any(folder.iterdir())

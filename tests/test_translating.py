@@ -144,7 +144,7 @@ def test_translate_never_overwrites_its_inputs(toy, tmp_path, scorefile, crosswa
         before = target.read_bytes()
         assert main(["translate", str(scorefile), "--to", "toy", "--crosswalk", str(crosswalk),
                      "--classifications", str(tmp_path), "--out", str(target)]) == 2
-        assert "translate never overwrites its input" in capsys.readouterr().err
+        assert "never overwrites its input" in capsys.readouterr().err
         assert target.read_bytes() == before
 
 
@@ -154,3 +154,16 @@ def test_repeated_codes_without_a_status_column_are_refused_by_name(toy, tmp_pat
                  "--classifications", str(tmp_path), "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "codes repeat, as in a by-status file" in err[0] and "--status" in err[0]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "scores.csv"])
+def test_an_output_that_is_a_folder_or_the_input_is_refused_in_one_line(toy, tmp_path, scorefile, crosswalk, capsys, name):
+    """`translate --out DIR` was a traceback; --out naming the score file would overwrite it."""
+    before = scorefile.read_bytes()
+    (tmp_path / "out.csv").mkdir()
+    status = main(["translate", str(scorefile), "--to", "toy", "--crosswalk", str(crosswalk),
+                   "--classifications", str(tmp_path), "--out", str(tmp_path / name)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and err.startswith("camsis: error: --out"), err
+    assert ("is a folder" if name == "out.csv" else "is an input file (SCOREFILE)") in err
+    assert scorefile.read_bytes() == before and not any((tmp_path / "out.csv").iterdir())

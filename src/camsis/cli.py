@@ -11,7 +11,6 @@ stale-looking output behind.
 from __future__ import annotations
 
 import argparse
-import os
 import logging
 import sys
 from contextlib import ExitStack
@@ -28,7 +27,7 @@ from camsis.match import match, score_index
 from camsis.reading import read_columns
 from camsis.runner import configure_logging, report_error
 from camsis.survey import read_survey, values_for_matching, write_survey
-from camsis.writing import atomic_path, same_file, write_csv, write_dta, write_json
+from camsis.writing import atomic_path, check_paths, write_csv, write_dta, write_json
 
 log = logging.getLogger("camsis.cli")
 
@@ -98,8 +97,8 @@ def run_esres(args: argparse.Namespace) -> None:
         raise CamsisError("--groups-out writes the groups of --within: give the variables GROUP nests in")
     if args.groups_out and Path(args.groups_out).suffix.lower() != ".csv":
         raise CamsisError(f"--groups-out {args.groups_out}: write the groups as .csv")
-    distinct_paths({"DATA": args.data, "--out": args.out, "--summary": args.summary, "--plot": args.plot,
-                    "--groups-out": args.groups_out})
+    check_paths({"DATA": args.data}, {"--out": args.out, "--summary": args.summary, "--plot": args.plot,
+                                      "--groups-out": args.groups_out})
     columns = [args.outcome, args.group, *args.within, *args.controls] + ([args.weight] if args.weight else [])
     data, value_labels, variable_labels = read_columns(args.data, columns)
     if args.log:
@@ -130,18 +129,6 @@ def run_esres(args: argparse.Namespace) -> None:
             write_csv(groups[["level", "group", "n", "effect", "effect_se", "path", "path_se"]],
                       outputs.enter_context(atomic_path(args.groups_out)))
     log.info("wrote %d category scores to %s", len(scores), args.out)
-
-
-def distinct_paths(paths: dict) -> None:
-    """Refuse two arguments naming one file: the later write would silently replace the earlier."""
-    seen: dict = {}
-    for option, path in paths.items():
-        if not path:
-            continue
-        key = os.path.realpath(path)
-        if key in seen:
-            raise CamsisError(f"{option} and {seen[key]} name the same file {path}; give each its own")
-        seen[key] = option
 
 
 def _check_plot_format(path: str) -> None:
@@ -247,14 +234,7 @@ def _add_match(sub) -> None:
 
 def run_match(args: argparse.Namespace) -> None:
     """The `camsis match` command: read the survey and scores, match, write atomically."""
-    for target in (args.out, args.summary):
-        if target and (same_file(target, args.survey) or same_file(target, args.scores)):
-            raise CamsisError(f"--out/--summary {target} is an input file; match never overwrites its input")
-    if args.summary and same_file(args.summary, args.out):
-        raise CamsisError(f"--summary {args.summary} is the same file as --out")
-    for target in (args.out, args.summary):
-        if target and not Path(target).resolve().parent.is_dir():
-            raise CamsisError(f"{target}: directory {Path(target).parent} does not exist")
+    check_paths({"SURVEY": args.survey, "--scores": args.scores}, {"--out": args.out, "--summary": args.summary})
     survey = read_survey(args.survey)
     scores = read_survey(args.scores)
     for name, variable in (("--occ", args.occ), ("--status", args.status), ("--sex", args.sex)):
@@ -269,9 +249,12 @@ def run_match(args: argparse.Namespace) -> None:
     labels = {added[0]: f"CAMSIS for males ({name})", added[1]: f"CAMSIS for females ({name})"}
     if args.sex:
         labels[added[2]] = f"CAMSIS for own sex by {args.sex} ({name})"
-    write_survey(survey, frame, args.out, labels)
-    if args.summary:
-        write_json(dict(summary, survey=str(args.survey), scores=str(args.scores), out=str(args.out)), args.summary)
+    # The summary is written first to its temporary file, and renamed into place only once the survey is.
+    with ExitStack() as outputs:
+        if args.summary:
+            write_json(dict(summary, survey=str(args.survey), scores=str(args.scores), out=str(args.out)),
+                       outputs.enter_context(atomic_path(args.summary)))
+        write_survey(survey, frame, args.out, labels)
     log.info("matched %d of %d rows (%d missing codes, %d not in the score file)", summary["matched"],
              summary["rows"], summary["missing"], summary["not_in_scores"])
     if summary["not_in_scores"]:

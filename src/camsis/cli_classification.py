@@ -16,7 +16,7 @@ from camsis.codeframe import check_destination, import_classification, write_cla
 from camsis.errors import CamsisError
 from camsis.statuses import available_schemes, load_scheme
 from camsis.translating import read_crosswalk, read_scores, translate_by_status, translate_scores, write_translation
-from camsis.writing import same_file
+from camsis.writing import check_paths
 
 log = logging.getLogger("camsis.cli")
 
@@ -106,9 +106,7 @@ def run_translate(args: argparse.Namespace) -> None:
     """``camsis classification translate``: scores carried to another classification through a crosswalk."""
     if Path(args.out).suffix.lower() not in (".csv", ".dta"):
         raise CamsisError(f"--out {args.out}: write .csv or .dta")
-    for option, given in (("SCOREFILE", args.scores), ("--crosswalk", args.crosswalk)):
-        if same_file(args.out, given):
-            raise CamsisError(f"--out {args.out} is the {option}; translate never overwrites its input")
+    check_paths({"SCOREFILE": args.scores, "--crosswalk": args.crosswalk}, {"--out": args.out})
     target = load_classification(args.to, args.classifications)
     schemes = [load_scheme(name, args.statuses) for name in available_schemes(args.statuses)]
     scores = read_scores(args.scores, args.score_columns, args.weight, args.status, schemes)

@@ -57,10 +57,36 @@ def _umask() -> int:
     return mask
 
 
-def same_file(a, b) -> bool:
-    """Whether two paths name one file (also through links), so a command never writes over its input."""
+def _same_file(a, b) -> bool:
+    """Whether two paths name one file (also through links)."""
     a, b = Path(a), Path(b)
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def check_paths(inputs: dict, outputs: dict) -> None:
+    """Refuse a command's outputs that cannot be written, before anything is read or written.
+
+    An output must not be a folder, must be in a folder that exists, and must not name an
+    input or another output (also through links): the later write would silently replace the
+    earlier, or the user's data. ``inputs`` and ``outputs`` map an option (``--out``) to its
+    path (None: not given).
+    """
+    seen = [(option, path) for option, path in inputs.items() if path]
+    for option, path in outputs.items():
+        if not path:
+            continue
+        target = Path(path)
+        if target.is_dir():
+            example = target / ("out" + {"--summary": ".json", "--plot": ".png"}.get(option, ".csv"))
+            raise CamsisError(f"{option} {path} is a folder; give a file name (e.g. {example})")
+        if not target.resolve().parent.is_dir():
+            raise CamsisError(f"{option} {path}: folder {target.parent} does not exist")
+        for other, other_path in seen:
+            if _same_file(path, other_path):
+                if other in inputs:
+                    raise CamsisError(f"{option} {path} is an input file ({other}); camsis never overwrites its input")
+                raise CamsisError(f"{option} and {other} name the same file {path}; give each its own")
+        seen.append((option, path))
 
 
 @contextmanager
