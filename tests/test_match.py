@@ -237,3 +237,31 @@ def test_an_output_that_is_a_folder_is_refused_before_anything_is_written(tmp_pa
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"camsis: error: {option} {folder} is a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a folder.csv", "survey.csv"] and not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_csv_survey_comes_back_byte_for_byte_with_the_scores_appended(tmp_path, line_end):
+    """000001 came back as 1, 40 as 40.0, NA and N/A as empty: the survey's own cells are text."""
+    rows = ["pid,occ,emp,sex,hours,note,when",
+            "000001,1,1,1,40,NA,2024-01-02",
+            "000002,2114,NA,2,37.50,\"Smith, J\",",
+            "000003,NA,1,1,,N/A,null",
+            "000004, 9269 ,2,2,40,-,1e3"]
+    survey = tmp_path / "survey.csv"
+    survey.write_bytes(line_end.join(rows + [""]).encode())
+    out, summary = tmp_path / "out.csv", tmp_path / "s.json"
+    done = camsis("match", survey, "--scores", V2, "--occ", "occ", "--status", "emp", "--sex", "sex",
+                  "--out", out, "--summary", summary)
+    assert done.returncode == 0, done.stderr
+    lines = out.read_bytes().decode().split(line_end)
+    assert lines[-1] == "" and len(lines) == len(rows) + 1
+    for original, written in zip(rows, lines):
+        assert written.startswith(original + ","), (original, written)
+    assert lines[0] == rows[0] + ",mcamsis,fcamsis,camsis"
+    # the look-up as match() does it on the survey's codes, NA and the blank status being missing
+    typed = pd.DataFrame({"occ": [1, 2114, np.nan, 9269], "emp": [1, np.nan, 1, 2], "sex": [1, 2, 1, 2]})
+    expected, counts = match(typed, published(V2), "occ", status="emp", sex="sex")
+    written = pd.read_csv(out, dtype={"pid": str})
+    np.testing.assert_allclose(written[["mcamsis", "fcamsis", "camsis"]].to_numpy(float),
+                               expected[["mcamsis", "fcamsis", "camsis"]].to_numpy(float), rtol=1e-12)
+    assert json.loads(summary.read_text())["missing"] == counts["missing"] == 1

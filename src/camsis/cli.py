@@ -235,7 +235,8 @@ def _add_match(sub) -> None:
 def run_match(args: argparse.Namespace) -> None:
     """The `camsis match` command: read the survey and scores, match, write atomically."""
     check_paths({"SURVEY": args.survey, "--scores": args.scores}, {"--out": args.out, "--summary": args.summary})
-    survey = read_survey(args.survey)
+    # CSV to CSV: the survey's cells pass through as text, unchanged (000001 stays 000001, NA stays NA).
+    survey = read_survey(args.survey, text=Path(args.out).suffix.lower() == ".csv")
     scores = read_survey(args.scores)
     for name, variable in (("--occ", args.occ), ("--status", args.status), ("--sex", args.sex)):
         if variable is not None and variable not in survey.frame.columns:

@@ -37,6 +37,7 @@ class Survey:
     file_label: str = ""
     measure: dict = field(default_factory=dict)
     display_width: dict = field(default_factory=dict)
+    line_end: str = ""  # a CSV read as text (read_survey(text=True)): its line ending, kept on writing
 
 
 def _kind(path, what: str) -> str:
@@ -46,8 +47,20 @@ def _kind(path, what: str) -> str:
     return kind
 
 
-def read_survey(path) -> Survey:
-    """Read every variable of a .dta/.sav/.csv/.parquet file with its metadata."""
+# Text a CSV cell holds for "missing" (pandas' default list): only the variables matched on
+# read them so; every other column of a CSV survey passes through as the text it is.
+CSV_MISSING = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                         "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+def read_survey(path, text: bool = False) -> Survey:
+    """Read every variable of a .dta/.sav/.csv/.parquet file with its metadata.
+
+    With ``text`` a CSV file's cells are read as the text they are (``000001`` stays
+    ``000001``, ``NA`` stays ``NA``), so a CSV written back from them holds the same values:
+    for `match` from CSV to CSV. Without, pandas guesses each column's type (numbers, missing),
+    which other output formats need.
+    """
     kind = _kind(path, "survey")
     if not Path(path).is_file():
         raise CamsisError(f"survey {path}: no such file")
@@ -67,12 +80,21 @@ def read_survey(path) -> Survey:
                 display_width=dict(getattr(meta, "variable_display_width", {}) or {}),
             )
         if kind == ".csv":
+            if text:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+                return Survey(frame, kind, line_end=_line_end(path))
             return Survey(pd.read_csv(path, keep_default_na=True), kind)
         return Survey(pd.read_parquet(path), kind)
     except CamsisError:
         raise
     except Exception as error:  # readers raise many types for a corrupt file
         raise CamsisError(f"survey {path}: cannot read it as {kind}: {' '.join(str(error).split())}") from error
+
+
+def _line_end(path) -> str:
+    """The line ending of a text file's first line ("\\r\\n" from Windows, else "\\n")."""
+    with open(path, "rb") as handle:
+        return "\r\n" if handle.readline().endswith(b"\r\n") else "\n"
 
 
 def values_for_matching(survey: Survey, columns) -> pd.DataFrame:
@@ -86,7 +108,9 @@ def values_for_matching(survey: Survey, columns) -> pd.DataFrame:
         if column is None or column not in frame:
             continue
         values = frame[column]
-        if survey.kind == ".dta" and values.dtype == object:
+        if survey.line_end:  # a CSV read as text: its missing-value spellings
+            frame[column] = values.where(~values.str.strip().isin(CSV_MISSING))
+        elif survey.kind == ".dta" and values.dtype == object:
             frame[column] = pd.to_numeric(values.where(~values.isin(list("abcdefghijklmnopqrstuvwxyz"))),
                                           errors="coerce")
         elif survey.kind == ".sav" and column in survey.missing:
@@ -120,7 +144,7 @@ def write_survey(survey: Survey, frame: pd.DataFrame, path, new_labels: dict) ->
     try:
         with atomic_path(path) as temporary:
             if kind == ".csv":
-                frame.to_csv(temporary, index=False)
+                frame.to_csv(temporary, index=False, lineterminator=survey.line_end or "\n")
             elif kind == ".parquet":
                 frame.to_parquet(temporary, index=False)
             else:
