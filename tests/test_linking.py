@@ -279,3 +279,45 @@ def test_a_by_status_scale_reads_its_input_once_for_both_tables(tmp_path, layout
     for name in ("table.parquet", "table.json"):
         assert (both / name).read_bytes() == (alone / name).read_bytes(), name
     assert json.loads((both / "by_status.json").read_text())["dropped"]["status_unknown"] > 0
+
+
+BIG = 2**60  # float64 holds only multiples of 256 here: BIG + 1 and BIG + 2 both read as BIG
+
+
+def big_id_persons():
+    """Persons whose ids differ below float64's spacing: one couple (BIG+1, BIG+2), a person naming a
+    partner nobody has (BIG+7, which a float reads as BIG+1's neighbour), and one without a partner."""
+    return pd.DataFrame({
+        "pid": [BIG + 1, BIG + 2, BIG + 3, BIG + 4, BIG + 1024, BIG + 1536],
+        "partner": pd.array([BIG + 2, BIG + 1, BIG + 7, None, BIG + 1536, BIG + 1024], dtype="Int64"),
+        "sex": [1, 2, 2, 1, 1, 2],
+        "occ": [1111, 1112, 2211, 9269, 2211, 1111],
+    })
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_ids_above_2_to_the_53_are_linked_exactly(tmp_path, suffix):
+    """Ids went through float64: a partner id nobody has was linked to another person, and two
+    distinct ids gave a false 'appears more than once'."""
+    path = write(big_id_persons(), tmp_path / f"persons{suffix}")
+    linked = link_file(path, PersonColumns(person="pid", partner="partner", sex="sex", occ="occ"), 1, chunksize=4)
+    assert linked.counts | {"couples": linked.counts["couples"]} == {
+        "persons": 6, "filtered": 0, "no_partner": 1, "partner_not_found": 1, "link_not_reciprocal": 0,
+        "couples": 2, "sex_missing": 0, "same_sex": 0, "repeat_couple": 0, "couples_kept": 2}
+    assert linked.couples[["occ1", "occ2"]].to_numpy().tolist() == [[1111, 1112], [2211, 1111]]
+
+
+@pytest.mark.parametrize("suffix", [".dta", ".sav"])
+def test_ids_above_2_to_the_53_stored_as_floating_point_are_refused(tmp_path, suffix):
+    """Stata and SPSS store such ids as doubles, where two ids can be one number: refused, not guessed."""
+    path = write(big_id_persons().astype({"partner": float}), tmp_path / f"persons{suffix}")
+    with pytest.raises(CamsisError, match=r"id variable '(pid|partner)' in .*persons\.(dta|sav) holds \d+ as a "
+                                          r"floating-point number: above 2\^53"):
+        link_file(path, PersonColumns(person="pid", partner="partner", sex="sex", occ="occ"), 1)
+
+
+def test_id_text_that_is_not_a_whole_number_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "persons.csv"
+    path.write_text("pid,partner,sex,occ\n1,2,1,1111\n2,x1,2,1112\n")
+    with pytest.raises(CamsisError, match=r"id variable 'partner' in .*persons\.csv holds 'x1', not a whole number"):
+        link_file(path, PersonColumns(person="pid", partner="partner", sex="sex", occ="occ"), 1)

@@ -67,6 +67,10 @@ class PersonColumns:
     status: str | None = None
     weight: str | None = None
 
+    def ids(self) -> list[str]:
+        """The id variables, each once: read as exact integers (see exact_ids)."""
+        return list(dict.fromkeys(name for name in (self.person, self.partner, self.household, self.wave) if name))
+
     def variables(self) -> list[str]:
         """The file's columns to read, each once (a column may play two parts)."""
         names = [self.person, self.partner, self.sex, self.occ, self.household, self.wave, self.status, self.weight]
@@ -116,16 +120,66 @@ class Linked:
     counts: dict[str, int]
 
 
-def _ids(values: np.ndarray, variable: str, path, allow_missing: bool) -> np.ndarray:
-    """Whole-number ids as int64; missing (allowed only for partners) and <= 0 become -1."""
-    missing = np.isnan(values)
+# Whole numbers a float64 holds exactly: above this, two ids may be stored as one number.
+EXACT_FLOAT = 2**53
+
+
+def exact_ids(values: pd.Series, variable: str, path) -> pd.Series:
+    """An id variable as exact integers (pandas' Int64; missing is <NA>), or one line refusing it.
+
+    Ids are compared, never computed with, so every digit counts: a panel's 16-digit
+    ``pidp`` read through float64 can turn a partner id nobody has into a neighbour's, or
+    two persons into one. Integers and text are read exactly; a floating-point column
+    (Stata double, every SPSS number) is accepted only where it is exact (below 2^53).
+    """
+    if pd.api.types.is_integer_dtype(values.dtype):
+        if pd.api.types.is_unsigned_integer_dtype(values.dtype) and len(values) and values.max() >= 2**63:
+            raise CamsisError(f"id variable '{variable}' in {path} holds {values.max()}, beyond the 64-bit integers camsis "
+                              "links on")
+        return values.astype("Int64")
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise CamsisError(f"id variable '{variable}' in {path} is true/false, not an id")
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        text = None
+    else:  # text: parse the digits themselves (pd.to_numeric of a column with a blank goes through float64)
+        text = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+        given = text.notna() & ~text.isin(("", "."))
+        parsed = pd.to_numeric(text[given], errors="coerce")
+        if parsed.isna().any():
+            example = text[given][parsed.isna()].iloc[0]
+            raise CamsisError(f"id variable '{variable}' in {path} holds {example!r}, not a whole number")
+        if pd.api.types.is_integer_dtype(parsed.dtype):
+            if pd.api.types.is_unsigned_integer_dtype(parsed.dtype) and parsed.max() >= 2**63:
+                raise CamsisError(f"id variable '{variable}' in {path} holds {parsed.max()}, beyond the 64-bit "
+                                  "integers camsis links on")
+            out = pd.array(np.zeros(len(values), dtype=np.int64), dtype="Int64")
+            out[~given.to_numpy()] = pd.NA
+            out[given.to_numpy()] = parsed.to_numpy(dtype=np.int64)
+            return pd.Series(out, index=values.index)
+        numbers = np.full(len(values), np.nan)
+        numbers[given.to_numpy()] = parsed.to_numpy(dtype=np.float64)
+    finite = numbers[~np.isnan(numbers)]
+    bad = (finite != np.round(finite)) | (np.abs(finite) >= EXACT_FLOAT)
+    if bad.any():
+        example = finite[bad][0]
+        if example == np.round(example):
+            stored = "as text" if text is not None else "as a floating-point number"
+            raise CamsisError(
+                f"id variable '{variable}' in {path} holds {example:.0f} {stored}: above 2^53 such numbers are not "
+                "exact, so two ids may read as one; store the ids as integers (or as digits without a decimal point)")
+        raise CamsisError(f"id variable '{variable}' in {path} holds {example:g}, not a whole number")
+    return pd.Series(pd.array(np.where(np.isnan(numbers), 0, numbers).astype(np.int64), dtype="Int64"),
+                     index=values.index).mask(np.isnan(numbers))
+
+
+def _ids(values: pd.Series, variable: str, path, allow_missing: bool) -> np.ndarray:
+    """Exact ids (see exact_ids) as int64; missing (allowed only for partners) and <= 0 become -1."""
+    exact = values if isinstance(values.dtype, pd.Int64Dtype) else exact_ids(values, variable, path)
+    missing = exact.isna().to_numpy()
     if missing.any() and not allow_missing:
         raise CamsisError(f"id variable '{variable}' in {path} is missing in {int(missing.sum()):,} rows; every person needs one")
-    filled = np.where(missing, -1.0, values)
-    if np.any(filled != np.round(filled)) or np.any(np.abs(filled) >= 2.0**62):
-        example = filled[(filled != np.round(filled)) | (np.abs(filled) >= 2.0**62)][0]
-        raise CamsisError(f"id variable '{variable}' in {path} holds {example:g}, not a whole number")
-    ids = filled.astype(np.int64)
+    ids = exact.to_numpy(dtype=np.int64, na_value=-1)
     return np.where(ids > 0, ids, -1) if allow_missing else ids
 
 
@@ -133,6 +187,8 @@ def persons_from_frame(frame: pd.DataFrame, columns: PersonColumns, first_sex: f
     """The arrays linking needs from one chunk of a person file (its filter applied)."""
     read = len(frame)
     filtered = 0
+    ids = columns.ids()
+    frame = frame.assign(**{name: exact_ids(frame[name], name, path) for name in ids})
     if where:
         kept = filter_rows(frame, where, path)
         filtered = int((~kept).sum())
@@ -145,10 +201,10 @@ def persons_from_frame(frame: pd.DataFrame, columns: PersonColumns, first_sex: f
     with np.errstate(invalid="ignore"):
         sex = np.where(np.isnan(sex_codes) | (sex_codes < 0), NO_SEX, np.where(sex_codes == first_sex, FIRST, OTHER))
     return Persons(
-        person=_ids(codes(columns.person), columns.person, path, allow_missing=False),
-        partner=_ids(codes(columns.partner), columns.partner, path, allow_missing=True),
-        household=_ids(codes(columns.household), columns.household, path, False) if columns.household else None,
-        wave=_ids(codes(columns.wave), columns.wave, path, False) if columns.wave else None,
+        person=_ids(frame[columns.person], columns.person, path, allow_missing=False),
+        partner=_ids(frame[columns.partner], columns.partner, path, allow_missing=True),
+        household=_ids(frame[columns.household], columns.household, path, False) if columns.household else None,
+        wave=_ids(frame[columns.wave], columns.wave, path, False) if columns.wave else None,
         sex=sex.astype(np.int8),
         occ=codes(columns.occ),
         status=codes(columns.status) if columns.status else None,
@@ -201,7 +257,7 @@ def read_persons(path, columns: PersonColumns, first_sex: float, chunksize: int 
     read = filtered = 0
     sex_values: set = set()
     has_first = False
-    for chunk in iter_chunks(path, wanted, chunksize, sep=sep, encoding=encoding):
+    for chunk in iter_chunks(path, wanted, chunksize, sep=sep, encoding=encoding, ids=columns.ids()):
         part = persons_from_frame(chunk, columns, first_sex, path, where)
         read += part.read
         filtered += part.filtered

@@ -287,21 +287,32 @@ def _spss_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[pd.
         yield chunk
 
 
-def _parquet_chunks(path: Path, columns: list[str], chunksize: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(path: Path, columns: list[str], chunksize: int, ids: list[str]) -> Iterator[pd.DataFrame]:
     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize, columns=columns):
-        yield batch.to_pandas()
+        frame = batch.to_pandas()
+        for name in ids:  # pyarrow turns an integer column with nulls into float64, losing ids above 2^53
+            column = batch.column(name)
+            if pa.types.is_integer(column.type) and column.null_count:
+                frame[name] = column.to_pandas(types_mapper=lambda _: pd.Int64Dtype())
+        yield frame
 
 
-def _csv_chunks(path: Path, columns: list[str], chunksize: int, sep: str, encoding: str) -> Iterator[pd.DataFrame]:
-    yield from pd.read_csv(path, usecols=columns, chunksize=chunksize, sep=sep, encoding=encoding)
+def _csv_chunks(path: Path, columns: list[str], chunksize: int, sep: str, encoding: str,
+                ids: list[str]) -> Iterator[pd.DataFrame]:
+    # ids are read as text: pandas reads a column of whole numbers with a blank as float64
+    yield from pd.read_csv(path, usecols=columns, chunksize=chunksize, sep=sep, encoding=encoding,
+                           dtype=dict.fromkeys(ids, str) or None)
 
 
 def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE, sep: str = ",",
-                encoding: str = "utf-8") -> Iterator[pd.DataFrame]:
+                encoding: str = "utf-8", ids: list[str] = ()) -> Iterator[pd.DataFrame]:
     """Yield DataFrames holding `columns` (in that order, once each) of at most `chunksize` rows.
 
     Codes keep their numeric values (value labels are not applied); missing values,
     Stata's extended ones included, come back as NaN. `sep` and `encoding` apply to CSV.
+    Columns named in `ids` must keep every digit: a CSV reads them as text and a Parquet
+    integer column with nulls as pandas' Int64, never as float64 (which holds whole numbers
+    exactly only up to 2^53); ``camsis.linking.exact_ids`` turns them into integers.
     """
     path = Path(path)
     kind = _format(path)
@@ -316,11 +327,11 @@ def iter_chunks(path, columns: list[str], chunksize: int = CHUNKSIZE, sep: str =
     elif kind == "SPSS":
         chunks = _spss_chunks(path, wanted, chunksize)
     elif kind == "Parquet":
-        chunks = _parquet_chunks(path, wanted, chunksize)
+        chunks = _parquet_chunks(path, wanted, chunksize, list(ids))
     elif kind == "IPUMS":
         chunks = iter_extract_chunks(path, wanted, chunksize)
     else:
-        chunks = _csv_chunks(path, wanted, chunksize, sep, encoding)
+        chunks = _csv_chunks(path, wanted, chunksize, sep, encoding, list(ids))
     try:
         for chunk in chunks:
             progress.update(len(chunk))
