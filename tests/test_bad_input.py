@@ -14,7 +14,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from helpers import PLAIN, SHEET_HEADER, error_lines, snakemake, toy_couples, toy_project
+from helpers import PLAIN, SHEET_HEADER, error_lines, planned_jobs, snakemake, toy_couples, toy_project
 
 HEADER = SHEET_HEADER
 
@@ -322,3 +322,31 @@ def test_missing_classification_metadata_stops_the_run_in_one_line(tmp_path):
     errors = error_lines(done.stderr)
     assert len(errors) == 1 and "toy.yaml of scale a does not exist" in errors[0], done.stderr[-2000:]
     assert "MissingInputException" not in done.stderr and not (directory / "results").exists()
+
+
+def test_an_input_changed_under_a_kept_mtime_is_rebuilt_and_its_checksum_recorded(tmp_path):
+    """`touch -r` (cp -p, sync tools) kept the mtime of new contents: the build and its summary's
+    sha256 stayed those of the old file, with exit 0."""
+    import hashlib
+    import os
+
+    directory = toy_project(tmp_path)
+    data = toy_couples()
+    path = directory / "good.csv"
+    data.to_csv(path, index=False)
+    (directory / "config/toy.tsv").write_text(HEADER + "a\tgood.csv\thocc\twocc\twt\ttoy\t\t0\n")
+    run = ["--config", "scales=config/toy.tsv", "min_n=0", *PLAIN, "--", "results/a/summary.json"]
+    assert snakemake(directory, *run).returncode == 0
+    first = json.loads((directory / "results/a/summary.json").read_text())
+    assert first["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert planned_jobs(directory, *run) == set()  # the checksum reruns nothing by itself
+
+    kept = os.stat(path)
+    data.iloc[::-1].to_csv(path, index=False)  # the same pairs, other weights: same size, new contents
+    os.utime(path, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    done = snakemake(directory, *run)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rule tabulate:" in done.stdout + done.stderr
+    second = json.loads((directory / "results/a/summary.json").read_text())
+    assert second["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != first["input"]["sha256"]
+    assert (directory / ".snakemake/camsis_input_checksums.json").is_file()

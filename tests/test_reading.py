@@ -229,3 +229,23 @@ def test_latin1_csv_gets_an_encoding_hint_and_reads_with_encoding(tmp_path):
         list(iter_chunks(path, ["hocc", "wocc"]))
     chunk, = iter_chunks(path, ["hocc", "région"], encoding="latin-1")
     assert chunk["région"].tolist() == ["Île"]
+
+
+def test_cached_checksum_hashes_again_only_when_the_file_changed(tmp_path, monkeypatch):
+    """New contents under a kept mtime (touch -r) get a new sha256; an untouched file is not read again."""
+    import hashlib
+    import os
+
+    path, cache = tmp_path / "data.csv", tmp_path / "cache/checksums.json"
+    path.write_text("a,b\n1,2\n")
+    calls = []
+    monkeypatch.setattr(reading, "file_sha256", lambda p: calls.append(p) or hashlib.sha256(open(p, "rb").read()).hexdigest())
+    first = reading.cached_sha256(path, cache)
+    assert first == hashlib.sha256(b"a,b\n1,2\n").hexdigest() and reading.cached_sha256(path, cache) == first
+    assert len(calls) == 1
+    kept = os.stat(path)
+    path.write_text("a,b\n3,4\n")  # same size, and the old times put back
+    os.utime(path, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    assert reading.cached_sha256(path, cache) == hashlib.sha256(b"a,b\n3,4\n").hexdigest() and len(calls) == 2
+    cache.write_text("{not json")  # a damaged cache is started afresh
+    assert reading.cached_sha256(path, cache) == hashlib.sha256(b"a,b\n3,4\n").hexdigest() and len(calls) == 3

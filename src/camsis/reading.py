@@ -170,6 +170,52 @@ def data_files(path) -> list[Path]:
     return [path]
 
 
+def fingerprint(path) -> list[list[int]]:
+    """What the file system says changes with an input's contents: device, inode, size, mtime and
+    ctime of each of its files (an IPUMS codebook and its data file, see data_files).
+
+    mtime alone is not enough: ``touch -r``, ``cp -p`` and sync tools set it back. ctime
+    cannot be set back (the kernel sets it on every write, rename or time change), so a file
+    whose contents changed always has a new fingerprint. The fingerprint only says when to
+    hash again; the sha256 decides whether the contents changed.
+    """
+    stats = [os.stat(part) for part in data_files(path)]
+    return [[stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns] for stat in stats]
+
+
+def cached_sha256(path, cache) -> str:
+    """The file's sha256, hashed again only when its fingerprint changed since ``cache`` last saw it.
+
+    ``cache`` is a JSON file {absolute path: {"fingerprint": [...], "sha256": ...}}, rewritten
+    atomically when an entry changes; a missing or unreadable one is started afresh. So a build
+    that checks its inputs' contents at every run reads a multi-GB input once per change of it,
+    not once per run (benchmarks/bench_input_checksum.py).
+    """
+    import json
+
+    from camsis.writing import atomic_path
+
+    key, cache = str(Path(path).resolve()), Path(cache)
+    try:
+        entries = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        entries = {}
+    now = fingerprint(path)
+    entry = entries.get(key) if isinstance(entries, dict) else None
+    if isinstance(entry, dict) and entry.get("fingerprint") == now and entry.get("sha256"):
+        return entry["sha256"]
+    log.info("%s: checking its contents (sha256)", path)
+    digest = file_sha256(path)
+    entries = entries if isinstance(entries, dict) else {}
+    entries[key] = {"fingerprint": now, "sha256": digest}
+    try:
+        with atomic_path(cache) as temporary:
+            temporary.write_text(json.dumps(entries, indent=1))
+    except OSError as error:  # a read-only project still builds; it hashes again next time
+        log.warning("cannot keep input checksums in %s (%s)", cache, error)
+    return digest
+
+
 def input_labels(path) -> tuple[dict, dict]:
     """Value labels {variable: {value: label}} and variable labels {variable: label} of a file.
 

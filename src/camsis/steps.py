@@ -40,6 +40,7 @@ from camsis.by_status import STATUS_ZERO_NOTE, build_by_status_scores, by_status
 from camsis.classification import Classification, read_classification
 from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
 from camsis.config import csv_separator, parse_groups, read_recodes
+from camsis.errors import CamsisError
 from camsis.filling import fill_classification
 from camsis.linking import PersonColumns
 from camsis.pairs import filter_variables
@@ -115,7 +116,7 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
              person: str | None = None, partner: str | None = None, household: str | None = None,
              sex: str | None = None, first_sex=None, occ: str | None = None,
              wave: str | None = None, repeat_couples: str = "all", sep: str | None = None,
-             encoding: str | None = None, decoded: Sequence = ()) -> None:
+             encoding: str | None = None, decoded: Sequence = (), input_sha256: str | None = None) -> None:
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
 
     Parameters
@@ -137,6 +138,9 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
     decoded : sequence of paths
         An IPUMS extract's decoded columns (rule decode_input: the .parquet and its .json),
         read instead of ``data``; empty for other inputs.
+    input_sha256 : str
+        The input's checksum when the run was planned (``camsis.reading.cached_sha256``);
+        a file whose contents differ now changed under the run, and is refused.
     """
     frame = classification_from(classification)
     options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
@@ -148,6 +152,7 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
     else:
         (result, linking), digest = counted_with_checksum(data, lambda: (
             tables.tabulate(source, occ1, occ2, weight or None, frame.units, **options), None), decoded)
+    check_unchanged(data, input_sha256, digest)
     result.save(table, table_info, input_sha256=digest, **({"linking": linking} if linking is not None else {}))
 
 
@@ -193,14 +198,15 @@ def decoded_source(data, decoded: Sequence, cells: Sequence, where: str | None) 
     return next(str(path) for path in decoded if str(path).endswith(".parquet"))
 
 
-def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int = tables.CHUNKSIZE) -> int:
+def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int = tables.CHUNKSIZE,
+                 input_sha256: str | None = None) -> int:
     """Rule decode_input: an IPUMS extract's variables the sheet's rows use, decoded once into Parquet.
 
     Every scale of the extract then reads this columnar file (rule tabulate, tabulate_by_status)
     instead of decoding the fixed-width records again: six samples of one extract are decoded
     once, not six times. Written chunk by chunk, so memory holds one chunk. ``info`` records
-    the extract's checksum (codebook and data file), which the scales' files report as theirs.
-    Returns the rows written.
+    the extract's checksum (codebook and data file), which the scales' files report as theirs;
+    ``input_sha256`` is it when the run was planned (see rule tabulate's). Returns the rows written.
     """
 
     def write() -> int:
@@ -219,9 +225,17 @@ def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int 
         return rows
 
     rows, digest = counted_with_checksum(data, write)
+    check_unchanged(data, input_sha256, digest)
     write_json({"input": str(data), "input_sha256": digest, "rows": rows, "variables": list(variables)}, info)
     log.info("%s: %s rows of %d variables decoded into %s", data, f"{rows:,}", len(variables), cache)
     return rows
+
+
+def check_unchanged(data, planned: str | None, digest: str) -> None:
+    """Refuse a table read from contents other than those the run was planned on (a file being copied in)."""
+    if planned and len(planned) == len(digest) and planned != digest:
+        raise CamsisError(f"input file {data} changed while this run read it (sha256 {planned[:12]}... when the run "
+                          f"started, {digest[:12]}... now); run again once it is complete")
 
 
 def person_columns(person, partner, sex, occ, household=None, wave=None, weight=None, status=None) -> PersonColumns:
@@ -699,7 +713,7 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
                        layout: str = "couples", person: str | None = None, partner: str | None = None,
                        household: str | None = None, sex: str | None = None, first_sex=None, occ: str | None = None,
                        status: str | None = None, wave: str | None = None, repeat_couples: str = "all",
-                       decoded: Sequence = ()) -> None:
+                       decoded: Sequence = (), input_sha256: str | None = None) -> None:
     """Rule tabulate_by_status: the title-only table and the (occ1, status1) x (occ2, status2) one.
 
     Both are counted in one reading of the input (``camsis.tables.tabulate_by_status``), so
@@ -728,6 +742,8 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
         Config keys.
     decoded : sequence of paths
         An IPUMS extract's decoded columns (rule decode_input), read instead of ``data``.
+    input_sha256 : str
+        As rule tabulate's.
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
@@ -743,6 +759,7 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
         ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
             source, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, **options), None),
             decoded)
+    check_unchanged(data, input_sha256, digest)
     extra = {"linking": linking} if linking is not None else {}
     title.save(title_table, title_info, input_sha256=digest, **extra)
     result.save(table, table_info, statuses=statuses.name, **extra)

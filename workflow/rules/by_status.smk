@@ -42,6 +42,7 @@ rule tabulate_by_status:
         repeat_couples=sheet("repeat_couples", config["repeat_couples"]),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
+        input_sha256=input_checksum,
     log:
         "logs/{scale}/tabulate_by_status.log",
     resources:

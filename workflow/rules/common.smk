@@ -16,7 +16,7 @@ from camsis.config import load_scales
 from camsis.statuses import available_schemes, load_scheme
 from camsis.uncertainty import batches
 from camsis.errors import CamsisError
-from camsis.reading import data_files, input_columns
+from camsis.reading import cached_sha256, data_files, input_columns
 from camsis.steps import input_variables
 from camsis.writing import clear_stale, set_aside_products
 
@@ -148,6 +148,34 @@ def decoded_files(wildcards):
     """A scale's input decoded once for the sheet (rule decode_input), when it is an IPUMS extract; else []."""
     key = EXTRACT_KEYS.get(input_file(wildcards))
     return [f"results/inputs/work/{key}.parquet", f"results/inputs/work/{key}.json"] if key else []
+
+
+# Where the inputs' checksums are kept between runs (camsis.reading.cached_sha256).
+CHECKSUMS = ".snakemake/camsis_input_checksums.json"
+
+
+def contents_checksum(path):
+    """The sha256 of an input's contents, a param of the rules that read it, so new contents rerun them.
+
+    Snakemake reruns a job when an input's mtime is newer than its outputs, which misses
+    contents changed under a kept mtime (touch -r, cp -p, sync tools); a param that changes
+    with the contents reruns it. The sha256 is computed again only when the file's
+    fingerprint (inode, size, mtime, ctime; of an IPUMS extract's data file too) changed.
+    """
+    try:
+        return cached_sha256(path, CHECKSUMS)
+    except (OSError, CamsisError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: input file {path} cannot be read ({reason})")
+
+
+def input_checksum(wildcards):
+    """The scale's input's contents_checksum; a file this workflow makes (the demo input) is left
+    to Snakemake: it has no contents before its rule runs."""
+    path = input_file(wildcards)
+    if any(rule.is_producer(str(path)) for rule in workflow.rules):
+        return "made by this workflow"
+    return contents_checksum(path)
 
 
 def classification_files(wildcards):

@@ -14,6 +14,7 @@ rule decode_input:
     params:
         variables=lambda wildcards: extract_variables(wildcards.extract),
         chunksize=config["chunksize"],
+        input_sha256=lambda wildcards: contents_checksum(EXTRACTS[wildcards.extract]),
     log:
         "logs/inputs/{extract}.log",
     resources:
@@ -52,6 +53,7 @@ rule tabulate:
         repeat_couples=sheet("repeat_couples", config["repeat_couples"]),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
+        input_sha256=input_checksum,
     log:
         "logs/{scale}/tabulate.log",
     resources:
