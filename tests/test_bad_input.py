@@ -220,6 +220,12 @@ def sheet_mistakes(directory):
         "unknown_encoding": (with_columns("encoding", "klingon-8"), ["encoding 'klingon-8' is unknown"]),
         "compare_not_scores": (with_columns("compare_to", "good.csv"),
                                ["scale a: compare_to file good.csv", "'toy', 'mcamsis', 'fcamsis' not in good.csv"]),
+        # Snakemake's CyclicGraphException, naming rules rather than the sheet's cell
+        "own_product": (HEADER + row.format(scale="a", **good | {"input": "results/a/a.csv"}),
+                        ["line 2: input results/a/a.csv of scale a is made by the build of scale a itself"]),
+        "cycle": (HEADER + row.format(scale="a", **good | {"input": "results/b/b.csv"})
+                  + row.format(scale="b", **good | {"input": "results/a/a.csv"}),
+                  ["input results/b/b.csv of scale a is made by the build of scale a itself (through scale b)"]),
     }
 
 
@@ -230,7 +236,8 @@ def with_columns(column, value):
 
 @pytest.mark.parametrize("mistake", ["missing_input", "missing_psd", "unknown_classification", "negative_digits",
                                      "duplicate_scale", "missing_column", "empty_sheet", "long_name",
-                                     "periodic_name", "unknown_sep", "unknown_encoding", "compare_not_scores"])
+                                     "periodic_name", "unknown_sep", "unknown_encoding", "compare_not_scores",
+                                     "own_product", "cycle"])
 def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     directory = toy_project(tmp_path)
     text, culprits = sheet_mistakes(directory)[mistake]
@@ -241,7 +248,7 @@ def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     errors = error_lines(done.stderr)
     assert len(errors) == 1 and all(c in errors[0] for c in culprits), done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "MissingInputException" not in done.stderr
-    assert not (directory / "results").exists()
+    assert "CyclicGraphException" not in done.stderr and not (directory / "results").exists()
 
 
 @pytest.mark.parametrize("option, culprit", [

@@ -225,3 +225,21 @@ def test_a_recode_given_twice_alike_is_kept_with_a_warning(tmp_path, caplog):
     path.write_text("from\tto\n1111\t1112\n1111\t1112\n")
     assert read_recodes(path) == {1111: 1112}
     assert "code 1111 -> 1112 is given twice" in caplog.text
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("a\tresults/a/a.csv\th\tw\t\tsoc2020\t\t0\n", "line 2: input results/a/a.csv of scale a is made by the build of "
+                                                   "scale a itself: a scale cannot"),
+    ("a\t./results/b/work/../b.dta\th\tw\t\tsoc2020\t\t0\nb\tx.csv\th\tw\t\tsoc2020\tresults/c/c.csv\t0\n"
+     "c\tresults/a/a.csv\th\tw\t\tsoc2020\t\t0\n",
+     r"line 2: input ./results/b/work/../b.dta of scale a is made by the build of scale a itself \(through scales b, c\)"),
+])
+def test_a_scale_built_from_its_own_results_is_refused_naming_the_cell(tmp_path, repo, rows, message):
+    """Snakemake said CyclicGraphException, naming rules."""
+    with pytest.raises(CamsisError, match=message):
+        load_scales(sheet(tmp_path, rows), repo / "data" / "classifications")
+
+
+def test_a_scale_built_from_another_scales_results_is_fine(tmp_path, repo):
+    rows = "a\tx.csv\th\tw\t\tsoc2020\t\t0\nb\tresults/a/a.csv\th\tw\t\tsoc2020\tresults/a/psds.tsv\t0\n"
+    assert list(load_scales(sheet(tmp_path, rows), repo / "data" / "classifications").index) == ["a", "b"]

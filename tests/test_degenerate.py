@@ -204,3 +204,20 @@ def test_boundary_fallback_standard_error_uses_the_model_frequency_weights(toy):
     slope = np.polyfit(eps, scores["mcamsis"].to_numpy(), 1)[0]
     expected = slope * np.sqrt(s2 / frequency.sum(axis=1))
     np.testing.assert_allclose(scores["mcam_se"].to_numpy(), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("cells, culprit", [
+    ({(0, 2): 1, (0, 3): 1}, r"before any blanking only 1 husbands' row\(s\) and 2 wives' column\(s\) have any: .* has only 2 "
+                             r"pairs: far too few couples for a scale"),
+    ({(0, 2): 1, (2, 0): 1}, r"after blanking only 1 husbands' row\(s\).*has only 2 pairs: far too few couples for a scale"),
+])
+def test_two_couples_are_too_few_not_too_much_blanking(toy, cells, culprit):
+    """Two couples were told to 'blank fewer cells'."""
+    counts = np.zeros((8, 8), dtype=int)
+    for cell, n in cells.items():
+        counts[cell] = n
+    blank = no_blanking(toy.units)
+    blank.iloc[2, 0] = True  # a pseudo-diagonal cell
+    with pytest.raises(CamsisError, match=culprit) as error:
+        build_unit_scores(table_of(counts, toy.units), blank, blank, toy, ScaleOptions(min_n=0))
+    assert "blank fewer cells" not in str(error.value)

@@ -10,7 +10,7 @@ import pytest
 
 from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
-from camsis.tables import tabulate_by_status, tabulate_frame, tabulate_persons_by_status
+from camsis.tables import tabulate_by_status, tabulate_frame, tabulate_persons, tabulate_persons_by_status
 from personfiles import STYLES, person_file, sheet_columns
 from helpers import write_data as write
 
@@ -321,3 +321,25 @@ def test_id_text_that_is_not_a_whole_number_is_refused_in_one_line(tmp_path):
     path.write_text("pid,partner,sex,occ\n1,2,1,1111\n2,x1,2,1112\n")
     with pytest.raises(CamsisError, match=r"id variable 'partner' in .*persons\.csv holds 'x1', not a whole number"):
         link_file(path, PersonColumns(person="pid", partner="partner", sex="sex", occ="occ"), 1)
+
+
+def test_a_file_where_everyone_names_themselves_says_so_with_its_linking_counts(tmp_path):
+    """It said '0 pairs read', without the linking counts."""
+    path = tmp_path / "persons.csv"
+    path.write_text("pid,partner,sex,occ\n1,1,1,1111\n2,2,2,1112\n3,3,1,2211\n")
+    with pytest.raises(CamsisError) as raised:
+        tabulate_persons(path, PersonColumns(person="pid", partner="partner", sex="sex", occ="occ"), 1, UNITS)
+    message = str(raised.value)
+    assert message.startswith(f"no couples linked in {path}: 3 persons: 0 filtered, 0 without partner")
+    assert "3 whose partner names someone else" in message and "0 couples kept" in message
+    assert "(3 persons name themselves as partner: 'partner' holds their own id)" in message
+
+
+def test_a_by_status_table_with_no_status_of_the_scheme_says_so(tmp_path):
+    """It was reported as every pair 'blanked', by the CA of an empty by-status table."""
+    couples = known_couples().assign(hstat=7.0, wstat=np.where(np.arange(40) % 2, 8.0, 1.0))
+    path = write(couples, tmp_path / "couples.csv")
+    with pytest.raises(CamsisError, match=r"no pair in .*couples\.csv has a status of the scheme \(scored: 1, 2, 3\) on both "
+                                          r"sides \('hstat', 'wstat'\): all \d+ pairs lack one; values found, most "
+                                          r"frequent first: 7 \(\d+\), 8 \(\d+\)"):
+        tabulate_by_status(path, "hocc", "wocc", "wt", UNITS, "hstat", "wstat", np.array([1, 2, 3]))

@@ -265,3 +265,9 @@ def test_a_csv_survey_comes_back_byte_for_byte_with_the_scores_appended(tmp_path
     np.testing.assert_allclose(written[["mcamsis", "fcamsis", "camsis"]].to_numpy(float),
                                expected[["mcamsis", "fcamsis", "camsis"]].to_numpy(float), rtol=1e-12)
     assert json.loads(summary.read_text())["missing"] == counts["missing"] == 1
+
+
+def test_a_code_column_that_is_not_codes_is_shown_as_a_number():
+    """The message said np.float64(68.24)."""
+    with pytest.raises(CamsisError, match=r"^score file: column x: value 68.24 is not an integer code$"):
+        score_index(pd.DataFrame({"x": [68.24, 50.0], "mcamsis": [1.0, 2.0], "fcamsis": [1.0, 2.0]}))

@@ -249,3 +249,28 @@ def test_cached_checksum_hashes_again_only_when_the_file_changed(tmp_path, monke
     assert reading.cached_sha256(path, cache) == hashlib.sha256(b"a,b\n3,4\n").hexdigest() and len(calls) == 2
     cache.write_text("{not json")  # a damaged cache is started afresh
     assert reading.cached_sha256(path, cache) == hashlib.sha256(b"a,b\n3,4\n").hexdigest() and len(calls) == 3
+
+
+def test_a_variable_in_the_wrong_case_is_pointed_to_its_case_variants(tmp_path):
+    """'Hocc' with hocc and HOCC in the file got "did you mean 'wocc'?"."""
+    path = tmp_path / "couples.csv"
+    pd.DataFrame({"hocc": [1], "HOCC": [2], "wocc": [3]}).to_csv(path, index=False)
+    with pytest.raises(CamsisError, match=r"variable 'Hocc' \(did you mean 'hocc' or 'HOCC'\?\) not in"):
+        next(iter_chunks(path, ["Hocc", "wocc"]))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".dta", ".parquet"])
+def test_a_file_that_cannot_be_opened_is_called_unreadable_not_corrupt(tmp_path, monkeypatch, suffix):
+    """A file without read permission was 'not a valid CSV file (truncated, corrupt, ...)'.
+
+    Root reads any file, so the refusal is made by the file system stand-in below."""
+    path = tmp_path / f"couples{suffix}"
+    path.write_bytes(b"x")
+
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(name))
+
+    monkeypatch.setattr(reading, "open", refuse, raising=False)
+    with pytest.raises(CamsisError) as raised:
+        next(iter_chunks(path, ["hocc"]))
+    assert str(raised.value) == f"cannot read input file {path}: permission denied (check the file's permissions: ls -l)"

@@ -6,6 +6,7 @@ import codecs
 import difflib
 import io
 import logging
+import os
 import re
 import warnings
 from pathlib import Path
@@ -120,7 +121,56 @@ def load_scales(path, classifications_dir, statuses_dir=None) -> pd.DataFrame:
     duplicated = sheet["scale"][sheet["scale"].duplicated()].unique()
     if len(duplicated):
         raise CamsisError(f"scales sheet {path}: scale name(s) {', '.join(duplicated)} appear more than once")
+    _check_not_built_from_itself(sheet, path, dict(zip(sheet["scale"], lines[1:])))
     return sheet.set_index("scale", drop=False)
+
+
+# Columns naming files a scale is built from; compare_to is read only after its score file is made.
+BUILT_FROM = ("input", "psds", "psds_smooth", "recodes")
+
+
+def _product_of(cell: str, scales) -> str | None:
+    """The scale whose results folder (results/{scale}/...) holds the file a cell names, if any."""
+    if not cell:
+        return None
+    path = Path(cell)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return None
+    parts = Path(os.path.normpath(path)).parts
+    return parts[1] if len(parts) > 2 and parts[0] == "results" and parts[1] in scales else None
+
+
+def _check_not_built_from_itself(sheet: pd.DataFrame, path: Path, lines: dict) -> None:
+    """Refuse a scale built, directly or through other scales, from its own products.
+
+    Snakemake would stop with a CyclicGraphException naming rules, not the sheet's cell.
+    """
+    scales = set(sheet["scale"])
+    uses = {row["scale"]: [(f"{column} {row[column]}", other) for column in BUILT_FROM
+                           if (other := _product_of(row[column], scales))]
+            for _, row in sheet.iterrows()}
+
+    def route_back(scale: str, current: str, seen: list[str]) -> list[str] | None:
+        """The scales between ``current`` and a product of ``scale`` it is built from, if any."""
+        for _, other in uses[current]:
+            if other == scale:
+                return seen
+            if other not in seen:
+                found = route_back(scale, other, seen + [other])
+                if found is not None:
+                    return found
+        return None
+
+    for scale in sheet["scale"]:
+        for cell, other in uses[scale]:
+            between = [] if other == scale else route_back(scale, other, [other])
+            if between is not None:
+                through = f" (through scale{'s' if len(between) > 1 else ''} {', '.join(between)})" if between else ""
+                raise CamsisError(f"scales sheet {path}, line {lines[scale]}: {cell} of scale {scale} is made by the "
+                                  f"build of scale {scale} itself{through}: a scale cannot be built from its own results")
 
 
 def _check_statuses(row, where: str, statuses_dir) -> None:

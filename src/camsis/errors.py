@@ -5,5 +5,17 @@ message must name the file, variable or code at fault and say what was expected.
 """
 
 
+import numpy as np
+
+
 class CamsisError(Exception):
     """Bad input or configuration, explained in one line."""
+
+
+def shown(value) -> str:
+    """A value as a message shows it: 68.24, 1111, 'nurse' (numpy's repr would say np.float64(68.24))."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
 
-from camsis.errors import CamsisError
+from camsis.errors import CamsisError, shown
 from camsis.reading import check_columns
 
 log = logging.getLogger("camsis.esres")
@@ -612,7 +612,7 @@ class NestedSums:
         for name in above:
             spread = complete.groupby(unit, sort=False)[name].nunique()
             if (spread > 1).any():
-                raise CamsisError(f"{unit} {spread.index[spread > 1][0]!r} lies in more than one {name!r} "
+                raise CamsisError(f"{unit} {shown(spread.index[spread > 1][0])} lies in more than one {name!r} "
                                   "group: nested levels must nest")
         return cls.from_units(sums, [first[name].reindex(sums.groups).rename(name) for name in above])
 

@@ -118,6 +118,7 @@ class Linked:
 
     couples: pd.DataFrame
     counts: dict[str, int]
+    names_self: int = 0  # persons whose partner id is their own (counted under link_not_reciprocal)
 
 
 # Whole numbers a float64 holds exactly: above this, two ids may be stored as one number.
@@ -393,7 +394,7 @@ def link_couples(persons: Persons, columns: PersonColumns, repeat_couples: str =
         "repeat_couple": int(repeat.sum()),
         "couples_kept": int(len(p1)),
     }
-    return Linked(couples=pd.DataFrame(couples), counts=counts)
+    return Linked(couples=pd.DataFrame(couples), counts=counts, names_self=int((partner_row == rows).sum()))
 
 
 def _repeats(persons: Persons, p1: np.ndarray, p2: np.ndarray, has_wave: bool) -> np.ndarray:
@@ -425,7 +426,12 @@ def link_file(path, columns: PersonColumns, first_sex: float, repeat_couples: st
               chunksize: int = CHUNKSIZE, where: str | None = None, sep: str = ",", encoding: str = "utf-8") -> Linked:
     """Read a person file in chunks and link it into couples (see read_persons, link_couples)."""
     linked = link_couples(read_persons(path, columns, first_sex, chunksize, where, sep, encoding), columns, repeat_couples)
-    log.info("%s: %s", path, describe(linked.counts, repeat_couples))
+    told = describe(linked.counts, repeat_couples)
+    if linked.names_self:
+        told += f" ({linked.names_self:,} persons name themselves as partner: '{columns.partner}' holds their own id)"
+    if not linked.counts["couples_kept"]:
+        raise CamsisError(f"no couples linked in {path}: {told}")
+    log.info("%s: %s", path, told)
     return linked
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from camsis.errors import CamsisError
+from camsis.errors import CamsisError, shown
 
 SIDES = ("mcamsis", "fcamsis")
 NO_STATUS = 0  # status 0: no information on employment status (title-only score)
@@ -48,7 +48,7 @@ def _integer_codes(values: pd.Series, what: str) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values[numbers.isna() | (numbers % 1 != 0)]
     if len(bad):
-        raise CamsisError(f"{what}: value {bad.iloc[0]!r} is not an integer code")
+        raise CamsisError(f"{what}: value {shown(bad.iloc[0])} is not an integer code")
     return numbers.astype("int64")
 
 

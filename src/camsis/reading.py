@@ -66,10 +66,17 @@ def _format(path: Path) -> str:
         raise CamsisError(
             f"input file {path} has extension '{path.suffix}'; supported: {', '.join(FORMATS)}"
         )
+    try:
+        open(path, "rb").close()  # the readers would call a file they may not open corrupt
+    except OSError as err:
+        raise _unreadable(path, kind, err) from None
     return kind
 
 
 def _unreadable(path: Path, kind: str, err: Exception, encoding: str = "utf-8") -> CamsisError:
+    if isinstance(err, OSError) and err.errno is not None:  # the file system's refusal, not the contents
+        advice = " (check the file's permissions: ls -l)" if isinstance(err, PermissionError) else ""
+        return CamsisError(f"cannot read input file {path}: {err.strerror.lower()}{advice}")
     if kind == "CSV" and isinstance(err, UnicodeDecodeError):
         return CamsisError(
             f"cannot read {path} as {encoding} text (byte 0x{err.object[err.start]:02x} at position {err.start:,}): "
@@ -271,11 +278,10 @@ def check_columns(path, columns: list[str], available: list[str], sep: str = ","
         return
     hints = []
     for name in missing:
-        close = difflib.get_close_matches(name, available, n=1) or [
-            a for a in available if a.lower() == name.lower()
-        ]
+        # the same name in other case first ('Hocc' -> 'hocc' or 'HOCC', not the as close 'wocc')
+        close = [a for a in available if a.lower() == name.lower()] or difflib.get_close_matches(name, available, n=1)
         if close:
-            hints.append(f"'{name}' (did you mean '{close[0]}'?)")
+            hints.append(f"'{name}' (did you mean {' or '.join(repr(c) for c in close)}?)")
         else:
             hints.append(f"'{name}'")
     shown = ", ".join(available[:20]) + (f", ... ({len(available)} in all)" if len(available) > 20 else "")

@@ -299,6 +299,11 @@ def _reconstituted(merged: pd.DataFrame, ca_blank: pd.DataFrame, row_map: pd.Ser
     return result.table
 
 
+# Below this many pairs a table that blanking leaves without 2 rows or columns is first of all
+# too small: more blanking advice would not help (two couples make no scale).
+FEW_PAIRS = 100
+
+
 def _check_ca_shape(row_totals: np.ndarray, column_totals: np.ndarray, stage: str, advice: str) -> None:
     """Refuse, naming the stage that caused it, a table with pairs in fewer than 2 rows or columns."""
     rows = int((np.asarray(row_totals) > 0).sum())
@@ -400,15 +405,23 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     # tables cost it more than its CA.
     blank = ca_blank.to_numpy(bool)
     weighted = table.weighted.to_numpy(float)
+    all_counts = table.counts.to_numpy()
     table_cells = table.cells()
     open_at = ~table_cells.of(blank)
     cells = _KeptCells(table_cells, np.where(open_at, table_cells.of(weighted), 0.0),
-                       np.where(open_at, table_cells.of(table.counts.to_numpy()), 0))
+                       np.where(open_at, table_cells.of(all_counts), 0))
     kept = pd.DataFrame(np.where(blank, 0.0, weighted), index=table.weighted.index, columns=table.weighted.columns,
                         copy=False)
     kept_open = ~ca_blank
+    pairs_in_table = int(all_counts.sum())
+    if pairs_in_table == 0:
+        raise CamsisError(f"the table of {table.source} holds no pairs: nothing is left for the CA")
+    too_few = f"{table.source} has only {pairs_in_table:,} pairs: far too few couples for a scale (it takes hundreds at least)"
+    _check_ca_shape(all_counts.sum(axis=1), all_counts.sum(axis=0), "before any blanking",
+                    too_few if pairs_in_table < FEW_PAIRS else "check that occ1 and occ2 (occ) name the occupation variables")
     if cells.weighted.sum() <= 0:
-        raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA")
+        raise CamsisError(f"every remaining pair in {table.source} is blanked: nothing is left for the CA"
+                          + (f" ({too_few})" if pairs_in_table < FEW_PAIRS else ""))
     dropped_rows, dropped_cols = _drop_outside_main_block(kept, cells, disconnected, diagnostics)
     if dropped_rows or dropped_cols:
         kept, smooth_blank, kept_open = kept.copy(), smooth_blank.copy(), kept_open.copy()
@@ -423,7 +436,7 @@ def _kept_table(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame, disco
     mass = cells.totals(cells.weighted, kept.shape)
     _check_ca_shape(mass["m"], mass["f"], "after blanking" + (" and leaving out the smaller blocks"
                                                               if dropped_rows or dropped_cols else ""),
-                    "blank fewer cells")
+                    too_few if pairs_in_table < FEW_PAIRS else "blank fewer cells")
     labels = {"m": kept.index, "f": kept.columns}
     # Sums of whole numbers of pairs: exact in float64, so back to int64 as pandas' sums gave them.
     pairs = {side: pd.Series(np.rint(total).astype(np.int64), index=labels[side])

@@ -88,6 +88,8 @@ def read_survey(path, text: bool = False) -> Survey:
     except CamsisError:
         raise
     except Exception as error:  # readers raise many types for a corrupt file
+        if isinstance(error, OSError) and error.errno is not None:  # the file system's refusal (permissions)
+            raise CamsisError(f"survey {path}: cannot read it: {error.strerror.lower()}") from error
         raise CamsisError(f"survey {path}: cannot read it as {kind}: {' '.join(str(error).split())}") from error
 
 

@@ -328,6 +328,11 @@ class _StatusCounts:
         if self.unknown:
             values = self.values + Counter({np.nan: self.missing})
             shown = ", ".join(f"{'missing' if v != v else f'{v:g}'} ({n:,})" for v, n in values.most_common(5))
+            if not self.counts.any():  # else the CA would call the by-status table's emptiness "blanked"
+                raise CamsisError(
+                    f"no pair in {title.source} has a status of the scheme (scored: "
+                    f"{', '.join(map(str, self.scored.tolist()))}) on both sides ('{self.columns[0]}', "
+                    f"'{self.columns[1]}'): all {self.unknown:,} pairs lack one; values found, most frequent first: {shown}")
             log.info(f"{title.source}: {self.unknown:,} pairs without a scored status on both sides "
                      f"(left out of the by-status scale; most frequent values: {shown})")
         weighted = self.weighted if self.weighted is not None else self.counts
