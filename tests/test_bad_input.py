@@ -197,6 +197,7 @@ def test_awkward_but_valid_builds_and_warns_where_surprising(job_run, scale):
 def sheet_mistakes(directory):
     """Scale -> (sheet text, what the one error line must name)."""
     toy_couples().to_csv(directory / "good.csv", index=False)
+    (directory / "empty_recodes.tsv").write_text("")
     row = "{scale}\t{input}\thocc\twocc\t\t{classification}\t{psds}\t{digits}\n"
     good = dict(input="good.csv", classification="toy", psds="", digits="0")
     return {
@@ -220,6 +221,9 @@ def sheet_mistakes(directory):
         "unknown_encoding": (with_columns("encoding", "klingon-8"), ["encoding 'klingon-8' is unknown"]),
         "compare_not_scores": (with_columns("compare_to", "good.csv"),
                                ["scale a: compare_to file good.csv", "'toy', 'mcamsis', 'fcamsis' not in good.csv"]),
+        # a traceback once its job ran, after the table was read
+        "empty_recodes": (with_columns("recodes", "empty_recodes.tsv"),
+                          ["scale a: recodes file empty_recodes.tsv is empty"]),
         # Snakemake's CyclicGraphException, naming rules rather than the sheet's cell
         "own_product": (HEADER + row.format(scale="a", **good | {"input": "results/a/a.csv"}),
                         ["line 2: input results/a/a.csv of scale a is made by the build of scale a itself"]),
@@ -237,7 +241,7 @@ def with_columns(column, value):
 @pytest.mark.parametrize("mistake", ["missing_input", "missing_psd", "unknown_classification", "negative_digits",
                                      "duplicate_scale", "missing_column", "empty_sheet", "long_name",
                                      "periodic_name", "unknown_sep", "unknown_encoding", "compare_not_scores",
-                                     "own_product", "cycle"])
+                                     "own_product", "cycle", "empty_recodes"])
 def test_bad_sheet_stops_the_run_before_any_job(tmp_path, mistake):
     directory = toy_project(tmp_path)
     text, culprits = sheet_mistakes(directory)[mistake]

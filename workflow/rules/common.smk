@@ -12,7 +12,7 @@ from snakemake.utils import min_version, validate
 
 from camsis.classification import read_classification
 from camsis.compare import title_only_rows
-from camsis.config import load_scales
+from camsis.config import load_scales, read_recodes
 from camsis.statuses import available_schemes, load_scheme
 from camsis.uncertainty import batches
 from camsis.errors import CamsisError
@@ -251,8 +251,24 @@ def sheet_file(column, what):
     return files
 
 
-# Declared by every rule that rebuilds stages 4-7, so editing the recodes reruns them.
-recodes_file = sheet_file("recodes", "recodes file")
+def recodes_file(wildcards):
+    """The recodes file, declared by every rule that rebuilds stages 4-7 (editing it reruns them).
+
+    One that exists is read now, so a bad one (empty, a code recoded twice) stops the run
+    before the table, which on a large input takes the longest, is read.
+    """
+    files = sheet_file("recodes", "recodes file")(wildcards)
+    if files and files[0] not in CHECKED_RECODES and Path(files[0]).exists() \
+            and not any(rule.is_producer(str(files[0])) for rule in workflow.rules):
+        try:
+            read_recodes(files[0])
+        except CamsisError as error:
+            sys.exit(f"camsis: error: scale {wildcards.scale}: {error}")
+        CHECKED_RECODES.add(files[0])
+    return files
+
+
+CHECKED_RECODES = set()  # each file once per run (several rules of a scale declare it)
 
 
 low, high = config["clip"]
