@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import json
 import logging
 import os
 import struct
@@ -29,6 +30,7 @@ import pyreadstat
 
 from camsis.errors import CamsisError
 from camsis.ipums import iter_extract_chunks, open_extract
+from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.reading")
 
@@ -198,10 +200,6 @@ def cached_sha256(path, cache) -> str:
     that checks its inputs' contents at every run reads a multi-GB input once per change of it,
     not once per run (benchmarks/bench_input_checksum.py).
     """
-    import json
-
-    from camsis.writing import atomic_path
-
     key, cache = str(Path(path).resolve()), Path(cache)
     try:
         entries = json.loads(cache.read_text())
