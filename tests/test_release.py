@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from camsis.match import match
-from camsis.release import numeric_columns, release_metadata, write_release
+from camsis.release import MatchFiles, numeric_columns, r_match, release_metadata, spss_match, stata_match, write_release
 from camsis.statuses import load_scheme
 
-from helpers import REPO
+from helpers import REPO, TEST_DATA
 
 DATA = REPO / "tests" / "data"
 V1, V2 = DATA / "gb_soc2020_v1.dta", DATA / "gb_soc2020_v2.dta"
@@ -481,3 +481,23 @@ def test_r_haven_reads_the_sav_formats_and_missing_values(published):
     done = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["F6.0", "F6.1", "-777", "-777", "haven_labelled_spss"]
+
+
+MATCH_COLUMNS = ("soc2020", "mcamsis", "fcamsis", "mcam_se", "fcam_se", "n_m", "n_f", "isei", "ns_sec")
+MATCH_STATUS_COLUMNS = ("soc2020", "empst3", "soc2020_empst3", "mcamsis", "fcamsis", "n_hbst3", "n_wbst3", "ns_sec")
+
+
+@pytest.mark.parametrize("kind, scale, files", [
+    ("title", "gb_soc2020_demo", MatchFiles("soc2020", None, "gb_soc2020_demo", None, MATCH_COLUMNS)),
+    ("both", "gb_soc2020_demo", MatchFiles("soc2020", "empst3", "gb_soc2020_demo", "gb_soc2020_demo_by_status",
+                                           MATCH_COLUMNS, MATCH_STATUS_COLUMNS, 1)),
+    ("status", "gb_soc2020_v2", MatchFiles("soc2020", "empst3", None, "gb_soc2020_v2", (), MATCH_STATUS_COLUMNS, 1)),
+])
+def test_matching_syntax_from_templates_is_byte_for_byte_what_the_code_wrote(kind, scale, files):
+    """The Stata, SPSS and R files rendered from camsis/templates/ against tests/data/match_syntax/,
+    which the f-strings they replaced wrote for the demo's three kinds of release (title-only,
+    title-only and by-status, a published by-status file alone). A change to the syntax is made
+    in the templates and these files together; the R and SPSS files' behaviour is tested above."""
+    for suffix, make in ((".do", stata_match), (".sps", spss_match), (".R", r_match)):
+        expected = (TEST_DATA / "match_syntax" / f"{kind}{suffix}").read_text(encoding="utf-8")
+        assert make(scale, files) == expected, f"{kind}{suffix}"

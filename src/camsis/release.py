@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
+import string
 import textwrap
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -394,36 +396,31 @@ class MatchFiles:
         return cls(title_layout["code"], None, scale, None, columns)
 
 
+class _Syntax(string.Template):
+    """A template of matching syntax: ``@{name}`` is a value, since ``$`` and braces are Stata's, SPSS's and R's own."""
+
+    delimiter = "@"
+
+
+def render(name: str, **values) -> str:
+    """The template ``camsis/templates/{name}`` with the release's values in place of its ``@{name}`` fields."""
+    text = resources.files("camsis").joinpath("templates", name).read_text(encoding="utf-8")
+    return _Syntax(text).substitute(values)
+
+
+def _fragment(name: str, **values) -> str:
+    """A template that is part of another: without the file's final line break."""
+    return render(name, **values).removesuffix("\n")
+
+
 def _scored(layout: dict) -> int | None:
     return min((s for s in layout["status_values"] if s > 0), default=None)
 
 
 def _stata_lookup(files: MatchFiles, branch: str) -> tuple[str, str]:
     """The look-up tables built between preserve and restore, and the merges after, of one branch."""
-    code, status = files.code, files.status
-    if branch == "title":
-        return (textwrap.dedent(f"""\
-            use {code} mcamsis fcamsis using "`scores'", clear
-            rename ({code} mcamsis fcamsis) (`code' `m' `f')
-            recast double `code'
-            save `lookup'"""),
-            "merge m:1 `code' using `lookup', keep(master match) nogenerate")
-    return (textwrap.dedent(f"""\
-        use {code} {status} mcamsis fcamsis using "`scores'", clear
-        rename ({code} {status} mcamsis fcamsis) (`code' `state' `m' `f')
-        keep if `state' >= 0 & !missing(`state')
-        recast double `code' `state'
-        save `lookup'
-        * codes scored at status 0 only (groups) take that score whatever the status
-        bysort `code': keep if _N == 1 & `state' == 0
-        drop `state'
-        save `lookup0'"""),
-        textwrap.dedent("""\
-        merge m:1 `code' `state' using `lookup', keep(master match) nogenerate
-        merge m:1 `code' using `lookup0', keep(master match match_update match_conflict) update nogenerate
-        * a status that is not a whole number matches nothing, as in camsis match
-        replace `m' = . if `bad'
-        replace `f' = . if `bad'"""))
+    return (_fragment(f"match_lookup_{branch}.do", code=files.code, status=files.status),
+            _fragment(f"match_merge_{branch}.do"))
 
 
 def _stata_branches(files: MatchFiles, part: int) -> str:
@@ -439,87 +436,15 @@ def stata_match(scale: str, files: MatchFiles) -> str:
     """A Stata 13+ do-file adding mcamsis, fcamsis (and camsis) to the data in memory."""
     code, status = files.code, files.status
     status_arg = "STATUSVAR" if status else "."
-    if not status:
-        scores = (f'local scores "{files.title}.dta"\n'
-                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'\n'
-                  'if "`status\'" != "" {\n'
-                  f'    display as error "{scale} has no employment status: give . for the status"\n'
-                  "    exit 198\n}")
-        where = (f"* The score file is {files.title}.dta in the working directory, or the file named in the\n"
-                 "* global CAMSIS_SCORES.")
-    elif files.title:
-        scores = (f'local scores "{files.title}.dta"\n'
-                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'\n'
-                  'if "`status\'" != "" {\n'
-                  f'    local scores "{files.by_status}.dta"\n'
-                  '    if `"$CAMSIS_STATUS_SCORES"\' != "" local scores `"$CAMSIS_STATUS_SCORES"\'\n'
-                  "}")
-        where = (f"* With STATUSVAR the scores come from {files.by_status}.dta (code x status; or the file\n"
-                 f"* named in the global CAMSIS_STATUS_SCORES), without it from {files.title}.dta (or the\n"
-                 "* global CAMSIS_SCORES), the same as status 0. Both in the working directory.")
-    else:
-        scores = (f'local scores "{files.by_status}.dta"\n'
-                  'if `"$CAMSIS_SCORES"\' != "" local scores `"$CAMSIS_SCORES"\'')
-        where = (f"* The score file is {files.by_status}.dta in the working directory, or the file named in the\n"
-                 "* global CAMSIS_SCORES.")
+    kind = "both" if status and files.title else "status" if status else "title"
+    names = dict(scale=scale, title=files.title, by_status=files.by_status)
+    scores, where = _fragment(f"match_scores_{kind}.do", **names), _fragment(f"match_where_{kind}.do", **names)
     lookups = textwrap.indent(_stata_branches(files, 0), "    ")
     merges = textwrap.indent(_stata_branches(files, 1), "    ")
-    return f"""\
-* Add CAMSIS scores of {scale} to the data in memory (Stata 13 or later).
-*   use mydata, clear
-*   do {scale}_match.do OCCVAR {status_arg} [SEXVAR]
-* OCCVAR: occupation code, coded as {code} at any level (unit or group).
-* {('STATUSVAR: employment status coded as ' + status + ', or . if unknown; missing or negative = 0 (no information).') if status else 'The scale has no employment status: give . in its place.'}
-* SEXVAR (optional): 1 male, 2 female; adds camsis, the own-sex score.
-{where}
-* Rows and their order are kept; negative or missing codes stay missing.
-* Written by camsis for release {scale}.
-version 13
-args occ status sex
-if "`status'" == "." local status ""
-{scores}
-confirm variable `occ'
-if "`status'" != "" confirm numeric variable `status'
-if "`sex'" != "" confirm numeric variable `sex'
-local new "mcamsis fcamsis"
-if "`sex'" != "" local new "`new' camsis"
-foreach v of local new {{
-    capture confirm new variable `v'
-    if _rc {{
-        display as error "`v' already exists: rename or drop it first"
-        exit 110
-    }}
-}}
-tempvar order code state bad m f
-tempfile lookup lookup0
-quietly {{
-    generate long `order' = _n
-    capture confirm numeric variable `occ'
-    if _rc generate double `code' = real(`occ')
-    else generate double `code' = `occ'
-    replace `code' = . if `code' < 0
-    generate double `state' = 0
-    if "`status'" != "" replace `state' = `status' if `status' >= 0 & !missing(`status')
-    generate byte `bad' = `state' != int(`state')
-    preserve
-{lookups}
-    restore
-{merges}
-    sort `order'
-    rename (`m' `f') (mcamsis fcamsis)
-    label variable mcamsis "CAMSIS for males ({scale})"
-    label variable fcamsis "CAMSIS for females ({scale})"
-    if "`sex'" != "" {{
-        generate double camsis = cond(`sex' == 1, mcamsis, cond(`sex' == 2, fcamsis, .))
-        label variable camsis "CAMSIS for own sex ({scale})"
-    }}
-    count if !missing(mcamsis) | !missing(fcamsis)
-    local matched = r(N)
-    count if missing(`code')
-    local missing = r(N)
-}}
-display as text "{scale}: " `matched' " rows matched, " `missing' " missing codes, " _N - `matched' - `missing' " not in the score file"
-"""
+    status_line = (f"STATUSVAR: employment status coded as {status}, or . if unknown; missing or negative = 0 (no information)."
+                   if status else "The scale has no employment status: give . in its place.")
+    return render("match.do", scale=scale, status_arg=status_arg, code=code, status_line=status_line, where=where,
+                  scores=scores, lookups=lookups, merges=merges)
 
 
 def _spss_table(source: str, columns, keys: dict, values: dict, flag: str | None = None) -> str:
@@ -555,21 +480,12 @@ def _spss_lookup(files: MatchFiles, branch: str, scores: str, status_given: bool
                   "IF (NOT MISSING(!status) AND !status >= 0) camsis_status = !status.\n"
                   "!IFEND")
     columns = files.status_columns
-    return f"""\
-COMPUTE camsis_status = 0.
-{own_status}
-* A status that is not a whole number matches nothing, as in camsis match.
-IF (camsis_status <> TRUNC(camsis_status)) camsis_status = -1.
-{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_status"}, scores_values)}
-* Codes scored at status 0 only (groups) take that score whatever the status: a code
-* without a row at status {files.scored_status} (every unit has one) is such a code.
-COMPUTE camsis_unit_status = {files.scored_status}.
-{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_unit_status"}, {}, flag="camsis_unit")}
-COMPUTE camsis_zero = 0.
-{_spss_table(scores, columns, {code: "camsis_code", status: "camsis_zero"}, {"mcamsis": "camsis_m0", "fcamsis": "camsis_f0"})}
-IF (MISSING(camsis_m) AND camsis_unit = 0 AND camsis_status >= 0) camsis_m = camsis_m0.
-IF (MISSING(camsis_f) AND camsis_unit = 0 AND camsis_status >= 0) camsis_f = camsis_f0.
-MATCH FILES /FILE=* /DROP=camsis_status camsis_unit_status camsis_unit camsis_zero camsis_m0 camsis_f0."""
+    return _fragment(
+        "match_status.sps", own_status=own_status, scored_status=files.scored_status,
+        by_status=_spss_table(scores, columns, {code: "camsis_code", status: "camsis_status"}, scores_values),
+        unit=_spss_table(scores, columns, {code: "camsis_code", status: "camsis_unit_status"}, {}, flag="camsis_unit"),
+        zero=_spss_table(scores, columns, {code: "camsis_code", status: "camsis_zero"},
+                         {"mcamsis": "camsis_m0", "fcamsis": "camsis_f0"}))
 
 
 def spss_match(scale: str, files: MatchFiles) -> str:
@@ -599,36 +515,8 @@ def spss_match(scale: str, files: MatchFiles) -> str:
                  "* information); leave it out if unknown.")
     else:
         usage = "* The scale has no employment status."
-    return f"""\
-* Add CAMSIS scores of {scale} to the active dataset (SPSS 20 or later).
-* Open your data, then:
-*   INSERT FILE='{scale}_match.sps'.
-*   !add_camsis occ=OCCVAR{' status=STATUSVAR' if status else ''} sex=SEXVAR.
-* occ: numeric occupation code, coded as {code} at any level (unit or group).
-{usage}
-* sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
-* Rows and their order are kept; negative or missing codes stay missing.
-* Written by camsis for release {scale}.
-DEFINE !add_camsis ({(chr(10) + '  /').join(arguments)}).
-COMPUTE camsis_order = $CASENUM.
-COMPUTE camsis_code = !occ.
-IF (camsis_code < 0) camsis_code = $SYSMIS.
-{body}
-SORT CASES BY camsis_order.
-RENAME VARIABLES (camsis_m camsis_f = mcamsis fcamsis).
-VARIABLE LABELS mcamsis 'CAMSIS for males ({scale})' /fcamsis 'CAMSIS for females ({scale})'.
-!IF (!sex !NE none) !THEN
-DO IF (!sex = 1).
-COMPUTE camsis = mcamsis.
-ELSE IF (!sex = 2).
-COMPUTE camsis = fcamsis.
-END IF.
-VARIABLE LABELS camsis 'CAMSIS for own sex ({scale})'.
-!IFEND
-MATCH FILES /FILE=* /DROP=camsis_order camsis_code.
-EXECUTE.
-!ENDDEFINE.
-"""
+    return render("match.sps", scale=scale, status_usage=" status=STATUSVAR" if status else "", code=code, usage=usage,
+                  arguments="\n  /".join(arguments), body=body)
 
 
 def r_match(scale: str, files: MatchFiles) -> str:
@@ -647,71 +535,8 @@ def r_match(scale: str, files: MatchFiles) -> str:
     else:
         about = "# The scale has no employment status: leave status out."
         switch = ""
-    return f"""\
-# Add CAMSIS scores of {scale} to survey data in R (needs the haven package).
-#   source("{scale}_match.R")
-#   mydata <- haven::read_dta("mydata.dta")
-#   mydata <- add_camsis(mydata, occ = "occ"{', status = "empst"' if status else ''}, sex = "sex")
-# occ: occupation code, coded as {code} at any level (unit or group).
-{about}
-# sex (optional): 1 male, 2 female; adds camsis, the own-sex score.
-# Rows, their order and the data's labels are kept; negative or missing codes stay missing.
-# Written by camsis for release {scale}.
-add_camsis <- function(data, occ, status = NULL, sex = NULL, scores = "{default}") {{
-  code_col <- "{code}"
-  status_col <- "{status or ''}"
-  for (v in c(occ, status, sex)) {{
-    if (!v %in% names(data)) stop(sprintf("add_camsis: no variable '%s' in data", v), call. = FALSE)
-  }}
-  if (!is.null(status) && status_col == "") {{
-    stop("add_camsis: {scale} has no employment status: leave status out", call. = FALSE)
-  }}
-  added <- c("mcamsis", "fcamsis", if (!is.null(sex)) "camsis")
-  clash <- intersect(added, names(data))
-  if (length(clash)) {{
-    stop(sprintf("add_camsis: data already has %s: rename it first", paste(clash, collapse = ", ")), call. = FALSE)
-  }}
-{switch}  as_number <- function(x) suppressWarnings(as.numeric(haven::zap_labels(haven::zap_missing(x))))
-  lookup <- haven::zap_labels(haven::read_dta(scores))
-  by_status <- status_col != "" && status_col %in% names(lookup)
-  if (!is.null(status) && !by_status) {{
-    stop(sprintf("add_camsis: %s has no status column %s", scores, status_col), call. = FALSE)
-  }}
-  code <- as_number(data[[occ]])
-  code[!is.na(code) & code < 0] <- NA
-  key <- function(c, s) ifelse(is.na(c), NA, paste(c, s))
-  if (!by_status) {{
-    i <- match(code, as.numeric(lookup[[code_col]]))
-  }} else {{
-    lookup <- lookup[!is.na(lookup[[status_col]]) & lookup[[status_col]] >= 0, ]
-    state <- if (is.null(status)) rep(0, nrow(data)) else as_number(data[[status]])
-    state[is.na(state) | state < 0] <- 0
-    whole <- state == round(state)  # a status that is not a whole number matches nothing
-    keys <- key(as.numeric(lookup[[code_col]]), as.numeric(lookup[[status_col]]))
-    i <- match(key(code, state), keys)
-    # codes scored at status 0 only (groups) take that score whatever the status
-    per_code <- table(lookup[[code_col]])
-    only0 <- lookup[[code_col]][lookup[[status_col]] == 0 & per_code[as.character(lookup[[code_col]])] == 1]
-    fallback <- is.na(i) & !is.na(code) & whole & code %in% only0
-    i[fallback] <- match(key(code[fallback], 0), keys)
-    i[!whole] <- NA
-  }}
-  data$mcamsis <- as.numeric(lookup$mcamsis[i])
-  data$fcamsis <- as.numeric(lookup$fcamsis[i])
-  attr(data$mcamsis, "label") <- "CAMSIS for males ({scale})"
-  attr(data$fcamsis, "label") <- "CAMSIS for females ({scale})"
-  if (!is.null(sex)) {{
-    s <- as_number(data[[sex]])
-    data$camsis <- ifelse(s %in% 1, data$mcamsis, ifelse(s %in% 2, data$fcamsis, NA_real_))
-    attr(data$camsis, "label") <- "CAMSIS for own sex ({scale})"
-  }}
-  matched <- sum(!is.na(i))
-  missing <- sum(is.na(code) & (is.na(as_number(data[[occ]])) | as_number(data[[occ]]) < 0))
-  message(sprintf("add_camsis: %d of %d rows matched, %d missing codes, %d not in %s",
-                  matched, nrow(data), missing, nrow(data) - matched - missing, basename(scores)))
-  data
-}}
-"""
+    return render("match.R", scale=scale, status_example=', status = "empst"' if status else "", code=code, about=about,
+                  default=default, status=status or "", switch=switch)
 
 
 def numeric_columns(scores: pd.DataFrame) -> pd.DataFrame:

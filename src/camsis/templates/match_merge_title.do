@@ -1,0 +1,1 @@
+merge m:1 `code' using `lookup', keep(master match) nogenerate

@@ -1,0 +1,63 @@
+* Add CAMSIS scores of gb_soc2020_demo to the data in memory (Stata 13 or later).
+*   use mydata, clear
+*   do gb_soc2020_demo_match.do OCCVAR . [SEXVAR]
+* OCCVAR: occupation code, coded as soc2020 at any level (unit or group).
+* The scale has no employment status: give . in its place.
+* SEXVAR (optional): 1 male, 2 female; adds camsis, the own-sex score.
+* The score file is gb_soc2020_demo.dta in the working directory, or the file named in the
+* global CAMSIS_SCORES.
+* Rows and their order are kept; negative or missing codes stay missing.
+* Written by camsis for release gb_soc2020_demo.
+version 13
+args occ status sex
+if "`status'" == "." local status ""
+local scores "gb_soc2020_demo.dta"
+if `"$CAMSIS_SCORES"' != "" local scores `"$CAMSIS_SCORES"'
+if "`status'" != "" {
+    display as error "gb_soc2020_demo has no employment status: give . for the status"
+    exit 198
+}
+confirm variable `occ'
+if "`status'" != "" confirm numeric variable `status'
+if "`sex'" != "" confirm numeric variable `sex'
+local new "mcamsis fcamsis"
+if "`sex'" != "" local new "`new' camsis"
+foreach v of local new {
+    capture confirm new variable `v'
+    if _rc {
+        display as error "`v' already exists: rename or drop it first"
+        exit 110
+    }
+}
+tempvar order code state bad m f
+tempfile lookup lookup0
+quietly {
+    generate long `order' = _n
+    capture confirm numeric variable `occ'
+    if _rc generate double `code' = real(`occ')
+    else generate double `code' = `occ'
+    replace `code' = . if `code' < 0
+    generate double `state' = 0
+    if "`status'" != "" replace `state' = `status' if `status' >= 0 & !missing(`status')
+    generate byte `bad' = `state' != int(`state')
+    preserve
+    use soc2020 mcamsis fcamsis using "`scores'", clear
+    rename (soc2020 mcamsis fcamsis) (`code' `m' `f')
+    recast double `code'
+    save `lookup'
+    restore
+    merge m:1 `code' using `lookup', keep(master match) nogenerate
+    sort `order'
+    rename (`m' `f') (mcamsis fcamsis)
+    label variable mcamsis "CAMSIS for males (gb_soc2020_demo)"
+    label variable fcamsis "CAMSIS for females (gb_soc2020_demo)"
+    if "`sex'" != "" {
+        generate double camsis = cond(`sex' == 1, mcamsis, cond(`sex' == 2, fcamsis, .))
+        label variable camsis "CAMSIS for own sex (gb_soc2020_demo)"
+    }
+    count if !missing(mcamsis) | !missing(fcamsis)
+    local matched = r(N)
+    count if missing(`code')
+    local missing = r(N)
+}
+display as text "gb_soc2020_demo: " `matched' " rows matched, " `missing' " missing codes, " _N - `matched' - `missing' " not in the score file"
