@@ -36,6 +36,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -185,6 +186,37 @@ def build_frame(
     groups = [_digits(g, group_names[k], exclude_set, report.excluded) for k, g in enumerate(groups)]
     if not units:
         raise CamsisError(f"{unit_name}: no codes to build a frame from")
+    levels = _levels(units, groups, group_digits, unit_name, group_names)
+    n_levels = levels.n_levels
+    names_by_level = _level_names(n_levels)
+    report.level_names = names_by_level
+    known, repeats = _read_groups(groups, units, levels, group_names)
+    unit_rows = _read_units(units, known, repeats, levels, unit_name, report)
+    membership, used = _membership(unit_rows, known, levels, bool(groups), report)
+    unit_ints = {u: int(u) for u in unit_rows}
+    group_codes = _group_codes(used, unit_ints, levels, names_by_level, report)
+    rows = _frame_rows(group_codes, unit_ints, unit_rows, known, repeats, membership, levels)
+    frame = pd.DataFrame(rows, columns=["code", "level", "parent", "title", "label"])
+    frame["parent"] = frame["parent"].astype("Int64")
+    frame = frame.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
+    report.counts = frame["level"].value_counts().sort_index().to_dict()
+    return frame, report
+
+
+class _Levels(NamedTuple):
+    """The frame's levels by code width: the units' width, the groups' (finest first), the
+    level of each group width (the finest group is level n - 1) and the number of levels."""
+
+    width: int
+    widths: list[int]
+    level_of_width: dict[int, int]
+    n_levels: int
+
+
+def _levels(units: dict[str, str], groups: list[dict[str, str]], group_digits: list[int] | None, unit_name: str,
+            group_names: list[str]) -> _Levels:
+    """The levels' code widths, from the group sets or ``group_digits``; refused unless they shrink
+    from the units to the coarsest group and hold every group code."""
     width = max(len(c) for c in units)
     widths = list(group_digits) if group_digits else [max((len(c) for c in g), default=0) for g in groups]
     if groups and group_digits and len(group_digits) != len(groups):
@@ -200,9 +232,14 @@ def build_frame(
                           f"({unit_name}, then {', '.join(group_names[:len(groups)]) or '--group-digits'})")
     n_levels = len(widths) + 1
     level_of_width = {w: n_levels - 1 - k for k, w in enumerate(widths)}  # finest group = level n-1
-    names_by_level = _level_names(n_levels)
-    report.level_names = names_by_level
+    return _Levels(width, widths, level_of_width, n_levels)
 
+
+def _read_groups(groups: list[dict[str, str]], units: dict[str, str], levels: _Levels,
+                 group_names: list[str]) -> tuple[dict[int, dict[str, str]], dict[tuple[int, str], str]]:
+    """The groups of each level (level -> {code at its width: label}) and the labels of groups
+    written again elsewhere (fallback titles), from the group sets."""
+    width, widths, level_of_width, _ = levels
     # Group sets, coarsest first: a code is its level's code, or the trailing-zero form of
     # a coarser group already read: it is, unless its title is not that group's and units
     # begin with it (UK SOC 1990's minor group 10 of units 100-103 is not major group 1).
@@ -225,7 +262,14 @@ def build_frame(
                 raise CamsisError(f"{group_names[k]}: codes '{code}' and another code both read as "
                                   f"{padded} at {widths[k]} digits")
             known[level][padded] = label
+    return known, repeats
 
+
+def _read_units(units: dict[str, str], known, repeats: dict, levels: _Levels, unit_name: str,
+                report: FrameReport) -> dict[str, str]:
+    """The units ({code at the unit width: label}) of the unit set, telling them from the groups
+    it writes too; those groups' labels go to ``repeats``."""
+    width, widths, level_of_width, n_levels = levels
     # Unit set: repeats of group codes at their own width, trailing-zero forms, units.
     unit_rows: dict[str, str] = {}
     candidate_forms: dict[str, tuple[int, str, str]] = {}  # unit-width code -> (level, group, label)
@@ -268,8 +312,13 @@ def build_frame(
         else:
             unit_rows[padded] = label
             report.single_unit_groups.append(f"{group}/{padded}")
-    trailing_zero_mode = bool(report.trailing_zero)
+    return unit_rows
 
+
+def _membership(unit_rows: dict[str, str], known, levels: _Levels, has_groups: bool,
+                report: FrameReport) -> tuple[dict[str, dict[int, str]], dict[int, set[str]]]:
+    """Each unit's group at every level (missing groups inferred) and the groups in use per level."""
+    _, widths, level_of_width, _ = levels
     # Membership: each unit's group at every level; missing groups are inferred.
     membership: dict[str, dict[int, str]] = {}
     for unit in unit_rows:
@@ -278,7 +327,7 @@ def build_frame(
             level = level_of_width[w]
             group = unit[:w]
             if group not in known[level]:
-                if groups:  # with digits only, every group is inferred: no need to list units
+                if has_groups:  # with digits only, every group is inferred: no need to list units
                     report.units_without_group.setdefault(level, []).append(unit)
                 if group not in report.inferred_groups.setdefault(level, []):
                     report.inferred_groups[level].append(group)
@@ -289,9 +338,15 @@ def build_frame(
         empty = sorted(set(codes) - used[level])
         if empty:
             report.groups_without_units[level] = empty
+    return membership, used
 
+
+def _group_codes(used: dict[int, set[str]], unit_ints: dict[str, int], levels: _Levels, names_by_level: dict,
+                 report: FrameReport) -> dict[tuple[int, str], int]:
+    """The integer code of each group, (level, group) -> code, refusing codes that clash once integers."""
+    width, n_levels = levels.width, levels.n_levels
+    trailing_zero_mode = bool(report.trailing_zero)
     # Frame codes.
-    unit_ints = {u: int(u) for u in unit_rows}
     group_codes: dict[tuple[int, str], int] = {}
     for level in sorted(used):
         for group in sorted(used[level]):
@@ -312,7 +367,12 @@ def build_frame(
         shown = "; ".join(f"{c}: {' and '.join(t)}" for c, t in list(clashes.items())[:5])
         raise CamsisError(f"codes that cannot be told apart once stored as integers: {shown} "
                           f"(leave some out with --exclude, or give the group label sets with --groups)")
+    return group_codes
 
+
+def _frame_rows(group_codes, unit_ints, unit_rows, known, repeats, membership, levels: _Levels) -> list[tuple]:
+    """(code, level, parent, title, label) of every group and unit."""
+    level_of_width, n_levels = levels.level_of_width, levels.n_levels
     rows = []
     for (level, group), code in group_codes.items():
         label = known[level].get(group) or repeats.get((level, group))
@@ -323,11 +383,7 @@ def build_frame(
         label = unit_rows[unit]
         parent = group_codes[(n_levels - 1, membership[unit][n_levels - 1])] if n_levels > 1 else pd.NA
         rows.append((code, n_levels, parent, _title(label, unit), label))
-    frame = pd.DataFrame(rows, columns=["code", "level", "parent", "title", "label"])
-    frame["parent"] = frame["parent"].astype("Int64")
-    frame = frame.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
-    report.counts = frame["level"].value_counts().sort_index().to_dict()
-    return frame, report
+    return rows
 
 
 def _width_of(level: int, level_of_width: dict[int, int]) -> int:
