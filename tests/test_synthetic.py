@@ -239,3 +239,61 @@ def test_bad_arguments_are_refused_in_one_line():
         simulate_couples(np.array([1111, 1111, 1112]))
     with pytest.raises(CamsisError, match="missing_share"):
         simulate_couples(UNITS, missing_share=-0.1)
+
+
+def given_truth(seed: int = 4) -> pd.DataFrame:
+    """Scores with a strong minor-group structure and uneven sizes, in shuffled row order."""
+    rng = np.random.default_rng(seed)
+    minor = rng.normal(size=UNITS.size // 3)[np.arange(UNITS.size) // 3]
+    frame = pd.DataFrame(
+        {"male_score": 50 + 15 * (minor + 0.3 * rng.normal(size=UNITS.size)),
+         "female_score": 50 + 15 * (minor + 0.3 * rng.normal(size=UNITS.size)),
+         "male_share": rng.uniform(1, 50, UNITS.size), "female_share": rng.uniform(1, 50, UNITS.size)},
+        index=UNITS,
+    )
+    return frame.iloc[rng.permutation(UNITS.size)]
+
+
+def test_given_truth_sets_the_scores_and_the_sizes_and_the_table_recovers_them():
+    given = given_truth()
+    sim = simulate_couples(UNITS, n_couples=N_SOC_DENSITY, seed=9, blocks=BLOCKS, truth=given)
+    truth, ordered = sim.truth, given.loc[UNITS]
+    assert list(truth.index) == list(UNITS)
+    for side in ("male", "female"):
+        score = ordered[f"{side}_score"]
+        np.testing.assert_allclose(truth[f"{side}_score"], (score - score.mean()) / score.std(ddof=0), atol=1e-12)
+        np.testing.assert_allclose(truth[f"{side}_share"], ordered[f"{side}_share"] / ordered[f"{side}_share"].sum(),
+                                   rtol=1e-9)
+        assert abs(np.corrcoef(truth[f"{side}_score"], truth[f"{side}_dim2"])[0, 1]) < 1e-8
+    # The couples follow the given sizes: observed shares against the expected ones.
+    table = valid_table(sim)
+    np.testing.assert_allclose(table.sum(axis=1) / table.sum(), truth.male_share, atol=0.004)
+    # ... and the given scores: an independent CA (numpy SVD) of the blanked table recovers them.
+    sets = cell_sets(BLOCKS)
+    row_coord, col_coord = direct_ca(np.where(sets["diagonal"] | sets["block"], 0.0, table))
+    assert abs(np.corrcoef(row_coord[:, 0], truth.male_score)[0, 1]) > 0.97
+    assert abs(np.corrcoef(col_coord[:, 0], truth.female_score)[0, 1]) > 0.97
+    assert sim.params["truth"] == "given scores and sizes"
+
+
+def test_given_scores_without_sizes_keep_drawn_sizes():
+    scores = given_truth()[["male_score", "female_score"]]
+    drawn = simulate_couples(UNITS, n_couples=2_000, seed=6)
+    with_scores = simulate_couples(UNITS, n_couples=2_000, seed=6, truth=scores)
+    assert with_scores.params["truth"] == "given scores" and drawn.params["truth"] == "drawn"
+    assert not np.allclose(with_scores.truth.male_share, drawn.truth.male_share)  # other draws came before
+    assert np.log(with_scores.truth.male_share).std() > 1.5  # split-lognormal, as uneven as drawn ones
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.drop(columns="female_score"), "female_score"),
+    (lambda t: t.drop(columns="female_share"), "female_share"),
+    (lambda t: t.iloc[1:], "no row for unit"),
+    (lambda t: pd.concat([t, t.iloc[:1]]), "twice"),
+    (lambda t: t.assign(male_score=np.nan), "missing or infinite"),
+    (lambda t: t.assign(male_share=0.0), "positive"),
+    (lambda t: t.assign(female_score=3.0), "does not vary"),
+])
+def test_a_truth_that_does_not_fit_the_units_is_refused_in_one_line(change, message):
+    with pytest.raises(CamsisError, match=message):
+        simulate_couples(UNITS, n_couples=100, truth=change(given_truth()))

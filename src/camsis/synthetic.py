@@ -95,6 +95,7 @@ def simulate_couples(
     female_sd: float = 0.15,
     missing_codes: tuple[int, ...] = (-1, -8, -9),
     weight_strata: tuple[float, ...] = (0.6, 0.85, 1.0, 1.2, 1.6),
+    truth: pd.DataFrame | None = None,
 ) -> SyntheticCouples:
     """Draw ``n_couples`` couples on ``units`` from a known latent structure.
 
@@ -108,14 +109,31 @@ def simulate_couples(
     two sides' log sizes correlated ``size_corr``. ``missing_share`` of couples get a survey missing code on
     one or both sides, ``invalid_share`` a code outside the classification instead.
     The same arguments always give the same data.
+
+    ``truth`` replaces the drawn first dimension by given scores (e.g. a published scale,
+    whose group structure is real): indexed by unit, every unit of ``units`` once, columns
+    ``male_score`` and ``female_score`` (standardised here to mean 0 and SD 1 over units),
+    and optionally ``male_share`` and ``female_share``, the target unit sizes (positive,
+    rescaled to sum to 1) in place of the split-lognormal ones. The second dimension is
+    drawn as without it, orthogonal to the given scores; ``major_gradient``, ``group_sd``,
+    ``unit_sd`` and (with shares) ``size_sigma`` and ``size_corr`` are then unused.
     """
     codes = check_units(units, "simulate_couples: units", minimum=2)
     blocks_frame = _check_blocks(blocks)
     _check_settings(n_couples, missing_share, invalid_share)
+    given = _check_truth(truth, codes)
     rng = np.random.default_rng(seed)
 
-    truth = _latent_truth(codes, rng, major_gradient, group_sd, unit_sd, female_sd)
-    male_target, female_target = _unit_sizes(len(codes), rng, size_sigma, size_corr)
+    if given is None:
+        truth = _latent_truth(codes, rng, major_gradient, group_sd, unit_sd, female_sd)
+    else:
+        truth = _second_dimension(codes, _standardise(given["male_score"].to_numpy(float)),
+                                  _standardise(given["female_score"].to_numpy(float)), rng, female_sd)
+    if given is not None and "male_share" in given:
+        male_target, female_target = (given[f"{side}_share"].to_numpy(float) / given[f"{side}_share"].sum()
+                                       for side in ("male", "female"))
+    else:
+        male_target, female_target = _unit_sizes(len(codes), rng, size_sigma, size_corr)
     inflation = _inflation(codes, blocks_frame, diagonal_factor, block_factor, minor_factor)
     kernel = inflation * np.exp(
         beta * np.outer(truth["male_score"], truth["female_score"])
@@ -169,6 +187,7 @@ def simulate_couples(
         "invalid_codes": [int(c) for c in invalid_codes],
         "weight_strata": [float(w) for w in weight_strata],
         "blocks": blocks_frame.to_dict(orient="records"),
+        "truth": "drawn" if given is None else ("given scores and sizes" if "male_share" in given else "given scores"),
         "n_missing": n_missing,
         "n_invalid": n_invalid,
         "n_valid": n_couples - n_missing - n_invalid,
@@ -219,6 +238,34 @@ def _check_blocks(blocks: pd.DataFrame | None) -> pd.DataFrame:
     return frame.astype(np.int64).reset_index(drop=True)
 
 
+def _check_truth(truth: pd.DataFrame | None, codes: np.ndarray) -> pd.DataFrame | None:
+    """The given truth on ``codes``, in their order; refused in one line if it does not fit them."""
+    if truth is None:
+        return None
+    needed = ["male_score", "female_score"]
+    shares = [c for c in ("male_share", "female_share") if c in truth.columns]
+    if len(shares) == 1:
+        lacking = "female_share" if shares[0] == "male_share" else "male_share"
+        raise CamsisError(f"simulate_couples: truth has {shares[0]} but lacks {lacking}")
+    missing = [c for c in needed if c not in truth.columns]
+    if missing:
+        raise CamsisError(f"simulate_couples: truth lacks column(s) {', '.join(missing)}")
+    if truth.index.duplicated().any():
+        raise CamsisError(f"simulate_couples: truth has unit {truth.index[truth.index.duplicated()][0]} twice")
+    absent = np.setdiff1d(codes, truth.index.to_numpy())
+    if absent.size:
+        raise CamsisError(f"simulate_couples: truth has no row for unit(s) {', '.join(map(str, absent[:5]))}")
+    frame = truth.loc[codes, needed + shares].astype(float)
+    if not np.isfinite(frame[needed].to_numpy()).all():
+        raise CamsisError("simulate_couples: truth has a missing or infinite score")
+    if shares and not (frame[shares].to_numpy() > 0).all():
+        raise CamsisError("simulate_couples: truth's shares must all be positive")
+    for column in needed:
+        if not frame[column].std() > 0:
+            raise CamsisError(f"simulate_couples: truth's {column} does not vary")
+    return frame
+
+
 def _check_settings(n_couples: int, missing_share: float, invalid_share: float) -> None:
     if n_couples < 1:
         raise CamsisError(f"simulate_couples: n_couples must be positive, got {n_couples}")
@@ -266,6 +313,13 @@ def _latent_truth(
     )
     male = _uniform_ranks(first)
     female = _standardise(male + rng.normal(0.0, female_sd, size=n))
+    return _second_dimension(codes, male, female, rng, female_sd)
+
+
+def _second_dimension(codes: np.ndarray, male: np.ndarray, female: np.ndarray, rng: np.random.Generator,
+                      female_sd: float) -> pd.DataFrame:
+    """The truth frame: the first dimension as given, a second one drawn orthogonal to it."""
+    n = codes.size
     second = _group_effect(codes // 10, 0.6, rng) + rng.normal(0.0, 0.8, size=n)
     male2 = _standardise(_orthogonalise(second, male))
     female2 = _standardise(_orthogonalise(male2 + rng.normal(0.0, female_sd, size=n), female))
