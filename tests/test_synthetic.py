@@ -291,9 +291,24 @@ def test_given_scores_without_sizes_keep_drawn_sizes():
     (lambda t: t.iloc[1:], "no row for unit"),
     (lambda t: pd.concat([t, t.iloc[:1]]), "twice"),
     (lambda t: t.assign(male_score=np.nan), "missing or infinite"),
+    (lambda t: t.assign(male_dim2=1.0), "lacks female_dim2"),
+    (lambda t: t.assign(male_dim2=1.0, female_dim2=np.arange(len(t))), "male_dim2 does not vary"),
     (lambda t: t.assign(male_share=0.0), "positive"),
     (lambda t: t.assign(female_score=3.0), "does not vary"),
 ])
 def test_a_truth_that_does_not_fit_the_units_is_refused_in_one_line(change, message):
     with pytest.raises(CamsisError, match=message):
         simulate_couples(UNITS, n_couples=100, truth=change(given_truth()))
+
+
+def test_a_returned_truth_gives_the_same_model_whatever_the_seed():
+    """Repeated surveys from one truth: the drawn model, given back, is the model again."""
+    first = simulate_couples(UNITS, n_couples=3_000, seed=31, blocks=BLOCKS)
+    again = simulate_couples(UNITS, n_couples=3_000, seed=32, blocks=BLOCKS, truth=first.truth)
+    pd.testing.assert_frame_equal(again.truth, first.truth, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(again.probabilities, first.probabilities, rtol=1e-8, atol=0)
+    assert first.probabilities.shape == (UNITS.size, UNITS.size) and first.probabilities.sum() == pytest.approx(1)
+    assert not again.couples.equals(first.couples)
+    # The couples are drawn from the probabilities: the observed table against them.
+    table = valid_table(first)
+    assert np.corrcoef(table.ravel(), first.probabilities.ravel())[0, 1] > 0.9

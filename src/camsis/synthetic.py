@@ -67,11 +67,16 @@ class SyntheticCouples:
     params
         every setting used (seed included) and the counts of corrupted rows
         (``n_missing``, ``n_invalid``, ``n_valid``).
+    probabilities
+        husband unit x wife unit cell probabilities of a valid couple (rows and columns in
+        the order of ``truth``), the model the couples were drawn from: a table of expected
+        counts for what a method would give without sampling error.
     """
 
     couples: pd.DataFrame
     truth: pd.DataFrame
     params: dict = field(default_factory=dict)
+    probabilities: np.ndarray | None = None
 
 
 def simulate_couples(
@@ -114,8 +119,10 @@ def simulate_couples(
     whose group structure is real): indexed by unit, every unit of ``units`` once, columns
     ``male_score`` and ``female_score`` (standardised here to mean 0 and SD 1 over units),
     and optionally ``male_share`` and ``female_share``, the target unit sizes (positive,
-    rescaled to sum to 1) in place of the split-lognormal ones. The second dimension is
-    drawn as without it, orthogonal to the given scores; ``major_gradient``, ``group_sd``,
+    rescaled to sum to 1) in place of the split-lognormal ones, and optionally
+    ``male_dim2`` and ``female_dim2`` (standardised), the second dimension, else drawn as
+    without it, orthogonal to the given scores (so a truth frame this function returned
+    gives the same model again, whatever the seed); ``major_gradient``, ``group_sd``,
     ``unit_sd`` and (with shares) ``size_sigma`` and ``size_corr`` are then unused.
     """
     codes = check_units(units, "simulate_couples: units", minimum=2)
@@ -129,6 +136,9 @@ def simulate_couples(
     else:
         truth = _second_dimension(codes, _standardise(given["male_score"].to_numpy(float)),
                                   _standardise(given["female_score"].to_numpy(float)), rng, female_sd)
+        if "male_dim2" in given:
+            truth["male_dim2"] = _standardise(given["male_dim2"].to_numpy(float))
+            truth["female_dim2"] = _standardise(given["female_dim2"].to_numpy(float))
     if given is not None and "male_share" in given:
         male_target, female_target = (given[f"{side}_share"].to_numpy(float) / given[f"{side}_share"].sum()
                                        for side in ("male", "female"))
@@ -196,7 +206,7 @@ def simulate_couples(
         "simulated %d couples on %d units (seed %d): %d with missing codes, %d with invalid codes",
         n_couples, len(codes), seed, n_missing, n_invalid,
     )
-    return SyntheticCouples(couples=couples, truth=truth, params=params)
+    return SyntheticCouples(couples=couples, truth=truth, params=params, probabilities=probs)
 
 
 def write_couples(couples: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -243,10 +253,13 @@ def _check_truth(truth: pd.DataFrame | None, codes: np.ndarray) -> pd.DataFrame 
     if truth is None:
         return None
     needed = ["male_score", "female_score"]
-    shares = [c for c in ("male_share", "female_share") if c in truth.columns]
-    if len(shares) == 1:
-        lacking = "female_share" if shares[0] == "male_share" else "male_share"
-        raise CamsisError(f"simulate_couples: truth has {shares[0]} but lacks {lacking}")
+    for pair in (("male_share", "female_share"), ("male_dim2", "female_dim2")):
+        present = [c for c in pair if c in truth.columns]
+        if len(present) == 1:
+            lacking = next(c for c in pair if c not in present)
+            raise CamsisError(f"simulate_couples: truth has {present[0]} but lacks {lacking}")
+        needed += present
+    shares = [c for c in needed if c.endswith("_share")]
     missing = [c for c in needed if c not in truth.columns]
     if missing:
         raise CamsisError(f"simulate_couples: truth lacks column(s) {', '.join(missing)}")
@@ -255,12 +268,12 @@ def _check_truth(truth: pd.DataFrame | None, codes: np.ndarray) -> pd.DataFrame 
     absent = np.setdiff1d(codes, truth.index.to_numpy())
     if absent.size:
         raise CamsisError(f"simulate_couples: truth has no row for unit(s) {', '.join(map(str, absent[:5]))}")
-    frame = truth.loc[codes, needed + shares].astype(float)
-    if not np.isfinite(frame[needed].to_numpy()).all():
-        raise CamsisError("simulate_couples: truth has a missing or infinite score")
+    frame = truth.loc[codes, needed].astype(float)
+    if not np.isfinite(frame.to_numpy()).all():
+        raise CamsisError("simulate_couples: truth has a missing or infinite value")
     if shares and not (frame[shares].to_numpy() > 0).all():
         raise CamsisError("simulate_couples: truth's shares must all be positive")
-    for column in needed:
+    for column in (c for c in needed if not c.endswith("_share")):
         if not frame[column].std() > 0:
             raise CamsisError(f"simulate_couples: truth's {column} does not vary")
     return frame
