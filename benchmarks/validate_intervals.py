@@ -24,7 +24,8 @@ one batch. The score file's unit rows are compared with two targets:
 * ``truth``: the latent scores on the scale's metric (each side standardised to mean 50 and
   SD 15 over the population, the model's unit shares; clipped to [1, 99]);
 * ``population``: the scale the method gives without sampling error (the same build on the
-  model's expected table, 10^9 pairs): what the estimator is consistent for. The gap between
+  model's expected table, 10^7 pairs: the smoothing's variance-ratio search loses precision
+  beyond ~10^8, see the docs): what the estimator is consistent for. The gap between
   the two is the method's own bias (a CA of a log-linear table is not exactly linear in the
   latent score), which no interval of sampling error can cover.
 
@@ -71,6 +72,7 @@ SIDE = {"m": "male", "f": "female"}
 Z = 1.959963984540054
 CASES = {"demo": 200_000, "real": 20_000}
 SMALL_SHARE, SMALL_PAIRS, REAL_COUPLES = 0.25, 30, 20_000
+POPULATION_PAIRS = 10**7
 
 
 def published_truth(units: np.ndarray) -> pd.DataFrame:
@@ -148,14 +150,14 @@ class Survey:
         return pd.read_csv(w / "scale.csv")
 
     def population_scale(self, probabilities: np.ndarray, units: np.ndarray) -> pd.DataFrame:
-        """The build on the model's expected table (10^9 pairs): the scale without sampling error."""
+        """The build on the model's expected table (``POPULATION_PAIRS``): the scale without sampling error."""
         from camsis.scale import build_unit_scores
         from camsis.steps import read_scale_inputs
         from camsis.tables import PairTable
 
         inputs = read_scale_inputs(self.work / "table.parquet", self.work / "table.json", self.work / "blanked.parquet",
                                    CLASSIFICATION, **self.options)
-        counts = np.rint(probabilities * 1e9).astype(np.int64)
+        counts = np.rint(probabilities * POPULATION_PAIRS).astype(np.int64)
         frame = dict(index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"))
         table = PairTable(weighted=pd.DataFrame(counts.astype(float), **frame), counts=pd.DataFrame(counts, **frame),
                           read=int(counts.sum()), used=int(counts.sum()), dropped=dict(inputs.table.dropped),
@@ -193,7 +195,7 @@ def unit_rows(scale: pd.DataFrame, units: np.ndarray, population: pd.DataFrame |
             "unit": units, "side": side, "estimate": scale[f"{side}camsis"].to_numpy(),
             "se": scale[f"{side}cam_se"].to_numpy(), "pairs": scale[f"n_{side}"].to_numpy(),
         })
-        for column in ("bse", "lo", "hi"):
+        for column in ("bse", "tse", "lo", "hi"):
             name = f"{side}cam_{column}"
             part[column] = scale[name].to_numpy() if name in scale else np.nan
         part["population"] = population[f"{side}camsis"].reindex(units).to_numpy() if population is not None else np.nan
@@ -207,6 +209,7 @@ def intervals(rows: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
         "model": (rows["estimate"] - Z * rows["se"], rows["estimate"] + Z * rows["se"]),
         "boot": (rows["lo"], rows["hi"]),
         "bse": (rows["estimate"] - Z * rows["bse"], rows["estimate"] + Z * rows["bse"]),
+        "total": (rows["estimate"] - Z * rows["tse"], rows["estimate"] + Z * rows["tse"]),
     }
 
 
@@ -234,8 +237,8 @@ def band_table(rows: pd.DataFrame, target: str) -> pd.DataFrame:
 
 def print_table(table: pd.DataFrame, title: str) -> None:
     print(f"\n{title}")
-    columns = ["side", "band", "units", "r", "rmse", "bias", "model_cover", "boot_cover", "bse_cover",
-               "model_width", "boot_width"]
+    columns = ["side", "band", "units", "r", "rmse", "bias", "model_cover", "boot_cover", "bse_cover", "total_cover",
+               "model_width", "boot_width", "total_width"]
     shown = table[[c for c in columns if c in table]].copy()
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

@@ -114,7 +114,7 @@ def _group_sums(unit_values: pd.Series, classification) -> pd.Series:
     return pd.concat(parts).reindex(classification.frame.index).fillna(0.0)
 
 
-BOOTSTRAP_COLUMNS = ["mcam_bse", "fcam_bse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi"]
+BOOTSTRAP_COLUMNS = ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi"]
 
 
 def fill_classification(
@@ -138,7 +138,7 @@ def fill_classification(
     for side in SIDES:
         out[f"{side}cam_se"] = unit_scores[f"{side}cam_se"].reindex(codes)
     if bootstrap is not None:
-        for column in BOOTSTRAP_COLUMNS:
+        for column in (c for c in BOOTSTRAP_COLUMNS if c in bootstrap):
             out[column] = bootstrap[column].reindex(codes)
     for side in SIDES:
         out[f"n_{side}"] = _group_sums(unit_scores[f"n_{side}"], classification).round().astype("int64")

@@ -50,8 +50,8 @@ from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
 from camsis.statuses import by_status_classification, combine, load_scheme, split
 from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_warnings, build_summary
 from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
-from camsis.uncertainty import (DISAGREEMENT, bootstrap_summary, combine_batches, fallen_apart, fill_replicate,
-                                replicate_agreement)
+from camsis.uncertainty import (DISAGREEMENT, add_total_errors, bootstrap_summary, combine_batches, fallen_apart,
+                                fill_replicate, replicate_agreement)
 from camsis.tables import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
@@ -408,9 +408,10 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     if scheme is not None:
         frame = by_status_classification(frame, scheme_from(scheme))
     gathered = combine_batches([pd.read_parquet(path) for path in batches], int(replicates))
-    agreement = replicate_agreement(gathered, fill_replicate(UnitScores.load(scores), frame))
+    units = UnitScores.load(scores)
+    agreement = replicate_agreement(gathered, fill_replicate(units, frame))
     with atomic_path(summary) as path:
-        bootstrap_summary(gathered).to_csv(path, sep="\t")
+        add_total_errors(bootstrap_summary(gathered), units.scores).to_csv(path, sep="\t")
     with atomic_path(long) as path:
         gathered.to_parquet(path, index=False)
     result = BootstrapInfo(

@@ -476,6 +476,55 @@ def bootstrap_summary(long: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return out[["mcam_bse", "fcam_bse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi", "replicates"]]
 
 
+def total_standard_errors(bse, se, shrinkage):
+    """The error of a smoothed score from every source: the model's posterior SD and the bootstrap's spread.
+
+    The model-based SE (``se``, the posterior SD of the random effect) is conditional on the
+    partners' scores, the variance ratio and the standardisation, all estimated; the
+    bootstrap SE (``bse``) is the spread of the estimate over resampled couples, which holds
+    those errors but not the shrinkage's bias (a redraw shrinks a small unit as far). The
+    total variance (Laird and Louis' bootstrap for empirical Bayes: expected posterior
+    variance plus the variance of the posterior mean) is
+
+        tse^2 = se^2 + max(0, bse^2 - lambda * se^2)
+
+    since the part of ``bse^2`` due to the unit's own pairs is lambda^2 s2_e / n =
+    lambda * se^2 (se^2 = s2_u (1 - lambda) = lambda s2_e / n), already in the posterior
+    variance. A large unit (lambda near 1) gets about the larger of ``se`` and ``bse``, a
+    unit with a few pairs (lambda near 0) about the prior SD with the model's own error
+    added. Where there is no model SE (groups, imputed units) it is ``bse``.
+
+    Parameters
+    ----------
+    bse, se, shrinkage : Series
+        Bootstrap SE, model-based SE (same metric) and shrinkage factor lambda, on one index;
+        ``se`` or ``shrinkage`` missing where the unit has no model-based SE.
+
+    Returns
+    -------
+    Series
+        ``tse`` on the index of ``bse``.
+    """
+    b, m, lam = (np.asarray(x, dtype=float) for x in (bse, se, shrinkage))
+    total = np.sqrt(np.square(m) + np.maximum(0.0, np.square(b) - lam * np.square(m)))
+    return pd.Series(np.where(np.isfinite(m) & np.isfinite(lam), total, b), index=bse.index, name=bse.name)
+
+
+def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
+    """``bootstrap_summary``'s table with ``{s}cam_tse`` (``total_standard_errors``) after the bootstrap SEs.
+
+    ``unit_scores`` are the scale's own (``camsis.scale.UnitScores.scores``: ``{s}cam_se``,
+    ``{s}_lambda``), indexed by unit; codes that are not units get the bootstrap SE.
+    """
+    out = summary.copy()
+    for side in SIDES:
+        se = unit_scores[f"{side}cam_se"].reindex(out.index)
+        shrinkage = unit_scores[f"{side}_lambda"].reindex(out.index)
+        out[f"{side}cam_tse"] = total_standard_errors(out[f"{side}cam_bse"], se, shrinkage)
+    ordered = ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse"]
+    return out[ordered + [c for c in out.columns if c not in ordered]]
+
+
 def replicate_agreement(long: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Correlation of each replicate's unit-and-group scores with the scale's own, per side.
 

@@ -44,6 +44,8 @@ SCORE_LABELS = {
     "fcamsis2": "Second-dimension CAMSIS for {name} for females",
     "mcam_bse": "Bootstrap standard error of MCAMSIS",
     "fcam_bse": "Bootstrap standard error of FCAMSIS",
+    "mcam_tse": "Total SE of MCAMSIS (model and bootstrap): +-1.96 x it is the 95% interval",
+    "fcam_tse": "Total SE of FCAMSIS (model and bootstrap): +-1.96 x it is the 95% interval",
     "mcam_lo": "MCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
     "mcam_hi": "MCAMSIS bootstrap 95% interval, upper bound (97.5th percentile)",
     "fcam_lo": "FCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
