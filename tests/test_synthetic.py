@@ -270,7 +270,7 @@ def test_given_truth_sets_the_scores_and_the_sizes_and_the_table_recovers_them()
     np.testing.assert_allclose(table.sum(axis=1) / table.sum(), truth.male_share, atol=0.004)
     # ... and the given scores: an independent CA (numpy SVD) of the blanked table recovers them.
     sets = cell_sets(BLOCKS)
-    row_coord, col_coord = direct_ca(np.where(sets["diagonal"] | sets["block"], 0.0, table))
+    row_coord, col_coord, _ = direct_ca(np.where(sets["diagonal"] | sets["block"], 0.0, table))
     assert abs(np.corrcoef(row_coord[:, 0], truth.male_score)[0, 1]) > 0.97
     assert abs(np.corrcoef(col_coord[:, 0], truth.female_score)[0, 1]) > 0.97
     assert sim.params["truth"] == "given scores and sizes"
