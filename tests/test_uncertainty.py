@@ -380,3 +380,18 @@ def test_total_errors_cover_a_known_truth_where_the_percentile_interval_does_not
     assert percentile[small].mean() < 0.8  # the shrinkage's bias, which the percentile interval misses
     # Large units: tse is about the posterior SD (= the bootstrap's), not sqrt(2) times it.
     assert (tse[~small] / fit["esres_se"][~small]).median() == pytest.approx(1.0, abs=0.1)
+
+
+def test_add_total_errors_gives_units_the_total_and_other_codes_the_bootstrap_se():
+    from camsis.uncertainty import add_total_errors
+
+    summary = pd.DataFrame({"mcam_bse": [2.0, 1.0, 3.0], "fcam_bse": [1.0, 4.0, 0.5], "mcam_lo": 0.0, "mcam_hi": 1.0,
+                            "fcam_lo": 0.0, "fcam_hi": 1.0, "replicates": 10}, index=pd.Index([1, 11, 12], name="code"))
+    units = pd.DataFrame({"mcam_se": [1.0, np.nan], "m_lambda": [0.5, np.nan], "fcam_se": [3.0, 1.0],
+                          "f_lambda": [0.0, 1.0]}, index=pd.Index([11, 12], name="unit"))
+    out = add_total_errors(summary, units)
+    assert list(out.columns[:4]) == ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse"]
+    # group 1: bootstrap SE; unit 11: sqrt(1 + 1 - 0.5), sqrt(9 + 16); unit 12: imputed (m), lambda 1 (f).
+    np.testing.assert_allclose(out["mcam_tse"], [2.0, np.sqrt(1.5), 3.0], rtol=1e-14)
+    np.testing.assert_allclose(out["fcam_tse"], [1.0, 5.0, 1.0], rtol=1e-14)
+    pd.testing.assert_frame_equal(out[summary.columns], summary)

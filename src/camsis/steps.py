@@ -59,6 +59,12 @@ from camsis.writing import atomic_path, read_json, score_file_labels, write_csv,
 log = logging.getLogger("camsis.steps")
 
 
+# Which interval to use, in the score files' notes (docs/validation.md has the coverage behind it).
+INTERVALS_NOTE = ("intervals: use score +/- 1.96 x mcam_tse (fcam_tse), which covered 91-97% of true scores in every "
+                  "band of unit size in validation; mcam_se alone is too small for units with many pairs and the "
+                  "percentile interval mcam_lo-mcam_hi too narrow for units with few (docs/validation.md)")
+
+
 def classification_from(files: str | Path | Sequence) -> Classification:
     """The classification of a rule's ``classification`` input: the .tsv (and .yaml) path(s)."""
     if isinstance(files, (str, Path)):
@@ -525,7 +531,8 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         f"input {sheet_row.get('input')} sha256 {pairs.get('input_sha256')}",
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + [f"warning: {text}" for text in all_warnings(read_json(blanking), units.diagnostics)]
+    ] + ([INTERVALS_NOTE] if boot is not None and "mcam_tse" in boot else []) + [
+        f"warning: {text}" for text in all_warnings(read_json(blanking), units.diagnostics)]
     label_warnings = write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label,
                                notes=notes, label_set_names=frame.label_set_names())
     write_csv(table, csv)
@@ -857,7 +864,8 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
         f"{pairs['dropped'].get('status_unknown', 0):,} without (kept in the title-only scale only)",
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + [f"warning: {text}" for text in units.diagnostics.warnings]
+    ] + ([INTERVALS_NOTE] if boot is not None and "mcam_tse" in boot else []) + [
+        f"warning: {text}" for text in units.diagnostics.warnings]
     write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
               file_label, notes=notes,
               label_set_names=frame.label_set_names() | {statuses.variable: statuses.value_label_name})
