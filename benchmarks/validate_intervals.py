@@ -61,8 +61,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out" / "validate_intervals"
+from _common import OUT as BENCH_OUT
+from _common import REPO, soc2020
+
+OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
 PSDS = REPO / "data" / "psds" / "gb_soc2020.tsv"
 PUBLISHED_V1 = REPO / "tests" / "data" / "gb_soc2020_v1.dta"
@@ -274,12 +276,8 @@ def main(argv=None) -> int:
         args.case, args.surveys, args.replicates, args.no_population = "real", 20, 100, True
     options = parse_options(args.option)
 
-    sys.path.insert(0, str(REPO / "src"))
-    from camsis.blanking import read_psd_file
-    from camsis.steps import classification_from
-
-    units = classification_from(CLASSIFICATION).units
-    blocks = read_psd_file(PSDS)
+    classification, blocks = soc2020()
+    units = classification.units
     OUT.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     print(f"validate_intervals: case {args.case}, {args.surveys} surveys, B = {args.replicates}, seed {args.seed}, "
