@@ -105,6 +105,7 @@ def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_
     replicates = pd.read_parquet(results / "bootstrap/by_status/replicates.parquet")
     assert sorted(replicates["replicate"].unique()) == [1, 2, 3, 4]
     scored = frame[frame["empst3"] > 0].set_index("toy_empst3")
+    units = pd.read_csv(results / "work/by_status/unit_scores.tsv", sep="\t", index_col=0)
     for side in "mf":
         # the SD over the by-status replicates, recomputed here from the replicates file
         spread = replicates.pivot(index="code", columns="replicate", values=f"{side}camsis").std(axis=1, ddof=1)
@@ -112,6 +113,12 @@ def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_
         assert (scored[f"{side}cam_lo"] <= scored[f"{side}cam_hi"]).all() and scored[f"{side}cam_bse"].gt(0).all()
         zero = frame[frame["empst3"] == 0].set_index("toy")[f"{side}cam_bse"]
         np.testing.assert_allclose(zero, title.set_index("toy")[f"{side}cam_bse"].reindex(zero.index))
+        # The total SE (METHOD 10), recomputed from the by-status unit file's shrinkage factors.
+        shrinkage = units[f"{side}_lambda"].reindex(scored.index)
+        se, bse = scored[f"{side}cam_se"], scored[f"{side}cam_bse"]
+        expected = np.sqrt(se**2 + np.maximum(0.0, bse**2 - shrinkage * se**2)).where(se.notna(), bse)
+        np.testing.assert_allclose(scored[f"{side}cam_tse"], expected, rtol=1e-5)
+    assert any(note.startswith("intervals: use score +/- 1.96 x mcam_tse") for note in meta.notes)
     summary = json.loads((results / "summary.json").read_text())
     assert summary["by_status"]["bootstrap"]["replicates"] == 4
     assert "title-only replicate" in summary["by_status"]["bootstrap"]["resampling"]
