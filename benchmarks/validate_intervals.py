@@ -60,9 +60,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
+import yaml
 from _common import OUT as BENCH_OUT
 from _common import REPO, soc2020
+
+from camsis import steps
+from camsis.scale import build_unit_scores
+from camsis.steps import read_scale_inputs
+from camsis.synthetic import simulate_couples
+from camsis.tables import PairTable
 
 OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
@@ -105,8 +111,6 @@ def flattening(counts: np.ndarray) -> float:
 
 
 def case_truth(case: str, units: np.ndarray, blocks: pd.DataFrame) -> pd.DataFrame:
-    from camsis.synthetic import simulate_couples
-
     if case == "real":
         return published_truth(units)
     return simulate_couples(units, n_couples=1, seed=2020, blocks=blocks).truth
@@ -127,8 +131,6 @@ class Survey:
         self.work, self.options = work, options
 
     def build(self, couples: pd.DataFrame, replicates: int, seed: int) -> pd.DataFrame:
-        from camsis import steps
-
         w = self.work
         couples.to_parquet(w / "couples.parquet", index=False)
         steps.tabulate(w / "couples.parquet", CLASSIFICATION, w / "table.parquet", w / "table.json",
@@ -153,10 +155,6 @@ class Survey:
 
     def population_scale(self, probabilities: np.ndarray, units: np.ndarray) -> pd.DataFrame:
         """The build on the model's expected table (``POPULATION_PAIRS``): the scale without sampling error."""
-        from camsis.scale import build_unit_scores
-        from camsis.steps import read_scale_inputs
-        from camsis.tables import PairTable
-
         inputs = read_scale_inputs(self.work / "table.parquet", self.work / "table.json", self.work / "blanked.parquet",
                                    CLASSIFICATION, **self.options)
         counts = np.rint(probabilities * POPULATION_PAIRS).astype(np.int64)
@@ -170,8 +168,6 @@ class Survey:
 
 def run_survey(task: dict) -> dict:
     """One survey: draw, build, and the rows to compare (or the error that stopped it)."""
-    from camsis.synthetic import simulate_couples
-
     started = time.perf_counter()
     truth, units = task["truth"], task["units"]
     with tempfile.TemporaryDirectory(dir=task["tmp"]) as tmp:
@@ -247,8 +243,6 @@ def print_table(table: pd.DataFrame, title: str) -> None:
 
 def parse_options(pairs: list[str]) -> dict:
     """``KEY=VALUE`` -> ScaleOptions keyword (values read as YAML: numbers, booleans, lists)."""
-    import yaml
-
     options = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
