@@ -140,6 +140,8 @@ def test_bad_extracts_are_refused_in_one_line(tmp_path):
     with pytest.raises(CamsisError, match="not an XML file"):
         input_columns(broken)
     good = write_extract(tmp_path, "good", frame, VARIABLES)
+    with pytest.raises(CamsisError, match=r"extension '.gz'.*data file of an IPUMS extract: name its codebook .*good.xml"):
+        input_columns(tmp_path / "good.dat.gz")
     with pytest.raises(CamsisError, match=r"'sploc' \(did you mean 'SPLOC'\?\) not in .*good.xml"):
         list(iter_chunks(good, ["sploc"]))
     (tmp_path / "good.dat.gz").write_bytes(b"not gzip at all")

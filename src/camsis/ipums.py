@@ -144,6 +144,15 @@ def _stem(name: str) -> str:
     return Path(name).stem
 
 
+def codebook_hint(path) -> str:
+    """For an IPUMS data file named where its codebook belongs: the words that say so ("" otherwise)."""
+    path = Path(path)
+    stem = _stem(path.name)
+    if stem == path.name or not (path.parent / f"{stem}.xml").is_file():
+        return ""
+    return f" (it looks like the data file of an IPUMS extract: name its codebook {path.parent / stem}.xml instead)"
+
+
 @functools.lru_cache(maxsize=8)
 def _open(path: str, modified: float, size: int) -> Extract:
     codebook = read_codebook(path)

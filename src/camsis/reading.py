@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pyreadstat
 
 from camsis.errors import CamsisError
-from camsis.ipums import iter_extract_chunks, open_extract
+from camsis.ipums import codebook_hint, iter_extract_chunks, open_extract
 from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.reading")
@@ -66,7 +66,7 @@ def _format(path: Path) -> str:
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise CamsisError(
-            f"input file {path} has extension '{path.suffix}'; supported: {', '.join(FORMATS)}"
+            f"input file {path} has extension '{path.suffix}'; supported: {', '.join(FORMATS)}{codebook_hint(path)}"
         )
     try:
         open(path, "rb").close()  # the readers would call a file they may not open corrupt
