@@ -79,13 +79,13 @@ BUILD = textwrap.dedent(
         wall, cpu = time.perf_counter(), time.process_time()
         one_reading = "title_table" in inspect.signature(steps.tabulate_by_status).parameters
         if kind == "title" or not one_reading:
-            step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json",
-                 occ1="hocc", occ2="wocc", weight="weight")
+            args, kwargs = reading_cells(steps, occ1="hocc", occ2="wocc", weight="weight")
+            step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json", *args, **kwargs)
         if kind == "by_status":
             tables = [f / "table.parquet", f / "table.json"] if one_reading else []
+            args, kwargs = reading_cells(steps, occ1="hocc", occ2="wocc", status1="hemp", status2="wemp", weight="weight")
             step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme, *tables,
-                 f / "bs_table.parquet", f / "bs_table.json", occ1="hocc", occ2="wocc", status1="hemp",
-                 status2="wemp", weight="weight")
+                 f / "bs_table.parquet", f / "bs_table.json", *args, **kwargs)
         step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
              f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
         step("score_units", steps.score_units, f / "table.parquet", f / "table.json", f / "blanked.parquet",
@@ -110,6 +110,11 @@ BUILD = textwrap.dedent(
                       "load": os.getloadavg()[0]}))
     """
 )
+
+
+def reading_cells(steps, **cells) -> tuple[tuple, dict]:
+    """The reading cells as the measured revision's steps take them: one InputSpec, or keywords before it."""
+    return ((steps.InputSpec(**cells),), {}) if hasattr(steps, "InputSpec") else ((), cells)
 
 
 def couples_file(n: int, regenerate: bool) -> Path:

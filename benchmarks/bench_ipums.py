@@ -104,9 +104,9 @@ from camsis import steps
 path, cache, classification, chunksize, sample, out = sys.argv[1:7]
 start = time.perf_counter()
 steps.tabulate(path, [classification + ".tsv", classification + ".yaml"], out + ".parquet", out + ".json",
-               decoded=[cache, cache + ".json"], layout="persons", person="PERNUM", partner="SPLOC", household="SERIAL",
-               sex="SEX", first_sex="1", occ="OCC", weight="PERWT", where=f"SAMPLE == {sample}",
-               chunksize=int(chunksize))
+               steps.InputSpec(layout="persons", person="PERNUM", partner="SPLOC", household="SERIAL", sex="SEX",
+                               first_sex="1", occ="OCC", weight="PERWT", where=f"SAMPLE == {sample}",
+                               chunksize=int(chunksize)), decoded=[cache, cache + ".json"])
 seconds = time.perf_counter() - start
 linking = json.load(open(out + ".json"))["linking"]
 print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(),

@@ -166,12 +166,13 @@ def test_an_extract_decoded_once_gives_every_scale_the_table_and_checksum_of_the
     cells = dict(person="PERNUM", partner="SPLOC", household="SERIAL", sex="SEX", first_sex="1", occ="OCC",
                  weight="PERWT", where="SAMPLE == 76201001", layout="persons", chunksize=50)
     classification = [tmp_path / "toy.tsv", tmp_path / "toy.yaml"]
-    steps.tabulate(path, classification, tmp_path / "a.parquet", tmp_path / "a.json", **cells)
-    steps.tabulate(path, classification, tmp_path / "b.parquet", tmp_path / "b.json", decoded=[cache, info], **cells)
+    steps.tabulate(path, classification, tmp_path / "a.parquet", tmp_path / "a.json", steps.InputSpec(**cells))
+    steps.tabulate(path, classification, tmp_path / "b.parquet", tmp_path / "b.json", steps.InputSpec(**cells),
+                   decoded=[cache, info])
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
     a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
     assert a["input_sha256"] == b["input_sha256"] == file_sha256(path)
     assert a["linking"] == b["linking"] and a["linking"]["filtered"] > 0
     with pytest.raises(CamsisError, match=r"'sploc' \(did you mean 'SPLOC'\?\) not in .*ipumsi_00005.xml; it has: SAMPLE"):
-        steps.tabulate(path, classification, tmp_path / "c.parquet", tmp_path / "c.json", decoded=[cache, info],
-                       **(cells | {"partner": "sploc"}))
+        steps.tabulate(path, classification, tmp_path / "c.parquet", tmp_path / "c.json",
+                       steps.InputSpec(**(cells | {"partner": "sploc"})), decoded=[cache, info])

@@ -273,9 +273,11 @@ def test_a_by_status_scale_reads_its_input_once_for_both_tables(tmp_path, layout
     classification = [REPO / f"data/classifications/soc2020.{ext}" for ext in ("tsv", "yaml")]
     scheme = [REPO / f"data/statuses/empst3.{ext}" for ext in ("tsv", "yaml")]
     alone, both = tmp_path / "alone", tmp_path / "both"
-    steps.tabulate(path, classification, alone / "table.parquet", alone / "table.json", chunksize=7, **cells)
+    steps.tabulate(path, classification, alone / "table.parquet", alone / "table.json",
+                   steps.InputSpec(chunksize=7, **cells))
     steps.tabulate_by_status(path, classification, scheme, both / "table.parquet", both / "table.json",
-                             both / "by_status.parquet", both / "by_status.json", chunksize=7, **by_status_cells)
+                             both / "by_status.parquet", both / "by_status.json",
+                             steps.InputSpec(chunksize=7, **by_status_cells))
     for name in ("table.parquet", "table.json"):
         assert (both / name).read_bytes() == (alone / name).read_bytes(), name
     assert json.loads((both / "by_status.json").read_text())["dropped"]["status_unknown"] > 0

@@ -116,13 +116,70 @@ def _build(inputs: ScaleInputs, table: PairTable | None = None) -> UnitScores:
                              inputs.classification, inputs.options)
 
 
-def tabulate(data, classification, table, table_info, *, occ1: str | None = None, occ2: str | None = None,
-             weight: str | None = None, where: str | None = None, chunksize: int = tables.CHUNKSIZE,
-             on_missing_weight: str = "error", weight_type: str = "survey", layout: str = "couples",
-             person: str | None = None, partner: str | None = None, household: str | None = None,
-             sex: str | None = None, first_sex=None, occ: str | None = None,
-             wave: str | None = None, repeat_couples: str = "all", sep: str | None = None,
-             encoding: str | None = None, decoded: Sequence = (), input_sha256: str | None = None) -> None:
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read a scale's input: the sheet row's variable cells and the reading config keys.
+
+    Rules tabulate and tabulate_by_status pass their params as these fields
+    (``InputSpec(**snakemake.params)``); an empty cell is ``None`` or ``""``: not given.
+
+    Attributes
+    ----------
+    occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
+        The sheet's columns of a couples file (empty weight or filter: none; empty sep and
+        encoding: ',' and utf-8); status1 and status2 only for tabulate_by_status.
+    layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
+        The sheet's columns of a person file (``camsis.linking``); unused with layout
+        "couples". The person's status is read only by tabulate_by_status.
+    chunksize, on_missing_weight
+        Config keys.
+    """
+
+    occ1: str | None = None
+    occ2: str | None = None
+    status1: str | None = None
+    status2: str | None = None
+    weight: str | None = None
+    where: str | None = None
+    weight_type: str = "survey"
+    sep: str | None = None
+    encoding: str | None = None
+    layout: str = "couples"
+    person: str | None = None
+    partner: str | None = None
+    household: str | None = None
+    sex: str | None = None
+    first_sex: str | float | None = None
+    occ: str | None = None
+    status: str | None = None
+    wave: str | None = None
+    repeat_couples: str = "all"
+    chunksize: int = tables.CHUNKSIZE
+    on_missing_weight: str = "error"
+
+    def reading_options(self) -> dict:
+        """The reading keywords of ``camsis.tables`` (empty cells: the defaults)."""
+        return dict(chunksize=self.chunksize, on_missing_weight=self.on_missing_weight, where=self.where or None,
+                    weight_type=self.weight_type or "survey", sep=csv_separator(self.sep or ""),
+                    encoding=self.encoding or "utf-8")
+
+    def person_columns(self, with_status: bool = False) -> PersonColumns:
+        """The variables of a person file (empty cells: not given); its status only ``with_status``."""
+        return PersonColumns(person=self.person, partner=self.partner, sex=self.sex, occ=self.occ,
+                             household=self.household or None, wave=self.wave or None,
+                             status=(self.status or None) if with_status else None, weight=self.weight or None)
+
+    def cells(self, with_status: bool = False) -> list:
+        """The variable cells the reading uses (an extract's are checked against its codebook)."""
+        if with_status:
+            return [self.occ1, self.occ2, self.status1, self.status2, self.weight, self.person, self.partner,
+                    self.household, self.sex, self.occ, self.status, self.wave]
+        return [self.occ1, self.occ2, self.weight, self.person, self.partner, self.household, self.sex, self.occ,
+                self.wave]
+
+
+def tabulate(data, classification, table, table_info, spec: InputSpec, *, decoded: Sequence = (),
+             input_sha256: str | None = None) -> None:
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
 
     Parameters
@@ -134,13 +191,8 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
     table, table_info : path
         Outputs: the table's parquet and json (with the input's checksum, and for a person
         file the linking counts under ``linking``).
-    occ1, occ2, weight, where, weight_type, sep, encoding : str
-        The sheet's columns (empty weight or filter: none; empty sep and encoding: ',' and utf-8).
-    layout, person, partner, household, sex, first_sex, occ, wave, repeat_couples : str
-        The sheet's columns of a person file (``camsis.linking``); unused with layout "couples".
-        The person's status is not read here: only rule tabulate_by_status needs it.
-    chunksize, on_missing_weight
-        Config keys.
+    spec : InputSpec
+        The variables to read and how (the rule's params).
     decoded : sequence of paths
         An IPUMS extract's decoded columns (rule decode_input: the .parquet and its .json),
         read instead of ``data``; empty for other inputs.
@@ -149,23 +201,17 @@ def tabulate(data, classification, table, table_info, *, occ1: str | None = None
         a file whose contents differ now changed under the run, and is refused.
     """
     frame = classification_from(classification)
-    options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
-    source = decoded_source(data, decoded, [occ1, occ2, weight, person, partner, household, sex, occ, wave], where)
-    if layout == "persons":
-        columns = person_columns(person, partner, sex, occ, household, wave, weight)
+    options = spec.reading_options()
+    source = decoded_source(data, decoded, spec.cells(), spec.where)
+    if spec.layout == "persons":
         (result, linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons(
-            source, columns, float(first_sex), frame.units, repeat_couples=repeat_couples, **options), decoded)
+            source, spec.person_columns(), float(spec.first_sex), frame.units, repeat_couples=spec.repeat_couples,
+            **options), decoded)
     else:
         (result, linking), digest = counted_with_checksum(data, lambda: (
-            tables.tabulate(source, occ1, occ2, weight or None, frame.units, **options), None), decoded)
+            tables.tabulate(source, spec.occ1, spec.occ2, spec.weight or None, frame.units, **options), None), decoded)
     check_unchanged(data, input_sha256, digest)
     result.save(table, table_info, input_sha256=digest, **({"linking": linking} if linking is not None else {}))
-
-
-def reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding) -> dict:
-    """The reading keywords of ``camsis.tables`` from the sheet's cells and config keys (empty: the default)."""
-    return dict(chunksize=chunksize, on_missing_weight=on_missing_weight, where=where or None,
-                weight_type=weight_type or "survey", sep=csv_separator(sep or ""), encoding=encoding or "utf-8")
 
 
 def counted_with_checksum(data, count, decoded: Sequence = ()):
@@ -242,12 +288,6 @@ def check_unchanged(data, planned: str | None, digest: str) -> None:
     if planned and len(planned) == len(digest) and planned != digest:
         raise CamsisError(f"input file {data} changed while this run read it (sha256 {planned[:12]}... when the run "
                           f"started, {digest[:12]}... now); run again once it is complete")
-
-
-def person_columns(person, partner, sex, occ, household=None, wave=None, weight=None, status=None) -> PersonColumns:
-    """The variables of a person file named by the sheet's cells (empty cells: not given)."""
-    return PersonColumns(person=person, partner=partner, sex=sex, occ=occ, household=household or None,
-                         wave=wave or None, status=status or None, weight=weight or None)
 
 
 def blank(table, table_info, classification, blanked, blanking_info, *, scale: str, diagonal_digits,
@@ -713,14 +753,7 @@ def scheme_from(files: str | Path | Sequence):
     return load_scheme(tsv.stem, tsv.parent)
 
 
-def tabulate_by_status(data, classification, scheme, title_table, title_info, table, table_info, *,
-                       occ1: str | None = None, occ2: str | None = None, status1: str | None = None,
-                       status2: str | None = None, weight: str | None = None, where: str | None = None,
-                       chunksize: int = tables.CHUNKSIZE, on_missing_weight: str = "error",
-                       weight_type: str = "survey", sep: str | None = None, encoding: str | None = None,
-                       layout: str = "couples", person: str | None = None, partner: str | None = None,
-                       household: str | None = None, sex: str | None = None, first_sex=None, occ: str | None = None,
-                       status: str | None = None, wave: str | None = None, repeat_couples: str = "all",
+def tabulate_by_status(data, classification, scheme, title_table, title_info, table, table_info, spec: InputSpec, *,
                        decoded: Sequence = (), input_sha256: str | None = None) -> None:
     """Rule tabulate_by_status: the title-only table and the (occ1, status1) x (occ2, status2) one.
 
@@ -742,12 +775,9 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
     table, table_info : path
         Outputs: the by-status table (units are combined codes ``unit * 10 + status``). Both
         jsons of a person file hold the linking counts under ``linking``.
-    occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
-        The sheet's columns.
-    layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
-        The sheet's columns of a person file; unused with layout "couples".
-    chunksize, on_missing_weight
-        Config keys.
+    spec : InputSpec
+        The variables to read and how (the rule's params), status1 and status2 (or a person
+        file's status) with them.
     decoded : sequence of paths
         An IPUMS extract's decoded columns (rule decode_input), read instead of ``data``.
     input_sha256 : str
@@ -755,18 +785,16 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
-    options = reading_options(chunksize, on_missing_weight, where, weight_type, sep, encoding)
-    cells = [occ1, occ2, status1, status2, weight, person, partner, household, sex, occ, status, wave]
-    source = decoded_source(data, decoded, cells, where)
-    if layout == "persons":
-        columns = person_columns(person, partner, sex, occ, household, wave, weight, status)
+    options = spec.reading_options()
+    source = decoded_source(data, decoded, spec.cells(with_status=True), spec.where)
+    if spec.layout == "persons":
         ((title, result), linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons_by_status(
-            source, columns, float(first_sex), frame.units, statuses.scored, repeat_couples=repeat_couples,
-            **options), decoded)
+            source, spec.person_columns(with_status=True), float(spec.first_sex), frame.units, statuses.scored,
+            repeat_couples=spec.repeat_couples, **options), decoded)
     else:
         ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
-            source, occ1, occ2, weight or None, frame.units, status1, status2, statuses.scored, **options), None),
-            decoded)
+            source, spec.occ1, spec.occ2, spec.weight or None, frame.units, spec.status1, spec.status2,
+            statuses.scored, **options), None), decoded)
     check_unchanged(data, input_sha256, digest)
     extra = {"linking": linking} if linking is not None else {}
     title.save(title_table, title_info, input_sha256=digest, **extra)

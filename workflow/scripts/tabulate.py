@@ -6,8 +6,10 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
-    steps.tabulate(i.data, i.classification, o.table, o.info, decoded=list(i.get("decoded", [])),
-                   **dict(snakemake.params.items()))
+    params = dict(snakemake.params.items())
+    checksum = params.pop("input_sha256", None)
+    steps.tabulate(i.data, i.classification, o.table, o.info, steps.InputSpec(**params),
+                   decoded=list(i.get("decoded", [])), input_sha256=checksum)
 
 
 run(main, snakemake)

@@ -6,8 +6,10 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
+    params = dict(snakemake.params.items())
+    checksum = params.pop("input_sha256", None)
     steps.tabulate_by_status(i.data, i.classification, i.scheme, o.title_table, o.title_info, o.table, o.info,
-                             decoded=list(i.get("decoded", [])), **dict(snakemake.params.items()))
+                             steps.InputSpec(**params), decoded=list(i.get("decoded", [])), input_sha256=checksum)
 
 
 run(main, snakemake)
