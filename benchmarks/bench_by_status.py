@@ -96,9 +96,10 @@ BUILD = textwrap.dedent(
                  f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  **options)
             by_status = {"by_status_table": f / "bs_table.json", "by_status_scaling": f / "bs_scaling.json"}
-        step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", f / "table.json",
-             f / "blanking.json", classification, f / "bench.dta", f / "bench.csv", f / "summary.json",
-             scale="bench", sheet_row=row, config=options, **by_status)
+        records, extras = ((steps.BuildRecords(f / "table.json", f / "blanking.json", **by_status),), {}) \
+            if hasattr(steps, "BuildRecords") else ((f / "table.json", f / "blanking.json"), by_status)  # or before it
+        step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", *records, classification,
+             f / "bench.dta", f / "bench.csv", f / "summary.json", scale="bench", sheet_row=row, config=options, **extras)
         if kind == "by_status":
             step("score_file_by_status", steps.score_file_by_status, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  f / "bs_table.json", f / "bench.csv", classification, scheme, f / "bench_by_status.dta",

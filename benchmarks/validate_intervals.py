@@ -148,9 +148,10 @@ class Survey:
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
                                    w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
-        steps.score_file(w / "units.tsv", w / "scaling.json", w / "table.json", w / "blanking.json", CLASSIFICATION,
+        records = steps.BuildRecords(w / "table.json", w / "blanking.json", **boot)
+        steps.score_file(w / "units.tsv", w / "scaling.json", records, CLASSIFICATION,
                          w / "scale.dta", w / "scale.csv", w / "summary.json", scale="validate",
-                         sheet_row={"input": "validation survey"}, config=self.options, **boot)
+                         sheet_row={"input": "validation survey"}, config=self.options)
         return pd.read_csv(w / "scale.csv")
 
     def population_scale(self, probabilities: np.ndarray, units: np.ndarray) -> pd.DataFrame:

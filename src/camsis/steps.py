@@ -522,18 +522,43 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
               label_set_names=set_names)
 
 
-def score_file(scores, scaling, table_info, blanking, classification, dta, csv, summary, *, scale: str,
-               sheet_row: Mapping, config: Mapping, bootstrap=None, bootstrap_info=None, psd_rounds=None,
-               by_status_table=None, by_status_scaling=None, by_status_bootstrap_info=None,
-               built: str | None = None) -> dict:
+@dataclass(frozen=True)
+class BuildRecords:
+    """The files a scale's build left that its score file's notes and summary.json report.
+
+    Attributes
+    ----------
+    table_info, blanking : path
+        ``table.json`` and ``blanking.json``.
+    bootstrap, bootstrap_info, psd_rounds : path, optional
+        The bootstrap's summary.tsv and bootstrap.json, psd_rounds.json: present when the
+        config asks for them.
+    by_status_table, by_status_scaling, by_status_bootstrap_info : path, optional
+        The by-status build's table json, scaling json and bootstrap json, for a scale with
+        statuses: summary.json then reports ``status_unknown`` (pairs of this scale left out
+        of the by-status one for want of a scored status) and a ``by_status`` section.
+    """
+
+    table_info: str | Path
+    blanking: str | Path
+    bootstrap: str | Path | None = None
+    bootstrap_info: str | Path | None = None
+    psd_rounds: str | Path | None = None
+    by_status_table: str | Path | None = None
+    by_status_scaling: str | Path | None = None
+    by_status_bootstrap_info: str | Path | None = None
+
+
+def score_file(scores, scaling, records: BuildRecords, classification, dta, csv, summary, *, scale: str,
+               sheet_row: Mapping, config: Mapping, built: str | None = None) -> dict:
     """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
 
     Parameters
     ----------
     scores, scaling : path
         ``UnitScores.save``'s files.
-    table_info, blanking : path
-        ``table.json`` and ``blanking.json``.
+    records : BuildRecords
+        The build's other files that the notes and summary.json report.
     classification : path or sequence of paths
         The classification's files.
     dta, csv, summary : path
@@ -542,12 +567,6 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         The scale's name.
     sheet_row, config : mapping
         Recorded in the notes and summary.json, for provenance.
-    bootstrap, bootstrap_info, psd_rounds : path, optional
-        Present when the config asks for them.
-    by_status_table, by_status_scaling, by_status_bootstrap_info : path, optional
-        The by-status build's table json, scaling json and bootstrap json, for a scale with
-        statuses: summary.json then reports ``status_unknown`` (pairs of this scale left out
-        of the by-status one for want of a scored status) and a ``by_status`` section.
     built : str, optional
         ISO date of the build (today by default).
 
@@ -558,11 +577,11 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
     """
     frame = classification_from(classification)
     units = UnitScores.load(scores, scaling)
-    boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
+    boot = pd.read_csv(records.bootstrap, sep="\t", index_col=0) if records.bootstrap else None
     table = fill_classification(units.scores, units.population, frame, boot)
 
     built = built or datetime.date.today().isoformat()
-    pairs = read_json(table_info)
+    pairs = read_json(records.table_info)
     file_label = f"CAMSIS {scale} for {frame.variable.upper()} [camsis {camsis.__version__}, {built}]"
     value_labels = {frame.variable: frame.value_labels()} | frame.link_value_labels
     # The notes trace a published file to what made it, as summary.json does.
@@ -572,20 +591,21 @@ def score_file(scores, scaling, table_info, blanking, classification, dta, csv, 
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
     ] + ([INTERVALS_NOTE] if boot is not None and "mcam_tse" in boot else []) + [
-        f"warning: {text}" for text in all_warnings(read_json(blanking), units.diagnostics)]
+        f"warning: {text}" for text in all_warnings(read_json(records.blanking), units.diagnostics)]
     label_warnings = write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label,
                                notes=notes, label_set_names=frame.label_set_names())
     write_csv(table, csv)
     # Labels cut to the format's limits are warnings like the build's: in the notes (write_dta) and here.
     scaling = replace(units.diagnostics, warnings=units.diagnostics.warnings + label_warnings)
     result = build_summary(
-        scale, built, pairs, read_json(blanking), scaling, table, dict(sheet_row), dict(config),
-        bootstrap=read_json(bootstrap_info) if bootstrap_info else None,
-        psd_rounds=read_json(psd_rounds) if psd_rounds else None,
+        scale, built, pairs, read_json(records.blanking), scaling, table, dict(sheet_row), dict(config),
+        bootstrap=read_json(records.bootstrap_info) if records.bootstrap_info else None,
+        psd_rounds=read_json(records.psd_rounds) if records.psd_rounds else None,
         linking=pairs.get("linking"),
-        status_unknown=read_json(by_status_table)["dropped"].get("status_unknown", 0) if by_status_table else None,
-        by_status=(by_status_summary(by_status_table, by_status_scaling, by_status_bootstrap_info)
-                   if by_status_table else None),
+        status_unknown=(read_json(records.by_status_table)["dropped"].get("status_unknown", 0)
+                        if records.by_status_table else None),
+        by_status=(by_status_summary(records.by_status_table, records.by_status_scaling,
+                                     records.by_status_bootstrap_info) if records.by_status_table else None),
     )
     write_json(result, summary)
     return result
