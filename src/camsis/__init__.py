@@ -8,18 +8,22 @@ from camsis.errors import CamsisError
 
 __version__ = "0.1.0"
 
-__all__ = ["CamsisError", "__version__", "esres", "match"]
+__all__ = ["BuildOptions", "CamsisError", "ScaleResult", "__version__", "build_scale", "esres", "match"]
 
-# camsis.esres and camsis.match are the functions, imported when first used (PEP 562) rather
-# than with the package: every rule job and `camsis` command imports camsis, and esres alone
-# would bring scipy.optimize to all of them.
-_LAZY = ("esres", "match")
+# Name -> the module defining it. camsis.esres and camsis.match are the functions, and
+# camsis.build_scale the front door for Python users (docs/python.md), imported when first
+# used (PEP 562) rather than with the package: every rule job and `camsis` command imports
+# camsis, and esres alone would bring scipy.optimize to all of them.
+_LAZY = {"esres": "esres", "match": "match", "build_scale": "building", "BuildOptions": "building",
+         "ScaleResult": "building"}
 
 
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module 'camsis' has no attribute {name!r}")
-    return getattr(import_module(f"camsis.{name}"), name)  # sets the name (_Package.__setattr__)
+    value = getattr(import_module(f"camsis.{_LAZY[name]}"), name)  # esres, match: set by _Package.__setattr__
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -308,7 +308,18 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
         The sheet's columns (empty: none).
     """
     frame = classification_from(classification)
-    pairs = PairTable.load(table, table_info, frame.units)
+    ca, smooth, summary = blank_table(PairTable.load(table, table_info, frame.units), frame, scale=scale,
+                                      diagonal_digits=diagonal_digits, diagonal_groups=diagonal_groups, psds=psds,
+                                      psds_smooth=psds_smooth)
+    save_masks(ca, smooth, blanked)
+    write_json(summary.as_dict(), blanking_info)
+    return summary
+
+
+def blank_table(pairs: PairTable, frame: Classification, *, scale: str, diagonal_digits, diagonal_groups: str = "",
+                psds: str | None = None, psds_smooth: str | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame, BlankingSummary]:
+    """Rule blank's work in memory: the CA's and the smoothing's masks of ``pairs``, and their summary."""
     units = frame.units
     diagonal = dict(
         diagonal_digits=int(diagonal_digits),
@@ -321,15 +332,13 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
         warnings += check_psd_coverage(rows, units, units, path)
     ca = blank_cells(units, units, psds=psd_sets.get(psds), **diagonal)
     smooth = blank_cells(units, units, psds=psd_sets[psds_smooth], **diagonal) if psds_smooth else ca
-    save_masks(ca, smooth, blanked)
     summary = BlankingSummary(
         ca=summarise_blanking(ca, pairs.weighted, pairs.counts),
         smooth=summarise_blanking(smooth, pairs.weighted, pairs.counts),
         same_sets=bool(smooth is ca),
         warnings=warnings,
     )
-    write_json(summary.as_dict(), blanking_info)
-    return summary
+    return ca, smooth, summary
 
 
 def score_units(table, table_info, blanked, classification, scores, scaling, ranking, *, recodes=None,
@@ -453,16 +462,32 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     frame = classification_from(classification)
     if scheme is not None:
         frame = by_status_classification(frame, scheme_from(scheme))
-    gathered = combine_batches([pd.read_parquet(path) for path in batches], int(replicates))
-    units = UnitScores.load(scores)
-    agreement = replicate_agreement(gathered, fill_replicate(units, frame))
+    per_unit, gathered, result = gather_bootstrap([pd.read_parquet(path) for path in batches], UnitScores.load(scores),
+                                                  frame, replicates=int(replicates), seed=int(seed))
     with atomic_path(summary) as path:
-        add_total_errors(bootstrap_summary(gathered), units.scores).to_csv(path, sep="\t")
+        per_unit.to_csv(path, sep="\t")
     with atomic_path(long) as path:
         gathered.to_parquet(path, index=False)
+    if scheme is not None:
+        result.resampling = ("replicate r's couples are those of the title-only replicate r (same stream); each "
+                             "occupation cell's drawn couples spread over its status cells by a multinomial draw, "
+                             "each pair with its status cell's mean weight")
+    write_json(result.as_dict(), info)
+    return result
+
+
+def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: Classification, *, replicates: int,
+                     seed: int) -> tuple[pd.DataFrame, pd.DataFrame, BootstrapInfo]:
+    """Rule bootstrap_gather's work in memory: the per-unit summary (SEs, intervals), the replicates, the info.
+
+    ``batches`` are bootstrap batches (``camsis.uncertainty.bootstrap_batch``) and ``units``
+    the scale they are checked against (on ``frame``'s codes).
+    """
+    gathered = combine_batches(list(batches), replicates)
+    agreement = replicate_agreement(gathered, fill_replicate(units, frame))
     result = BootstrapInfo(
         replicates=int(gathered["replicate"].nunique()),
-        seed=int(seed),
+        seed=seed,
         correlation_with_scale={
             side: {"min": float(agreement[side].min()), "median": float(agreement[side].median())} for side in SIDES
         },
@@ -470,12 +495,7 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     )
     left_out = fallen_apart(gathered)
     result.replicates_fallen_apart, result.units_left_out = len(left_out), left_out
-    if scheme is not None:
-        result.resampling = ("replicate r's couples are those of the title-only replicate r (same stream); each "
-                             "occupation cell's drawn couples spread over its status cells by a multinomial draw, "
-                             "each pair with its status cell's mean weight")
-    write_json(result.as_dict(), info)
-    return result
+    return add_total_errors(bootstrap_summary(gathered), units.scores), gathered, result
 
 
 def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int, scheme=None,
@@ -582,18 +602,10 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
 
     built = built or datetime.date.today().isoformat()
     pairs = read_json(records.table_info)
-    file_label = f"CAMSIS {scale} for {frame.variable.upper()} [camsis {camsis.__version__}, {built}]"
-    value_labels = {frame.variable: frame.value_labels()} | frame.link_value_labels
-    # The notes trace a published file to what made it, as summary.json does.
-    notes = [
-        f"CAMSIS scale {scale} for {frame.variable}, built {built} by camsis {camsis.__version__}",
-        f"input {sheet_row.get('input')} sha256 {pairs.get('input_sha256')}",
-        "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
-        "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + ([INTERVALS_NOTE] if boot is not None and "mcam_tse" in boot else []) + [
-        f"warning: {text}" for text in all_warnings(read_json(records.blanking), units.diagnostics)]
-    label_warnings = write_dta(table, dta, score_file_labels(frame, table.columns), value_labels, file_label,
-                               notes=notes, label_set_names=frame.label_set_names())
+    notes = score_file_notes(frame, scale, built, sheet_row, config, pairs.get("input_sha256"),
+                             all_warnings(read_json(records.blanking), units.diagnostics),
+                             intervals=boot is not None and "mcam_tse" in boot)
+    label_warnings = write_score_dta(table, frame, dta, scale, built, notes)
     write_csv(table, csv)
     # Labels cut to the format's limits are warnings like the build's: in the notes (write_dta) and here.
     scaling = replace(units.diagnostics, warnings=units.diagnostics.warnings + label_warnings)
@@ -609,6 +621,31 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
     )
     write_json(result, summary)
     return result
+
+
+def score_file_notes(frame: Classification, scale: str, built: str, sheet_row: Mapping, config: Mapping,
+                     input_sha256: str | None, warnings: Sequence[str], intervals: bool) -> list[str]:
+    """The score file's notes: they trace a published file to what made it, as summary.json does."""
+    return [
+        f"CAMSIS scale {scale} for {frame.variable}, built {built} by camsis {camsis.__version__}",
+        f"input {sheet_row.get('input')} sha256 {input_sha256}",
+        "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
+        "config: " + json.dumps(dict(config), sort_keys=True, default=str),
+    ] + ([INTERVALS_NOTE] if intervals else []) + [f"warning: {text}" for text in warnings]
+
+
+def write_score_dta(table: pd.DataFrame, frame: Classification, dta, scale: str, built: str,
+                    notes: Sequence[str]) -> list[str]:
+    """The labelled score file ``{scale}.dta``; returns the warnings of labels cut to the format's limits."""
+    return write_dta(table, dta, *score_dta_labels(table, frame, scale, built), notes=list(notes),
+                     label_set_names=frame.label_set_names())
+
+
+def score_dta_labels(table: pd.DataFrame, frame: Classification, scale: str, built: str) -> tuple[dict, dict, str]:
+    """The score file's variable labels, value labels and dataset label, before they are fitted to the .dta."""
+    file_label = f"CAMSIS {scale} for {frame.variable.upper()} [camsis {camsis.__version__}, {built}]"
+    value_labels = {frame.variable: frame.value_labels()} | frame.link_value_labels
+    return score_file_labels(frame, table.columns), value_labels, file_label
 
 
 def by_status_rows_of(csv, frame: Classification, statuses) -> tuple[pd.DataFrame, str, pd.Series]:
@@ -857,12 +894,17 @@ def score_units_by_status(table, table_info, blanked, classification, scheme, sc
 
 def by_status_summary(table_info, scaling, bootstrap_info=None) -> dict:
     """summary.json's ``by_status`` section: the by-status build's pairs, its own scaling diagnostics, its bootstrap."""
-    pairs, diagnostics = read_json(table_info), ScalingSummary.load(scaling)
+    return by_status_section(read_json(table_info), ScalingSummary.load(scaling),
+                             read_json(bootstrap_info) if bootstrap_info else None)
+
+
+def by_status_section(pairs: Mapping, diagnostics: ScalingSummary, bootstrap: Mapping | None = None) -> dict:
+    """``by_status_summary`` from the by-status table's bookkeeping, its diagnostics and its bootstrap info."""
     section = {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
                "warnings": diagnostics.warnings, "shared": diagnostics.shared or {},
                "ca": diagnostics.ca.as_dict() if diagnostics.ca else None, "merging": diagnostics.merging}
-    if bootstrap_info:
-        section["bootstrap"] = read_json(bootstrap_info)
+    if bootstrap:
+        section["bootstrap"] = dict(bootstrap)
     return section
 
 
@@ -903,22 +945,33 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
     boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
     table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses, boot)
     built = built or datetime.date.today().isoformat()
-    pairs = read_json(table_info)
-    file_label = f"CAMSIS {scale} for {frame.variable.upper()} x {statuses.variable} [camsis {camsis.__version__}, {built}]"
-    notes = [
+    notes = by_status_file_notes(frame, statuses, scale, built, sheet_row, config, read_json(table_info),
+                                 units.diagnostics.warnings, intervals=boot is not None and "mcam_tse" in boot)
+    write_by_status_dta(table, frame, statuses, dta, scale, built, notes)
+    write_csv(table, csv)
+    return table
+
+
+def by_status_file_notes(frame: Classification, statuses, scale: str, built: str, sheet_row: Mapping,
+                         config: Mapping, pairs: Mapping, warnings: Sequence[str], intervals: bool) -> list[str]:
+    """The by-status score file's notes; ``pairs`` is the by-status table's bookkeeping (``PairTable.info``)."""
+    return [
         f"CAMSIS scale {scale} for {frame.variable} by {statuses.variable}, built {built} by camsis {camsis.__version__}",
         STATUS_ZERO_NOTE.format(unknown=statuses.unknown) + f" {scale}.dta, built from the same pairs",
         f"input {sheet_row.get('input')}: {pairs['used']:,} pairs with a scored status on both sides; "
         f"{pairs['dropped'].get('status_unknown', 0):,} without (kept in the title-only scale only)",
         "sheet row: " + json.dumps(dict(sheet_row), sort_keys=True),
         "config: " + json.dumps(dict(config), sort_keys=True, default=str),
-    ] + ([INTERVALS_NOTE] if boot is not None and "mcam_tse" in boot else []) + [
-        f"warning: {text}" for text in units.diagnostics.warnings]
-    write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
-              file_label, notes=notes,
-              label_set_names=frame.label_set_names() | {statuses.variable: statuses.value_label_name})
-    write_csv(table, csv)
-    return table
+    ] + ([INTERVALS_NOTE] if intervals else []) + [f"warning: {text}" for text in warnings]
+
+
+def write_by_status_dta(table: pd.DataFrame, frame: Classification, statuses, dta, scale: str, built: str,
+                        notes: Sequence[str]) -> list[str]:
+    """The labelled by-status score file ``{scale}_by_status.dta``; returns the label-cut warnings."""
+    file_label = f"CAMSIS {scale} for {frame.variable.upper()} x {statuses.variable} [camsis {camsis.__version__}, {built}]"
+    return write_dta(table, dta, by_status_labels(frame, statuses, table.columns), by_status_value_labels(frame, statuses),
+                     file_label, notes=list(notes),
+                     label_set_names=frame.label_set_names() | {statuses.variable: statuses.value_label_name})
 
 
 def release_table(dta, summary, out_dta, out_sav, out_tsv) -> None:

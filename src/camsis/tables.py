@@ -144,8 +144,11 @@ class PairTable:
         """Long parquet of the non-empty cells, and the bookkeeping (plus ``extra``) as json; both atomic."""
         with atomic_path(path_parquet) as temporary:
             self.to_long().to_parquet(temporary, index=False)
-        meta = {"source": self.source, "read": self.read, "used": self.used, "dropped": self.dropped}
-        write_json(meta | extra, path_json)
+        write_json(self.info() | extra, path_json)
+
+    def info(self) -> dict:
+        """The bookkeeping ``save`` writes beside the cells (``table.json``): source, read, used, dropped."""
+        return {"source": self.source, "read": self.read, "used": self.used, "dropped": dict(self.dropped)}
 
     @classmethod
     def load(cls, path_parquet, path_json, units) -> PairTable:
