@@ -95,6 +95,15 @@ def toy_couples(n_per_cell=6, seed=1):
     return frame
 
 
+def status_couples(seed=3):
+    """Toy couples with empst3 statuses ``hemp``, ``wemp``: mostly scored ones, some 0 (no information) and -9 (missing)."""
+    couples = toy_couples(n_per_cell=60, seed=seed)
+    rng = np.random.default_rng(seed)
+    for column in ("hemp", "wemp"):
+        couples[column] = rng.choice([1, 2, 3, 0, -9], size=len(couples), p=[0.25, 0.25, 0.44, 0.03, 0.03])
+    return couples
+
+
 def snakemake(directory, *args, cores=2):
     """Run ``snakemake --cores N *args`` in ``directory``; the completed process (output captured)."""
     return subprocess.run(

@@ -8,21 +8,12 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from helpers import PLAIN, REPO, TOY, TOY_UNITS, error_lines, snakemake, toy_couples, toy_project
+from helpers import PLAIN, REPO, TOY, TOY_UNITS, error_lines, snakemake, status_couples, toy_project
 
 pytestmark = pytest.mark.slow  # every test here runs Snakemake
 
 HEADER = "scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tstatus1\tstatus2\tstatuses\n"
 SCORED = (1, 2, 3)  # empst3's scored statuses
-
-
-def status_couples(seed=3):
-    """Toy couples with statuses: mostly scored ones, some 0 (no information) and -9 (missing)."""
-    couples = toy_couples(n_per_cell=60, seed=seed)
-    rng = np.random.default_rng(seed)
-    for column in ("hemp", "wemp"):
-        couples[column] = rng.choice([1, 2, 3, 0, -9], size=len(couples), p=[0.25, 0.25, 0.44, 0.03, 0.03])
-    return couples
 
 
 def toy_status_project(target):

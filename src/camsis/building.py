@@ -17,7 +17,7 @@ import pandas as pd
 
 from camsis import steps, tables, uncertainty
 from camsis.by_status import build_by_status_scores, by_status_table
-from camsis.classification import Classification, load_classification, read_classification
+from camsis.classification import Classification, read_classification
 from camsis.errors import CamsisError
 from camsis.filling import fill_classification
 from camsis.reading import check_columns, file_sha256
@@ -254,33 +254,26 @@ def _bootstrap(replicates, seed, title, status_pairs, ca_blank, smooth_blank, fr
     return {key: (per_unit, info) for key, (per_unit, _, info) in gathered.items()}
 
 
-def _found(given, folder: str, suffix: str = ".tsv") -> Path | None:
-    """``given`` as a file, or the name of one in ``folder`` of the working folder or of the checkout."""
+def _data_file(given, what: str, folder: str) -> Path:
+    """The ``.tsv`` of ``given``: its path, or a name in ``folder`` of the working folder or of the checkout."""
     path = Path(given)
-    if path.suffix == suffix and path.is_file():
+    if path.suffix == ".tsv" and path.is_file():
         return path
     for base in (Path.cwd(), _CHECKOUT):
-        if (base / folder / f"{given}{suffix}").is_file():
-            return base / folder
-    return None
+        if (base / folder / f"{given}.tsv").is_file():
+            return base / folder / f"{given}.tsv"
+    raise CamsisError(f"{what} '{given}' is neither a .tsv file nor a name in {folder} of {Path.cwd()} or "
+                      f"{_CHECKOUT}; pass the path of its .tsv (its .yaml beside it) or a loaded {what}")
 
 
 def _classification(given) -> Classification:
     if isinstance(given, Classification):
         return given
-    found = _found(given, "data/classifications")
-    if found is None:
-        raise CamsisError(f"classification '{given}' is neither a .tsv file nor a name in data/classifications of "
-                          f"{Path.cwd()} or {_CHECKOUT}; pass the path of its .tsv (its .yaml beside it) or a "
-                          "camsis.classification.Classification")
-    return read_classification(found) if found.is_file() else load_classification(str(given), found)
+    return read_classification(_data_file(given, "classification", "data/classifications"))
 
 
 def _scheme(given) -> StatusScheme:
     if isinstance(given, StatusScheme):
         return given
-    found = _found(given, "data/statuses")
-    if found is None:
-        raise CamsisError(f"status scheme '{given}' is neither a .tsv file nor a name in data/statuses of "
-                          f"{Path.cwd()} or {_CHECKOUT}; pass the path of its .tsv (its .yaml beside it)")
-    return load_scheme(found.stem, found.parent) if found.is_file() else load_scheme(str(given), found)
+    tsv = _data_file(given, "status scheme", "data/statuses")
+    return load_scheme(tsv.stem, tsv.parent)
