@@ -335,14 +335,15 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
 def test_total_standard_errors_closed_forms():
     from camsis.uncertainty import total_standard_errors
 
-    index = pd.Index([1, 2, 3, 4, 5])
-    bse = pd.Series([0.5, 2.0, 1.0, 3.0, 1.5], index=index)
-    se = pd.Series([1.0, 1.0, 2.0, 1.0, np.nan], index=index)
-    lam = pd.Series([0.25, 1.0, 0.0, 0.5, np.nan], index=index)
+    index = pd.Index([1, 2, 3, 4, 5, 6])
+    bse = pd.Series([0.5, 2.0, 1.0, 3.0, 1.5, 2.0], index=index)
+    se = pd.Series([1.0, 1.0, 2.0, 1.0, np.nan, 3.0], index=index)
+    lam = pd.Series([0.25, 1.0, 0.0, 0.5, np.nan, np.nan], index=index)
     tse = total_standard_errors(bse, se, lam)
     # bse^2 all own-data spread (lambda se^2): the posterior SD alone; lambda 1: the larger of the two;
-    # lambda 0: both variances; otherwise se^2 + bse^2 - lambda se^2; no model SE: the bootstrap's.
-    np.testing.assert_allclose(tse, [1.0, 2.0, np.sqrt(5.0), np.sqrt(1 + 9 - 0.5), 1.5], rtol=1e-14)
+    # lambda 0: both variances; otherwise se^2 + bse^2 - lambda se^2; no model SE: the bootstrap's;
+    # a model SE without pairs (no lambda): both variances, as lambda 0.
+    np.testing.assert_allclose(tse, [1.0, 2.0, np.sqrt(5.0), np.sqrt(1 + 9 - 0.5), 1.5, np.sqrt(13.0)], rtol=1e-14)
     assert list(tse.index) == list(index)
 
 

@@ -492,13 +492,15 @@ def total_standard_errors(bse, se, shrinkage):
     lambda * se^2 (se^2 = s2_u (1 - lambda) = lambda s2_e / n), already in the posterior
     variance. A large unit (lambda near 1) gets about the larger of ``se`` and ``bse``, a
     unit with a few pairs (lambda near 0) about the prior SD with the model's own error
-    added. Where there is no model SE (groups, imputed units) it is ``bse``.
+    added. A unit with a model SE but no shrinkage factor (no pairs of its own: the nested
+    smoothing gives it its group's posterior) has lambda 0; where there is no model SE
+    (groups) it is ``bse``.
 
     Parameters
     ----------
     bse, se, shrinkage : Series
         Bootstrap SE, model-based SE (same metric) and shrinkage factor lambda, on one index;
-        ``se`` or ``shrinkage`` missing where the unit has no model-based SE.
+        ``se`` missing where the code has no model-based SE, ``shrinkage`` where the unit has no pairs.
 
     Returns
     -------
@@ -506,8 +508,9 @@ def total_standard_errors(bse, se, shrinkage):
         ``tse`` on the index of ``bse``.
     """
     b, m, lam = (np.asarray(x, dtype=float) for x in (bse, se, shrinkage))
+    lam = np.where(np.isfinite(lam), lam, 0.0)  # no pairs of its own: nothing of bse is its own pairs'
     total = np.sqrt(np.square(m) + np.maximum(0.0, np.square(b) - lam * np.square(m)))
-    return pd.Series(np.where(np.isfinite(m) & np.isfinite(lam), total, b), index=bse.index, name=bse.name)
+    return pd.Series(np.where(np.isfinite(m), total, b), index=bse.index, name=bse.name)
 
 
 def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
