@@ -134,7 +134,7 @@ class Survey:
         w = self.work
         couples.to_parquet(w / "couples.parquet", index=False)
         steps.tabulate(w / "couples.parquet", CLASSIFICATION, w / "table.parquet", w / "table.json",
-                       occ1="hocc", occ2="wocc", weight="weight")
+                       steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight"))
         steps.blank(w / "table.parquet", w / "table.json", CLASSIFICATION, w / "blanked.parquet", w / "blanking.json",
                     scale="validate", diagonal_digits=0, diagonal_groups="1,2", psds=str(PSDS))
         inputs = dict(table=w / "table.parquet", table_info=w / "table.json", blanked=w / "blanked.parquet",
