@@ -352,6 +352,58 @@ def _start_scores(kind, values, w, r, c, M, rng):
     return x, y, np.maximum(phi, 1e-3)
 
 
+def _scored_cells(table: pd.DataFrame, blanked: pd.DataFrame | None):
+    """The counts and the weights (1 counted, 0 blanked) of the rows and columns with pairs once
+    the blanked cells are left out, and which rows and columns those are."""
+    values = table.to_numpy(dtype=float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("the RC table must hold finite, non-negative counts")
+    mask = np.zeros(values.shape, bool) if blanked is None else \
+        blanked.reindex(index=table.index, columns=table.columns).fillna(True).to_numpy(bool)
+    w = (~mask).astype(float)
+    counted = values * w
+    keep_rows, keep_cols = counted.sum(axis=1) > 0, counted.sum(axis=0) > 0
+    return counted[np.ix_(keep_rows, keep_cols)], w[np.ix_(keep_rows, keep_cols)], keep_rows, keep_cols
+
+
+def _start_kinds(start: str | tuple, n_starts: int, M: int, smaller_side: int) -> tuple[list[str], tuple | None]:
+    """The starts to try, in order (see ``fit_rc``'s ``n_starts``), and the scores of a given one."""
+    given = None
+    # The CA turned toward its next dimension needs one (a nontrivial singular value beyond M).
+    turns = [f"ca+{degrees}" for degrees in CA_TURNS] if smaller_side > M + 1 else []
+    if isinstance(start, tuple):
+        given = tuple(np.asarray(part, dtype=float) for part in start)
+        kinds = ["given", *turns, "log", "random"]
+    else:
+        if start not in STARTS:
+            raise ValueError(f"unknown RC start {start!r}; expected one of {', '.join(STARTS)}")
+        kinds = [start] + [k for k in ("ca", *turns, "log", "random") if k != start]
+    while len(kinds) < n_starts:
+        kinds.append("random")
+    return kinds[: max(1, n_starts)], given
+
+
+def _best_fit(fits: list[dict], tried: list[tuple], M: int, max_iter: int) -> tuple[dict, str | None]:
+    """The converged fit of lowest deviance (the earliest start reaching it), else the lowest of all
+    with the warning that says so; the starts that reached it are logged."""
+    candidates = [f for f in fits if f["converged"]] or fits
+    lowest = min(f["deviance"] for f in candidates)
+    best = next(f for f in candidates if at_minimum(f["deviance"], lowest))
+    reached = sum(at_minimum(deviance, lowest) for _, deviance, _ in tried)
+    log.info("RC(%d): %d of %d starts reached the lowest deviance, %.6g (from the %s start); the others: %s",
+             M, reached, len(tried), lowest, best["start"],
+             ", ".join(f"{kind} {deviance:.6g}{'' if converged else ' (not converged)'}"
+                       for kind, deviance, converged in tried if not at_minimum(deviance, lowest)) or "none")
+    message = None
+    if not best["converged"]:
+        message = (f"the RC({M}) model did not converge in {max_iter} iterations from any of "
+                   f"{len(tried)} start(s) ({', '.join(k for k, _, _ in tried)}); the scores are those "
+                   f"of the lowest deviance reached, {best['deviance']:.6g}")
+        log.warning("%s", message)
+        warnings.warn(message, RCConvergenceWarning, stacklevel=3)  # at fit_rc's caller
+    return best, message
+
+
 def fit_rc(
     table: pd.DataFrame,
     blanked: pd.DataFrame | None = None,
@@ -389,18 +441,7 @@ def fit_rc(
     ``converged`` False (with ``warning`` set, an ``RCConvergenceWarning`` issued and
     logged) when no start converged: it is then the start with the lowest deviance.
     """
-    values = table.to_numpy(dtype=float)
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError("the RC table must hold finite, non-negative counts")
-    mask = np.zeros(values.shape, bool) if blanked is None else \
-        blanked.reindex(index=table.index, columns=table.columns).fillna(True).to_numpy(bool)
-    w = (~mask).astype(float)
-    counted = values * w
-    row_mass, col_mass = counted.sum(axis=1), counted.sum(axis=0)
-    keep_rows, keep_cols = row_mass > 0, col_mass > 0
-    empty_rows = list(table.index[~keep_rows])
-    empty_columns = list(table.columns[~keep_cols])
-    n, w = counted[np.ix_(keep_rows, keep_cols)], w[np.ix_(keep_rows, keep_cols)]
+    n, w, keep_rows, keep_cols = _scored_cells(table, blanked)
     n_rows, n_cols = n.shape
     M = int(n_dimensions)
     if M < 1 or M > min(n_rows, n_cols) - 1:
@@ -413,20 +454,7 @@ def fit_rc(
     df = cells - (n_rows + n_cols - 1) - M * (n_rows + n_cols - 2 - M)
 
     rng = np.random.default_rng(seed)
-    given = None
-    # The CA turned toward its next dimension needs one (a nontrivial singular value beyond M).
-    turns = [f"ca+{degrees}" for degrees in CA_TURNS] if min(n_rows, n_cols) > M + 1 else []
-    if isinstance(start, tuple):
-        given = tuple(np.asarray(part, dtype=float) for part in start)
-        kinds = ["given", *turns, "log", "random"]
-    else:
-        if start not in STARTS:
-            raise ValueError(f"unknown RC start {start!r}; expected one of {', '.join(STARTS)}")
-        kinds = [start] + [k for k in ("ca", *turns, "log", "random") if k != start]
-    while len(kinds) < n_starts:
-        kinds.append("random")
-    kinds = kinds[: max(1, n_starts)]
-
+    kinds, given = _start_kinds(start, n_starts, M, min(n_rows, n_cols))
     tried, fits = [], []
     for kind in kinds:
         if kind == "given":
@@ -441,23 +469,7 @@ def fit_rc(
         fits.append(fit)
         log.debug("RC(%d) from the %s start: deviance %.6g after %d iterations, converged %s",
                   M, kind, fit["deviance"], fit["iterations"], fit["converged"])
-    candidates = [f for f in fits if f["converged"]] or fits
-    lowest = min(f["deviance"] for f in candidates)
-    best = next(f for f in candidates if at_minimum(f["deviance"], lowest))
-    reached = sum(at_minimum(deviance, lowest) for _, deviance, _ in tried)
-    log.info("RC(%d): %d of %d starts reached the lowest deviance, %.6g (from the %s start); the others: %s",
-             M, reached, len(tried), lowest, best["start"],
-             ", ".join(f"{kind} {deviance:.6g}{'' if converged else ' (not converged)'}"
-                       for kind, deviance, converged in tried if not at_minimum(deviance, lowest)) or "none")
-
-    message = None
-    if not best["converged"]:
-        message = (f"the RC({M}) model did not converge in {max_iter} iterations from any of "
-                   f"{len(tried)} start(s) ({', '.join(k for k, _, _ in tried)}); the scores are those "
-                   f"of the lowest deviance reached, {best['deviance']:.6g}")
-        log.warning("%s", message)
-        warnings.warn(message, RCConvergenceWarning, stacklevel=2)
-
+    best, message = _best_fit(fits, tried, M, max_iter)
     rows, cols = table.index[keep_rows], table.columns[keep_cols]
     names = [f"dim{k + 1}" for k in range(M)]
     alpha, beta = best["alpha"], best["beta"]
@@ -482,7 +494,7 @@ def fit_rc(
         order=tuple(range(1, M + 1)),
         start=best["start"],
         starts_tried=tried,
-        empty_rows=empty_rows,
-        empty_columns=empty_columns,
+        empty_rows=list(table.index[~keep_rows]),
+        empty_columns=list(table.columns[~keep_cols]),
         warning=message,
     )
