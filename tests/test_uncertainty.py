@@ -285,7 +285,8 @@ def test_combining_batches_checks_every_replicate_is_there_once(toy):
     assert batches(0, 5) == []
 
 
-def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(toy, tmp_path, caplog):
+@pytest.mark.parametrize("smoothing", ["one_level", "nested"])
+def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(toy, tmp_path, caplog, smoothing):
     """Units 221 and 222 pair with each other, and with the rest only through one couple (husband 212,
     wife 221): the observed table is connected, but about one redraw in three misses that couple and
     falls apart. Such a replicate is built without the stray block (its units imputed from group 2),
@@ -301,7 +302,7 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     pairs = near + [(h, w) for h in stray for w in stray] * 10 + [(212, 221)]
     table = tabulate_frame(pd.DataFrame(pairs, columns=["hocc", "wocc"]), "hocc", "wocc", None, toy.units)
     mask = pd.DataFrame(False, index=table.counts.index, columns=table.counts.columns)
-    options = ScaleOptions(min_n=0)  # disconnected: refuse, the default
+    options = ScaleOptions(min_n=0, disconnected="refuse", smoothing=smoothing)
     observed = build_unit_scores(table, mask, mask, toy, options)
     assert observed.diagnostics.dropped_blocks is None
     B, seed = 8, 5
@@ -316,9 +317,15 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     assert per_replicate[per_replicate > 0].index.tolist() == missed
     assert (per_replicate[missed] == 4).all()  # rows and columns 221, 222
     assert np.isfinite(long.loc[long["code"].isin(units), ["mcamsis", "fcamsis"]].to_numpy()).all()
-    # A stray unit takes its group's score: group 2's, which is then its other units' (211, 212) mean.
     first = long[long["replicate"] == missed[0]].set_index("code")
-    assert first.loc[221, "mcamsis"] == pytest.approx(first.loc[2, "mcamsis"])
+    if smoothing == "one_level":
+        # A stray unit takes its group's score at the filling: group 2's, its other units' (211, 212) mean.
+        assert first.loc[221, "mcamsis"] == pytest.approx(first.loc[2, "mcamsis"])
+    else:
+        # Nested: a stray unit takes the posterior of its groups; 221 and 222 share every group (22, 2)
+        # and have no pairs of their own, so they take the same score, which no other unit has.
+        assert first.loc[221, ["mcamsis", "fcamsis"]].tolist() == pytest.approx(first.loc[222, ["mcamsis", "fcamsis"]].tolist())
+        assert not np.isclose(first.loc[[111, 112, 121, 122, 211, 212], "mcamsis"], first.loc[221, "mcamsis"]).any()
     assert f"bootstrap replicate {missed[0]} fell apart" in caplog.text
 
     batch, scores = tmp_path / "batch.parquet", tmp_path / "unit_scores.tsv"
