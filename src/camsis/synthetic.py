@@ -145,28 +145,11 @@ def simulate_couples(
     else:
         male_target, female_target = _unit_sizes(len(codes), rng, size_sigma, size_corr)
     inflation = _inflation(codes, blocks_frame, diagonal_factor, block_factor, minor_factor)
-    kernel = inflation * np.exp(
-        beta * np.outer(truth["male_score"], truth["female_score"])
-        + beta2 * np.outer(truth["male_dim2"], truth["female_dim2"])
-    )
-    probs = _fit_margins(kernel, male_target, female_target)
-    truth["male_share"] = probs.sum(axis=1)
-    truth["female_share"] = probs.sum(axis=0)
-
-    counts = rng.multinomial(n_couples, probs.ravel())
-    cells = rng.permutation(np.repeat(np.arange(probs.size), counts))
-    hocc = codes[cells // len(codes)].astype(np.int32)
-    wocc = codes[cells % len(codes)].astype(np.int32)
-
-    invalid_codes = _invalid_codes(codes)
-    n_missing = round(missing_share * n_couples)
-    n_invalid = round(invalid_share * n_couples)
-    corrupted = rng.choice(n_couples, n_missing + n_invalid, replace=False)
-    _corrupt(hocc, wocc, corrupted[:n_missing], np.array(missing_codes), rng)
-    _corrupt(hocc, wocc, corrupted[n_missing:], invalid_codes, rng)
-
-    strata = np.asarray(weight_strata, dtype=float)
-    weight = np.round(strata[rng.integers(len(strata), size=n_couples)] / strata.mean(), 3)
+    probs = _couple_probabilities(truth, inflation, beta, beta2, male_target, female_target)
+    husband, wife = _draw_cells(probs, n_couples, rng)
+    hocc, wocc = codes[husband].astype(np.int32), codes[wife].astype(np.int32)
+    invalid_codes, n_missing, n_invalid, weight = _damage_and_weigh(
+        hocc, wocc, codes, missing_share, invalid_share, missing_codes, weight_strata, rng)
 
     couples = pd.DataFrame(
         {
@@ -436,6 +419,43 @@ STATUS_LABELS = {
 VARIABLE_LABELS.update(STATUS_LABELS)
 
 
+def _couple_probabilities(truth: pd.DataFrame, inflation: np.ndarray, beta: float, beta2: float,
+                          male_target: np.ndarray, female_target: np.ndarray) -> np.ndarray:
+    """The cell probabilities of the log-linear model on the truth's scores, fitted to the
+    target margins; the units' shares are written into ``truth``."""
+    kernel = inflation * np.exp(
+        beta * np.outer(truth["male_score"], truth["female_score"])
+        + beta2 * np.outer(truth["male_dim2"], truth["female_dim2"])
+    )
+    probs = _fit_margins(kernel, male_target, female_target)
+    truth["male_share"] = probs.sum(axis=1)
+    truth["female_share"] = probs.sum(axis=0)
+    return probs
+
+
+def _draw_cells(probs: np.ndarray, n_couples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column positions of ``n_couples`` couples drawn from the cells, in random order."""
+    counts = rng.multinomial(n_couples, probs.ravel())
+    cells = rng.permutation(np.repeat(np.arange(probs.size), counts))
+    return cells // probs.shape[1], cells % probs.shape[1]
+
+
+def _damage_and_weigh(hocc: np.ndarray, wocc: np.ndarray, codes: np.ndarray, missing_share: float,
+                      invalid_share: float, missing_codes, weight_strata, rng: np.random.Generator):
+    """Survey damage in place (couples with a missing or an invalid code) and stratum weights
+    scaled to mean 1: the invalid codes used, the numbers damaged and the weights."""
+    n_couples = len(hocc)
+    invalid_codes = _invalid_codes(codes)
+    n_missing = round(missing_share * n_couples)
+    n_invalid = round(invalid_share * n_couples)
+    corrupted = rng.choice(n_couples, n_missing + n_invalid, replace=False)
+    _corrupt(hocc, wocc, corrupted[:n_missing], np.array(missing_codes), rng)
+    _corrupt(hocc, wocc, corrupted[n_missing:], invalid_codes, rng)
+    strata = np.asarray(weight_strata, dtype=float)
+    weight = np.round(strata[rng.integers(len(strata), size=n_couples)] / strata.mean(), 3)
+    return invalid_codes, n_missing, n_invalid, weight
+
+
 def simulate_status_couples(
     units: np.ndarray,
     statuses=(1, 2, 3),
@@ -504,31 +524,17 @@ def simulate_status_couples(
     position = np.repeat(np.arange(len(codes)), n_s)
     inflation = _inflation(codes, _check_blocks(blocks), settings["diagonal_factor"], settings["block_factor"],
                            settings["minor_factor"])[np.ix_(position, position)]
-    kernel = inflation * np.exp(
-        settings["beta"] * np.outer(truth["male_score"], truth["female_score"])
-        + settings["beta2"] * np.outer(truth["male_dim2"], truth["female_dim2"])
-    )
-    probs = _fit_margins(kernel, male_target, female_target)
-    truth["male_share"] = probs.sum(axis=1)
-    truth["female_share"] = probs.sum(axis=0)
-
-    counts = rng.multinomial(n_couples, probs.ravel())
-    cells = rng.permutation(np.repeat(np.arange(probs.size), counts))
-    husband, wife = combined[cells // len(combined)], combined[cells % len(combined)]
+    probs = _couple_probabilities(truth, inflation, settings["beta"], settings["beta2"], male_target, female_target)
+    husband, wife = (combined[cells] for cells in _draw_cells(probs, n_couples, rng))
     hocc, wocc = (husband // 10).astype(np.int32), (wife // 10).astype(np.int32)
     hemp, wemp = (husband % 10).astype(np.int32), (wife % 10).astype(np.int32)
     for status in (hemp, wemp):
         lost = rng.random(n_couples) < unknown_status_share
         status[lost] = rng.choice(np.asarray(unknown_codes, dtype=np.int32), size=int(lost.sum()))
 
-    invalid_codes = _invalid_codes(codes)
-    n_missing = round(settings["missing_share"] * n_couples)
-    n_invalid = round(settings["invalid_share"] * n_couples)
-    corrupted = rng.choice(n_couples, n_missing + n_invalid, replace=False)
-    _corrupt(hocc, wocc, corrupted[:n_missing], np.array(settings["missing_codes"]), rng)
-    _corrupt(hocc, wocc, corrupted[n_missing:], invalid_codes, rng)
-    strata = np.asarray(settings["weight_strata"], dtype=float)
-    weight = np.round(strata[rng.integers(len(strata), size=n_couples)] / strata.mean(), 3)
+    invalid_codes, n_missing, n_invalid, weight = _damage_and_weigh(
+        hocc, wocc, codes, settings["missing_share"], settings["invalid_share"], settings["missing_codes"],
+        settings["weight_strata"], rng)
     couples = pd.DataFrame({
         "hocc": hocc, "wocc": wocc, "hemp": hemp, "wemp": wemp, "weight": weight,
         "couple_id": np.arange(1, n_couples + 1, dtype=np.int32),
