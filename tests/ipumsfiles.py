@@ -101,3 +101,63 @@ def write_extract(directory, stem: str, frame: pd.DataFrame, variables: list[Var
     path = directory / f"{stem}.xml"
     path.write_text(codebook_xml(variables, f"{stem}.dat", structure, samples), encoding="utf-8")
     return path
+
+
+# The census workload of issue 23: one IPUMS-International-style extract holding several
+# samples of persons on ISCO-08, and a sheet with one row per sample (filter SAMPLE == ...).
+CENSUS_VARIABLES = [
+    Variable("SAMPLE", 9, label="IPUMS sample identifier"),
+    Variable("YEAR", 4, label="Census round"),
+    Variable("SERIAL", 8, label="Household serial number"),
+    Variable("PERNUM", 4, label="Person number"),
+    Variable("SPLOC", 2, label="Spouse's location in household", categories={"00": "No spouse present"}),
+    Variable("SEX", 1, label="Sex", categories={"1": "Male", "2": "Female", "9": "Unknown"}),
+    Variable("PERWT", 8, decimals=2, label="Person weight"),
+    Variable("OCC", 4, label="Occupation, ISCO-08", categories={"9998": "Unknown", "9999": "NIU (not in universe)"}),
+]
+CENSUS_HEADER = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits", "filter",
+                 "layout", "person", "partner", "household", "sex", "first_sex", "occ", "wave"]
+
+
+def census_row(scale: str, codebook: str, sample: int) -> list[str]:
+    """The sheet row building one sample of an extract (persons linked by SPLOC, first_sex 1)."""
+    return [scale, codebook, "", "", "PERWT", "isco08", "", "0", f"SAMPLE == {sample}", "persons", "PERNUM", "SPLOC",
+            "SERIAL", "SEX", "1", "OCC", "YEAR"]
+
+
+def write_census(directory, samples: dict[str, int], couples: int, stem: str = "ipumsi_00023",
+                 sheet: str = "config/census.tsv") -> tuple[dict, dict]:
+    """Write ``{stem}.xml`` + ``{stem}.dat.gz`` holding ``samples`` (scale -> IPUMS sample id) and the sheet.
+
+    Each sample's ``couples`` are simulated with a known truth (camsis.synthetic, seeds 300,
+    301, ...) on the real ISCO-08 frame and written as persons with planted linking faults in
+    known numbers (tests/personfiles.py: singles, partners not in the file, links not returned,
+    same-sex couples, an unknown sex written as IPUMS's 9 "Unknown"); weights carry IPUMS's
+    two implied decimals. Returns, per scale, the truth (``SimulatedCouples.truth``) and the
+    counts summary.json's ``linking`` must report (the other samples' persons as filtered).
+    """
+    from camsis.classification import load_classification
+    from camsis.synthetic import simulate_couples
+    from helpers import REPO
+    from personfiles import person_file
+
+    directory = Path(directory)
+    isco = load_classification("isco08", REPO / "data/classifications")
+    parts, truths, counts = [], {}, {}
+    for k, (scale, sample) in enumerate(samples.items()):
+        sim = simulate_couples(isco.units, n_couples=couples, seed=300 + k, missing_share=0.0, invalid_share=0.0)
+        pairs = pd.DataFrame({"hocc": sim.couples["hocc"].astype(float), "wocc": sim.couples["wocc"].astype(float),
+                              "wt": np.round(sim.couples["weight"], 2), "hstat": 1.0, "wstat": 1.0})
+        persons, expected = person_file(pairs, "ipums", repeats=0, seed=k, codes=(1111, 9211, 2211))
+        parts.append(pd.DataFrame({
+            "SAMPLE": sample, "YEAR": 2000 + persons["year"], "SERIAL": persons["serial"], "PERNUM": persons["pernum"],
+            "SPLOC": persons["sploc"].fillna(0).clip(lower=0),  # IPUMS: 0 = no spouse present
+            "SEX": persons["sex"].fillna(9), "PERWT": persons["perwt"], "OCC": persons["occ"]}))
+        truths[scale], counts[scale] = sim.truth, expected
+    extract = pd.concat(parts, ignore_index=True)
+    write_extract(directory, stem, extract, CENSUS_VARIABLES, samples=tuple(samples))
+    for scale in samples:
+        counts[scale] = counts[scale] | {"persons": len(extract), "filtered": len(extract) - counts[scale]["persons"]}
+    rows = [CENSUS_HEADER] + [census_row(scale, f"{stem}.xml", sample) for scale, sample in samples.items()]
+    (directory / sheet).write_text("".join("\t".join(row) + "\n" for row in rows))
+    return truths, counts

@@ -90,7 +90,7 @@ def write_job_inputs(directory):
     wide = "lower_1\tupper_1\tlower_2\tupper_2\n1110\t1120\t1110\t1120\n2110\t2229\t2110\t2229\n"
     (directory / "psd_wide.tsv").write_text(wide)  # five-digit bounds for three-digit codes
     (directory / "psd_half.tsv").write_text(wide.splitlines()[0] + "\n1110\t1120\t1110\t1120\n111\t112\t111\t112\n")
-    # Not a mistake: a table in two blocks, built with `disconnected: drop`, warns and counts.
+    # Not a mistake: a table in two blocks, built with the default `disconnected: drop`, warns and counts.
     small = [212, 221, 222]
     inside = good["hocc"].isin(small) | good["wocc"].isin(small)
     block = pd.DataFrame([(h, w) for h in small for w in small if h != w] * 4, columns=["hocc", "wocc"])
@@ -125,7 +125,7 @@ def job_run(tmp_path_factory):
     write_job_inputs(directory)
     scales = [*JOB_CASES, "dropblocks", *BUILT_CASES]
     targets = [str(p.relative_to(directory)) for scale in scales for p in products(directory, scale)]
-    config = ["scales=config/bad.tsv", "min_n=0", "disconnected=drop", *PLAIN]
+    config = ["scales=config/bad.tsv", "min_n=0", *PLAIN]
     done = snakemake(directory, "--keep-going", "--config", *config, "--", *targets, cores=4)
     # Once in CI a --keep-going run ended without starting one scale's last job (no error line, no
     # traceback; not reproduced in dozens of runs). What is tested here is each scale's error line,
@@ -171,8 +171,12 @@ def test_dropped_blocks_reach_summary_and_notes_as_a_warning(job_run):
     summary = json.loads((directory / "results/dropblocks/summary.json").read_text())
     dropped = summary["dropped_blocks"]
     assert dropped["rows"] == [212, 221, 222] and dropped["columns"] == [212, 221, 222] and dropped["pairs"] == 24
+    assert dropped["per_block"] == [{"rows": [212, 221, 222], "columns": [212, 221, 222], "pairs": 24,
+                                     "pairs_weighted": 24.0}]
     warnings = [w for w in summary["warnings"] if "outside the main block" in w]
     assert len(warnings) == 1 and "occ1 212, 221, 222 with occ2 212, 221, 222" in warnings[0]
+    assert "with their 24 pairs" in warnings[0]
+    assert "outside the main block" in (directory / "logs/dropblocks/score_units.log").read_text()
     scores, meta = pyreadstat.read_dta(directory / "results/dropblocks/dropblocks.dta")
     assert any(note == f"warning: {warnings[0]}" for note in meta.notes)
     flagged = scores.set_index("toy").loc[[212, 221, 222], ["m_imputed", "f_imputed"]]

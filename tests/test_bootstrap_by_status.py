@@ -146,8 +146,8 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
     from camsis.by_status import build_by_status_scores
 
-    with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, with the default disconnected: refuse
-        build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions())
+    with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, built with disconnected: refuse
+        build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions(disconnected="refuse"))
     drawn = [r for r in range(1, 40) if resample_by_status(title, table, replicate_rng(5, r)).counts.loc[1111, 2221]]
     _, long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, ScaleOptions(), drawn[:2], seed=5)
     assert long[["mcamsis", "fcamsis"]].notna().all().all() and sorted(long["replicate"].unique()) == drawn[:2]

@@ -17,59 +17,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.classification import load_classification
 from camsis.scale import UnitScores
-from camsis.synthetic import simulate_couples
-from helpers import PLAIN, REPO, error_lines, project_copy, snakemake
-from ipumsfiles import Variable, write_extract
-from personfiles import person_file
+from helpers import PLAIN, error_lines, project_copy, snakemake
+from ipumsfiles import CENSUS_HEADER, CENSUS_VARIABLES, census_row, write_census, write_extract
 
 pytestmark = pytest.mark.slow  # runs Snakemake
 
 SAMPLES = {"ar2010": 32201001, "br2010": 76201001, "ca2011": 124201101, "mx2015": 484201501,
            "za2011": 710201101, "us2010": 840201001}
 COUPLES = 12_000  # per sample (the issue's were 40,000)
-VARIABLES = [
-    Variable("SAMPLE", 9, label="IPUMS sample identifier"),
-    Variable("YEAR", 4, label="Census round"),
-    Variable("SERIAL", 8, label="Household serial number"),
-    Variable("PERNUM", 4, label="Person number"),
-    Variable("SPLOC", 2, label="Spouse's location in household", categories={"00": "No spouse present"}),
-    Variable("SEX", 1, label="Sex", categories={"1": "Male", "2": "Female", "9": "Unknown"}),
-    Variable("PERWT", 8, decimals=2, label="Person weight"),
-    Variable("OCC", 4, label="Occupation, ISCO-08", categories={"9998": "Unknown", "9999": "NIU (not in universe)"}),
-]
-HEADER = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits", "filter",
-          "layout", "person", "partner", "household", "sex", "first_sex", "occ", "wave"]
 
 
 @pytest.fixture(scope="module")
 def census(tmp_path_factory):
     directory = project_copy(tmp_path_factory.mktemp("census"))
-    isco = load_classification("isco08", REPO / "data/classifications")
-    parts, truths, counts = [], {}, {}
-    for k, (scale, sample) in enumerate(SAMPLES.items()):
-        sim = simulate_couples(isco.units, n_couples=COUPLES, seed=300 + k, missing_share=0.0, invalid_share=0.0)
-        couples = pd.DataFrame({"hocc": sim.couples["hocc"].astype(float), "wocc": sim.couples["wocc"].astype(float),
-                                "wt": np.round(sim.couples["weight"], 2), "hstat": 1.0, "wstat": 1.0})
-        persons, expected = person_file(couples, "ipums", repeats=0, seed=k, codes=(1111, 9211, 2211))
-        parts.append(pd.DataFrame({
-            "SAMPLE": sample, "YEAR": 2000 + persons["year"], "SERIAL": persons["serial"], "PERNUM": persons["pernum"],
-            "SPLOC": persons["sploc"].fillna(0).clip(lower=0),  # IPUMS: 0 = no spouse present
-            "SEX": persons["sex"].fillna(9), "PERWT": persons["perwt"], "OCC": persons["occ"]}))
-        truths[scale], counts[scale] = sim.truth, expected
-    extract = pd.concat(parts, ignore_index=True)
-    write_extract(directory, "ipumsi_00023", extract, VARIABLES, samples=tuple(SAMPLES))
-    for scale in SAMPLES:  # the other samples' persons are left out by the filter
-        counts[scale] = counts[scale] | {"persons": len(extract),
-                                         "filtered": len(extract) - counts[scale]["persons"]}
-    rows = ["\t".join(HEADER)] + [
-        "\t".join([scale, "ipumsi_00023.xml", "", "", "PERWT", "isco08", "", "0", f"SAMPLE == {sample}",
-                   "persons", "PERNUM", "SPLOC", "SERIAL", "SEX", "1", "OCC", "YEAR"])
-        for scale, sample in SAMPLES.items()]
-    (directory / "config/census.tsv").write_text("\n".join(rows) + "\n")
+    truths, counts = write_census(directory, SAMPLES, COUPLES)
     # sparse samples on 436 units: a few couples can form a block of their own, left out (and counted)
-    done = snakemake(directory, "--config", "scales=config/census.tsv", "disconnected=drop", *PLAIN)
+    done = snakemake(directory, "--config", "scales=config/census.tsv", *PLAIN)
     return directory, done, truths, counts
 
 
@@ -88,6 +52,34 @@ def test_each_scale_recovers_its_samples_truth(census):
             assert seen.sum() >= 40, (scale, side)
             r = np.corrcoef(scores.loc[seen, f"{side}camsis"], truth.loc[seen, column])[0, 1]
             assert r >= 0.97, (scale, side, r)
+
+
+def test_a_sample_that_falls_apart_is_built_with_its_stray_block_counted_and_flagged(census):
+    """By default (disconnected: drop) a stray block is left out of the CA, never silently: its units
+    and pairs are counted per block in summary.json, warned of in the .dta notes, and its units
+    scored from their groups and flagged."""
+    import pyreadstat
+
+    directory, _, _, _ = census
+    fell_apart = 0
+    for scale in SAMPLES:
+        summary = json.loads((directory / f"results/{scale}/summary.json").read_text())
+        dropped = summary.get("dropped_blocks")
+        if dropped is None:
+            continue
+        fell_apart += 1
+        blocks = dropped["per_block"]
+        assert len(blocks) == dropped["blocks"] >= 1
+        assert sum(b["pairs"] for b in blocks) == dropped["pairs"] > 0
+        assert [u for b in blocks for u in b["rows"]] == dropped["rows"]
+        warning = next(w for w in summary["warnings"] if "outside the main block" in w)
+        _, meta = pyreadstat.read_dta(directory / f"results/{scale}/{scale}.dta", metadataonly=True)
+        assert f"warning: {warning}" in meta.notes
+        units = pd.read_csv(directory / f"results/{scale}/work/unit_scores.tsv", sep="\t", index_col=0)
+        for side, stray in (("m", dropped["rows"]), ("f", dropped["columns"])):
+            assert (units.loc[stray, f"{side}_imputed"] > 0).all() and (units.loc[stray, f"n_{side}"] == 0).all()
+            assert units.loc[stray, f"{side}camsis"].notna().all()
+    assert fell_apart >= 1  # these seeds give one (it stopped the build when refuse was the default)
 
 
 def test_linking_counts_equal_the_planted_faults(census):
@@ -136,7 +128,7 @@ def test_the_extract_is_decoded_once_and_editing_a_row_reruns_only_its_scale(cen
     sheet = pd.read_csv(directory / "config/census.tsv", sep="\t", dtype=str, keep_default_na=False)
     sheet.loc[sheet["scale"] == "br2010", "weight"] = ""  # unweighted: PERWT is still read for the others
     sheet.to_csv(directory / "config/edited.tsv", sep="\t", index=False)
-    jobs = planned_job_counts(directory, "--config", "scales=config/edited.tsv", "disconnected=drop", *PLAIN)
+    jobs = planned_job_counts(directory, "--config", "scales=config/edited.tsv", *PLAIN)
     assert "decode_input" not in jobs
     assert jobs["tabulate"] == jobs["score_units"] == jobs["score_file"] == jobs["compare_scales"] == 1, jobs
 
@@ -149,12 +141,12 @@ def test_a_broken_extract_stops_the_run_in_one_line(tmp_path, fault, words):
     directory = project_copy(tmp_path)
     frame = pd.DataFrame({name: [1, 1] for name in ("SAMPLE", "YEAR", "SERIAL", "SEX", "OCC")} | {
         "PERNUM": [1, 2], "SPLOC": [2, 1], "PERWT": [1.5, 2.25]})
-    write_extract(directory, "broken", frame, VARIABLES, structure="hierarchical" if fault == "hierarchical" else "rectangular")
+    write_extract(directory, "broken", frame, CENSUS_VARIABLES,
+                  structure="hierarchical" if fault == "hierarchical" else "rectangular")
     if fault == "no data file":
         (directory / "broken.dat.gz").unlink()
-    row = ["s1", "broken.xml", "", "", "PERWT", "isco08", "", "0", "SAMPLE == 1", "persons", "PERNUM", "SPLOC",
-           "SERIAL", "SEX", "1", "OCC", "YEAR"]
-    (directory / "config/broken.tsv").write_text("\t".join(HEADER) + "\n" + "\t".join(row) + "\n")
+    rows = [CENSUS_HEADER, census_row("s1", "broken.xml", 1)]
+    (directory / "config/broken.tsv").write_text("".join("\t".join(row) + "\n" for row in rows))
     done = snakemake(directory, "-n", "--config", "scales=config/broken.tsv")
     lines = error_lines(done.stderr)
     assert done.returncode != 0 and len(lines) == 1 and all(w in lines[0] for w in words), done.stderr[-2000:]

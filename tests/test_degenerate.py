@@ -36,26 +36,28 @@ def two_blocks():
     return counts
 
 
-def test_disconnected_table_is_refused_naming_the_smaller_block(toy):
+def test_disconnected_table_is_refused_on_request_naming_the_smaller_block(toy):
     table = table_of(two_blocks(), toy.units)
     with pytest.raises(CamsisError) as error:
-        build_unit_scores(table, no_blanking(toy.units), no_blanking(toy.units), toy, ScaleOptions(min_n=0))
+        build_unit_scores(table, no_blanking(toy.units), no_blanking(toy.units), toy,
+                          ScaleOptions(min_n=0, disconnected="refuse"))
     message = str(error.value)
     assert "\n" not in message
     assert "2 blocks" in message and "occ1 221, 222 with occ2 221, 222" in message
     assert "disconnected: drop" in message
 
 
-def test_disconnected_table_dropped_on_request_counts_and_flags_the_units(toy, caplog):
+def test_disconnected_table_dropped_by_default_counts_and_flags_the_units(toy, caplog, tmp_path):
     counts = two_blocks()
     table = table_of(counts, toy.units)
     blank = no_blanking(toy.units)
     with caplog.at_level(logging.WARNING, logger="camsis"):
-        result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0, disconnected="drop"))
+        result = build_unit_scores(table, blank, blank, toy, ScaleOptions(min_n=0))
     dropped = result.diagnostics.dropped_blocks
     assert dropped["blocks"] == 1 and dropped["units"] == {"m": 2, "f": 2}
     assert dropped["rows"] == [221, 222] and dropped["columns"] == [221, 222]
     assert dropped["pairs"] == counts[6:, 6:].sum() == 40
+    assert dropped["per_block"] == [{"rows": [221, 222], "columns": [221, 222], "pairs": 40, "pairs_weighted": 40.0}]
     assert any("221, 222" in w for w in result.diagnostics.warnings)
     assert any("outside the main block" in r.message for r in caplog.records)
     scores = result.scores
@@ -65,6 +67,13 @@ def test_disconnected_table_dropped_on_request_counts_and_flags_the_units(toy, c
         assert scores.loc[[221, 222], f"n_{side}"].eq(0).all()
         assert scores.loc[[221, 222], f"{side}_imputed"].eq(2).all()
         assert scores.loc[[111, 112, 121, 122, 211, 212], f"{side}_imputed"].eq(0).all()
+    # A by-status build's blocks reach summary.json's by_status section too.
+    from camsis.steps import by_status_summary
+    from camsis.writing import write_json
+
+    result.diagnostics.save(tmp_path / "scaling.json")
+    write_json({"used": int(counts.sum()), "dropped": {}}, tmp_path / "table.json")
+    assert by_status_summary(tmp_path / "table.json", tmp_path / "scaling.json")["dropped_blocks"] == dropped
     # The same scale as a CA of the main block alone (the dropped units only add population).
     main = table_of(np.where(np.arange(8)[:, None] < 6, counts, 0) * (np.arange(8)[None, :] < 6), toy.units)
     alone = build_unit_scores(main, blank, blank, toy, ScaleOptions(min_n=0))

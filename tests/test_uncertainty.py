@@ -302,7 +302,7 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     pairs = near + [(h, w) for h in stray for w in stray] * 10 + [(212, 221)]
     table = tabulate_frame(pd.DataFrame(pairs, columns=["hocc", "wocc"]), "hocc", "wocc", None, toy.units)
     mask = pd.DataFrame(False, index=table.counts.index, columns=table.counts.columns)
-    options = ScaleOptions(min_n=0, disconnected="refuse", smoothing=smoothing)
+    options = ScaleOptions(min_n=0, disconnected="refuse", smoothing=smoothing)  # replicates drop stray blocks even so
     observed = build_unit_scores(table, mask, mask, toy, options)
     assert observed.diagnostics.dropped_blocks is None
     B, seed = 8, 5

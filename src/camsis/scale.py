@@ -59,8 +59,9 @@ class ScaleOptions:
     mean, sd, clip : float
         The published metric.
     disconnected : str
-        "refuse" a table that falls apart into blocks after blanking, or "drop" the units
-        outside the largest block (they are then imputed and flagged).
+        "drop" (the default) the units outside the largest block of a table that falls apart
+        into blocks after blanking (they are then imputed, flagged and counted), or "refuse"
+        such a table.
     reml : bool
         REML (the published method) or ML for the smoothing models.
     smoothing : str
@@ -102,7 +103,7 @@ class ScaleOptions:
     mean: float = 50.0
     sd: float = 15.0
     clip: tuple = (1.0, 99.0)
-    disconnected: str = "refuse"
+    disconnected: str = "drop"
     reml: bool = True
     smoothing: str = "nested"
     smoothing_levels: dict = field(default_factory=lambda: {"random": list(DEFAULT_LEVELS["random"]),
@@ -251,8 +252,9 @@ def _drop_outside_main_block(kept: pd.DataFrame, cells: _KeptCells, disconnected
                               diagnostics: ScalingSummary) -> tuple[list, list]:
     """Refuse a table that falls apart into blocks, or name the units outside the largest one.
 
-    Returns the row and column units to leave out (none for a connected table); the
-    count of units and pairs left out goes to ``diagnostics.dropped_blocks``.
+    Returns the row and column units to leave out (none for a connected table); what is
+    left out, in all and per block (units and pairs), goes to ``diagnostics.dropped_blocks``
+    and to a warning, so a stray block is never lost silently.
     """
     blocks = connected_blocks(kept, cells.cells)
     if len(blocks) <= 1:
@@ -262,20 +264,29 @@ def _drop_outside_main_block(kept: pd.DataFrame, cells: _KeptCells, disconnected
             "the table falls apart after blanking: " + describe_blocks(blocks)
             + " (set disconnected: drop to leave the smaller blocks out of the CA)"
         )
-    rows = [r for block in blocks[1:] for r in block[0]]
-    cols = [c for block in blocks[1:] for c in block[1]]
-    # Blocks share no non-blanked pair, so every kept pair of a dropped row lies in a dropped column.
-    inside = cells.within(kept.index.get_indexer(rows), kept.columns.get_indexer(cols))
+    per_block = []
+    for block_rows, block_cols in blocks[1:]:
+        # Blocks share no non-blanked pair, so every kept pair of a block's row lies in its columns.
+        inside = cells.within(kept.index.get_indexer(block_rows), kept.columns.get_indexer(block_cols))
+        per_block.append({"rows": [int(r) for r in block_rows], "columns": [int(c) for c in block_cols],
+                          "pairs": int(round(cells.counts[inside].sum())),
+                          "pairs_weighted": float(cells.weighted[inside].sum())})
+    rows = [r for block in per_block for r in block["rows"]]
+    cols = [c for block in per_block for c in block["columns"]]
+    pairs = sum(block["pairs"] for block in per_block)
     diagnostics.dropped_blocks = {
-        "blocks": len(blocks) - 1,
+        "blocks": len(per_block),
         "units": {"m": len(rows), "f": len(cols)},
-        "rows": [int(r) for r in rows],
-        "columns": [int(c) for c in cols],
-        "pairs": int(round(cells.counts[inside].sum())),
-        "pairs_weighted": float(cells.weighted[inside].sum()),
+        "rows": rows,
+        "columns": cols,
+        "pairs": pairs,
+        "pairs_weighted": sum(block["pairs_weighted"] for block in per_block),
+        "per_block": per_block,
     }
-    message = (f"left {len(rows)} {PARTNERS_OF['m']} and {len(cols)} {PARTNERS_OF['f']} units outside the main block out of the "
-               f"scale (imputed from their groups): {describe_blocks(blocks)}")
+    each = f"; {', '.join(format(block['pairs'], ',') for block in per_block)} per block" if len(per_block) > 1 else ""
+    message = (f"left {len(rows)} {PARTNERS_OF['m']} and {len(cols)} {PARTNERS_OF['f']} units outside the main block "
+               f"out of the scale, with their {pairs:,} pairs{each} (imputed from their groups, flagged in "
+               f"m_imputed/f_imputed): {describe_blocks(blocks)}")
     diagnostics.warn(message)
     return rows, cols
 

@@ -903,6 +903,8 @@ def by_status_section(pairs: Mapping, diagnostics: ScalingSummary, bootstrap: Ma
     section = {"statuses": pairs.get("statuses"), "pairs_used": pairs["used"], "dropped": pairs["dropped"],
                "warnings": diagnostics.warnings, "shared": diagnostics.shared or {},
                "ca": diagnostics.ca.as_dict() if diagnostics.ca else None, "merging": diagnostics.merging}
+    if diagnostics.dropped_blocks:  # units left out of the by-status CA (disconnected: drop), counted
+        section["dropped_blocks"] = diagnostics.dropped_blocks
     if bootstrap:
         section["bootstrap"] = dict(bootstrap)
     return section

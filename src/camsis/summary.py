@@ -216,7 +216,8 @@ class ScalingSummary(_Summary):
         One line each, what a user must know (dropped blocks, sparse units merged across
         the whole table, a weak or disagreeing dimension, a boundary smoothing fit ...).
     dropped_blocks : dict or None
-        Units and pairs outside the main block (``disconnected: drop``).
+        Units and pairs outside the main block (``disconnected: drop``, the default), in all
+        and per block (``per_block``).
     merging : dict
         Per side, the sparse-unit merge (``camsis.merging.MergeResult.as_dict``).
     reconstitution : dict or None
