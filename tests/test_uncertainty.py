@@ -403,3 +403,26 @@ def test_add_total_errors_gives_units_the_total_and_other_codes_the_bootstrap_se
     np.testing.assert_allclose(out["mcam_tse"], [2.0, np.sqrt(1.5), 3.0], rtol=1e-14)
     np.testing.assert_allclose(out["fcam_tse"], [1.0, 5.0, 1.0], rtol=1e-14)
     pd.testing.assert_frame_equal(out[summary.columns], summary)
+
+
+def test_the_own_pairs_se_replaces_lambda_se_squared_and_equals_it_in_the_one_level_model():
+    """One level: the unit file's own-pairs SE is sqrt(lambda) times the posterior SD (closed form)."""
+    from camsis.esres import GroupSums, fit_from_sums
+    from camsis.scale import _own_pairs_se
+    from camsis.uncertainty import total_standard_errors
+
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(40), rng.integers(1, 60, size=40))
+    rows = pd.DataFrame({"g": group, "y": rng.normal(size=40)[group] + rng.normal(0, 2, size=group.size)})
+    fit = fit_from_sums(GroupSums.from_frame(rows, "y", "g"))
+    scores = fit.scores.set_index("g").rename(columns={"n": "n_model"})
+    own = _own_pairs_se(scores, fit.summary)
+    np.testing.assert_allclose(own, np.sqrt(scores["lambda"]) * scores["esres_se"], rtol=1e-10)
+    bse = scores["esres_se"] * 1.3
+    np.testing.assert_allclose(total_standard_errors(bse, scores["esres_se"], scores["lambda"], own),
+                               total_standard_errors(bse, scores["esres_se"], scores["lambda"]), rtol=1e-10)
+    # Given, the own-pairs SE is what comes out of the bootstrap's variance.
+    index = pd.Index([1, 2])
+    tse = total_standard_errors(pd.Series([2.0, 2.0], index=index), pd.Series([1.0, 1.0], index=index),
+                                pd.Series([0.5, 0.5], index=index), pd.Series([0.5, np.nan], index=index))
+    np.testing.assert_allclose(tse, [np.sqrt(1 + 4 - 0.25), np.sqrt(1 + 4 - 0.5)], rtol=1e-14)

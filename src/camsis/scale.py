@@ -171,7 +171,9 @@ class UnitScores:
         the score), ``{s}_imputed`` (code of the group the score was borrowed from, 0 if none),
         ``{s}_raw`` (the raw score of the estimator, smoothed into ``{s}camsis``), ``{s}_ca``
         (the raw CA score: ``{s}_raw`` of the CA estimator), ``{s}_ca2`` (its second dimension,
-        for the CA map), ``{s}_lambda`` (shrinkage factor). With the RC estimator and one
+        for the CA map), ``{s}_lambda`` (shrinkage factor), ``{s}_own_se`` (the part of ``{s}cam_se``
+        due to the unit's own pairs, lambda sigma_e / sqrt(n), on the metric: what the total SE takes out of
+        the bootstrap's spread). With the RC estimator and one
         dimension ``{s}camsis2`` is empty.
     population : DataFrame
         Indexed by unit, columns m and f: weighted people per unit in the input,
@@ -575,6 +577,16 @@ def _smoothed(smoothing: _Smoothing, partner_raw: pd.Series, side: str, dim: str
     return smoothed
 
 
+def _own_pairs_se(on_units: pd.DataFrame, summary: dict) -> pd.Series:
+    """The part of a smoothed score's error due to the unit's own pairs: lambda sigma_e / sqrt(n_model).
+
+    The score moves by lambda times its own pairs' mean error (``camsis.uncertainty.total_standard_errors``
+    takes it out of the bootstrap's spread); NaN for a unit without pairs in the model.
+    """
+    n_model = on_units["n_model"].where(on_units["n_model"] > 0)
+    return on_units["lambda"] * summary["sigma_e"] / np.sqrt(n_model)
+
+
 def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.DataFrame, classification,
                  options: ScaleOptions, diagnostics: ScalingSummary) -> pd.DataFrame:
     """Steps 6-7: each side smoothed on its partners' raw scores, missing units imputed, standardised.
@@ -607,6 +619,7 @@ def _side_scores(smoothing: _Smoothing, raw: dict, ca_raw: dict, population: pd.
             columns[f"{side}_imputed"] = source.to_numpy()
             columns[f"{side}_raw"] = raw[side][dim].reindex(units).to_numpy()
             columns[f"{side}_lambda"] = on_units["lambda"].to_numpy()
+            columns[f"{side}_own_se"] = standard.standard_errors(_own_pairs_se(on_units, smoothed.summary)).to_numpy()
             diagnostics.smoothing[side] = smoothed.summary
     for side in SIDES:
         for dim, suffix in (("dim1", ""), ("dim2", "2")):

@@ -476,7 +476,7 @@ def bootstrap_summary(long: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return out[["mcam_bse", "fcam_bse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi", "replicates"]]
 
 
-def total_standard_errors(bse, se, shrinkage):
+def total_standard_errors(bse, se, shrinkage, own=None):
     """The error of a smoothed score from every source: the model's posterior SD and the bootstrap's spread.
 
     The model-based SE (``se``, the posterior SD of the random effect) is conditional on the
@@ -496,11 +496,18 @@ def total_standard_errors(bse, se, shrinkage):
     smoothing gives it its group's posterior) has lambda 0; where there is no model SE
     (groups) it is ``bse``.
 
+    With the nested smoothing the posterior variance also holds the group effects'
+    uncertainty, so ``lambda * se^2`` overstates the own pairs' part; ``own`` (the unit
+    file's ``{s}_own_se``: lambda sigma_e / sqrt(n), on the metric) gives it exactly, and is
+    the same as ``sqrt(lambda) * se`` for the one-level model.
+
     Parameters
     ----------
     bse, se, shrinkage : Series
         Bootstrap SE, model-based SE (same metric) and shrinkage factor lambda, on one index;
         ``se`` missing where the code has no model-based SE, ``shrinkage`` where the unit has no pairs.
+    own : Series, optional
+        The own pairs' SE where known (missing: ``lambda * se^2`` is used).
 
     Returns
     -------
@@ -509,7 +516,11 @@ def total_standard_errors(bse, se, shrinkage):
     """
     b, m, lam = (np.asarray(x, dtype=float) for x in (bse, se, shrinkage))
     lam = np.where(np.isfinite(lam), lam, 0.0)  # no pairs of its own: nothing of bse is its own pairs'
-    total = np.sqrt(np.square(m) + np.maximum(0.0, np.square(b) - lam * np.square(m)))
+    own_var = lam * np.square(m)
+    if own is not None:
+        own = np.asarray(own, dtype=float)
+        own_var = np.where(np.isfinite(own), np.square(own), own_var)
+    total = np.sqrt(np.square(m) + np.maximum(0.0, np.square(b) - own_var))
     return pd.Series(np.where(np.isfinite(m), total, b), index=bse.index, name=bse.name)
 
 
@@ -523,7 +534,8 @@ def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.Dat
     for side in SIDES:
         se = unit_scores[f"{side}cam_se"].reindex(out.index)
         shrinkage = unit_scores[f"{side}_lambda"].reindex(out.index)
-        out[f"{side}cam_tse"] = total_standard_errors(out[f"{side}cam_bse"], se, shrinkage)
+        own = unit_scores[f"{side}_own_se"].reindex(out.index) if f"{side}_own_se" in unit_scores else None
+        out[f"{side}cam_tse"] = total_standard_errors(out[f"{side}cam_bse"], se, shrinkage, own)
     ordered = ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse"]
     return out[ordered + [c for c in out.columns if c not in ordered]]
 
