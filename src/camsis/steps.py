@@ -60,7 +60,7 @@ log = logging.getLogger("camsis.steps")
 
 
 # Which interval to use, in the score files' notes (docs/validation.md has the coverage behind it).
-INTERVALS_NOTE = ("intervals: use score +/- 1.96 x mcam_tse (fcam_tse), which covered 88-94% of true scores in every "
+INTERVALS_NOTE = ("intervals: use score +/- 1.96 x mcam_tse (fcam_tse), which covered 89-95% of true scores in every "
                   "band of unit size in validation; mcam_se alone is too small for units with many pairs and the "
                   "percentile interval mcam_lo-mcam_hi too narrow for units with few (docs/validation.md)")
 
