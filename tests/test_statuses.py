@@ -184,6 +184,10 @@ def test_merged_units_of_one_occupation_share_a_population_weighted_score():
     shared = share_merged_scores(scores, population, {"m": merge, "f": merge})
     assert shared.loc[11111, "mcamsis"] == shared.loc[11112, "mcamsis"] == pytest.approx((10 * 40 + 30 * 70) / 40)
     assert shared.loc[11111, "mcam_se"] == pytest.approx(np.hypot(10 * 3, 30 * 4) / 40)
+    # The own pairs' SE (what the total SE takes out of the bootstrap's) pools as an SE too.
+    own = share_merged_scores(scores.assign(m_own_se=[1.0, 2.0, 0.5, 1.5]), population, {"m": merge, "f": merge})
+    assert own.loc[11111, "m_own_se"] == own.loc[11112, "m_own_se"] == pytest.approx(np.hypot(10 * 1, 30 * 2) / 40)
+    assert own.loc[11113, "m_own_se"] == 0.5
     assert shared.loc[11111, "n_m"] == 30 and shared.loc[11111, "m_merged"] == 11112
     assert shared.loc[11113, "mcamsis"] == 55.0 and shared.loc[11113, "m_merged"] == 0
     assert shared.loc[11121, "mcamsis"] == 20.0 and shared.loc[11121, "m_merged"] == 0

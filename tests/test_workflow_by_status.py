@@ -107,7 +107,8 @@ def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_
         # The total SE (METHOD 10), recomputed from the by-status unit file's shrinkage factors.
         shrinkage = units[f"{side}_lambda"].reindex(scored.index)
         se, bse = scored[f"{side}cam_se"], scored[f"{side}cam_bse"]
-        expected = np.sqrt(se**2 + np.maximum(0.0, bse**2 - shrinkage.fillna(0.0) * se**2)).where(se.notna(), bse)
+        own_var = (units[f"{side}_own_se"].reindex(scored.index) ** 2).fillna(shrinkage.fillna(0.0) * se**2)
+        expected = np.sqrt(se**2 + np.maximum(0.0, bse**2 - own_var)).where(se.notna(), bse)
         np.testing.assert_allclose(scored[f"{side}cam_tse"], expected, rtol=1e-5)
     assert any(note.startswith("intervals: use score +/- 1.96 x mcam_tse") for note in meta.notes)
     summary = json.loads((results / "summary.json").read_text())

@@ -22,7 +22,7 @@ from camsis.vocabulary import SIDES
 from camsis.writing import score_file_labels
 
 
-SHARED_COLUMNS = ("camsis", "cam_se", "camsis2", "_ca", "_ca2", "_lambda")
+SHARED_COLUMNS = ("camsis", "cam_se", "camsis2", "_ca", "_ca2", "_lambda", "_own_se")
 
 
 def share_merged_scores(scores: pd.DataFrame, population: pd.DataFrame, maps: dict[str, pd.Series]) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def share_merged_scores(scores: pd.DataFrame, population: pd.DataFrame, maps: di
             w, wx = weight[have], weight[have] * x[have]
             total = np.bincount(keys[have], weights=w, minlength=size)
             with np.errstate(invalid="ignore", divide="ignore"):
-                if suffix == "cam_se":
+                if suffix in ("cam_se", "_own_se"):  # errors of a weighted mean of the units' scores
                     shared = np.sqrt(np.bincount(keys[have], weights=wx**2, minlength=size)) / total
                 else:
                     shared = np.bincount(keys[have], weights=wx, minlength=size) / total
