@@ -5,7 +5,10 @@ slurmdbd, slurmctld and slurmd through tests/slurm/cluster.py, and stops them af
 It builds two scales on the demo data (plus bootstrap replicates where the config has
 `bootstrap`) once locally and once with `--executor slurm --profile workflow/profiles/slurm`,
 each in its own temporary copy of the project, checks through `sacct` that every job ran under
-SLURM, and that both runs wrote the same score files.
+SLURM, and that both runs wrote the same score files. Then the same for a census sheet (issue
+23): three samples of one IPUMS extract (DDI codebook + .dat.gz, tests/ipumsfiles.py), without
+bootstrap, whose extract must be decoded by one SLURM job and whose comparison of the three
+scales must equal the local build's.
 
 Environment:
   CAMSIS_SLURM_BOOTSTRAP  bootstrap replicates per scale (default 3; used once the config has `bootstrap`)
@@ -29,12 +32,15 @@ import pyreadstat
 import pytest
 import yaml
 
-from helpers import REPO, project_copy
+from helpers import PLAIN, REPO, project_copy
+from ipumsfiles import write_census
 
 pytestmark = pytest.mark.slurm
 
 PROJECT_FILES = ["Snakefile", "config", "workflow", "data"]
 SCALES = ["gb_demo_psd", "gb_demo_diag"]
+CENSUS_SAMPLES = {"ar2010": 32201001, "br2010": 76201001, "mx2015": 484201501}
+CENSUS_COUPLES = 3_000  # per sample: small, so the census case adds little SLURM time
 RUN_TIMEOUT = 1800
 
 
@@ -86,6 +92,19 @@ def _project_copy(where: Path, bootstrap: int) -> Path:
         config["bootstrap"] = bootstrap
         if "plausible_values" in config:
             config["plausible_values"] = min(config["plausible_values"], bootstrap)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return where
+
+
+def _census_copy(where: Path) -> Path:
+    """A copy of the project with a census sheet of three samples of one extract; returns its directory."""
+    where.mkdir(parents=True)
+    project_copy(where, parts=PROJECT_FILES)
+    write_census(where, CENSUS_SAMPLES, CENSUS_COUPLES)
+    config_path = where / "config" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["scales"] = "config/census.tsv"
+    config |= {key: int(value) for key, value in (setting.split("=") for setting in PLAIN)}  # no bootstrap
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return where
 
@@ -147,17 +166,12 @@ def _assert_same_frames(local: pd.DataFrame, remote: pd.DataFrame, what: str) ->
             assert a.astype(str).tolist() == b.astype(str).tolist(), f"{what}: {column}"
 
 
-@pytest.fixture(scope="session")
-def runs(slurm_cluster, tmp_path_factory):
-    """The same two-scale build run locally and under SLURM: (local dir, slurm dir, slurm output)."""
-    bootstrap = int(os.environ.get("CAMSIS_SLURM_BOOTSTRAP", "3"))
-    base = tmp_path_factory.mktemp("slurm_runs")
-    local = _project_copy(base / "local", bootstrap)
-    remote = _project_copy(base / "slurm", bootstrap)
+def _local_and_slurm(cluster, local: Path, remote: Path) -> tuple[Path, Path, str]:
+    """One build run locally and under SLURM: (local dir, slurm dir, slurm output)."""
     # Side by side: the SLURM run mostly waits on the scheduler's status checks.
     local_run = _snakemake(local, "--cores", "2")
     slurm_run = _snakemake(remote, "--executor", "slurm", "--profile", "workflow/profiles/slurm",
-                           "--slurm-init-seconds-before-status-checks", "2", env=slurm_cluster.env)
+                           "--slurm-init-seconds-before-status-checks", "2", env=cluster.env)
     try:
         output = _finish(slurm_run, remote)
     finally:
@@ -165,14 +179,35 @@ def runs(slurm_cluster, tmp_path_factory):
     return local, remote, output
 
 
-def test_every_job_ran_under_slurm(slurm_cluster, runs):
-    _, _, output = runs
+@pytest.fixture(scope="session")
+def runs(slurm_cluster, tmp_path_factory):
+    """The same two-scale build run locally and under SLURM: (local dir, slurm dir, slurm output)."""
+    bootstrap = int(os.environ.get("CAMSIS_SLURM_BOOTSTRAP", "3"))
+    base = tmp_path_factory.mktemp("slurm_runs")
+    return _local_and_slurm(slurm_cluster, _project_copy(base / "local", bootstrap),
+                            _project_copy(base / "slurm", bootstrap))
+
+
+@pytest.fixture(scope="session")
+def census_runs(slurm_cluster, tmp_path_factory):
+    """The census sheet (three samples of one extract) built locally and under SLURM."""
+    base = tmp_path_factory.mktemp("slurm_census")
+    return _local_and_slurm(slurm_cluster, _census_copy(base / "local"), _census_copy(base / "slurm"))
+
+
+def _jobs_per_rule(cluster, output: str) -> tuple[collections.Counter, dict[str, int], pd.DataFrame]:
+    """sacct's jobs of the run per rule, the run's own job stats, and sacct's rows."""
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
-    jobs = _sacct_jobs(slurm_cluster, run_id)
+    jobs = _sacct_jobs(cluster, run_id)
     stats = _job_stats(output)
     assert len(jobs) > 0
     assert set(jobs["state"]) == {"COMPLETED"}, jobs.to_string()
-    per_rule = collections.Counter(_rule_of(comment, stats) for comment in jobs["comment"])
+    return collections.Counter(_rule_of(comment, stats) for comment in jobs["comment"]), stats, jobs
+
+
+def test_every_job_ran_under_slurm(slurm_cluster, runs):
+    _, _, output = runs
+    per_rule, stats, jobs = _jobs_per_rule(slurm_cluster, output)
     # Every job but the target rule `all` (no action: run by snakemake itself) went through sbatch;
     # array tasks (the profile's slurm-array-jobs) are listed one by one.
     assert dict(per_rule) == {rule: n for rule, n in stats.items() if rule != "all"}
@@ -180,9 +215,8 @@ def test_every_job_ran_under_slurm(slurm_cluster, runs):
         assert f"rule_score_file_wildcards_{scale}" in set(jobs["comment"])
 
 
-def test_slurm_outputs_equal_local_outputs(runs):
-    local, remote, _ = runs
-    for scale in SCALES:
+def _assert_same_score_files(local: Path, remote: Path, scales) -> None:
+    for scale in scales:
         local_files = sorted(p.relative_to(local) for p in (local / "results" / scale).glob("*.dta"))
         local_files += sorted(p.relative_to(local) for p in (local / "results" / scale).glob("*.csv"))
         assert Path("results", scale, f"{scale}.dta") in local_files
@@ -199,6 +233,29 @@ def test_slurm_outputs_equal_local_outputs(runs):
             _assert_same_frames(a, b, str(relative))
         summaries = [json.loads((run / "results" / scale / "summary.json").read_text()) for run in (local, remote)]
         _assert_same_json(*summaries, where=f"{scale}/summary.json")
+
+
+def test_slurm_outputs_equal_local_outputs(runs):
+    local, remote, _ = runs
+    _assert_same_score_files(local, remote, SCALES)
+
+
+def test_census_sheet_decodes_its_extract_once_with_every_job_under_slurm(slurm_cluster, census_runs):
+    _, _, output = census_runs
+    per_rule, stats, jobs = _jobs_per_rule(slurm_cluster, output)
+    assert dict(per_rule) == {rule: n for rule, n in stats.items() if rule != "all"}
+    assert per_rule["decode_input"] == 1 and per_rule["compare_scales"] == 1
+    assert per_rule["tabulate"] == per_rule["score_file"] == len(CENSUS_SAMPLES)
+    assert not any(rule.startswith("bootstrap") for rule in per_rule), per_rule
+
+
+def test_census_outputs_under_slurm_equal_local_outputs(census_runs):
+    local, remote, _ = census_runs
+    _assert_same_score_files(local, remote, CENSUS_SAMPLES)
+    for name in ("mcamsis.tsv", "fcamsis.tsv", "mcamsis_n.tsv", "fcamsis_n.tsv", "pairs.tsv"):
+        a, b = (pd.read_csv(run / "results/comparison" / name, sep="\t") for run in (local, remote))
+        assert len(a) >= len(CENSUS_SAMPLES) - 1, name
+        _assert_same_frames(a, b, f"comparison/{name}")
 
 
 def _assert_same_json(a, b, where: str) -> None:
