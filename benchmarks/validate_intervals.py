@@ -32,8 +32,9 @@ one batch. The score file's unit rows are compared with two targets:
 Reported by band of pairs behind a unit's score (``n_m``/``n_f``: 1-9, 10-29, 30-99, 100+; 0:
 imputed from the group) and side: the correlation r with the target, the RMSE, the mean
 interval width, and the coverage of each interval the file offers: ``model`` (score +/- 1.96
-``{s}cam_se``), ``boot`` (the bootstrap percentile interval ``{s}cam_lo``-``{s}cam_hi``) and
-``bse`` (score +/- 1.96 ``{s}cam_bse``).
+``{s}cam_se``), ``lohi`` (the file's ``{s}cam_lo``-``{s}cam_hi``: score +/- 1.96 ``{s}cam_tse``,
+the same as ``total``; the bootstrap percentile interval before i22-ci), ``bse`` (score +/- 1.96
+``{s}cam_bse``) and ``total`` (score +/- 1.96 ``{s}cam_tse``).
 
     python benchmarks/validate_intervals.py --case real --surveys 20 --replicates 100
     python benchmarks/validate_intervals.py --case demo --surveys 10 --replicates 100 --jobs 2
@@ -206,7 +207,7 @@ def intervals(rows: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
     """Each interval the score file offers, as (lower, upper)."""
     return {
         "model": (rows["estimate"] - Z * rows["se"], rows["estimate"] + Z * rows["se"]),
-        "boot": (rows["lo"], rows["hi"]),
+        "lohi": (rows["lo"], rows["hi"]),
         "bse": (rows["estimate"] - Z * rows["bse"], rows["estimate"] + Z * rows["bse"]),
         "total": (rows["estimate"] - Z * rows["tse"], rows["estimate"] + Z * rows["tse"]),
     }
@@ -236,8 +237,8 @@ def band_table(rows: pd.DataFrame, target: str) -> pd.DataFrame:
 
 def print_table(table: pd.DataFrame, title: str) -> None:
     print(f"\n{title}")
-    columns = ["side", "band", "units", "r", "rmse", "bias", "model_cover", "boot_cover", "bse_cover", "total_cover",
-               "model_width", "boot_width", "total_width"]
+    columns = ["side", "band", "units", "r", "rmse", "bias", "model_cover", "lohi_cover", "bse_cover", "total_cover",
+               "model_width", "lohi_width", "total_width"]
     shown = table[[c for c in columns if c in table]].copy()
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 

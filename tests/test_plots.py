@@ -107,11 +107,11 @@ def test_score_caterpillar_uses_model_intervals_without_a_bootstrap(units):
     assert "1003 Occupation 2" not in [t.get_text() for t in ax.get_yticklabels()]
 
 
-def test_score_caterpillar_prefers_bootstrap_intervals(units):
+def test_score_caterpillar_prefers_the_score_files_total_se_intervals(units):
     boot = units.assign(fcam_lo=units["fcamsis"] - 1.0, fcam_hi=units["fcamsis"] + 4.0)
     fig = score_caterpillar_figure(boot, "f", "toy")
     ax = fig.axes[0]
-    assert "bootstrap" in ax.get_xlabel() and "female" in ax.get_title()
+    assert "total SE" in ax.get_xlabel() and "female" in ax.get_title()
     ranked = boot.sort_values("fcamsis")
     assert np.allclose(interval_segments(ax), ranked[["fcam_lo", "fcam_hi"]].to_numpy())
 

@@ -104,16 +104,13 @@ def test_gathered_statistics_match_numpy(toy, tmp_path):
         values = np.stack([r.scores[f"{side}camsis"].to_numpy() for r in replicates])  # replicate x unit
         units = summary.loc[toy.units]
         np.testing.assert_allclose(units[f"{side}cam_bse"], values.std(axis=0, ddof=1))
-        np.testing.assert_allclose(units[f"{side}cam_lo"], np.percentile(values, 2.5, axis=0))
-        np.testing.assert_allclose(units[f"{side}cam_hi"], np.percentile(values, 97.5, axis=0))
         # group 11 = units 111 and 112: each replicate's own population-weighted mean
         weights = np.stack([r.population[side].to_numpy() for r in replicates])
         group = (values[:, :2] * weights[:, :2]).sum(axis=1) / weights[:, :2].sum(axis=1)
         assert summary.loc[11, f"{side}cam_bse"] == pytest.approx(group.std(ddof=1))
-        assert summary.loc[11, f"{side}cam_lo"] == pytest.approx(np.percentile(group, 2.5))
         # top group 1 = units 111..122
         top = (values[:, :4] * weights[:, :4]).sum(axis=1) / weights[:, :4].sum(axis=1)
-        assert summary.loc[1, f"{side}cam_hi"] == pytest.approx(np.percentile(top, 97.5))
+        assert summary.loc[1, f"{side}cam_bse"] == pytest.approx(top.std(ddof=1))
 
 
 def test_a_flipped_replicate_is_flagged(toy, caplog):
@@ -180,8 +177,10 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
         assert all(meta.column_names_to_labels[c].startswith(("Bootstrap", side.upper() + "CAMSIS")) for c in columns)
         assert scores[columns].notna().all().all() and (scores[f"{side}cam_bse"] >= 0).all()
         assert (scores[f"{side}cam_lo"] <= scores[f"{side}cam_hi"]).all()
-        inside = scores[f"{side}camsis"].between(scores[f"{side}cam_lo"], scores[f"{side}cam_hi"])
-        assert inside.mean() > 0.7, f"{side}: only {inside.mean():.0%} of intervals hold the estimate"
+        # every code's interval (groups too) is its published score -/+ 1.96 x its total SE
+        half = 1.959963984540054 * scores[f"{side}cam_tse"]
+        np.testing.assert_allclose(scores[f"{side}cam_lo"], scores[f"{side}camsis"] - half, rtol=1e-6)
+        np.testing.assert_allclose(scores[f"{side}cam_hi"], scores[f"{side}camsis"] + half, rtol=1e-6)
 
     values, pv_meta = pyreadstat.read_dta(results / "plausible.dta")
     assert list(values.columns) == ["soc2020", "sex", "pv", "camsis"]
@@ -393,15 +392,21 @@ def test_total_errors_cover_a_known_truth_where_the_percentile_interval_does_not
 def test_add_total_errors_gives_units_the_total_and_other_codes_the_bootstrap_se():
     from camsis.uncertainty import add_total_errors
 
-    summary = pd.DataFrame({"mcam_bse": [2.0, 1.0, 3.0], "fcam_bse": [1.0, 4.0, 0.5], "mcam_lo": 0.0, "mcam_hi": 1.0,
-                            "fcam_lo": 0.0, "fcam_hi": 1.0, "replicates": 10}, index=pd.Index([1, 11, 12], name="code"))
+    summary = pd.DataFrame({"mcam_bse": [2.0, 1.0, 3.0], "fcam_bse": [1.0, 4.0, 0.5], "replicates": 10},
+                           index=pd.Index([1, 11, 12], name="code"))
     units = pd.DataFrame({"mcam_se": [1.0, np.nan], "m_lambda": [0.5, np.nan], "fcam_se": [3.0, 1.0],
                           "f_lambda": [0.0, 1.0]}, index=pd.Index([11, 12], name="unit"))
-    out = add_total_errors(summary, units)
-    assert list(out.columns[:4]) == ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse"]
+    scores = pd.DataFrame({"mcamsis": [50.0, 40.0, 60.0], "fcamsis": [45.0, 30.0, 70.0]}, index=[12, 1, 11])
+    out = add_total_errors(summary, units, scores)
+    assert list(out.columns[:8]) == ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse",
+                                     "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi"]
     # group 1: bootstrap SE; unit 11: sqrt(1 + 1 - 0.5), sqrt(9 + 16); unit 12: imputed (m), lambda 1 (f).
     np.testing.assert_allclose(out["mcam_tse"], [2.0, np.sqrt(1.5), 3.0], rtol=1e-14)
     np.testing.assert_allclose(out["fcam_tse"], [1.0, 5.0, 1.0], rtol=1e-14)
+    # the interval: each code's own score (matched by code, not position) -/+ the normal 97.5% point x tse
+    z = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
+    np.testing.assert_allclose(out["mcam_lo"], [40 - 2 * z, 60 - np.sqrt(1.5) * z, 50 - 3 * z], rtol=1e-14)
+    np.testing.assert_allclose(out["fcam_hi"], [30 + z, 70 + 5 * z, 45 + z], rtol=1e-14)
     pd.testing.assert_frame_equal(out[summary.columns], summary)
 
 

@@ -116,10 +116,10 @@ def units_for_plots(unit_scores, score_file: pd.DataFrame, code: str, titles: pd
 
 
 def score_interval(units: pd.DataFrame, side: str) -> tuple[pd.Series, pd.Series, str]:
-    """Bootstrap 95% interval when the build has one, else the model-based +- 1.96 se."""
+    """The score file's 95% interval (+- 1.96 total SE) when the build ran a bootstrap, else the model-based +- 1.96 se."""
     lower, upper = f"{side}cam_lo", f"{side}cam_hi"
     if lower in units.columns and upper in units.columns and units[[lower, upper]].notna().any().all():
-        return units[lower], units[upper], "bootstrap 95% interval"
+        return units[lower], units[upper], "95% interval (+- 1.96 total SE)"
     estimate, half = units[f"{side}camsis"], 1.96 * units[f"{side}cam_se"]
     return estimate - half, estimate + half, "model-based 95% interval (+- 1.96 se)"
 

@@ -60,9 +60,9 @@ log = logging.getLogger("camsis.steps")
 
 
 # Which interval to use, in the score files' notes (docs/validation.md has the coverage behind it).
-INTERVALS_NOTE = ("intervals: use score +/- 1.96 x mcam_tse (fcam_tse), which covered 89-95% of true scores in every "
-                  "band of unit size in validation; mcam_se alone is too small for units with many pairs and the "
-                  "percentile interval mcam_lo-mcam_hi too narrow for units with few (docs/validation.md)")
+INTERVALS_NOTE = ("intervals: mcam_lo-mcam_hi (fcam_lo-fcam_hi) is score +/- 1.96 x mcam_tse (fcam_tse), which "
+                  "covered 89-95% of true scores in every band of unit size in validation; mcam_se alone is too "
+                  "small for units with many pairs (docs/validation.md)")
 
 
 def classification_from(files: str | Path | Sequence) -> Classification:
@@ -484,7 +484,8 @@ def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: 
     the scale they are checked against (on ``frame``'s codes).
     """
     gathered = combine_batches(list(batches), replicates)
-    agreement = replicate_agreement(gathered, fill_replicate(units, frame))
+    scale = fill_replicate(units, frame)
+    agreement = replicate_agreement(gathered, scale)
     result = BootstrapInfo(
         replicates=int(gathered["replicate"].nunique()),
         seed=seed,
@@ -495,7 +496,7 @@ def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: 
     )
     left_out = fallen_apart(gathered)
     result.replicates_fallen_apart, result.units_left_out = len(left_out), left_out
-    return add_total_errors(bootstrap_summary(gathered), units.scores), gathered, result
+    return add_total_errors(bootstrap_summary(gathered), units.scores, scale), gathered, result
 
 
 def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int, scheme=None,

@@ -32,6 +32,8 @@ log = logging.getLogger("camsis.uncertainty")
 # Replicates whose scores correlate less than this with the scale's own suggest a
 # different dimension or sign was chosen: they are reported.
 DISAGREEMENT = 0.5
+# The 95% interval of the score files: score -/+ this many total SEs (normal quantile 0.975).
+INTERVAL_Z = 1.959963984540054
 # Column of a batch's rows: units its replicate left out, its redrawn table having fallen apart.
 LEFT_OUT = "units_left_out"
 
@@ -457,23 +459,20 @@ def combine_batches(parts: Sequence[pd.DataFrame], replicates: int) -> pd.DataFr
     return long
 
 
-def bootstrap_summary(long: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per code: bootstrap SE (SD over replicates, ddof 1) and the percentile interval, for m and f.
+def bootstrap_summary(long: pd.DataFrame) -> pd.DataFrame:
+    """Per code: bootstrap SE (SD over replicates, ddof 1) for m and f, and the number of replicates.
 
-    Columns ``mcam_bse``, ``fcam_bse``, ``mcam_lo``, ``mcam_hi``, ``fcam_lo``, ``fcam_hi``
-    and ``replicates``, indexed by code. With ``level`` 0.95 the bounds are the 2.5th and
-    97.5th percentiles (linear interpolation between order statistics).
+    Columns ``mcam_bse``, ``fcam_bse`` and ``replicates``, indexed by code. No percentile
+    interval: a replicate shrinks a small unit as far as the scale did, so the replicates'
+    spread misses the shrinkage's bias (covered 69-89% in validation); ``add_total_errors``
+    gives the interval from the total SE.
     """
-    tail = 100 * (1 - level) / 2
     grouped = long.groupby("code")
     out = pd.DataFrame(index=pd.Index(sorted(long["code"].unique()), name="code"))
     for side in SIDES:
-        column = f"{side}camsis"
-        out[f"{side}cam_bse"] = grouped[column].std(ddof=1)
-        out[f"{side}cam_lo"] = grouped[column].quantile(tail / 100)
-        out[f"{side}cam_hi"] = grouped[column].quantile(1 - tail / 100)
+        out[f"{side}cam_bse"] = grouped[f"{side}camsis"].std(ddof=1)
     out["replicates"] = grouped["replicate"].nunique()
-    return out[["mcam_bse", "fcam_bse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi", "replicates"]]
+    return out
 
 
 def total_standard_errors(bse, se, shrinkage, own=None):
@@ -524,11 +523,15 @@ def total_standard_errors(bse, se, shrinkage, own=None):
     return pd.Series(np.where(np.isfinite(m), total, b), index=bse.index, name=bse.name)
 
 
-def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
-    """``bootstrap_summary``'s table with ``{s}cam_tse`` (``total_standard_errors``) after the bootstrap SEs.
+def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``bootstrap_summary``'s table with ``{s}cam_tse`` (``total_standard_errors``) and the 95% interval.
 
     ``unit_scores`` are the scale's own (``camsis.scale.UnitScores.scores``: ``{s}cam_se``,
-    ``{s}_lambda``), indexed by unit; codes that are not units get the bootstrap SE.
+    ``{s}_lambda``, ``{s}_own_se``), indexed by unit; codes that are not units get the
+    bootstrap SE. ``scores`` are the scale's scores of every code (``fill_replicate``:
+    groups weighted by the population, as in the score file); the interval
+    ``{s}cam_lo``-``{s}cam_hi`` is score -/+ 1.96 tse (for a group: its bootstrap SE), the
+    interval that covered 89-95% of true scores in every band of unit size in validation.
     """
     out = summary.copy()
     for side in SIDES:
@@ -536,7 +539,10 @@ def add_total_errors(summary: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.Dat
         shrinkage = unit_scores[f"{side}_lambda"].reindex(out.index)
         own = unit_scores[f"{side}_own_se"].reindex(out.index) if f"{side}_own_se" in unit_scores else None
         out[f"{side}cam_tse"] = total_standard_errors(out[f"{side}cam_bse"], se, shrinkage, own)
-    ordered = ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse"]
+    for side in SIDES:
+        score, half = scores[f"{side}camsis"].reindex(out.index), INTERVAL_Z * out[f"{side}cam_tse"]
+        out[f"{side}cam_lo"], out[f"{side}cam_hi"] = score - half, score + half
+    ordered = ["mcam_bse", "fcam_bse", "mcam_tse", "fcam_tse", "mcam_lo", "mcam_hi", "fcam_lo", "fcam_hi"]
     return out[ordered + [c for c in out.columns if c not in ordered]]
 
 

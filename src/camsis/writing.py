@@ -46,10 +46,10 @@ SCORE_LABELS = {
     "fcam_bse": "Bootstrap standard error of FCAMSIS",
     "mcam_tse": "Total SE of MCAMSIS (model and bootstrap): +-1.96 x it is the 95% interval",
     "fcam_tse": "Total SE of FCAMSIS (model and bootstrap): +-1.96 x it is the 95% interval",
-    "mcam_lo": "MCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
-    "mcam_hi": "MCAMSIS bootstrap 95% interval, upper bound (97.5th percentile)",
-    "fcam_lo": "FCAMSIS bootstrap 95% interval, lower bound (2.5th percentile)",
-    "fcam_hi": "FCAMSIS bootstrap 95% interval, upper bound (97.5th percentile)",
+    "mcam_lo": "MCAMSIS 95% interval, lower bound (mcamsis - 1.96 x mcam_tse)",
+    "mcam_hi": "MCAMSIS 95% interval, upper bound (mcamsis + 1.96 x mcam_tse)",
+    "fcam_lo": "FCAMSIS 95% interval, lower bound (fcamsis - 1.96 x fcam_tse)",
+    "fcam_hi": "FCAMSIS 95% interval, upper bound (fcamsis + 1.96 x fcam_tse)",
 }
 
 
