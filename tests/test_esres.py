@@ -249,3 +249,39 @@ def test_bad_inputs():
     one_line_error(esres, rows.assign(w=0.5), "y", "g", weights="w",
                    engine="statsmodels", match=r"integer frequency weights; 'w'")
     one_line_error(esres, rows.assign(y=np.nan), "y", "g", match=r"no rows left")
+
+
+def _balanced_table(total, rng, units=40):
+    """Three values per unit, each unit's pairs total / units (frequency weights)."""
+    unit = np.repeat(np.arange(units), 3)
+    y = 50 + rng.normal(0, 3, units)[unit] + rng.normal(0, 2, unit.size)
+    share = rng.integers(1, 4, unit.size).astype(float)
+    share /= pd.Series(share).groupby(unit).transform("sum").to_numpy()
+    return pd.DataFrame({"y": y, "unit": unit, "w": share * total / units})
+
+
+def test_a_table_of_1e8_pairs_matches_the_balanced_anova_closed_form():
+    """REML of a balanced one-way model: s2_e = SSW / (N - J), s2_u = (MSB - MSW) / n."""
+    rows = _balanced_table(1e8, np.random.default_rng(8))
+    fit = fit_from_sums(GroupSums.from_frame(rows, "y", "unit", weights="w"))
+    N, J = rows["w"].sum(), rows["unit"].nunique()
+    n = N / J
+    means = (rows["y"] * rows["w"]).groupby(rows["unit"]).sum() / n
+    ssw = float((rows["w"] * (rows["y"] - means.reindex(rows["unit"]).to_numpy()) ** 2).sum())
+    msb = n * float(((means - means.mean()) ** 2).sum()) / (J - 1)
+    assert fit.summary["sigma_e"] ** 2 == pytest.approx(ssw / (N - J), rel=1e-9)
+    assert fit.summary["sigma_u"] ** 2 == pytest.approx((msb - ssw / (N - J)) / n, rel=1e-7)
+
+
+def test_a_table_of_1e8_pairs_with_tiny_units_fits_as_without_them():
+    """Units of 0.001 pairs beside units of millions: the REML grid reaches g ~ 1e13, where
+    Txx - sum w n^2 lost every digit (LinAlgError); they carry almost no information, so the
+    fit is the one without them."""
+    rows = _balanced_table(1e8, np.random.default_rng(9))
+    rows["w"] *= np.exp(np.random.default_rng(10).normal(0, 2, 40))[rows["unit"]]
+    tiny = pd.DataFrame({"y": [47.0, 52.0, 55.0], "unit": [40, 41, 42], "w": 1e-3})
+    fit = fit_from_sums(GroupSums.from_frame(pd.concat([rows, tiny]), "y", "unit", weights="w"))
+    without = fit_from_sums(GroupSums.from_frame(rows, "y", "unit", weights="w"))
+    for key in ("sigma_e", "sigma_u"):
+        assert fit.summary[key] == pytest.approx(without.summary[key], rel=1e-3)
+    assert fit.summary["fixed"]["const"]["coef"] == pytest.approx(without.summary["fixed"]["const"]["coef"], abs=0.01)

@@ -281,21 +281,31 @@ class _Profile:
         self.Txx = sums.sum_xx.sum(axis=0)
         self.Txy = sums.sum_xy.sum(axis=0)
         self.Tyy = float(sums.sum_yy.sum())
+        if self.p == 1:
+            # Intercept only: the groups' means and the within-group sum of squares, from which
+            # A, c and rss are sums of positive terms. Tyy - sum w sum_y^2 and Txx - sum w n^2
+            # cancel catastrophically when g n is large (a table of 10^8 pairs).
+            has = sums.n > 0
+            self.means = np.divide(sums.sum_y, sums.n, out=np.zeros(len(sums.n)), where=has)
+            self.within = float(np.sum(sums.sum_yy - self.means * sums.sum_y))
 
     def parts(self, g: float):
         """The GLS cross-products at variance ratio ``g``, from the group sums alone (no pass over the pairs)."""
         s = self.s
         w = g / (1.0 + g * s.n)
-        q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
         if self.p == 1:
             # Intercept only (the smoothing of every replicate): the 1 x 1 system solved by hand,
             # its ~10 score evaluations a fit were mostly the overhead of numpy's linear algebra.
-            a = self.Txx[0, 0] - float(w @ (s.n * s.n))
+            # A = sum n / (1 + g n), c = A b, rss = within + sum_j v_j (mean_j - b)^2 with v = n / (1 + g n):
+            # equal to Txx - w'n^2, Txy - w'(n sum_y) and q - c b, without their cancellation.
+            v = s.n / (1.0 + g * s.n)
+            a = float(v.sum())
             if not a > 0:
                 raise np.linalg.LinAlgError("Matrix is not positive definite")
-            c = self.Txy - np.array([w @ (s.sum_y * s.n)])
-            A, chol, b = np.array([[a]]), np.array([[np.sqrt(a)]]), c / a
-            return w, A, chol, b, q - float(c[0] * b[0])
+            b = np.array([float(v @ self.means) / a])
+            rss = self.within + float(v @ (self.means - b[0]) ** 2)
+            return w, np.array([[a]]), np.array([[np.sqrt(a)]]), b, rss
+        q = self.Tyy - float(np.sum(w * s.sum_y ** 2))
         A = self.Txx - np.einsum("j,jk,jl->kl", w, s.sum_x, s.sum_x)
         c = self.Txy - (w * s.sum_y) @ s.sum_x
         # numpy, not scipy.linalg's checked wrappers: for a p x p system their overhead was most
@@ -322,9 +332,10 @@ class _Profile:
         if self.p == 1:
             # Intercept only (the smoothing of every replicate): A, c and b are scalars per g, and
             # three products with the groups' sums replace the stacked 1 x 1 factorisations.
-            A = self.Txx[0, 0] - w @ (s.n * s.n)
-            c = self.Txy[0] - w @ (s.sum_y * s.n)
-            rss = self.Tyy - w @ (s.sum_y ** 2) - c * c / A
+            v = s.n[None, :] / (1.0 + gs[:, None] * s.n[None, :])  # stable forms, as in ``parts``
+            A = v.sum(axis=1)
+            b = (v @ self.means) / A
+            rss = self.within + np.sum(v * (self.means[None, :] - b[:, None]) ** 2, axis=1)
             if (A <= 0).any():
                 raise np.linalg.LinAlgError("Matrix is not positive definite")
             log_det = np.log(A)
