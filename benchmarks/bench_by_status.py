@@ -88,8 +88,9 @@ BUILD = textwrap.dedent(
                  f / "bs_table.parquet", f / "bs_table.json", *args, **kwargs)
         step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
              f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
-        step("score_units", steps.score_units, f / "table.parquet", f / "table.json", f / "blanked.parquet",
-             classification, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
+        files = (f / "table.parquet", f / "table.json", f / "blanked.parquet", classification)
+        files = (steps.ScaleFiles(*files),) if hasattr(steps, "ScaleFiles") else files  # or before it
+        step("score_units", steps.score_units, *files, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
         by_status = {}
         if kind == "by_status":
             step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
@@ -98,12 +99,14 @@ BUILD = textwrap.dedent(
             by_status = {"by_status_table": f / "bs_table.json", "by_status_scaling": f / "bs_scaling.json"}
         records, extras = ((steps.BuildRecords(f / "table.json", f / "blanking.json", **by_status),), {}) \
             if hasattr(steps, "BuildRecords") else ((f / "table.json", f / "blanking.json"), by_status)  # or before it
+        provenance, made = ((steps.Provenance("bench", row, options),), {}) if hasattr(steps, "Provenance") \
+            else ((), dict(scale="bench", sheet_row=row, config=options))  # or before it
         step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", *records, classification,
-             f / "bench.dta", f / "bench.csv", f / "summary.json", scale="bench", sheet_row=row, config=options, **extras)
+             f / "bench.dta", f / "bench.csv", f / "summary.json", *provenance, **made, **extras)
         if kind == "by_status":
             step("score_file_by_status", steps.score_file_by_status, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  f / "bs_table.json", f / "bench.csv", classification, scheme, f / "bench_by_status.dta",
-                 f / "bench_by_status.csv", scale="bench", sheet_row=row, config=options)
+                 f / "bench_by_status.csv", *provenance, **made)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         pairs = json.loads((f / "table.json").read_text())["used"]
     print(json.dumps({"seconds": wall, "cpu": cpu, "steps": times, "pairs": pairs,

@@ -138,27 +138,27 @@ class Survey:
                        steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight"))
         steps.blank(w / "table.parquet", w / "table.json", CLASSIFICATION, w / "blanked.parquet", w / "blanking.json",
                     scale="validate", diagonal_digits=0, diagonal_groups="1,2", psds=str(PSDS))
-        inputs = dict(table=w / "table.parquet", table_info=w / "table.json", blanked=w / "blanked.parquet",
-                      classification=CLASSIFICATION)
-        steps.score_units(**inputs, scores=w / "units.tsv", scaling=w / "scaling.json", ranking=w / "ranking.tsv",
+        inputs = steps.ScaleFiles(table=w / "table.parquet", table_info=w / "table.json",
+                                  blanked=w / "blanked.parquet", classification=CLASSIFICATION)
+        steps.score_units(inputs, scores=w / "units.tsv", scaling=w / "scaling.json", ranking=w / "ranking.tsv",
                           **self.options)
         boot = {}
         if replicates:
-            steps.bootstrap_batch(**inputs, batch=w / "batch.parquet", replicates=range(1, replicates + 1), seed=seed,
+            steps.bootstrap_batch(inputs, batch=w / "batch.parquet", replicates=range(1, replicates + 1), seed=seed,
                                   **self.options)
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
                                    w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
         records = steps.BuildRecords(w / "table.json", w / "blanking.json", **boot)
         steps.score_file(w / "units.tsv", w / "scaling.json", records, CLASSIFICATION,
-                         w / "scale.dta", w / "scale.csv", w / "summary.json", scale="validate",
-                         sheet_row={"input": "validation survey"}, config=self.options)
+                         w / "scale.dta", w / "scale.csv", w / "summary.json",
+                         steps.Provenance("validate", {"input": "validation survey"}, self.options))
         return pd.read_csv(w / "scale.csv")
 
     def population_scale(self, probabilities: np.ndarray, units: np.ndarray) -> pd.DataFrame:
         """The build on the model's expected table (``POPULATION_PAIRS``): the scale without sampling error."""
-        inputs = read_scale_inputs(self.work / "table.parquet", self.work / "table.json", self.work / "blanked.parquet",
-                                   CLASSIFICATION, **self.options)
+        inputs = read_scale_inputs(steps.ScaleFiles(self.work / "table.parquet", self.work / "table.json",
+                                                    self.work / "blanked.parquet", CLASSIFICATION), **self.options)
         counts = np.rint(probabilities * POPULATION_PAIRS).astype(np.int64)
         frame = dict(index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"))
         table = PairTable(weighted=pd.DataFrame(counts.astype(float), **frame), counts=pd.DataFrame(counts, **frame),

@@ -8,7 +8,7 @@ from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions
 from camsis.statuses import load_scheme
 from camsis.synthetic import simulate_status_couples
-from camsis.tables import PairTable, tabulate_by_status
+from camsis.tables import CoupleColumns, PairTable, tabulate_by_status
 from camsis.uncertainty import (
     bootstrap_batch,
     bootstrap_batch_by_status,
@@ -109,7 +109,8 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
     truth, first = [], None
     for k in range(30):
         survey = population.sample(n=15_000, replace=True, random_state=k)
-        title, table = tabulate_by_status("<survey>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
+        title, table = tabulate_by_status("<survey>", CoupleColumns("hocc", "wocc", "hemp", "wemp", None),
+                                          toy.units, scheme.scored,
                                           frame=survey)
         first = first or (title, table)
         truth.append(build_by_status_scores(table, mask, mask, toy, scheme, options).scores[["mcamsis", "fcamsis"]])
@@ -141,7 +142,8 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
     couples["hemp"] = rng.choice([2, 3], size=len(couples))
     couples["wemp"] = rng.choice([2, 3], size=len(couples))
     couples = pd.concat([couples, pd.DataFrame({"hocc": [111], "wocc": [222], "wt": [1.0], "hemp": [1], "wemp": [1]})])
-    title, table = tabulate_by_status("<couples>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
+    title, table = tabulate_by_status("<couples>", CoupleColumns("hocc", "wocc", "hemp", "wemp", None),
+                                      toy.units, scheme.scored,
                                       frame=couples)
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
     from camsis.by_status import build_by_status_scores
@@ -163,7 +165,8 @@ def test_batch_size_does_not_change_either_scale_s_replicates(toy):
     scheme = load_scheme("empst3", STATUSES)
     couples = simulate_status_couples(toy.units, n_couples=20_000, seed=4, missing_share=0.0, invalid_share=0.0,
                                       diagonal_factor=1.0).couples
-    title, table = tabulate_by_status("<survey>", "hocc", "wocc", None, toy.units, "hemp", "wemp", scheme.scored,
+    title, table = tabulate_by_status("<survey>", CoupleColumns("hocc", "wocc", "hemp", "wemp", None),
+                                      toy.units, scheme.scored,
                                       frame=couples)
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
     mask.iloc[0, 0] = True

@@ -161,11 +161,10 @@ def test_rule_psd_rounds_passes_psd_top_on(toy, tmp_path, top):
     table.save(tmp_path / "table.parquet", tmp_path / "table.json")
     blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
     save_masks(blank, blank, tmp_path / "blanked.parquet")
-    result = steps.psd_rounds(
-        tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
-        [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], tmp_path / "rounds.tsv", tmp_path / "rounds.parquet",
-        tmp_path / "rounds.json", rounds=1, threshold=50, top=top, min_count=1, min_n=0,
-    )
+    files = steps.ScaleFiles(tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
+                             [tmp_path / "toy.tsv", tmp_path / "toy.yaml"])
+    result = steps.psd_rounds(files, tmp_path / "rounds.tsv", tmp_path / "rounds.parquet", tmp_path / "rounds.json",
+                              rounds=1, threshold=50, top=top, min_count=1, min_n=0)
     every = psd_candidates(table, result.ca_blank, result.unit_scores, toy, top=None, min_count=1)
     assert len(every) > 2
     assert len(result.candidates) == (len(every) if top is None else top)
@@ -186,9 +185,10 @@ def test_rules_rank_once_and_select_by_top_and_min_count_after(toy, tmp_path, to
     table.save(tmp_path / "table.parquet", tmp_path / "table.json")
     blank = blank_cells(toy.units, toy.units, diagonal_digits=0)
     save_masks(blank, blank, tmp_path / "blanked.parquet")
-    built = steps.score_units(tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
-                              [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], tmp_path / "units.tsv",
-                              tmp_path / "scaling.json", tmp_path / "ranking.tsv", min_n=0)
+    files = steps.ScaleFiles(tmp_path / "table.parquet", tmp_path / "table.json", tmp_path / "blanked.parquet",
+                             [tmp_path / "toy.tsv", tmp_path / "toy.yaml"])
+    built = steps.score_units(files, tmp_path / "units.tsv", tmp_path / "scaling.json", tmp_path / "ranking.tsv",
+                              min_n=0)
     steps.psd_candidates(tmp_path / "ranking.tsv", tmp_path / "candidates.tsv", top=top, min_count=min_count)
     listed = pd.read_csv(tmp_path / "candidates.tsv", sep="\t")
     direct = psd_candidates(table, blank, built, toy, top=top, min_count=min_count)

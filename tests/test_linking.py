@@ -10,7 +10,8 @@ import pytest
 
 from camsis.errors import CamsisError
 from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
-from camsis.tables import tabulate_by_status, tabulate_frame, tabulate_persons, tabulate_persons_by_status
+from camsis.tables import (CoupleColumns, tabulate_by_status, tabulate_frame, tabulate_persons,
+                           tabulate_persons_by_status)
 from personfiles import STYLES, person_file, sheet_columns
 from helpers import write_data as write
 
@@ -235,7 +236,8 @@ def test_person_file_with_statuses_gives_the_couples_files_by_status_tables(tmp_
     couples_path = write(couples, tmp_path / f"couples{suffix}")
     persons_path = write(persons, tmp_path / f"persons{suffix}")
     scored = np.array([1, 2, 3])
-    want = tabulate_by_status(couples_path, "hocc", "wocc", "wt", UNITS, "hstat", "wstat", scored, chunksize=7)
+    want = tabulate_by_status(couples_path, CoupleColumns("hocc", "wocc", "hstat", "wstat", "wt"),
+                              UNITS, scored, chunksize=7)
     got, counts = tabulate_persons_by_status(persons_path, columns(style), 1, UNITS, scored, "first", chunksize=7)
     assert counts == expected
     for a, b in zip(got, want):
@@ -344,4 +346,4 @@ def test_a_by_status_table_with_no_status_of_the_scheme_says_so(tmp_path):
     with pytest.raises(CamsisError, match=r"no pair in .*couples\.csv has a status of the scheme \(scored: 1, 2, 3\) on both "
                                           r"sides \('hstat', 'wstat'\): all \d+ pairs lack one; values found, most "
                                           r"frequent first: 7 \(\d+\), 8 \(\d+\)"):
-        tabulate_by_status(path, "hocc", "wocc", "wt", UNITS, "hstat", "wstat", np.array([1, 2, 3]))
+        tabulate_by_status(path, CoupleColumns("hocc", "wocc", "hstat", "wstat", "wt"), UNITS, np.array([1, 2, 3]))

@@ -19,7 +19,7 @@ from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.by_status import build_by_status_scores, by_status_table, share_merged_scores
 from camsis.statuses import by_status_classification, by_status_recodes, combine, expand_mask, load_scheme
 from camsis.synthetic import simulate_status_couples
-from camsis.tables import tabulate_by_status, tabulate_frame
+from camsis.tables import CoupleColumns, tabulate_by_status, tabulate_frame
 from helpers import REPO
 
 STATUSES = REPO / "data" / "statuses"
@@ -108,7 +108,8 @@ def test_tabulation_counts_both_tables_from_the_same_pairs(soc2020, empst3):
         "hs": [1, 3, 2, 0, 1, np.nan, 3, 1],
         "ws": [3, 3, 2, 3, 1, 3, 7, 1],
     })
-    title, by_status = tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "ws", empst3.scored, frame=pairs)
+    title, by_status = tabulate_by_status("<pairs>", CoupleColumns("h", "w", "hs", "ws", None),
+                                          soc2020.units, empst3.scored, frame=pairs)
     plain = tabulate_frame(pairs, "h", "w", None, soc2020.units)
     assert title.counts.equals(plain.counts) and title.used == 6
     # Status 0, a missing status and 7 (not in the scheme) leave the by-status table only.
@@ -127,7 +128,8 @@ def test_statuses_left_out_are_counted_and_named_once_each(soc2020, empst3, capl
         "ws": [1, np.nan, 1, 0, 2, 3, 3, 3],
     })
     with caplog.at_level("INFO", logger="camsis.tables"):
-        _, by_status = tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "ws", empst3.scored,
+        _, by_status = tabulate_by_status("<pairs>", CoupleColumns("h", "w", "hs", "ws", None),
+                                          soc2020.units, empst3.scored,
                                           frame=pairs)
     assert by_status.dropped["status_unknown"] == 5 and by_status.used == 3
     line = next(r.getMessage() for r in caplog.records if "without a scored status" in r.getMessage())
@@ -150,10 +152,10 @@ def test_frequency_cell_table_gives_the_by_status_tables_of_its_couples_one_row_
     })
     cells = rows.groupby(["h", "hs", "w", "ws"], dropna=False).size().rename("n").reset_index()
     assert len(cells) < n / 4
-    by_row = tabulate_by_status(write_data(rows, tmp_path / f"rows{suffix}"), "h", "w", None, soc2020.units,
-                                "hs", "ws", empst3.scored, chunksize=101)
-    by_cell = tabulate_by_status(write_data(cells, tmp_path / f"cells{suffix}"), "h", "w", "n", soc2020.units,
-                                 "hs", "ws", empst3.scored, chunksize=7, weight_type="frequency")
+    by_row = tabulate_by_status(write_data(rows, tmp_path / f"rows{suffix}"), CoupleColumns("h", "w", "hs", "ws", None),
+                                soc2020.units, empst3.scored, chunksize=101)
+    by_cell = tabulate_by_status(write_data(cells, tmp_path / f"cells{suffix}"), CoupleColumns("h", "w", "hs", "ws", "n"),
+                                 soc2020.units, empst3.scored, chunksize=7, weight_type="frequency")
     for a, b in zip(by_cell, by_row):
         pd.testing.assert_frame_equal(a.counts, b.counts, check_exact=True)
         pd.testing.assert_frame_equal(a.weighted, b.weighted, check_exact=True)
@@ -168,7 +170,8 @@ def test_frequency_cell_table_gives_the_by_status_tables_of_its_couples_one_row_
 def test_missing_status_variable_is_named(soc2020, empst3):
     pairs = pd.DataFrame({"h": [1111], "w": [1112], "hs": [1], "ws": [1]})
     with pytest.raises(CamsisError, match="'wstat'"):
-        tabulate_by_status("<pairs>", "h", "w", None, soc2020.units, "hs", "wstat", empst3.scored, frame=pairs)
+        tabulate_by_status("<pairs>", CoupleColumns("h", "w", "hs", "wstat", None),
+                           soc2020.units, empst3.scored, frame=pairs)
 
 
 def test_merged_units_of_one_occupation_share_a_population_weighted_score():
@@ -226,7 +229,8 @@ def status_build():
     soc2020 = load_classification("soc2020", REPO / "data" / "classifications")
     scheme = load_scheme("empst3", STATUSES)
     sim = simulate_status_couples(soc2020.units, n_couples=200_000, seed=3)
-    title, table = tabulate_by_status("<sim>", "hocc", "wocc", "weight", soc2020.units, "hemp", "wemp", scheme.scored,
+    title, table = tabulate_by_status("<sim>", CoupleColumns("hocc", "wocc", "hemp", "wemp", "weight"),
+                                      soc2020.units, scheme.scored,
                                       frame=sim.couples)
     mask = blank_cells(soc2020.units, soc2020.units, diagonal_digits=0)
     options = ScaleOptions()

@@ -11,7 +11,7 @@ import pytest
 from camsis.blanking import blank_cells
 from camsis.scale import ScaleOptions, build_unit_scores
 from camsis.smoothing import smooth_side
-from camsis.tables import tabulate_frame
+from camsis.tables import CoupleColumns, tabulate_frame
 from helpers import TOY, TOY_UNITS, write_classification
 
 # Four couples weighing (A, 1, 1, 1) hold the information of two: (A + 3)^2 / (A^2 + 3) = 2.
@@ -144,7 +144,8 @@ def test_squared_weights_of_the_by_status_table_and_of_a_replicate():
                             "wt": rng.lognormal(0, 0.6, n), "hs": rng.choice([1, 2, 3, 0], n),
                             "ws": rng.choice([1, 2, 3], n)})
     scored = np.array([1, 2, 3])
-    title, by_status = tabulate_by_status("<couples>", "hocc", "wocc", "wt", TOY_UNITS, "hs", "ws", scored,
+    title, by_status = tabulate_by_status("<couples>", CoupleColumns("hocc", "wocc", "hs", "ws", "wt"),
+                                          TOY_UNITS, scored,
                                           frame=couples)
     known = couples[couples["hs"].isin(scored)]
     expected = pd.crosstab(combine(known["hocc"], known["hs"]), combine(known["wocc"], known["ws"]),

@@ -226,7 +226,8 @@ def _tabulate(couples, source, occ1, occ2, weight, frame, scheme, status, option
         columns = [occ1, occ2] + ([weight] if weight else []) + (list(status) if status else [])
         check_columns(source, columns, [str(c) for c in couples.columns])
     if scheme is not None:
-        return tables.tabulate_by_status(source, occ1, occ2, weight, frame.units, *status, scheme.scored,
+        return tables.tabulate_by_status(source, tables.CoupleColumns(occ1, occ2, *status, weight), frame.units,
+                                         scheme.scored,
                                          frame=couples if source == _FRAME else None, **reading)
     if source == _FRAME:
         return tables.tabulate_frame(couples, occ1, occ2, weight, frame.units, source, **reading), None

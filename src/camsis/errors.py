@@ -4,8 +4,7 @@ The workflow's rule scripts catch it and print its message as a single line, so 
 message must name the file, variable or code at fault and say what was expected.
 """
 
-
-import numpy as np
+import sys
 
 
 class CamsisError(Exception):
@@ -14,7 +13,8 @@ class CamsisError(Exception):
 
 def shown(value) -> str:
     """A value as a message shows it: 68.24, 1111, 'nurse' (numpy's repr would say np.float64(68.24))."""
-    if isinstance(value, np.generic):
+    numpy = sys.modules.get("numpy")  # a numpy scalar implies numpy is loaded: import camsis stays free of it
+    if numpy is not None and isinstance(value, numpy.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

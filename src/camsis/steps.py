@@ -85,10 +85,11 @@ class ScaleInputs:
     options: ScaleOptions
 
 
-def read_scale_inputs(table, table_info, blanked, classification, recodes=None, **options) -> ScaleInputs:
-    """Read the inputs of stages 4-7 from their files.
+@dataclass(frozen=True)
+class ScaleFiles:
+    """The files a step rebuilding stages 4-7 reads (rules score_units, psd_rounds, bootstrap_batch).
 
-    Parameters
+    Attributes
     ----------
     table, table_info : path
         The pair table (``PairTable.save``).
@@ -98,16 +99,24 @@ def read_scale_inputs(table, table_info, blanked, classification, recodes=None, 
         The classification's .tsv and .yaml.
     recodes : path, optional
         Hand-written merges (``camsis.config.read_recodes``); None or "" for none.
-    **options
-        Keyword arguments of ``ScaleOptions`` other than ``recodes``.
     """
-    frame = classification_from(classification)
+
+    table: str | Path
+    table_info: str | Path
+    blanked: str | Path
+    classification: str | Path | Sequence
+    recodes: str | Path | None = None
+
+
+def read_scale_inputs(files: ScaleFiles, **options) -> ScaleInputs:
+    """Read the inputs of stages 4-7 from their files; ``options`` are ``ScaleOptions``' keywords but ``recodes``."""
+    frame = classification_from(files.classification)
     return ScaleInputs(
         classification=frame,
-        table=PairTable.load(table, table_info, frame.units),
-        ca_blank=(masks := load_masks(blanked, frame.units))[0],
+        table=PairTable.load(files.table, files.table_info, frame.units),
+        ca_blank=(masks := load_masks(files.blanked, frame.units))[0],
         smooth_blank=masks[1],
-        options=ScaleOptions(**options, recodes=read_recodes(recodes) if recodes else {}),
+        options=ScaleOptions(**options, recodes=read_recodes(files.recodes) if files.recodes else {}),
     )
 
 
@@ -341,14 +350,13 @@ def blank_table(pairs: PairTable, frame: Classification, *, scale: str, diagonal
     return ca, smooth, summary
 
 
-def score_units(table, table_info, blanked, classification, scores, scaling, ranking, *, recodes=None,
-                **options) -> UnitScores:
+def score_units(files: ScaleFiles, scores, scaling, ranking, **options) -> UnitScores:
     """Rule score_units: stages 4-7, and every candidate pseudo-diagonal of the same fit, ranked.
 
     Parameters
     ----------
-    table, table_info, blanked, classification, recodes
-        See ``read_scale_inputs``.
+    files : ScaleFiles
+        The table, masks, classification and recodes.
     scores, scaling : path
         Outputs of ``UnitScores.save``: the unit file and its diagnostics.
     ranking : path
@@ -358,7 +366,7 @@ def score_units(table, table_info, blanked, classification, scores, scaling, ran
     **options
         ``ScaleOptions`` keywords.
     """
-    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    inputs = read_scale_inputs(files, **options)
     result = _build(inputs)
     result.save(scores, scaling)
     psd.write_candidates(psd.rank_cells(inputs.table, inputs.ca_blank, result, inputs.classification), ranking)
@@ -370,16 +378,15 @@ def psd_candidates(ranking, candidates, *, top: int | None = psd.TOP, min_count:
     psd.write_candidates(psd.select_candidates(psd.read_candidates(ranking), top, min_count), candidates)
 
 
-def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_rounds, rounds_info, *,
-               rounds: int, threshold: float, top: int | None = psd.TOP, min_count: float = 5, recodes=None,
-               **options) -> psd.PsdRounds:
+def psd_rounds(files: ScaleFiles, rounds_file, blanked_rounds, rounds_info, *, rounds: int, threshold: float,
+               top: int | None = psd.TOP, min_count: float = 5, **options) -> psd.PsdRounds:
     """Rule psd_rounds: blank the cells the fitted scale under-predicts most, and refit, ``rounds`` times.
 
     The same reader as score_units and bootstrap_batch, so the rounds refit the scale's own build.
     ``top`` (config psd_top) bounds the final candidates, whose count above the threshold
     summary.json reports.
     """
-    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    inputs = read_scale_inputs(files, **options)
     result = psd.blank_in_rounds(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
                                  inputs.options, rounds=rounds, threshold=threshold, top=top, min_count=min_count)
     psd.write_candidates(result.rounds[["round"] + psd.CANDIDATE_COLUMNS], rounds_file)
@@ -388,8 +395,7 @@ def psd_rounds(table, table_info, blanked, classification, rounds_file, blanked_
     return result
 
 
-def bootstrap_batch(table, table_info, blanked, classification, batch, *, replicates: Sequence[int], seed: int,
-                    recodes=None, **options) -> pd.DataFrame:
+def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed: int, **options) -> pd.DataFrame:
     """Rule bootstrap_batch: resample the couples and rebuild the unit scores (stages 4-7), once per replicate.
 
     The replicates of a batch share one process and one reading of the inputs; each
@@ -398,7 +404,7 @@ def bootstrap_batch(table, table_info, blanked, classification, batch, *, replic
     (``camsis.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
     (code, replicate, mcamsis, fcamsis) to ``batch`` (parquet).
     """
-    inputs = read_scale_inputs(table, table_info, blanked, classification, recodes, **options)
+    inputs = read_scale_inputs(files, **options)
     long = uncertainty.bootstrap_batch(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options,
                    [int(r) for r in replicates], int(seed))
     with atomic_path(batch) as path:
@@ -406,9 +412,8 @@ def bootstrap_batch(table, table_info, blanked, classification, batch, *, replic
     return long
 
 
-def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanked, classification, scheme, title_batch,
-                              batch, *, replicates: Sequence[int], seed: int, recodes=None,
-                              **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+def bootstrap_batch_by_status(files: ScaleFiles, table, table_info, scheme, title_batch, batch, *,
+                              replicates: Sequence[int], seed: int, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rule bootstrap_batch_by_status: the batch's title-only and by-status replicates, the couples drawn once.
 
     Replicate r's couples are drawn as rule bootstrap_batch draws them (the title-only
@@ -421,25 +426,22 @@ def bootstrap_batch_by_status(title_table, title_info, table, table_info, blanke
 
     Parameters
     ----------
-    title_table, title_info : path
-        The title-only table (rule tabulate_by_status).
+    files : ScaleFiles
+        The title-only table (rule tabulate_by_status), the title-only masks (as for rules
+        score_units and score_units_by_status), the classification and the recodes.
     table, table_info : path
         The by-status table (rule tabulate_by_status).
-    blanked : path
-        The title-only masks, as for rules score_units and score_units_by_status.
-    classification, scheme : path or sequence of paths
-        The classification's and the status scheme's files.
+    scheme : path or sequence of paths
+        The status scheme's files.
     title_batch, batch : path
         Outputs: every code's scores in each replicate (code, replicate, mcamsis, fcamsis;
         as rule bootstrap_batch writes them), and the (occupation, status) units' (combined code).
     replicates, seed
         The batch's replicate numbers and the bootstrap seed.
-    recodes : path, optional
-        Hand-written merges of occupations.
     **options
         ``ScaleOptions`` keywords.
     """
-    inputs = read_scale_inputs(title_table, title_info, blanked, classification, recodes, **options)
+    inputs = read_scale_inputs(files, **options)
     statuses = scheme_from(scheme)
     derived = by_status_classification(inputs.classification, statuses)
     pairs = PairTable.load(table, table_info, derived.units)
@@ -570,8 +572,34 @@ class BuildRecords:
     by_status_bootstrap_info: str | Path | None = None
 
 
-def score_file(scores, scaling, records: BuildRecords, classification, dta, csv, summary, *, scale: str,
-               sheet_row: Mapping, config: Mapping, built: str | None = None) -> dict:
+@dataclass(frozen=True)
+class Provenance:
+    """How a score file was made, as its notes and summary.json record it.
+
+    Rules score_file and score_file_by_status make it from the scale's name and their params.
+
+    Attributes
+    ----------
+    scale : str
+        The scale's name.
+    sheet_row, config : mapping
+        The scale's sheet row and the config keys that shape it.
+    built : str, optional
+        ISO date of the build (today by default).
+    """
+
+    scale: str
+    sheet_row: Mapping
+    config: Mapping
+    built: str | None = None
+
+    def date(self) -> str:
+        """The build's ISO date: ``built``, else today."""
+        return self.built or datetime.date.today().isoformat()
+
+
+def score_file(scores, scaling, records: BuildRecords, classification, dta, csv, summary,
+               provenance: Provenance) -> dict:
     """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
 
     Parameters
@@ -584,12 +612,8 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
         The classification's files.
     dta, csv, summary : path
         Outputs.
-    scale : str
-        The scale's name.
-    sheet_row, config : mapping
-        Recorded in the notes and summary.json, for provenance.
-    built : str, optional
-        ISO date of the build (today by default).
+    provenance : Provenance
+        The scale's name, sheet row, config and date, recorded in the notes and summary.json.
 
     Returns
     -------
@@ -601,7 +625,7 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
     boot = pd.read_csv(records.bootstrap, sep="\t", index_col=0) if records.bootstrap else None
     table = fill_classification(units.scores, units.population, frame, boot)
 
-    built = built or datetime.date.today().isoformat()
+    scale, sheet_row, config, built = provenance.scale, provenance.sheet_row, provenance.config, provenance.date()
     pairs = read_json(records.table_info)
     notes = score_file_notes(frame, scale, built, sheet_row, config, pairs.get("input_sha256"),
                              all_warnings(read_json(records.blanking), units.diagnostics),
@@ -851,8 +875,8 @@ def tabulate_by_status(data, classification, scheme, title_table, title_info, ta
             repeat_couples=spec.repeat_couples, **options), decoded)
     else:
         ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
-            source, spec.occ1, spec.occ2, spec.weight or None, frame.units, spec.status1, spec.status2,
-            statuses.scored, **options), None), decoded)
+            source, tables.CoupleColumns(spec.occ1, spec.occ2, spec.status1, spec.status2, spec.weight or None),
+            frame.units, statuses.scored, **options), None), decoded)
     check_unchanged(data, input_sha256, digest)
     extra = {"linking": linking} if linking is not None else {}
     title.save(title_table, title_info, input_sha256=digest, **extra)
@@ -911,8 +935,8 @@ def by_status_section(pairs: Mapping, diagnostics: ScalingSummary, bootstrap: Ma
     return section
 
 
-def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv, *, scale: str,
-                         sheet_row: Mapping, config: Mapping, bootstrap=None, built: str | None = None) -> pd.DataFrame:
+def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv,
+                         provenance: Provenance, *, bootstrap=None) -> pd.DataFrame:
     """Rule score_file_by_status: the by-status score file, in the layout of the published v2.
 
     One row per unit x status of the scheme; the status-0 rows are the title-only score
@@ -931,25 +955,22 @@ def score_file_by_status(scores, scaling, table_info, title_csv, classification,
         The classification's and the status scheme's files.
     dta, csv : path
         Outputs.
-    scale : str
-        The scale's name.
-    sheet_row, config : mapping
-        Recorded in the notes, for provenance.
+    provenance : Provenance
+        The scale's name, sheet row, config and date, recorded in the notes.
     bootstrap : path, optional
         The by-status bootstrap's per-unit summary (rule bootstrap_gather_by_status): the
         bootstrap SEs and intervals of the scored statuses (status-0 and group rows carry
         the title-only file's).
-    built : str, optional
-        ISO date of the build (today by default).
     """
     frame = classification_from(classification)
     statuses = scheme_from(scheme)
     units = UnitScores.load(scores, scaling)
     boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
     table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses, boot)
-    built = built or datetime.date.today().isoformat()
-    notes = by_status_file_notes(frame, statuses, scale, built, sheet_row, config, read_json(table_info),
-                                 units.diagnostics.warnings, intervals=boot is not None and "mcam_tse" in boot)
+    scale, built = provenance.scale, provenance.date()
+    notes = by_status_file_notes(frame, statuses, scale, built, provenance.sheet_row, provenance.config,
+                                 read_json(table_info), units.diagnostics.warnings,
+                                 intervals=boot is not None and "mcam_tse" in boot)
     write_by_status_dta(table, frame, statuses, dta, scale, built, notes)
     write_csv(table, csv)
     return table

@@ -79,6 +79,48 @@ class SyntheticCouples:
     probabilities: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class CoupleModel:
+    """The generator's settings beyond the draw's size: the latent structure and the survey's blemishes.
+
+    Attributes
+    ----------
+    beta, beta2 : float
+        Strength of the association on the first and the second dimension.
+    diagonal_factor, block_factor, minor_factor : float
+        What same-unit cells, the ``blocks``' cells and other same-minor-group cells are
+        multiplied by (a cell in several sets takes the largest).
+    size_sigma : (float, float)
+        Unit sizes are split-lognormal on each side: log-SD ``size_sigma[0]`` below the median
+        (a long tail of tiny units) and ``size_sigma[1]`` above it (no unit dwarfs the others).
+    size_corr : float
+        Correlation of the two sides' log sizes.
+    major_gradient, group_sd, unit_sd : float
+        The drawn first dimension: its fall per major group, the SD of the sub-major and
+        minor groups' effects and of the units' own.
+    female_sd : float
+        The female side's noise around the male one.
+    missing_codes : tuple of int
+        The survey missing codes a damaged couple gets.
+    weight_strata : tuple of float
+        The stratum weights, drawn alike and scaled to mean 1.
+    """
+
+    beta: float = 1.0
+    beta2: float = 0.3
+    diagonal_factor: float = 6.0
+    block_factor: float = 3.0
+    minor_factor: float = 1.5
+    size_sigma: tuple[float, float] = (4.0, 1.0)
+    size_corr: float = 0.4
+    major_gradient: float = 0.4
+    group_sd: float = 0.3
+    unit_sd: float = 0.35
+    female_sd: float = 0.15
+    missing_codes: tuple[int, ...] = (-1, -8, -9)
+    weight_strata: tuple[float, ...] = (0.6, 0.85, 1.0, 1.2, 1.6)
+
+
 def simulate_couples(
     units: np.ndarray,
     n_couples: int = 200_000,
@@ -87,19 +129,7 @@ def simulate_couples(
     missing_share: float = 0.03,
     *,
     invalid_share: float = 0.002,
-    beta: float = 1.0,
-    beta2: float = 0.3,
-    diagonal_factor: float = 6.0,
-    block_factor: float = 3.0,
-    minor_factor: float = 1.5,
-    size_sigma: tuple[float, float] = (4.0, 1.0),
-    size_corr: float = 0.4,
-    major_gradient: float = 0.4,
-    group_sd: float = 0.3,
-    unit_sd: float = 0.35,
-    female_sd: float = 0.15,
-    missing_codes: tuple[int, ...] = (-1, -8, -9),
-    weight_strata: tuple[float, ...] = (0.6, 0.85, 1.0, 1.2, 1.6),
+    model: CoupleModel = CoupleModel(),
     truth: pd.DataFrame | None = None,
 ) -> SyntheticCouples:
     """Draw ``n_couples`` couples on ``units`` from a known latent structure.
@@ -107,13 +137,10 @@ def simulate_couples(
     ``units`` are the finest-level codes; their first digit is the major group and
     ``code // 10`` the minor group. ``blocks`` has inclusive code ranges
     (``lower_1 upper_1 lower_2 upper_2``, husband then wife, as in a pseudo-diagonal
-    file) whose cells are multiplied by ``block_factor``; same-unit cells by
-    ``diagonal_factor``, other same-minor-group cells by ``minor_factor``. Unit sizes
-    are split-lognormal on each side: log-SD ``size_sigma[0]`` below the median (a long
-    tail of tiny units) and ``size_sigma[1]`` above it (no unit dwarfs the others), the
-    two sides' log sizes correlated ``size_corr``. ``missing_share`` of couples get a survey missing code on
-    one or both sides, ``invalid_share`` a code outside the classification instead.
-    The same arguments always give the same data.
+    file) whose cells are multiplied by ``model.block_factor``. ``missing_share`` of
+    couples get a survey missing code on one or both sides, ``invalid_share`` a code
+    outside the classification instead. ``model`` holds the other settings
+    (``CoupleModel``). The same arguments always give the same data.
 
     ``truth`` replaces the drawn first dimension by given scores (e.g. a published scale,
     whose group structure is real): indexed by unit, every unit of ``units`` once, columns
@@ -122,8 +149,8 @@ def simulate_couples(
     rescaled to sum to 1) in place of the split-lognormal ones, and optionally
     ``male_dim2`` and ``female_dim2`` (standardised), the second dimension, else drawn as
     without it, orthogonal to the given scores (so a truth frame this function returned
-    gives the same model again, whatever the seed); ``major_gradient``, ``group_sd``,
-    ``unit_sd`` and (with shares) ``size_sigma`` and ``size_corr`` are then unused.
+    gives the same model again, whatever the seed); the model's ``major_gradient``,
+    ``group_sd``, ``unit_sd`` and (with shares) ``size_sigma`` and ``size_corr`` are then unused.
     """
     codes = check_units(units, "simulate_couples: units", minimum=2)
     blocks_frame = _check_blocks(blocks)
@@ -132,10 +159,10 @@ def simulate_couples(
     rng = np.random.default_rng(seed)
 
     if given is None:
-        truth = _latent_truth(codes, rng, major_gradient, group_sd, unit_sd, female_sd)
+        truth = _latent_truth(codes, rng, model.major_gradient, model.group_sd, model.unit_sd, model.female_sd)
     else:
         truth = _second_dimension(codes, _standardise(given["male_score"].to_numpy(float)),
-                                  _standardise(given["female_score"].to_numpy(float)), rng, female_sd)
+                                  _standardise(given["female_score"].to_numpy(float)), rng, model.female_sd)
         if "male_dim2" in given:
             truth["male_dim2"] = _standardise(given["male_dim2"].to_numpy(float))
             truth["female_dim2"] = _standardise(given["female_dim2"].to_numpy(float))
@@ -143,53 +170,37 @@ def simulate_couples(
         male_target, female_target = (given[f"{side}_share"].to_numpy(float) / given[f"{side}_share"].sum()
                                        for side in ("male", "female"))
     else:
-        male_target, female_target = _unit_sizes(len(codes), rng, size_sigma, size_corr)
-    inflation = _inflation(codes, blocks_frame, diagonal_factor, block_factor, minor_factor)
-    probs = _couple_probabilities(truth, inflation, beta, beta2, male_target, female_target)
+        male_target, female_target = _unit_sizes(len(codes), rng, model.size_sigma, model.size_corr)
+    inflation = _inflation(codes, blocks_frame, model.diagonal_factor, model.block_factor, model.minor_factor)
+    probs = _couple_probabilities(truth, inflation, model.beta, model.beta2, male_target, female_target)
     husband, wife = _draw_cells(probs, n_couples, rng)
     hocc, wocc = codes[husband].astype(np.int32), codes[wife].astype(np.int32)
     invalid_codes, n_missing, n_invalid, weight = _damage_and_weigh(
-        hocc, wocc, codes, missing_share, invalid_share, missing_codes, weight_strata, rng)
+        hocc, wocc, codes, missing_share, invalid_share, model.missing_codes, model.weight_strata, rng)
 
-    couples = pd.DataFrame(
-        {
-            "hocc": hocc,
-            "wocc": wocc,
-            "weight": weight,
-            "couple_id": np.arange(1, n_couples + 1, dtype=np.int32),
-        }
-    )
+    couples = pd.DataFrame({"hocc": hocc, "wocc": wocc, "weight": weight,
+                            "couple_id": np.arange(1, n_couples + 1, dtype=np.int32)})
     params = {
-        "seed": seed,
-        "n_couples": n_couples,
-        "n_units": len(codes),
-        "missing_share": missing_share,
-        "invalid_share": invalid_share,
-        "beta": beta,
-        "beta2": beta2,
-        "diagonal_factor": diagonal_factor,
-        "block_factor": block_factor,
-        "minor_factor": minor_factor,
-        "size_sigma": list(size_sigma),
-        "size_corr": size_corr,
-        "major_gradient": major_gradient,
-        "group_sd": group_sd,
-        "unit_sd": unit_sd,
-        "female_sd": female_sd,
-        "missing_codes": [int(c) for c in missing_codes],
+        "seed": seed, "n_couples": n_couples, "n_units": len(codes),
+        "missing_share": missing_share, "invalid_share": invalid_share,
+        **{k: v for k, v in _model_record(model).items() if k not in ("missing_codes", "weight_strata")},
+        "missing_codes": [int(c) for c in model.missing_codes],
         "invalid_codes": [int(c) for c in invalid_codes],
-        "weight_strata": [float(w) for w in weight_strata],
+        "weight_strata": [float(w) for w in model.weight_strata],
         "blocks": blocks_frame.to_dict(orient="records"),
         "truth": "drawn" if given is None else ("given scores and sizes" if "male_share" in given else "given scores"),
-        "n_missing": n_missing,
-        "n_invalid": n_invalid,
-        "n_valid": n_couples - n_missing - n_invalid,
+        "n_missing": n_missing, "n_invalid": n_invalid, "n_valid": n_couples - n_missing - n_invalid,
     }
     log.info(
         "simulated %d couples on %d units (seed %d): %d with missing codes, %d with invalid codes",
         n_couples, len(codes), seed, n_missing, n_invalid,
     )
     return SyntheticCouples(couples=couples, truth=truth, params=params, probabilities=probs)
+
+
+def _model_record(model: CoupleModel) -> dict:
+    """The model's settings as the params record shows them (tuples as lists)."""
+    return {name: (list(value) if isinstance(value, tuple) else value) for name, value in vars(model).items()}
 
 
 def write_couples(couples: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -484,27 +495,24 @@ def simulate_status_couples(
     (no information, survey missing). Columns ``hocc``, ``wocc``, ``hemp``, ``wemp``,
     ``weight``, ``couple_id``; ``truth`` is indexed by combined code (``unit``), with the
     occupation's own scores as ``male_occupation``, ``female_occupation``. ``options``
-    are ``simulate_couples``' settings (missing_share, beta, diagonal_factor, ...).
+    are ``simulate_couples``' missing_share and invalid_share and the fields of
+    ``CoupleModel`` (beta, diagonal_factor, ...).
     """
     codes = check_units(units, "simulate_status_couples: units", minimum=2)
     statuses = np.asarray(statuses, dtype=np.int64)
     if not (len(statuses) == len(status_effects) == len(status_shares)) or np.any((statuses < 1) | (statuses > 9)):
         raise CamsisError("simulate_status_couples: statuses (1-9), status_effects and status_shares must match")
-    settings = dict(
-        missing_share=0.03, invalid_share=0.002, beta=1.0, beta2=0.3, diagonal_factor=6.0, block_factor=3.0,
-        minor_factor=1.5, size_sigma=(4.0, 1.0), size_corr=0.4, major_gradient=0.4, group_sd=0.3, unit_sd=0.35,
-        female_sd=0.15, missing_codes=(-1, -8, -9), weight_strata=(0.6, 0.85, 1.0, 1.2, 1.6),
-    )
-    unknown = set(options) - set(settings)
+    shares = dict(missing_share=0.03, invalid_share=0.002)
+    unknown = set(options) - set(shares) - set(vars(CoupleModel()))
     if unknown:
         raise CamsisError(f"simulate_status_couples: unknown setting(s) {', '.join(sorted(unknown))}")
-    settings.update(options)
-    _check_settings(n_couples, settings["missing_share"], settings["invalid_share"])
+    shares.update((k, options.pop(k)) for k in list(options) if k in shares)
+    model = CoupleModel(**options)
+    _check_settings(n_couples, shares["missing_share"], shares["invalid_share"])
     rng = np.random.default_rng(seed)
 
-    occupation = _latent_truth(codes, rng, settings["major_gradient"], settings["group_sd"], settings["unit_sd"],
-                               settings["female_sd"])
-    male_size, female_size = _unit_sizes(len(codes), rng, settings["size_sigma"], settings["size_corr"])
+    occupation = _latent_truth(codes, rng, model.major_gradient, model.group_sd, model.unit_sd, model.female_sd)
+    male_size, female_size = _unit_sizes(len(codes), rng, model.size_sigma, model.size_corr)
     n_s = len(statuses)
     effects = np.asarray(status_effects, dtype=float)[None, :] + rng.normal(0.0, status_noise, size=(len(codes), n_s))
     base = np.asarray(status_shares, dtype=float) / np.sum(status_shares)
@@ -522,9 +530,9 @@ def simulate_status_couples(
     female_target = (female_size[:, None] * female_status).ravel()
 
     position = np.repeat(np.arange(len(codes)), n_s)
-    inflation = _inflation(codes, _check_blocks(blocks), settings["diagonal_factor"], settings["block_factor"],
-                           settings["minor_factor"])[np.ix_(position, position)]
-    probs = _couple_probabilities(truth, inflation, settings["beta"], settings["beta2"], male_target, female_target)
+    inflation = _inflation(codes, _check_blocks(blocks), model.diagonal_factor, model.block_factor,
+                           model.minor_factor)[np.ix_(position, position)]
+    probs = _couple_probabilities(truth, inflation, model.beta, model.beta2, male_target, female_target)
     husband, wife = (combined[cells] for cells in _draw_cells(probs, n_couples, rng))
     hocc, wocc = (husband // 10).astype(np.int32), (wife // 10).astype(np.int32)
     hemp, wemp = (husband % 10).astype(np.int32), (wife % 10).astype(np.int32)
@@ -533,8 +541,8 @@ def simulate_status_couples(
         status[lost] = rng.choice(np.asarray(unknown_codes, dtype=np.int32), size=int(lost.sum()))
 
     invalid_codes, n_missing, n_invalid, weight = _damage_and_weigh(
-        hocc, wocc, codes, settings["missing_share"], settings["invalid_share"], settings["missing_codes"],
-        settings["weight_strata"], rng)
+        hocc, wocc, codes, shares["missing_share"], shares["invalid_share"], model.missing_codes,
+        model.weight_strata, rng)
     couples = pd.DataFrame({
         "hocc": hocc, "wocc": wocc, "hemp": hemp, "wemp": wemp, "weight": weight,
         "couple_id": np.arange(1, n_couples + 1, dtype=np.int32),
@@ -544,7 +552,7 @@ def simulate_status_couples(
         "status_effects": list(status_effects), "status_shares": list(status_shares),
         "status_concentration": status_concentration, "status_noise": status_noise,
         "unknown_status_share": unknown_status_share, "unknown_codes": list(unknown_codes),
-        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+        **shares, **_model_record(model),
         "invalid_codes": [int(c) for c in invalid_codes],
         "n_missing": n_missing, "n_invalid": n_invalid, "n_valid": n_couples - n_missing - n_invalid,
     }

@@ -373,14 +373,25 @@ def tabulate(
     return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where, weight_type)
 
 
+@dataclass(frozen=True)
+class CoupleColumns:
+    """Variables of a couples file with statuses: each partner's occupation and status, and the weight.
+
+    The couples' counterpart of ``camsis.linking.PersonColumns`` for ``tabulate_by_status``
+    (a sheet row's occ1, occ2, status1, status2 and weight cells).
+    """
+
+    occ1: str
+    occ2: str
+    status1: str
+    status2: str
+    weight: str | None = None
+
+
 def tabulate_by_status(
     path,
-    occ1: str,
-    occ2: str,
-    weight: str | None,
+    columns: CoupleColumns,
     units,
-    status1: str,
-    status2: str,
     scored,
     chunksize: int = CHUNKSIZE,
     on_missing_weight: str = "error",
@@ -392,20 +403,21 @@ def tabulate_by_status(
 ) -> tuple[PairTable, PairTable]:
     """Tabulate once into the title-only table and the (occupation, status) table, from the same pairs.
 
-    ``scored`` are the statuses scored on their own (``StatusScheme.scored``); the by-status
+    ``columns`` name the variables read; ``scored`` are the statuses scored on their own (``StatusScheme.scored``); the by-status
     table's units are the combined codes ``unit * 10 + status`` and its ``dropped`` adds
     ``status_unknown``: pairs of the title-only table left out for want of a scored status.
     ``frame`` tabulates pairs already in memory instead of reading ``path``; ``sep`` and
     ``encoding`` read a CSV and ``weight_type`` reads the weight, as in `tabulate`.
     """
-    columns = [occ1, occ2] + ([weight] if weight else []) + [status1, status2]
+    weight = columns.weight
+    names = [columns.occ1, columns.occ2] + ([weight] if weight else []) + [columns.status1, columns.status2]
     if where:
-        columns += [name for name in filter_variables(where, str(path)) if name not in columns]
-    chunks = [frame] if frame is not None else iter_chunks(path, columns, chunksize, sep=sep, encoding=encoding)
+        names += [name for name in filter_variables(where, str(path)) if name not in names]
+    chunks = [frame] if frame is not None else iter_chunks(path, names, chunksize, sep=sep, encoding=encoding)
     if frame is not None:
-        check_columns(path, columns, [str(c) for c in frame.columns])
-    return _accumulate(chunks, occ1, occ2, weight, units, str(path), on_missing_weight, where, weight_type,
-                       statuses=(status1, status2, scored))
+        check_columns(path, names, [str(c) for c in frame.columns])
+    return _accumulate(chunks, columns.occ1, columns.occ2, weight, units, str(path), on_missing_weight, where,
+                       weight_type, statuses=(columns.status1, columns.status2, scored))
 
 
 def tabulate_frame(

@@ -6,8 +6,8 @@ from camsis.runner import first, run
 
 def main(snakemake):
     i, p = snakemake.input, snakemake.params
-    steps.bootstrap_batch(i.table, i.info, i.blanked, i.classification, snakemake.output.batch,
-                          replicates=p.replicates, seed=p.seed, recodes=first(i.recodes), **p.options)
+    files = steps.ScaleFiles(i.table, i.info, i.blanked, i.classification, first(i.recodes))
+    steps.bootstrap_batch(files, snakemake.output.batch, replicates=p.replicates, seed=p.seed, **p.options)
 
 
 run(main, snakemake)

@@ -6,10 +6,9 @@ from camsis.runner import first, run
 
 def main(snakemake):
     i, p = snakemake.input, snakemake.params
-    steps.bootstrap_batch_by_status(i.title_table, i.title_info, i.table, i.info, i.blanked, i.classification,
-                                    i.scheme, snakemake.output.title_batch, snakemake.output.batch,
-                                    replicates=p.replicates, seed=p.seed,
-                                    recodes=first(i.recodes), **p.options)
+    files = steps.ScaleFiles(i.title_table, i.title_info, i.blanked, i.classification, first(i.recodes))
+    steps.bootstrap_batch_by_status(files, i.table, i.info, i.scheme, snakemake.output.title_batch,
+                                    snakemake.output.batch, replicates=p.replicates, seed=p.seed, **p.options)
 
 
 run(main, snakemake)

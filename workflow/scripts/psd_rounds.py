@@ -6,9 +6,9 @@ from camsis.runner import first, run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    steps.psd_rounds(i.table, i.info, i.blanked, i.classification, o.rounds, o.blanked, o.info,
-                     rounds=p.rounds, threshold=p.threshold, top=p.top, min_count=p.min_count,
-                     recodes=first(i.recodes), **p.options)
+    files = steps.ScaleFiles(i.table, i.info, i.blanked, i.classification, first(i.recodes))
+    steps.psd_rounds(files, o.rounds, o.blanked, o.info, rounds=p.rounds, threshold=p.threshold, top=p.top,
+                     min_count=p.min_count, **p.options)
 
 
 run(main, snakemake)

@@ -9,8 +9,8 @@ def main(snakemake):
     extras = {key: i.get(key) for key in ("bootstrap", "bootstrap_info", "psd_rounds", "by_status_table",
                                           "by_status_scaling", "by_status_bootstrap_info")}
     records = steps.BuildRecords(table_info=i.table, blanking=i.blanking, **extras)
-    steps.score_file(i.scores, i.scaling, records, i.classification, o.dta, o.csv, o.summary,
-                     scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
+    provenance = steps.Provenance(scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
+    steps.score_file(i.scores, i.scaling, records, i.classification, o.dta, o.csv, o.summary, provenance)
 
 
 run(main, snakemake)

@@ -6,9 +6,9 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
+    provenance = steps.Provenance(scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
     steps.score_file_by_status(i.scores, i.scaling, i.table, i.title, i.classification, i.scheme, o.dta, o.csv,
-                               scale=snakemake.wildcards.scale, bootstrap=i.get("bootstrap"),
-                               **dict(snakemake.params.items()))
+                               provenance, bootstrap=i.get("bootstrap"))
 
 
 run(main, snakemake)

@@ -6,8 +6,8 @@ from camsis.runner import first, run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    steps.score_units(i.table, i.info, i.blanked, i.classification, o.scores, o.info, o.ranking,
-                      recodes=first(i.recodes), **p.options)
+    files = steps.ScaleFiles(i.table, i.info, i.blanked, i.classification, first(i.recodes))
+    steps.score_units(files, o.scores, o.info, o.ranking, **p.options)
 
 
 run(main, snakemake)
