@@ -36,9 +36,6 @@ CAMSIS_REFERENCE = (
 )
 CAMSIS_WEB = "CAMSIS project: http://www.camsis.stir.ac.uk/"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same release zips to the same bytes
-# What Snakemake puts in a directory() output; releases built before every release file was a
-# declared output have one, which would sit in the folder outside SHA256SUMS and the zip.
-SNAKEMAKE_MARKER = ".snakemake_timestamp"
 
 
 def release_metadata(scale: str, row: dict, defaults: dict, summary: dict, variable: str) -> dict:
@@ -700,9 +697,6 @@ def write_notes(folder, zip_path, meta: dict, summary: dict, has_status: bool = 
     (camsis.statuses.StatusScheme) the readme describes. Returns every file of the release.
     """
     scale = meta["scale"]
-    marker = Path(folder) / SNAKEMAKE_MARKER
-    if marker.exists():  # left by the release rule's former directory() output: not part of the release
-        marker.unlink()
     tables = table_paths(folder, scale)
     by_status = table_paths(folder, f"{scale}_by_status")
     tables += by_status if has_status else []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import struct
 import tempfile
 from contextlib import contextmanager
@@ -459,43 +458,22 @@ def add_dta_notes(path, notes: list[str]) -> None:
         temporary.write_bytes(out)
 
 
-# Folders of a scale's results that hold intermediate files, not published products.
-WORK_FOLDERS = ("work", "bootstrap", "stale")
-STALE_NOTE = (
-    "These files were published by an earlier build of this scale. A later run set out to rebuild them\n"
-    "(its input, sheet row or options changed) and moved them here first; that run failed or was\n"
-    "interrupted, so they no longer match what the workflow would build now. Rerun the workflow to\n"
-    "rebuild them (after an interruption: snakemake --cores 2 --rerun-incomplete).\n"
-)
+def move_aside(files, folder, into, note: str | None = None) -> list[str]:
+    """Move those of ``files`` (paths below ``folder``) that exist into ``into``, at the same place below it.
 
-
-def set_aside_products(paths, results="results") -> dict[str, list[str]]:
-    """Move the existing published files a run is about to rebuild into ``results/{scale}/stale/``.
-
-    A rebuild that then fails must not leave the previous score file and summary looking
-    current beside the new input. Intermediate files (work/, bootstrap/) stay where they are:
-    Snakemake manages them. Returns {scale folder: [files moved]} for every scale folder the
-    run writes products to (an empty list where none existed yet).
+    So a rebuild that then fails does not leave earlier products looking current (the
+    workflow moves what a run is about to rebuild). ``note``, if given, is written to
+    ``into/README.txt`` when anything was moved, to say why the files are there. Returns
+    the moved files' paths relative to ``folder``.
     """
-    moved: dict[str, list[str]] = {}
-    for path in map(Path, paths):
-        parts = path.parts
-        if len(parts) < 3 or parts[0] != results or parts[2] in WORK_FOLDERS:
-            continue
-        folder = Path(*parts[:2])
-        files = moved.setdefault(str(folder), [])
+    moved = []
+    for path in map(Path, files):
         if path.is_file():
-            target = folder / "stale" / Path(*parts[2:])
+            relative = path.relative_to(folder)
+            target = Path(into) / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-            files.append(str(Path(*parts[2:])))
-    for folder, files in moved.items():
-        if files:
-            (Path(folder) / "stale" / "README.txt").write_text(STALE_NOTE)
+            moved.append(str(relative))
+    if moved and note:
+        (Path(into) / "README.txt").write_text(note)
     return moved
-
-
-def clear_stale(folders) -> None:
-    """After a successful run, the files set aside for it are superseded: remove them."""
-    for folder in folders:
-        shutil.rmtree(Path(folder) / "stale", ignore_errors=True)

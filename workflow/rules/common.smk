@@ -18,7 +18,11 @@ from camsis.uncertainty import batches
 from camsis.errors import CamsisError
 from camsis.reading import cached_sha256, data_files, input_columns
 from camsis.steps import input_variables
-from camsis.writing import clear_stale, set_aside_products
+
+# The results/ layout (set-aside before a rebuild) is the workflow's: workflow/scripts/results_layout.py,
+# which the rule scripts can import too (Snakemake puts their folder on sys.path).
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+from results_layout import clear_stale, set_aside_products
 
 min_version("8.0")
 
