@@ -110,7 +110,12 @@ def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_
         own_var = (units[f"{side}_own_se"].reindex(scored.index) ** 2).fillna(shrinkage.fillna(0.0) * se**2)
         expected = np.sqrt(se**2 + np.maximum(0.0, bse**2 - own_var)).where(se.notna(), bse)
         np.testing.assert_allclose(scored[f"{side}cam_tse"], expected, rtol=1e-5)
-    assert any(note.startswith("intervals: use score +/- 1.96 x mcam_tse") for note in meta.notes)
+        # the interval offered: each status unit's score -/+ 1.96 x its total SE
+        half = 1.959963984540054 * scored[f"{side}cam_tse"]
+        np.testing.assert_allclose(scored[f"{side}cam_lo"], scored[f"{side}camsis"] - half, rtol=1e-5)
+        np.testing.assert_allclose(scored[f"{side}cam_hi"], scored[f"{side}camsis"] + half, rtol=1e-5)
+    assert any(note.startswith("intervals: mcam_lo-mcam_hi (fcam_lo-fcam_hi) is score +/- 1.96 x mcam_tse")
+               for note in meta.notes)
     summary = json.loads((results / "summary.json").read_text())
     assert summary["by_status"]["bootstrap"]["replicates"] == 4
     assert "title-only replicate" in summary["by_status"]["bootstrap"]["resampling"]
