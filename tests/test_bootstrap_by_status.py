@@ -184,6 +184,8 @@ def test_batch_size_does_not_change_either_scale_s_replicates(toy):
         one, other = bootstrap_summary(whole), bootstrap_summary(pieces)
         np.testing.assert_allclose(other.to_numpy(float), one.to_numpy(float), rtol=0, atol=1e-12)
         assert (one["replicates"] == B).all() and one["mcam_bse"].gt(0).any()
-        pv_one, pv_other = plausible_values(whole, 3, seed), plausible_values(pieces, 3, seed)
+        # tse above bse, so every unit gets a draw of the rest: the draws must not depend on batching either
+        errors = one.assign(mcam_tse=one["mcam_bse"] + 1, fcam_tse=one["fcam_bse"] + 1)
+        pv_one, pv_other = plausible_values(whole, 3, seed, errors), plausible_values(pieces, 3, seed, errors)
         pd.testing.assert_frame_equal(pv_one[["code", "sex", "pv", "replicate"]], pv_other[["code", "sex", "pv", "replicate"]])
         np.testing.assert_allclose(pv_other["camsis"], pv_one["camsis"], rtol=0, atol=1e-12)

@@ -191,8 +191,18 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
     assert values["camsis"].between(1, 99).all() and set(values["pv"]) == {1, 2}
     replicates = pd.read_parquet(results / "bootstrap/replicates.parquet")
     first = values[(values["pv"] == 1) & (values["sex"] == 1)].set_index("soc2020")["camsis"]
-    matches = [np.allclose(first, r.set_index("code")["mcamsis"].reindex(first.index)) for _, r in replicates.groupby("replicate")]
-    assert sum(matches) == 1, "a plausible value is one whole replicate"
+    errors = scores.set_index("soc2020").reindex(first.index)
+    rest = np.sqrt(np.clip(errors["mcam_tse"] ** 2 - errors["mcam_bse"] ** 2, 0, None))
+    plain = rest < 1e-6  # groups (tse = bse) and units whose own pairs cover their bootstrap spread: no draw
+    assert plain.sum() > 0 and (~plain).sum() > 100
+    matches = [r for r, rows in replicates.groupby("replicate")
+               if np.allclose(first[plain], rows.set_index("code")["mcamsis"].reindex(first.index)[plain])]
+    assert len(matches) == 1, "a plausible value rests on one whole replicate"
+    # the rest: independent N(0, tse^2 - bse^2) per unit, so standardised it has mean 0, SD 1 (unclipped units)
+    base = replicates[replicates["replicate"] == matches[0]].set_index("code")["mcamsis"].reindex(first.index)
+    inside = ~plain & first.between(1, 99, inclusive="neither") & base.between(1, 99, inclusive="neither")
+    z = ((first - base) / rest)[inside]
+    assert len(z) > 100 and abs(z.mean()) < 4 / np.sqrt(len(z)) and 0.8 < z.std() < 1.2
 
     summary = json.loads((results / "summary.json").read_text())
     assert summary["bootstrap"]["replicates"] == 4 and not summary["bootstrap"]["replicates_disagreeing"]
@@ -248,7 +258,9 @@ def test_batch_size_does_not_change_the_bootstrap(toy):
     pd.testing.assert_index_equal(one.index, other.index)
     np.testing.assert_allclose(other.to_numpy(float), one.to_numpy(float), rtol=0, atol=1e-12)
     assert (one["replicates"] == B).all() and one["mcam_bse"].gt(0).all()
-    pv_one, pv_other = plausible_values(whole, 4, seed), plausible_values(pieces, 4, seed)
+    # tse above bse, so every unit gets a draw of the rest: the draws must not depend on batching either
+    errors = one.assign(mcam_tse=one["mcam_bse"] + 1, fcam_tse=one["fcam_bse"] + 1)
+    pv_one, pv_other = plausible_values(whole, 4, seed, errors), plausible_values(pieces, 4, seed, errors)
     pd.testing.assert_frame_equal(pv_one[["code", "sex", "pv", "replicate"]], pv_other[["code", "sex", "pv", "replicate"]])
     np.testing.assert_allclose(pv_other["camsis"], pv_one["camsis"], rtol=0, atol=1e-12)
 
@@ -431,3 +443,41 @@ def test_the_own_pairs_se_replaces_lambda_se_squared_and_equals_it_in_the_one_le
     tse = total_standard_errors(pd.Series([2.0, 2.0], index=index), pd.Series([1.0, 1.0], index=index),
                                 pd.Series([0.5, 0.5], index=index), pd.Series([0.5, np.nan], index=index))
     np.testing.assert_allclose(tse, [np.sqrt(1 + 4 - 0.25), np.sqrt(1 + 4 - 0.5)], rtol=1e-14)
+
+
+def test_plausible_values_add_the_rest_of_the_total_error_per_unit():
+    """Over many PVs a unit's variance is bse^2 + (tse^2 - bse^2) = tse^2 (closed form); groups keep the replicate."""
+    rng = np.random.default_rng(11)
+    replicates, codes = 3000, np.array([1110, 1120, 2110, -1])
+    bse = pd.DataFrame({"mcam_bse": [1.0, 2.0, 1.5, 0.8], "fcam_bse": [0.5, 2.0, 3.0, 1.2]}, index=codes)
+    tse = pd.DataFrame({"mcam_tse": [3.0, 2.0, 1.0, 0.8], "fcam_tse": [4.0, 2.5, 3.0, 1.2]}, index=codes)
+    errors = pd.concat([bse, tse], axis=1)
+    long = pd.DataFrame({
+        "replicate": np.repeat(np.arange(1, replicates + 1), len(codes)),
+        "code": np.tile(codes, replicates),
+        "mcamsis": 50 + rng.standard_normal(replicates * len(codes)) * np.tile(bse["mcam_bse"], replicates),
+        "fcamsis": 40 + rng.standard_normal(replicates * len(codes)) * np.tile(bse["fcam_bse"], replicates),
+    })
+    values = plausible_values(long, replicates, seed=4, errors=errors)
+    plain = plausible_values(long, replicates, seed=4)
+    pd.testing.assert_series_equal(values["replicate"], plain["replicate"])  # same replicates chosen
+    for side, sex in (("m", 1), ("f", 2)):
+        target = (np.maximum(errors[f"{side}cam_tse"], errors[f"{side}cam_bse"]) ** 2).to_numpy()
+        variance = values[values["sex"] == sex].groupby("code")["camsis"].var().reindex(codes).to_numpy()
+        # sampling SE of a variance from n normal draws: var * sqrt(2 / (n - 1)); 4 such SEs
+        assert np.all(np.abs(variance - target) < 4 * target * np.sqrt(2 / (replicates - 1)))
+    # no extra where tse <= bse: the group (-1) and unit 1120 (m), 2110 (both) are the replicates' values
+    for code, sex in ((-1, 1), (-1, 2), (1120, 1), (2110, 1), (2110, 2)):
+        mine = values[(values["code"] == code) & (values["sex"] == sex)]["camsis"].to_numpy()
+        theirs = plain[(plain["code"] == code) & (plain["sex"] == sex)]["camsis"].to_numpy()
+        np.testing.assert_array_equal(mine, theirs)
+    pd.testing.assert_frame_equal(values, plausible_values(long, replicates, seed=4, errors=errors))
+    assert not values["camsis"].equals(plausible_values(long, replicates, seed=5, errors=errors)["camsis"])
+
+
+def test_plausible_values_are_clipped_like_scores():
+    long = pd.DataFrame({"replicate": [1, 1], "code": [1, 2], "mcamsis": [98.0, 2.0], "fcamsis": [50.0, 50.0]})
+    errors = pd.DataFrame({"mcam_bse": [0.0, 0.0], "fcam_bse": [0.0, 0.0], "mcam_tse": [1e3, 1e3],
+                           "fcam_tse": [0.0, 0.0]}, index=[1, 2])
+    values = plausible_values(long, 1, seed=1, errors=errors)
+    assert values["camsis"].between(1, 99).all() and set(values.loc[values["sex"] == 1, "camsis"]) <= {1.0, 99.0}

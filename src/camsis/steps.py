@@ -501,28 +501,40 @@ def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: 
     return add_total_errors(bootstrap_summary(gathered), units.scores, scale), gathered, result
 
 
-def plausible_values(replicates, classification, dta, *, scale: str, m: int, seed: int, scheme=None,
-                     title_replicates=None) -> None:
+def plausible_values(replicates, summary, classification, dta, *, scale: str, m: int, seed: int, scheme=None,
+                     title_replicates=None, title_summary=None) -> None:
     """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta.
+
+    ``summary`` is the bootstrap summary (bse and tse per code) the remaining deviation of
+    each unit is drawn from (``camsis.uncertainty.plausible_values``).
 
     With ``scheme`` (rule plausible_values_by_status) ``replicates`` are the by-status
     bootstrap's and ``title_replicates`` the title-only bootstrap's: the file then has the
     rows of the by-status file (every unit x status, status 0 and the groups from the
-    title-only replicates, as in the by-status score file), code and status columns. Its
+    title-only replicates, as in the by-status score file), code and status columns
+    (``summary`` and ``title_summary`` the two bootstraps' summaries). Its
     replicate r of both bootstraps resampled the same couples
-    (``camsis.uncertainty.StatusDraw``), so plausible value pv is one whole
-    replicate of both, picked as the title-only file's pv is (same seed, same replicates).
+    (``camsis.uncertainty.StatusDraw``), so plausible value pv rests on one whole
+    replicate of both, picked as the title-only file's pv is (same seed, same replicates);
+    status 0 is the title-only file's pv, draws included.
     """
     frame = classification_from(classification)
     long = pd.read_parquet(replicates)
+    errors = pd.read_csv(summary, sep="\t", index_col=0)
     variable = frame.variable
     status_columns, value_labels = [], {variable: frame.value_labels()}
     labels = {variable: frame.label}
     if scheme is not None:
         statuses = scheme_from(scheme)
         title = pd.read_parquet(title_replicates)
-        long = pd.concat([title.assign(code=combine(title["code"], statuses.unknown)), long], ignore_index=True)
-    values = uncertainty.plausible_values(long, m, seed)
+        title_errors = pd.read_csv(title_summary, sep="\t", index_col=0)
+        title_errors.index = combine(title_errors.index.to_numpy(), statuses.unknown)
+        # status 0 drawn as the title-only file draws it (same stream, same code order); status units from another
+        title = title.assign(code=combine(title["code"], statuses.unknown))
+        values = pd.concat([uncertainty.plausible_values(title, m, seed, title_errors),
+                            uncertainty.plausible_values(long, m, seed, errors, stream=2)], ignore_index=True)
+    else:
+        values = uncertainty.plausible_values(long, m, seed, errors)
     if scheme is not None:
         code, status = split(values["code"])
         values = values.assign(code=code)
@@ -534,7 +546,7 @@ def plausible_values(replicates, classification, dta, *, scale: str, m: int, see
     out = out.sort_values([variable, *status_columns, "sex", "pv"], kind="stable").reset_index(drop=True)
     labels |= {
         "sex": "Sex of the person the score describes",
-        "pv": f"Plausible value number (1-{m}), one bootstrap replicate each",
+        "pv": f"Plausible value number (1-{m}): replicate + draw of the rest of the total SE",
         "camsis": f"CAMSIS for {variable.upper()}"
                   + (f" x {status_columns[0]}" if status_columns else "") + ": plausible value pv",
     }

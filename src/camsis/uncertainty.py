@@ -571,28 +571,49 @@ def replicate_agreement(long: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     return agreement
 
 
-def plausible_values(long: pd.DataFrame, m: int, seed: int) -> pd.DataFrame:
-    """M plausible values per code and sex: the scores of M replicates picked at random without replacement.
+def plausible_values(long: pd.DataFrame, m: int, seed: int, errors: pd.DataFrame | None = None,
+                     clip: tuple = (1.0, 99.0), stream: int = 1) -> pd.DataFrame:
+    """M plausible values per code and sex: M replicates picked at random, plus each unit's remaining deviation.
 
-    Whole replicates are taken, not independent draws per code, because an analysis uses
+    Whole replicates are the base, not independent draws per code, because an analysis uses
     many codes at once: a replicate keeps the errors' dependence across codes and sexes
-    (shared CA, shared standardisation), keeps scores inside the clip range and assumes
-    no normality. Returns long rows code, sex (1 male, 2 female), pv (1..M), camsis, and
-    the replicate each pv came from.
+    (shared CA, shared standardisation). But a replicate shrinks a small unit as far as the
+    scale did, so across replicates a unit varies by its bootstrap SE only, less than its
+    total SE (``total_standard_errors``). With ``errors`` (the bootstrap summary, indexed by
+    code, with ``{s}cam_bse`` and ``{s}cam_tse``) each value gets an independent normal draw
+    of variance max(0, tse^2 - bse^2), so that across plausible values a unit's variance is
+    its tse^2, as the score file's interval says; groups (tse = bse) and codes missing from
+    ``errors`` get none. The draws come from their own stream ``stream`` of ``seed`` (another
+    stream for another set of codes drawn with the same replicates), in code order, so
+    the replicates chosen do not change and the values do not depend on how the replicates
+    were batched. Values are clipped to ``clip`` as scores are. Returns long rows code, sex
+    (1 male, 2 female), pv (1..M), camsis, and the replicate each pv came from.
     """
     available = np.sort(long["replicate"].unique())
     if m > len(available):
         raise ValueError(f"{m} plausible values asked for but only {len(available)} bootstrap replicates")
     chosen = np.random.default_rng([int(seed), 0]).choice(available, size=m, replace=False)
+    codes = np.sort(long["code"].unique())
+    noise = np.random.default_rng([int(seed), int(stream)]).standard_normal((m, len(SIDES), len(codes)))
+    extra = {}
+    for k, side in enumerate(SIDES):
+        sd = np.zeros(len(codes))
+        if errors is not None:
+            table = errors.reindex(codes)
+            gap = table[f"{side}cam_tse"].to_numpy(float) ** 2 - table[f"{side}cam_bse"].to_numpy(float) ** 2
+            sd = np.sqrt(np.clip(np.nan_to_num(gap, nan=0.0), 0.0, None))
+        extra[side] = pd.DataFrame(noise[:, k, :] * sd, columns=codes)
     parts = []
     for pv, replicate in enumerate(chosen, start=1):
         scores = long[long["replicate"] == replicate]
         for side in SIDES:
             sex = SEX_CODES[side]
+            deviation = extra[side].iloc[pv - 1].reindex(scores["code"]).to_numpy()
+            value = scores[f"{side}camsis"].to_numpy() + deviation
             parts.append(
                 pd.DataFrame(
                     {"code": scores["code"].to_numpy(), "sex": sex, "pv": pv,
-                     "camsis": scores[f"{side}camsis"].to_numpy(), "replicate": int(replicate)}
+                     "camsis": np.clip(value, *clip), "replicate": int(replicate)}
                 )
             )
     out = pd.concat(parts, ignore_index=True)

@@ -59,6 +59,7 @@ rule bootstrap_gather:
 rule plausible_values:
     input:
         replicates="results/{scale}/bootstrap/replicates.parquet",
+        summary="results/{scale}/bootstrap/summary.tsv",
         classification=classification_files,
     output:
         dta="results/{scale}/plausible.dta",

@@ -159,6 +159,8 @@ rule plausible_values_by_status:
     input:
         replicates="results/{scale}/bootstrap/by_status/replicates.parquet",
         title_replicates="results/{scale}/bootstrap/replicates.parquet",
+        summary="results/{scale}/bootstrap/by_status/summary.tsv",
+        title_summary="results/{scale}/bootstrap/summary.tsv",
         classification=classification_files,
         scheme=status_scheme_files,
     output:

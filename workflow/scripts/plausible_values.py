@@ -6,8 +6,9 @@ from camsis.runner import run
 
 def main(snakemake):
     i = snakemake.input
-    steps.plausible_values(i.replicates, i.classification, snakemake.output.dta, scale=snakemake.wildcards.scale,
-                           scheme=i.get("scheme"), title_replicates=i.get("title_replicates"),
+    steps.plausible_values(i.replicates, i.summary, i.classification, snakemake.output.dta,
+                           scale=snakemake.wildcards.scale, scheme=i.get("scheme"),
+                           title_replicates=i.get("title_replicates"), title_summary=i.get("title_summary"),
                            **dict(snakemake.params.items()))
 
 
