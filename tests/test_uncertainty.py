@@ -481,3 +481,24 @@ def test_plausible_values_are_clipped_like_scores():
                            "fcam_tse": [0.0, 0.0]}, index=[1, 2])
     values = plausible_values(long, 1, seed=1, errors=errors)
     assert values["camsis"].between(1, 99).all() and set(values.loc[values["sex"] == 1, "camsis"]) <= {1.0, 99.0}
+
+
+def test_the_plausible_values_rule_clips_to_the_configs_range(toy, tmp_path):
+    """The rule passes the config's clip: with clip [20, 80] no plausible value leaves that range
+    (the default 1-99 would let the draws below reach 2 and 98)."""
+    from camsis import steps
+
+    long = pd.DataFrame({"replicate": 1, "code": toy.frame.index.to_numpy(),
+                         "mcamsis": 50.0, "fcamsis": 50.0})
+    long.loc[long["code"] == 111, "mcamsis"] = 98.0
+    long.loc[long["code"] == 112, "mcamsis"] = 2.0
+    errors = pd.DataFrame({"mcam_bse": 0.0, "fcam_bse": 0.0, "mcam_tse": 1e3, "fcam_tse": 0.0}, index=long["code"])
+    long.to_parquet(tmp_path / "replicates.parquet", index=False)
+    errors.to_csv(tmp_path / "summary.tsv", sep="\t")
+    files = [tmp_path / "toy.tsv", tmp_path / "toy.yaml"]
+    for clip in [(20.0, 80.0), [1, 99]]:
+        steps.plausible_values(tmp_path / "replicates.parquet", tmp_path / "summary.tsv", files,
+                               tmp_path / "plausible.dta", scale="toy", m=1, seed=3, clip=clip)
+        values = pd.read_stata(tmp_path / "plausible.dta", convert_categoricals=False)
+        units = values[values["toy"].isin(toy.units) & (values["sex"] == 1)]["camsis"]
+        assert units.min() == clip[0] and units.max() == clip[1]

@@ -502,11 +502,12 @@ def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: 
 
 
 def plausible_values(replicates, summary, classification, dta, *, scale: str, m: int, seed: int, scheme=None,
-                     title_replicates=None, title_summary=None) -> None:
+                     title_replicates=None, title_summary=None, clip: Sequence[float] = (1.0, 99.0)) -> None:
     """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta.
 
     ``summary`` is the bootstrap summary (bse and tse per code) the remaining deviation of
-    each unit is drawn from (``camsis.uncertainty.plausible_values``).
+    each unit is drawn from (``camsis.uncertainty.plausible_values``); values are clipped to
+    ``clip``, the config's range of the scores.
 
     With ``scheme`` (rule plausible_values_by_status) ``replicates`` are the by-status
     bootstrap's and ``title_replicates`` the title-only bootstrap's: the file then has the
@@ -531,10 +532,11 @@ def plausible_values(replicates, summary, classification, dta, *, scale: str, m:
         title_errors.index = combine(title_errors.index.to_numpy(), statuses.unknown)
         # status 0 drawn as the title-only file draws it (same stream, same code order); status units from another
         title = title.assign(code=combine(title["code"], statuses.unknown))
-        values = pd.concat([uncertainty.plausible_values(title, m, seed, title_errors),
-                            uncertainty.plausible_values(long, m, seed, errors, stream=2)], ignore_index=True)
+        values = pd.concat([uncertainty.plausible_values(title, m, seed, title_errors, clip=clip),
+                            uncertainty.plausible_values(long, m, seed, errors, clip=clip, stream=2)],
+                           ignore_index=True)
     else:
-        values = uncertainty.plausible_values(long, m, seed, errors)
+        values = uncertainty.plausible_values(long, m, seed, errors, clip=clip)
     if scheme is not None:
         code, status = split(values["code"])
         values = values.assign(code=code)

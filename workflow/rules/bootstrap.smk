@@ -66,6 +66,7 @@ rule plausible_values:
     params:
         m=config["plausible_values"],
         seed=config["bootstrap_seed"],
+        clip=config["clip"],
     log:
         "logs/{scale}/plausible_values.log",
     # A file no later job reads: after the score files on the way to the plots, not before them.
