@@ -181,7 +181,7 @@ def build_scale(couples, occ1: str = "hocc", occ2: str = "wocc", classification=
                  "filter": options.where or "", "weight_type": options.weight_type}
     if scheme is not None:
         sheet_row |= {"statuses": scheme.name, "status1": status[0], "status2": status[1]}
-    config = asdict(options.scaling()) | {"bootstrap": bootstrap, "bootstrap_seed": seed,
+    config = asdict(scaling) | {"bootstrap": bootstrap, "bootstrap_seed": seed,
                                           "on_missing_weight": options.on_missing_weight}
     info = title.info() | {"input_sha256": file_sha256(couples) if source != _FRAME else None}
     intervals = boot is not None and "mcam_tse" in boot["title"][0]

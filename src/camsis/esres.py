@@ -883,7 +883,7 @@ def fit_nested(nested: NestedSums, reml: bool = True, start: np.ndarray | None =
         scores[nested.labels[k].name or f"level{k + 1}"] = nested.labels[k].to_numpy()[_node_of_units(nested, k)]
     groups = []
     for k in range(1, len(levels)):
-        Mk, eff, eff_var, pm, pv, _ = posts[k]
+        _, eff, eff_var, pm, pv, _ = posts[k]
         groups.append(pd.DataFrame({
             "group": nested.labels[k].to_numpy(), "n": np.bincount(_node_of_units(nested, k), weights=sums.n,
                                                                     minlength=len(nested.labels[k])),
