@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 
 from camsis.correlation import pearson  # noqa: E402
 from camsis.standardising import fit_standardisation  # noqa: E402
@@ -36,6 +37,16 @@ def save_figure(fig: Figure, path, fmt: str | None = None, dpi: int = 100) -> No
         fig.savefig(path, dpi=dpi, format=fmt)
     finally:
         plt.close(fig)
+
+
+def tight_layout(fig: Figure) -> None:
+    """Lay the figure out as ``fig.tight_layout()`` does, leaving no layout engine on it.
+
+    ``Figure.tight_layout`` leaves a placeholder engine behind, and ``savefig`` then draws
+    the whole figure once more, without rendering, before the drawing it writes: the same
+    pixels for about a fifth more of a figure's time.
+    """
+    TightLayoutEngine().execute(fig)
 
 
 def correlation(x: pd.Series, y: pd.Series) -> tuple[float, int]:
@@ -85,7 +96,7 @@ def caterpillar_figure(scores: pd.DataFrame, label_col: str, estimate_col: str, 
     ax.set_xlabel(xlabel or f"{estimate_col} (95% interval)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -227,7 +238,7 @@ def sex_figure(units: pd.DataFrame, scale: str, label_most: int = 6) -> Figure:
     ax.set_ylabel("female CAMSIS score (fcamsis)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -291,7 +302,7 @@ def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] 
     ax.set_title(f"{scale}: CA map, principal coordinates (point area ~ pairs)")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -317,7 +328,7 @@ def linked_figure(units: pd.DataFrame, scale: str, measures: dict[str, str] | No
             ax.set_ylabel(f"{side}camsis")
             ax.grid(alpha=0.3)
     fig.suptitle(f"{scale}: CAMSIS scores against the linked measures (units, point area ~ pairs)")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -339,7 +350,7 @@ def comparison_figure(scores: pd.DataFrame, scale: str, old_name: str) -> Figure
         ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{scale} against {old_name}")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -366,7 +377,7 @@ def scales_heatmap_figure(correlations: dict, counts: dict) -> Figure:
         ax.set_title(f"{side}camsis: {SIDE_TITLES[side]}", fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.75, label="Pearson r (codes below)")
     fig.suptitle("The sheet's scales against one another (units scored from their own pairs)")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -389,5 +400,5 @@ def against_mean_figure(panels: dict) -> Figure:
             ax.set_ylabel(f"{side}camsis", fontsize=8)
             ax.grid(alpha=0.3)
     fig.suptitle("Each scale against the sheet's mean scale (of its classification)")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
