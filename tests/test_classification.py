@@ -121,6 +121,18 @@ def test_small_frame(tmp_path):
     assert toy.unit_parents(1).to_dict() == {11: 1, 12: 1}
 
 
+def test_a_file_read_again_gives_its_contents_now_and_a_copy_of_its_own(tmp_path):
+    # Reads are remembered (a job of many scales reads a frame once); a rewrite must still be seen,
+    # even one of the same size within the resolution of the file's modification time.
+    first = load_classification("toy", write(tmp_path))
+    first.frame.loc[11, "title"] = "changed by a caller"
+    assert load_classification("toy", tmp_path).frame.at[11, "title"] == "Eleven"
+    write(tmp_path, tsv=GOOD.replace("Eleven", "Elevem"))
+    assert load_classification("toy", tmp_path).frame.at[11, "title"] == "Elevem"
+    write(tmp_path, meta=META.replace("label: Toy", "label: Yot"))
+    assert load_classification("toy", tmp_path).label == "Yot"
+
+
 @pytest.mark.parametrize(
     "tsv, message",
     [
@@ -263,3 +275,7 @@ def test_status_links_are_checked(tmp_path):
         (tmp_path / "toy_empst3.tsv").write_text(body)
         with pytest.raises(CamsisError, match=message):
             load_classification("toy", tmp_path)
+    (tmp_path / "toy_empst3.tsv").write_text("code\tstatus\tisei\n111\t1\t5\n")
+    assert load_classification("toy", tmp_path).status_links["empst3"].loc[(111, 1), "isei"] == 5
+    (tmp_path / "toy_empst3.tsv").write_text("code\tstatus\tisei\n111\t1\t7\n")  # same size: seen by its contents
+    assert load_classification("toy", tmp_path).status_links["empst3"].loc[(111, 1), "isei"] == 7

@@ -6,6 +6,8 @@ needs. Everything downstream (units to tabulate, groups to merge into, rows to f
 label) comes from here.
 """
 
+import copy
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +24,9 @@ log = logging.getLogger("camsis.classification")
 
 FRAME_COLUMNS = ["code", "level", "parent", "title", "label"]
 REQUIRED_METADATA = ["variable", "label", "value_label_name"]
+# Classifications this process has read, by their files' paths: digests of the files read, and
+# what was read from them. A job running a stage of many scales reads a code frame once, not once a scale.
+_READ: dict[tuple[Path, Path], tuple[dict[Path, bytes | None], "Classification"]] = {}
 
 
 class Hierarchy:
@@ -348,11 +353,33 @@ def read_classification(tsv: str | Path, metadata: str | Path | None = None) -> 
     for path in (tsv, meta_path):
         if not path.is_file():
             raise CamsisError(f"classification file {path} does not exist")
+    key = (tsv.resolve(), meta_path.resolve())
+    stamps, read = _READ.get(key, ({}, None))
+    if read is None or any(_stamp(path) != stamp for path, stamp in stamps.items()):
+        stamps = {path: _stamp(path) for path in key}
+        read, links = _read_classification(tsv, meta_path)
+        _READ[key] = stamps | {path: _stamp(path) for path in links}, read
+    # A copy: the caller may change its frame, and the next caller must get the files' contents.
+    return copy.deepcopy(read)
+
+
+def _stamp(path: Path) -> bytes | None:
+    """A digest of the file's contents (None once it is gone): a file rewritten within the
+    resolution of its modification time, to the same size, is still seen to change."""
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except FileNotFoundError:
+        return None
+
+
+def _read_classification(tsv: Path, meta_path: Path) -> tuple[Classification, list[Path]]:
+    """The classification of the two files, and the status-links files its metadata names (read too)."""
     frame = _read_frame(tsv)
     metadata = _read_metadata(meta_path)
     _check_metadata(metadata, frame, meta_path)
     name = tsv.stem
     log.debug("classification %s: %d codes, %d units", name, len(frame), (frame["level"] == frame["level"].max()).sum())
+    links = {str(scheme): meta_path.parent / str(file) for scheme, file in (metadata.get("status_links") or {}).items()}
     return Classification(
         name=name,
         frame=frame,
@@ -366,9 +393,8 @@ def read_classification(tsv: str | Path, metadata: str | Path | None = None) -> 
             for column, labels in (metadata.get("link_value_labels") or {}).items()
         },
         link_value_label_names={str(k): str(v) for k, v in (metadata.get("link_value_label_names") or {}).items()},
-        status_links={str(scheme): _read_status_links(meta_path.parent / str(file), frame, meta_path)
-                      for scheme, file in (metadata.get("status_links") or {}).items()},
-    )
+        status_links={scheme: _read_status_links(path, frame, meta_path) for scheme, path in links.items()},
+    ), [path.resolve() for path in links.values()]
 
 
 def _read_status_links(path: Path, frame: pd.DataFrame, meta_path: Path) -> pd.DataFrame:
