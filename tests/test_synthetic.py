@@ -15,7 +15,7 @@ import pytest
 import statsmodels.api as sm
 
 from camsis.errors import CamsisError
-from camsis.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, write_couples
+from camsis.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, simulate_status_couples, write_couples
 from helpers import direct_ca
 
 # A fake four-digit hierarchy: 9 major groups, 2 sub-major, 2 minor, 3 units each (108 units).
@@ -312,3 +312,30 @@ def test_a_returned_truth_gives_the_same_model_whatever_the_seed():
     # The couples are drawn from the probabilities: the observed table against them.
     table = valid_table(first)
     assert np.corrcoef(table.ravel(), first.probabilities.ravel())[0, 1] > 0.9
+
+
+def test_a_returned_status_truth_gives_the_same_model_whatever_the_seed():
+    """Repeated by-status surveys from one truth: scores, status effects and sizes given back are the model again."""
+    first = simulate_status_couples(UNITS, n_couples=3_000, seed=41, blocks=BLOCKS)
+    again = simulate_status_couples(UNITS, n_couples=60_000, seed=42, blocks=BLOCKS, truth=first.truth,
+                                    unknown_status_share=0.0, missing_share=0.0, invalid_share=0.0)
+    pd.testing.assert_frame_equal(again.truth, first.truth[again.truth.columns], atol=1e-10, rtol=0)
+    assert {"male_occupation", "female_occupation"} <= set(again.truth.columns)
+    np.testing.assert_allclose(again.probabilities, first.probabilities, rtol=1e-8, atol=0)
+    assert (first.params["truth"], again.params["truth"]) == ("drawn", "given")
+    # The couples follow the model: each husband unit's observed share within 4.5 binomial SEs of its true share.
+    codes = again.couples.hocc.to_numpy() * 10 + again.couples.hemp.to_numpy()
+    observed = pd.Series(codes).value_counts(normalize=True).reindex(again.truth.index, fill_value=0.0)
+    share = again.truth.male_share
+    assert (np.abs(observed - share) <= 4.5 * np.sqrt(share * (1 - share) / 60_000) + 1e-12).all()
+    # Another seed without the truth draws another model.
+    other = simulate_status_couples(UNITS, n_couples=3_000, seed=42, blocks=BLOCKS)
+    assert not np.allclose(other.truth.male_score, first.truth.male_score)
+
+
+def test_a_status_truth_without_shares_is_refused_in_one_line():
+    truth = simulate_status_couples(UNITS, n_couples=100, seed=1).truth
+    with pytest.raises(CamsisError, match="lacks column.*female_share"):
+        simulate_status_couples(UNITS, n_couples=100, truth=truth.drop(columns="female_share"))
+    with pytest.raises(CamsisError, match="no row for unit"):
+        simulate_status_couples(UNITS, n_couples=100, truth=truth.iloc[1:])

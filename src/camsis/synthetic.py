@@ -480,6 +480,7 @@ def simulate_status_couples(
     status_noise: float = 0.1,
     unknown_status_share: float = 0.03,
     unknown_codes: tuple[int, ...] = (0, -9),
+    truth: pd.DataFrame | None = None,
     **options,
 ) -> SyntheticCouples:
     """Couples whose units are (occupation, employment status), with known status effects.
@@ -497,6 +498,12 @@ def simulate_status_couples(
     occupation's own scores as ``male_occupation``, ``female_occupation``. ``options``
     are ``simulate_couples``' missing_share and invalid_share and the fields of
     ``CoupleModel`` (beta, diagonal_factor, ...).
+
+    ``truth`` (a ``truth`` this function returned: indexed by combined code, every
+    (occupation, status) unit once, with ``male_score``, ``female_score``, ``male_dim2``,
+    ``female_dim2``, ``male_share``, ``female_share``) replaces the drawn scores, status
+    effects and sizes, so repeated surveys draw their couples from one model, each with its
+    own seed; ``probabilities`` holds the model (combined units in the truth's order).
     """
     codes = check_units(units, "simulate_status_couples: units", minimum=2)
     statuses = np.asarray(statuses, dtype=np.int64)
@@ -511,23 +518,16 @@ def simulate_status_couples(
     _check_settings(n_couples, shares["missing_share"], shares["invalid_share"])
     rng = np.random.default_rng(seed)
 
-    occupation = _latent_truth(codes, rng, model.major_gradient, model.group_sd, model.unit_sd, model.female_sd)
-    male_size, female_size = _unit_sizes(len(codes), rng, model.size_sigma, model.size_corr)
     n_s = len(statuses)
-    effects = np.asarray(status_effects, dtype=float)[None, :] + rng.normal(0.0, status_noise, size=(len(codes), n_s))
-    base = np.asarray(status_shares, dtype=float) / np.sum(status_shares)
-    male_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
-    female_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
-
     combined = (codes[:, None] * 10 + statuses[None, :]).ravel()
-    truth = pd.DataFrame(index=pd.Index(combined, name="unit"))
-    for side, score in (("male", "male_score"), ("female", "female_score")):
-        truth[f"{side}_score"] = (occupation[score].to_numpy()[:, None] + effects).ravel()
-        truth[f"{side}_occupation"] = np.repeat(occupation[score].to_numpy(), n_s)
-    for side, score in (("male", "male_dim2"), ("female", "female_dim2")):
-        truth[score] = np.repeat(occupation[score].to_numpy(), n_s)
-    male_target = (male_size[:, None] * male_status).ravel()
-    female_target = (female_size[:, None] * female_status).ravel()
+    given = truth is not None
+    if not given:
+        truth, male_target, female_target = _status_truth(codes, statuses, combined, rng, model, status_effects,
+                                                          status_shares, status_concentration, status_noise)
+    else:
+        truth = _given_status_truth(truth, combined)
+        male_target, female_target = (truth[f"{side}_share"].to_numpy() / truth[f"{side}_share"].sum()
+                                      for side in ("male", "female"))
 
     position = np.repeat(np.arange(len(codes)), n_s)
     inflation = _inflation(codes, _check_blocks(blocks), model.diagonal_factor, model.block_factor,
@@ -555,9 +555,44 @@ def simulate_status_couples(
         **shares, **_model_record(model),
         "invalid_codes": [int(c) for c in invalid_codes],
         "n_missing": n_missing, "n_invalid": n_invalid, "n_valid": n_couples - n_missing - n_invalid,
+        "truth": "given" if given else "drawn",
     }
     log.info("simulated %d couples on %d occupations x %d statuses (seed %d)", n_couples, len(codes), n_s, seed)
-    return SyntheticCouples(couples=couples, truth=truth, params=params)
+    return SyntheticCouples(couples=couples, truth=truth, params=params, probabilities=probs)
+
+
+def _status_truth(codes: np.ndarray, statuses: np.ndarray, combined: np.ndarray, rng: np.random.Generator,
+                  model: CoupleModel, status_effects, status_shares, status_concentration: float,
+                  status_noise: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The drawn by-status truth (occupation scores shifted by status effects) and the units' target sizes."""
+    occupation = _latent_truth(codes, rng, model.major_gradient, model.group_sd, model.unit_sd, model.female_sd)
+    male_size, female_size = _unit_sizes(len(codes), rng, model.size_sigma, model.size_corr)
+    n_s = len(statuses)
+    effects = np.asarray(status_effects, dtype=float)[None, :] + rng.normal(0.0, status_noise, size=(len(codes), n_s))
+    base = np.asarray(status_shares, dtype=float) / np.sum(status_shares)
+    male_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
+    female_status = rng.dirichlet(status_concentration * n_s * base, size=len(codes))
+    truth = pd.DataFrame(index=pd.Index(combined, name="unit"))
+    for side, score in (("male", "male_score"), ("female", "female_score")):
+        truth[f"{side}_score"] = (occupation[score].to_numpy()[:, None] + effects).ravel()
+        truth[f"{side}_occupation"] = np.repeat(occupation[score].to_numpy(), n_s)
+    for side, score in (("male", "male_dim2"), ("female", "female_dim2")):
+        truth[score] = np.repeat(occupation[score].to_numpy(), n_s)
+    return truth, (male_size[:, None] * male_status).ravel(), (female_size[:, None] * female_status).ravel()
+
+
+def _given_status_truth(truth: pd.DataFrame, combined: np.ndarray) -> pd.DataFrame:
+    """A returned by-status truth on ``combined``, in its order; refused in one line if it does not fit."""
+    needed = ["male_score", "female_score", "male_dim2", "female_dim2", "male_share", "female_share"]
+    missing = [c for c in needed if c not in truth.columns]
+    if missing:
+        raise CamsisError(f"simulate_status_couples: truth lacks column(s) {', '.join(missing)}")
+    frame = _check_truth(truth, combined).copy()
+    for column in ("male_occupation", "female_occupation"):
+        if column in truth.columns:
+            frame[column] = truth.loc[combined, column].to_numpy(float)
+    frame.index.name = "unit"
+    return frame
 
 
 def occupation_truth(truth: pd.DataFrame) -> pd.DataFrame:
