@@ -66,14 +66,17 @@ from _common import OUT as BENCH_OUT
 from _common import REPO, soc2020
 
 from camsis import steps
+from camsis.by_status import build_by_status_scores
 from camsis.scale import build_unit_scores
-from camsis.steps import read_scale_inputs
-from camsis.synthetic import simulate_couples
+from camsis.statuses import expand_mask
+from camsis.steps import blank_table, read_scale_inputs, scheme_from
+from camsis.synthetic import simulate_couples, simulate_status_couples
 from camsis.tables import PairTable
 
 OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
 PSDS = REPO / "data" / "psds" / "gb_soc2020.tsv"
+SCHEME = [REPO / "data" / "statuses" / "empst3.tsv", REPO / "data" / "statuses" / "empst3.yaml"]
 PUBLISHED_V1 = REPO / "tests" / "data" / "gb_soc2020_v1.dta"
 PUBLISHED_V2 = REPO / "tests" / "data" / "gb_soc2020_v2.dta"
 BANDS = [(0, 0, "0 (imputed)"), (1, 9, "1-9"), (10, 29, "10-29"), (30, 99, "30-99"), (100, np.inf, "100+")]
@@ -111,7 +114,11 @@ def flattening(counts: np.ndarray) -> float:
     return (low + high) / 2
 
 
-def case_truth(case: str, units: np.ndarray, blocks: pd.DataFrame) -> pd.DataFrame:
+def case_truth(case: str, units: np.ndarray, blocks: pd.DataFrame, by_status: bool = False) -> pd.DataFrame:
+    """The case's truth; ``by_status``: the demo's (occupation, status) truth (``steps.simulate_demo``'s draw)."""
+    if by_status:
+        return simulate_status_couples(units, statuses=scheme_from(SCHEME).scored, n_couples=1, seed=2020,
+                                       blocks=blocks).truth
     if case == "real":
         return published_truth(units)
     return simulate_couples(units, n_couples=1, seed=2020, blocks=blocks).truth
@@ -125,6 +132,63 @@ def on_metric(truth: pd.DataFrame, side: str, mean=50.0, sd=15.0, clip=(1.0, 99.
     return (mean + sd * (score - centre) / spread).clip(*clip)
 
 
+def expected_table(probabilities: np.ndarray, units: np.ndarray, dropped: dict | None = None) -> PairTable:
+    """The model's table of ``POPULATION_PAIRS`` expected pairs (rounded): a survey without sampling error."""
+    counts = np.rint(probabilities * POPULATION_PAIRS).astype(np.int64)
+    frame = dict(index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"))
+    return PairTable(weighted=pd.DataFrame(counts.astype(float), **frame), counts=pd.DataFrame(counts, **frame),
+                     read=int(counts.sum()), used=int(counts.sum()), dropped=dict(dropped or {}),
+                     source="expected table")
+
+
+def ca_estimand(probabilities: np.ndarray, blanked: np.ndarray, truth: pd.DataFrame) -> pd.DataFrame:
+    """What a CAMSIS scale estimates, in closed form: the first CA dimension of the model's blanked table.
+
+    The CA of the cell probabilities with the blanked cells at zero (a direct SVD of the
+    standardised residuals, not camsis.ca), each unit's principal coordinate (the mean of its
+    partners' standard coordinates over the cells the scale does not blank), standardised to
+    the metric over the population (the model's unit shares, blanked pairs included), oriented
+    with the latent truth. Columns ``m``, ``f``, indexed as ``truth``.
+    """
+    kept = np.where(blanked, 0.0, probabilities)
+    kept = kept / kept.sum()
+    rows, columns = kept.sum(axis=1), kept.sum(axis=0)
+    residuals = (kept - np.outer(rows, columns)) / np.sqrt(np.outer(rows, columns))
+    left, _, right = np.linalg.svd(residuals)
+    row_standard, column_standard = left[:, 0] / np.sqrt(rows), right[0] / np.sqrt(columns)
+    principal = {"m": kept @ column_standard / rows, "f": kept.T @ row_standard / columns}
+    out = {}
+    for side, score in principal.items():
+        share = truth[f"{SIDE[side]}_share"].to_numpy()
+        centre = np.average(score, weights=share)
+        out[side] = 50.0 + 15.0 * (score - centre) / np.sqrt(np.average((score - centre) ** 2, weights=share))
+    if np.corrcoef(out["m"], truth["male_score"])[0, 1] < 0:  # an SVD's sign is arbitrary
+        out = {side: 100.0 - values for side, values in out.items()}
+    return pd.DataFrame(out, index=truth.index).clip(1.0, 99.0)
+
+
+def model_estimand(truth: pd.DataFrame, classification_units: np.ndarray, blocks: pd.DataFrame,
+                   by_status: bool) -> pd.DataFrame:
+    """``ca_estimand`` of the truth's model, blanked as every survey is (diagonals in groups 1-2, the GB blocks).
+
+    By status, the occupations' masks cover each of their statuses, as in the by-status build.
+    """
+    units = truth.index.to_numpy()
+    if by_status:
+        sim = simulate_status_couples(classification_units, statuses=scheme_from(SCHEME).scored, n_couples=1,
+                                      blocks=blocks, truth=truth)
+        n, k = classification_units.size, units.size // classification_units.size
+        occupations = sim.probabilities.reshape(n, k, n, k).sum(axis=(1, 3))
+    else:
+        sim = simulate_couples(classification_units, n_couples=1, blocks=blocks, truth=truth)
+        occupations = sim.probabilities
+    mask, _, _ = blank_table(expected_table(occupations, classification_units),
+                             steps.classification_from(CLASSIFICATION), scale="validate", diagonal_digits=0,
+                             diagonal_groups="1,2", psds=str(PSDS))
+    blanked = expand_mask(mask, units) if by_status else mask.loc[units, units]
+    return ca_estimand(sim.probabilities, blanked.to_numpy(dtype=bool), truth)
+
+
 class Survey:
     """The scale of one survey's couples, built by the workflow's steps in a temporary directory."""
 
@@ -136,59 +200,115 @@ class Survey:
         couples.to_parquet(w / "couples.parquet", index=False)
         steps.tabulate(w / "couples.parquet", CLASSIFICATION, w / "table.parquet", w / "table.json",
                        steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight"))
-        steps.blank(w / "table.parquet", w / "table.json", CLASSIFICATION, w / "blanked.parquet", w / "blanking.json",
-                    scale="validate", diagonal_digits=0, diagonal_groups="1,2", psds=str(PSDS))
-        inputs = steps.ScaleFiles(table=w / "table.parquet", table_info=w / "table.json",
-                                  blanked=w / "blanked.parquet", classification=CLASSIFICATION)
-        steps.score_units(inputs, scores=w / "units.tsv", scaling=w / "scaling.json", ranking=w / "ranking.tsv",
-                          **self.options)
+        self.blank_and_score()
         boot = {}
         if replicates:
-            steps.bootstrap_batch(inputs, batch=w / "batch.parquet", replicates=range(1, replicates + 1), seed=seed,
+            steps.bootstrap_batch(self.files, batch=w / "batch.parquet", replicates=range(1, replicates + 1), seed=seed,
                                   **self.options)
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
                                    w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
         records = steps.BuildRecords(w / "table.json", w / "blanking.json", **boot)
         steps.score_file(w / "units.tsv", w / "scaling.json", records, CLASSIFICATION,
-                         w / "scale.dta", w / "scale.csv", w / "summary.json",
-                         steps.Provenance("validate", {"input": "validation survey"}, self.options))
-        return pd.read_csv(w / "scale.csv")
+                         w / "scale.dta", w / "scale.csv", w / "summary.json", self.provenance)
+        return pd.read_csv(w / "scale.csv").set_index("soc2020")
 
-    def population_scale(self, probabilities: np.ndarray, units: np.ndarray) -> pd.DataFrame:
-        """The build on the model's expected table (``POPULATION_PAIRS``): the scale without sampling error."""
-        inputs = read_scale_inputs(steps.ScaleFiles(self.work / "table.parquet", self.work / "table.json",
-                                                    self.work / "blanked.parquet", CLASSIFICATION), **self.options)
-        counts = np.rint(probabilities * POPULATION_PAIRS).astype(np.int64)
-        frame = dict(index=pd.Index(units, name="occ1"), columns=pd.Index(units, name="occ2"))
-        table = PairTable(weighted=pd.DataFrame(counts.astype(float), **frame), counts=pd.DataFrame(counts, **frame),
-                          read=int(counts.sum()), used=int(counts.sum()), dropped=dict(inputs.table.dropped),
-                          source="expected table")
-        scores = build_unit_scores(table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options)
+    @property
+    def provenance(self) -> steps.Provenance:
+        return steps.Provenance("validate", {"input": "validation survey"}, self.options)
+
+    def build_by_status(self, couples: pd.DataFrame, replicates: int, seed: int) -> pd.DataFrame:
+        """The by-status score file's status units (indexed by combined code; pairs as ``n_m``, ``n_f``)."""
+        w = self.work
+        couples.to_parquet(w / "couples.parquet", index=False)
+        steps.tabulate_by_status(w / "couples.parquet", CLASSIFICATION, SCHEME, w / "table.parquet", w / "table.json",
+                                 w / "status_table.parquet", w / "status_table.json",
+                                 steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight", status1="hemp",
+                                                 status2="wemp"))
+        self.blank_and_score()
+        status_files = (w / "status_table.parquet", w / "status_table.json")
+        steps.score_units_by_status(*status_files, w / "blanked.parquet", CLASSIFICATION, SCHEME,
+                                    w / "status_units.tsv", w / "status_scaling.json", **self.options)
+        boot = {}
+        if replicates:
+            steps.bootstrap_batch_by_status(self.files, *status_files, SCHEME, w / "batch.parquet",
+                                            w / "status_batch.parquet", replicates=range(1, replicates + 1), seed=seed,
+                                            **self.options)
+            steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
+                                   w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
+            steps.bootstrap_gather([w / "status_batch.parquet"], w / "status_units.tsv", CLASSIFICATION,
+                                   w / "status_boot.tsv", w / "status_boot_long.parquet", w / "status_boot.json",
+                                   replicates=replicates, seed=seed, scheme=SCHEME)
+            boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
+        steps.score_file(w / "units.tsv", w / "scaling.json", steps.BuildRecords(w / "table.json", w / "blanking.json",
+                                                                                 **boot),
+                         CLASSIFICATION, w / "scale.dta", w / "scale.csv", w / "summary.json", self.provenance)
+        scheme = scheme_from(SCHEME)
+        table = steps.score_file_by_status(w / "status_units.tsv", w / "status_scaling.json", w / "status_table.json",
+                                           w / "scale.csv", CLASSIFICATION, SCHEME, w / "status.dta",
+                                           w / "status.csv", self.provenance,
+                                           bootstrap=w / "status_boot.tsv" if replicates else None)
+        units = table[table[scheme.variable] != scheme.unknown].set_index(f"soc2020_{scheme.name}")
+        return units.rename(columns={scheme.counts[side]: f"n_{side}" for side in SIDE})
+
+    @property
+    def files(self) -> steps.ScaleFiles:
+        w = self.work
+        return steps.ScaleFiles(table=w / "table.parquet", table_info=w / "table.json", blanked=w / "blanked.parquet",
+                                classification=CLASSIFICATION)
+
+    def blank_and_score(self) -> None:
+        """The title-only masks and unit scores of the table in ``work``."""
+        w = self.work
+        steps.blank(w / "table.parquet", w / "table.json", CLASSIFICATION, w / "blanked.parquet", w / "blanking.json",
+                    scale="validate", diagonal_digits=0, diagonal_groups="1,2", psds=str(PSDS))
+        steps.score_units(self.files, scores=w / "units.tsv", scaling=w / "scaling.json", ranking=w / "ranking.tsv",
+                          **self.options)
+
+    def population_scale(self, probabilities: np.ndarray, units: np.ndarray, by_status: bool = False) -> pd.DataFrame:
+        """The build on the model's expected table (``POPULATION_PAIRS``): the scale without sampling error.
+
+        ``by_status``: ``probabilities`` are on the (occupation, status) units ``units`` and the
+        build is the by-status one, on the survey's title-only masks.
+        """
+        inputs = read_scale_inputs(self.files, **self.options)
+        table = expected_table(probabilities, units, inputs.table.dropped)
+        if by_status:
+            scores = build_by_status_scores(table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
+                                            scheme_from(SCHEME), inputs.options)
+        else:
+            scores = build_unit_scores(table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
+                                       inputs.options)
         return scores.scores[["mcamsis", "fcamsis"]]
 
 
 def run_survey(task: dict) -> dict:
     """One survey: draw, build, and the rows to compare (or the error that stopped it)."""
     started = time.perf_counter()
-    truth, units = task["truth"], task["units"]
+    truth, units, by_status = task["truth"], task["units"], task["by_status"]
     with tempfile.TemporaryDirectory(dir=task["tmp"]) as tmp:
         survey = Survey(Path(tmp), task["options"])
-        sim = simulate_couples(units, n_couples=task["couples"], seed=task["seed"], blocks=task["blocks"], truth=truth)
+        draw = simulate_status_couples if by_status else simulate_couples
+        sim = draw(task["classification_units"], n_couples=task["couples"], seed=task["seed"], blocks=task["blocks"],
+                   truth=truth, **({"statuses": scheme_from(SCHEME).scored} if by_status else {}))
         try:
-            scale = survey.build(sim.couples, task["replicates"], task["seed"])
+            build = survey.build_by_status if by_status else survey.build
+            scale = build(sim.couples, task["replicates"], task["seed"])
         except Exception as error:  # noqa: BLE001 - a failure is what --failures reports
             return {"survey": task["number"], "error": f"{type(error).__name__}: {error}",
                     "trace": traceback.format_exc(limit=3), "seconds": time.perf_counter() - started}
-        population = survey.population_scale(sim.probabilities, units) if task["population"] else None
+        population = survey.population_scale(sim.probabilities, units, by_status) if task["population"] else None
     rows = unit_rows(scale, units, population)
     rows["survey"] = task["number"]
     return {"survey": task["number"], "rows": rows, "seconds": time.perf_counter() - started}
 
 
 def unit_rows(scale: pd.DataFrame, units: np.ndarray, population: pd.DataFrame | None) -> pd.DataFrame:
-    """Long rows unit x side: estimate, the intervals the file offers, pairs, and the population scale."""
-    scale = scale.set_index("soc2020").loc[units]
+    """Long rows unit x side: estimate, the intervals the file offers, pairs, and the population scale.
+
+    ``scale`` is indexed by unit code (combined code for status units) with ``n_m``, ``n_f``.
+    """
+    scale = scale.loc[units]
     parts = []
     for side in SIDE:
         part = pd.DataFrame({
@@ -198,6 +318,9 @@ def unit_rows(scale: pd.DataFrame, units: np.ndarray, population: pd.DataFrame |
         for column in ("bse", "tse", "lo", "hi"):
             name = f"{side}cam_{column}"
             part[column] = scale[name].to_numpy() if name in scale else np.nan
+        for column in ("imputed", "merged"):  # the group a score was borrowed from, the unit it is shared with
+            name = f"{side}_{column}"
+            part[column] = scale[name].to_numpy() if name in scale else 0
         part["population"] = population[f"{side}camsis"].reindex(units).to_numpy() if population is not None else np.nan
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -257,6 +380,8 @@ def parse_options(pairs: list[str]) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", choices=[*CASES, "both"], default="real")
+    parser.add_argument("--units", choices=["title", "by_status"], default="title",
+                        help="title-only units, or (occupation, status) units of the by-status build (demo only)")
     parser.add_argument("--surveys", type=int, default=10, help="surveys drawn from the truth (default 10)")
     parser.add_argument("--replicates", "-B", type=int, default=100, help="bootstrap replicates per survey (default 100)")
     parser.add_argument("--couples", type=int, help="couples per survey (default: 200,000 demo, 20,000 real)")
@@ -271,6 +396,8 @@ def main(argv=None) -> int:
     if args.failures:
         args.case, args.surveys, args.replicates, args.no_population = "real", 20, 100, True
     options = parse_options(args.option)
+    if args.units == "by_status" and args.case != "demo":
+        raise SystemExit("validate_intervals: error: --units by_status has a known truth only with --case demo")
 
     classification, blocks = soc2020()
     units = classification.units
@@ -284,12 +411,16 @@ def main(argv=None) -> int:
     return 1 if args.failures and failed else 0
 
 
-def validate(case: str, args, options: dict, units: np.ndarray, blocks: pd.DataFrame) -> int:
-    truth = case_truth(case, units, blocks)
+def validate(case: str, args, options: dict, classification_units: np.ndarray, blocks: pd.DataFrame) -> int:
+    by_status = args.units == "by_status"
+    truth = case_truth(case, classification_units, blocks, by_status)
+    units = truth.index.to_numpy()
+    name = f"{case}_by_status" if by_status else case
     couples = args.couples or CASES[case]
     if "size_exponent" in truth.attrs:
         print(f"{case}: unit sizes = published counts^{truth.attrs['size_exponent']:.3f}", flush=True)
-    tasks = [dict(number=i, seed=args.seed * 1000 + i, truth=truth, units=units, blocks=blocks, couples=couples,
+    tasks = [dict(number=i, seed=args.seed * 1000 + i, truth=truth, units=units, by_status=by_status,
+                  classification_units=classification_units, blocks=blocks, couples=couples,
                   replicates=args.replicates, options=options, tmp=str(OUT), population=not args.no_population)
              for i in range(1, args.surveys + 1)]
     started = time.perf_counter()
@@ -299,33 +430,39 @@ def validate(case: str, args, options: dict, units: np.ndarray, blocks: pd.DataF
         for result in pool.imap_unordered(run_survey, tasks):
             results.append(result)
             state = f"FAILED: {result['error']}" if "error" in result else "ok"
-            print(f"[{case}] survey {result['survey']:>3} ({len(results)}/{len(tasks)}) {result['seconds']:.0f} s {state}"
+            print(f"[{name}] survey {result['survey']:>3} ({len(results)}/{len(tasks)}) {result['seconds']:.0f} s {state}"
                   f"; {time.perf_counter() - started:.0f} s elapsed, load {os.getloadavg()[0]:.2f}", flush=True)
     failures = [r for r in results if "error" in r]
     for result in sorted(failures, key=lambda r: r["survey"]):
-        print(f"\n[{case}] survey {result['survey']} (seed {args.seed * 1000 + result['survey']}) failed:\n{result['trace']}")
-    print(f"\n[{case}] {len(results) - len(failures)} of {len(results)} surveys built; {len(failures)} failed")
+        print(f"\n[{name}] survey {result['survey']} (seed {args.seed * 1000 + result['survey']}) failed:\n{result['trace']}")
+    print(f"\n[{name}] {len(results) - len(failures)} of {len(results)} surveys built; {len(failures)} failed")
     built = [r["rows"] for r in results if "rows" in r]
-    report = {"case": case, "couples": couples, "surveys": args.surveys, "replicates": args.replicates,
-              "seed": args.seed, "options": options, "failed": [{k: r[k] for k in ("survey", "error")} for r in failures],
+    report = {"case": case, "units": args.units, "couples": couples, "surveys": args.surveys,
+              "replicates": args.replicates, "seed": args.seed, "options": options, "failed": [{k: r[k] for k in ("survey", "error")} for r in failures],
               "seconds": time.perf_counter() - started, "load_end": os.getloadavg()[0]}
     if built:
         rows = pd.concat(built, ignore_index=True)
+        estimand = model_estimand(truth, classification_units, blocks, by_status)
         for side in SIDE:
-            rows.loc[rows["side"] == side, "truth"] = rows.loc[rows["side"] == side, "unit"].map(on_metric(truth, side))
-        tables = {"truth": band_table(rows, "truth")}
+            at = rows["side"] == side
+            rows.loc[at, "truth"] = rows.loc[at, "unit"].map(on_metric(truth, side))
+            rows.loc[at, "estimand"] = rows.loc[at, "unit"].map(estimand[side])
+        tables = {"truth": band_table(rows, "truth"), "estimand": band_table(rows, "estimand")}
+        gap = rows.drop_duplicates(["unit", "side"])
+        print(f"\n[{name}] CA estimand vs latent truth, RMSE: " + ", ".join(
+            f"{side} {np.sqrt(np.mean((gap.estimand - gap.truth)[gap.side == side] ** 2)):.2f}" for side in SIDE))
         if rows["population"].notna().any():
             tables["population"] = band_table(rows, "population")
             gap = rows.drop_duplicates(["unit", "side"])
-            print(f"\n[{case}] population scale vs truth: RMSE m "
+            print(f"\n[{name}] population scale vs truth: RMSE m "
                   f"{np.sqrt(np.mean((gap.population - gap.truth)[gap.side == 'm'] ** 2)):.2f}, f "
                   f"{np.sqrt(np.mean((gap.population - gap.truth)[gap.side == 'f'] ** 2)):.2f} (the method's own bias)")
         for target, table in tables.items():
-            print_table(table, f"[{case}] {couples:,} couples, {len(built)} surveys, B = {args.replicates}: "
+            print_table(table, f"[{name}] {couples:,} couples, {len(built)} surveys, B = {args.replicates}: "
                                f"against the {target}")
             report[target] = table.to_dict(orient="records")
-        rows.to_parquet(OUT / f"{case}_rows.parquet", index=False)
-    (OUT / f"{case}.json").write_text(json.dumps(report, indent=1, default=float))
+        rows.to_parquet(OUT / f"{name}_rows.parquet", index=False)
+    (OUT / f"{name}.json").write_text(json.dumps(report, indent=1, default=float))
     return len(failures)
 
 
