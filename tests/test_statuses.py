@@ -186,7 +186,10 @@ def test_merged_units_of_one_occupation_share_a_population_weighted_score():
     merge = pd.Series([11112, 11112, 11113, 11112], index=index)
     shared = share_merged_scores(scores, population, {"m": merge, "f": merge})
     assert shared.loc[11111, "mcamsis"] == shared.loc[11112, "mcamsis"] == pytest.approx((10 * 40 + 30 * 70) / 40)
-    assert shared.loc[11111, "mcam_se"] == pytest.approx(np.hypot(10 * 3, 30 * 4) / 40)
+    # Each member's SE is that of the shared score for its own: posterior variance + squared distance to it.
+    assert shared.loc[11111, "mcam_se"] == pytest.approx(np.hypot(3, 62.5 - 40))
+    assert shared.loc[11112, "mcam_se"] == pytest.approx(np.hypot(4, 62.5 - 70))
+    assert shared.loc[11113, "mcam_se"] == 1.0 and shared.loc[11121, "mcam_se"] == 2.0
     # The own pairs' SE (what the total SE takes out of the bootstrap's) pools as an SE too.
     own = share_merged_scores(scores.assign(m_own_se=[1.0, 2.0, 0.5, 1.5]), population, {"m": merge, "f": merge})
     assert own.loc[11111, "m_own_se"] == own.loc[11112, "m_own_se"] == pytest.approx(np.hypot(10 * 1, 30 * 2) / 40)
@@ -197,7 +200,7 @@ def test_merged_units_of_one_occupation_share_a_population_weighted_score():
 
 
 def test_sharing_skips_missing_scores_and_keeps_flags_of_wholly_imputed_pools():
-    """Closed forms: a member without a score is left out of its pool's mean (and gets the mean);
+    """Closed forms: a member without a score is left out of its pool's mean (and gets the mean and its SE);
     a pool with a scored member clears its members' imputation flags, a wholly imputed pool keeps
     them; a pool whose members all lack a score stays without one."""
     index = pd.Index([11111, 11112, 11113, 11121, 11122, 11131, 11132], name="unit")
@@ -212,7 +215,9 @@ def test_sharing_skips_missing_scores_and_keeps_flags_of_wholly_imputed_pools():
     merge = pd.Series([11113, 11113, 11113, 11122, 11122, 11132, 11132], index=index)
     shared = share_merged_scores(scores, population, {"m": merge, "f": merge})
     assert shared.loc[[11111, 11112, 11113], "mcamsis"].tolist() == pytest.approx([(40 + 3 * 60) / 4] * 3)
+    # A member without a score of its own: the SE of the pool's mean; the others their own error of it.
     assert shared.loc[11112, "mcam_se"] == pytest.approx(np.hypot(2, 3 * 1) / 4)
+    assert shared.loc[11111, "mcam_se"] == pytest.approx(np.hypot(2, 55 - 40))
     assert shared.loc[[11111, 11112, 11113], "n_m"].tolist() == [10.0] * 3
     assert shared.loc[[11111, 11112, 11113], "m_imputed"].tolist() == [0, 0, 0]
     assert shared.loc[[11121, 11122], "mcamsis"].tolist() == pytest.approx([40.0, 40.0])
