@@ -8,17 +8,18 @@ built through the ``camsis.steps`` functions the rule scripts call (tabulate, bl
 score_units, psd_candidates, score_file, plots), in one process after its imports, each
 stage's CPU seconds (``time.process_time``) over ``--repeats`` repeats (fastest, and median).
 The first build also counts, apart, as "first": what a stage costs the first time a process
-runs it (lazy imports, caches), as a job that runs it once pays.
+runs it (lazy imports, caches), as a job that runs it once pays (median over the rounds).
 
 Then what a rule script's process imports before its work, in fresh interpreters (CPU of the
 child, fastest of ``--repeats``, less ``python -c pass``): Snakemake's preamble modules and
 ``camsis.steps`` and ``camsis.runner`` (every script), and ``camsis.plots`` (the plots rule).
 
 With ``--against DIR`` (another checkout, e.g. ``git worktree add /tmp/base main``) the same
-figures are measured for its ``src/`` too, alternating with this checkout's in one run, and
-each line gains the ratio this/that.
+figures are measured for its ``src/`` too, alternating with this checkout's in one run
+(``--rounds`` processes of each, so that a change in the machine's load hits both alike), and
+each line gains the ratio this/that of the medians.
 
-    python benchmarks/bench_scale_work.py [--couples 20000] [--repeats 5] [--against DIR] [--profile STAGE]
+    python benchmarks/bench_scale_work.py [--couples 20000] [--repeats 5] [--rounds 2] [--against DIR] [--profile STAGE]
 
 The stages call ``camsis.steps`` directly, not the rule scripts; if a step's signature
 changes, adapt ``stage_calls`` below. A stage that fails is reported and the rest still run.
@@ -137,15 +138,22 @@ def import_cpu(src: Path, statement: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def stage_rows(result: dict) -> dict[str, tuple[float, float, float]]:
-    """Stage -> (first, fastest, median) CPU s of the later repeats."""
-    return {stage: (t[0], min(t[1:]), statistics.median(t[1:])) for stage, t in result["times"].items() if len(t) > 1}
+def stage_rows(results: list[dict]) -> dict[str, tuple[float, float, float]]:
+    """Stage -> (first: median over the processes, fastest and median of the later repeats) CPU s."""
+    rows = {}
+    for stage in STAGES:
+        runs = [result["times"][stage] for result in results if len(result["times"].get(stage, [])) > 1]
+        if runs:
+            later = [t for run in runs for t in run[1:]]
+            rows[stage] = (statistics.median(run[0] for run in runs), min(later), statistics.median(later))
+    return rows
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--couples", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats of each stage and import")
+    parser.add_argument("--rounds", type=int, default=2, help="processes of each checkout, alternating")
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run")
     parser.add_argument("--profile", choices=STAGES, help="print a cProfile of this stage (this checkout)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -156,8 +164,11 @@ def main(argv=None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     checkouts = {"this": REPO / "src"} | ({"against": args.against.resolve() / "src"} if args.against else {})
     load = os.getloadavg()[0]
-    results = {name: run_worker(src, args.couples, args.repeats, args.profile if name == "this" else None)
-               for name, src in reversed(checkouts.items())}
+    results = {name: [] for name in checkouts}
+    for round_ in range(args.rounds):
+        for name, src in reversed(checkouts.items()):
+            profile = args.profile if name == "this" and round_ == 0 else None
+            results[name].append(run_worker(src, args.couples, args.repeats, profile))
     imports = {name: {label: [] for label in IMPORTS} for name in checkouts}
     for _ in range(args.repeats):
         for name, src in checkouts.items():
@@ -165,8 +176,9 @@ def main(argv=None) -> None:
                 imports[name][label].append(import_cpu(src, statement))
     load = (load, os.getloadavg()[0])
 
-    print(f"one scale of {args.couples:,} couples, stage by stage in one process; CPU s, {args.repeats} repeats "
-          f"(first: the first run in the process); load {load[0]:.2f} -> {load[1]:.2f} on {os.cpu_count()} CPUs")
+    print(f"one scale of {args.couples:,} couples, stage by stage in one process; CPU s, {args.repeats} repeats in "
+          f"each of {args.rounds} processes (first: the first run in a process); load {load[0]:.2f} -> {load[1]:.2f} "
+          f"on {os.cpu_count()} CPUs")
     rows = {name: stage_rows(result) for name, result in results.items()}
     head = f"{'stage':<16} {'first':>6} {'fastest':>8} {'median':>7}"
     print(head + (f" | {'against: first':>14} {'fastest':>8} {'median':>7} | {'ratio':>5}" if args.against else ""))
@@ -174,7 +186,7 @@ def main(argv=None) -> None:
         if stage == "total":
             line = {name: tuple(sum(r[i] for r in rows[name].values()) for i in range(3)) for name in rows}
         elif stage not in rows["this"]:
-            print(f"{stage:<16} failed: {results['this']['failed'].get(stage, '?')}")
+            print(f"{stage:<16} failed: {results['this'][0]['failed'].get(stage, '?')}")
             continue
         else:
             line = {name: rows[name].get(stage, (float("nan"),) * 3) for name in rows}
