@@ -467,6 +467,17 @@ def _damage_and_weigh(hocc: np.ndarray, wocc: np.ndarray, codes: np.ndarray, mis
     return invalid_codes, n_missing, n_invalid, weight
 
 
+# simulate_status_couples' status settings (keywords) and their defaults.
+STATUS_SETTINGS = {
+    "status_effects": (0.3, 0.6, 0.0),
+    "status_shares": (0.12, 0.13, 0.75),
+    "status_concentration": 4.0,
+    "status_noise": 0.1,
+    "unknown_status_share": 0.03,
+    "unknown_codes": (0, -9),
+}
+
+
 def simulate_status_couples(
     units: np.ndarray,
     statuses=(1, 2, 3),
@@ -474,12 +485,6 @@ def simulate_status_couples(
     seed: int = 2020,
     blocks: pd.DataFrame | None = None,
     *,
-    status_effects=(0.3, 0.6, 0.0),
-    status_shares=(0.12, 0.13, 0.75),
-    status_concentration: float = 4.0,
-    status_noise: float = 0.1,
-    unknown_status_share: float = 0.03,
-    unknown_codes: tuple[int, ...] = (0, -9),
     truth: pd.DataFrame | None = None,
     **options,
 ) -> SyntheticCouples:
@@ -496,8 +501,9 @@ def simulate_status_couples(
     (no information, survey missing). Columns ``hocc``, ``wocc``, ``hemp``, ``wemp``,
     ``weight``, ``couple_id``; ``truth`` is indexed by combined code (``unit``), with the
     occupation's own scores as ``male_occupation``, ``female_occupation``. ``options``
-    are ``simulate_couples``' missing_share and invalid_share and the fields of
-    ``CoupleModel`` (beta, diagonal_factor, ...).
+    are the status settings above (defaults in ``STATUS_SETTINGS``), ``simulate_couples``'
+    missing_share and invalid_share and the fields of ``CoupleModel`` (beta,
+    diagonal_factor, ...).
 
     ``truth`` (a ``truth`` this function returned: indexed by combined code, every
     (occupation, status) unit once, with ``male_score``, ``female_score``, ``male_dim2``,
@@ -507,13 +513,17 @@ def simulate_status_couples(
     """
     codes = check_units(units, "simulate_status_couples: units", minimum=2)
     statuses = np.asarray(statuses, dtype=np.int64)
-    if not (len(statuses) == len(status_effects) == len(status_shares)) or np.any((statuses < 1) | (statuses > 9)):
-        raise CamsisError("simulate_status_couples: statuses (1-9), status_effects and status_shares must match")
     shares = dict(missing_share=0.03, invalid_share=0.002)
-    unknown = set(options) - set(shares) - set(vars(CoupleModel()))
+    unknown = set(options) - set(shares) - set(STATUS_SETTINGS) - set(vars(CoupleModel()))
     if unknown:
         raise CamsisError(f"simulate_status_couples: unknown setting(s) {', '.join(sorted(unknown))}")
     shares.update((k, options.pop(k)) for k in list(options) if k in shares)
+    setting = {k: options.pop(k, default) for k, default in STATUS_SETTINGS.items()}
+    status_effects, status_shares = setting["status_effects"], setting["status_shares"]
+    status_concentration, status_noise = setting["status_concentration"], setting["status_noise"]
+    unknown_status_share, unknown_codes = setting["unknown_status_share"], setting["unknown_codes"]
+    if not (len(statuses) == len(status_effects) == len(status_shares)) or np.any((statuses < 1) | (statuses > 9)):
+        raise CamsisError("simulate_status_couples: statuses (1-9), status_effects and status_shares must match")
     model = CoupleModel(**options)
     _check_settings(n_couples, shares["missing_share"], shares["invalid_share"])
     rng = np.random.default_rng(seed)
