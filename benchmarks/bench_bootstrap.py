@@ -9,9 +9,9 @@ fastest of each is reported, with the 1-minute load average before and after eac
     python benchmarks/bench_bootstrap.py                # B = 0 and 200, 2 cores
     python benchmarks/bench_bootstrap.py --replicates 500 --batch 50 --repeats 2
 
-The demo is built with statuses, so its batches are rule bootstrap_batch_by_status's, each
-drawing a replicate's couples once and rebuilding both the title-only and the by-status scale
-(a title-only scale's are rule bootstrap_batch's). Per-replicate CPU is given two ways: the CPU
+The demo is built with statuses, so rule bootstrap_batch runs for both its variants: the
+title-only batches, and the by-status ones, which draw each replicate's couples from the same
+stream and rebuild the by-status scale. Per-replicate CPU is given two ways: the CPU
 time of the batch jobs (from Snakemake's ``benchmark:`` files, added to the rules in the copy
 only; a batch's time includes starting Python, the imports and reading the inputs; Snakemake
 samples it, so it can fall short; the longest batch job's wall time is shown beside it) divided by B,
@@ -45,17 +45,21 @@ def project_copy(target: Path, args) -> None:
     extract_project(target, args)
     rules = target / "workflow" / "rules" / "bootstrap.smk"
     text = rules.read_text()
-    text = re.sub(r"(?m)^rule (bootstrap_batch|bootstrap_replicate):\n",
-                  lambda m: f'rule {m[1]}:\n    benchmark:\n        "benchmarks/{{scale}}/{m[1]}_{{{"b" if m[1] == "bootstrap_batch" else "r"}}}.tsv"\n',
-                  text)
-    rules.write_text(text)
-    # The demo is built with statuses: its by-status replicates (rule bootstrap_batch_by_status) are timed apart.
-    by_status = target / "workflow" / "rules" / "by_status.smk"
-    if by_status.exists():
-        text = by_status.read_text()
-        text = text.replace("rule bootstrap_batch_by_status:\n", "rule bootstrap_batch_by_status:\n    benchmark:\n"
-                            '        "benchmarks/{scale}/by_status_batch_{b}.tsv"\n')
-        by_status.write_text(text)
+    # Every batch job is timed, the by-status ones too (the demo is built with statuses: rule
+    # bootstrap_batch with {variant} "_by_status"; a revision from before it had rule
+    # bootstrap_batch_by_status, or bootstrap_replicate).
+    def timed(match):
+        wildcards = "{variant}_{b}" if "{variant}" in text else "_{b}"
+        if match[1] == "bootstrap_replicate":
+            wildcards = "_{r}"
+        return f'rule {match[1]}:\n    benchmark:\n        "benchmarks/{{scale}}/{match[1]}{wildcards}.tsv"\n'
+
+    for name in ("bootstrap.smk", "by_status.smk"):
+        rules = target / "workflow" / "rules" / name
+        if rules.exists():
+            text = rules.read_text()
+            rules.write_text(re.sub(r"(?m)^rule (bootstrap_batch|bootstrap_batch_by_status|bootstrap_replicate):\n",
+                                    timed, text))
 
 
 def run(replicates: int, args) -> dict:
@@ -69,7 +73,6 @@ def run(replicates: int, args) -> dict:
     directory, result = measured_snakemake(f"bootstrap_{replicates}_", prepare, args)
     try:
         batches = [read_benchmark(path) for path in sorted((directory / "benchmarks").glob("*/bootstrap_*.tsv"))]
-        batches += [read_benchmark(path) for path in sorted((directory / "benchmarks").glob("*/by_status_batch_*.tsv"))]
         result.update(replicates=replicates, batches=batches)
         return result
     finally:

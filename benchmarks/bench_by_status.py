@@ -8,12 +8,12 @@ rule scripts call (camsis.steps), one after the other, with their files in a tem
 
 - title-only: tabulate, blank (the demo's diagonal rule and the GB psd file), score_units
   (with its ranking of pseudo-diagonal candidates), score_file;
-- by-status: tabulate_by_status (both tables from one reading of the input, as the workflow's
-  rule writes them), blank, score_units (the title-only scale: the by-status file's status-0
-  rows), score_units_by_status, score_file (which also reads the by-status table's counts for
-  summary.json) and score_file_by_status. With ``--baseline REV`` from before rule
-  tabulate_by_status wrote both tables, the baseline's by-status build is what its rules did:
-  tabulate, then tabulate_by_status reading the input a second time.
+- by-status: tabulate for both variants (the title-only table, and the by-status one from a
+  second reading of the input, as the workflow's two tabulate jobs do), blank, score_units for
+  both (the title-only scale: the by-status file's status-0 rows), score_file for both (the
+  title-only one also reads the by-status table's counts for summary.json). With
+  ``--baseline REV`` from a revision with the *_by_status steps, the baseline's by-status build
+  is what its rules did (one reading for both tables where its tabulate_by_status wrote both).
 
 Each build runs with the BLAS and OpenMP thread variables Snakemake sets for a job of a rule
 with ``threads: 1`` (every rule here has 1; ``--threads`` changes it, 0 keeps the environment's:
@@ -77,15 +77,23 @@ BUILD = textwrap.dedent(
             function(*args, **kwargs)
             times[name] = (time.perf_counter() - begin, time.process_time() - begin_cpu)
         wall, cpu = time.perf_counter(), time.process_time()
-        one_reading = "title_table" in inspect.signature(steps.tabulate_by_status).parameters
+        # Revisions before the by-status variant of the rules had steps named *_by_status (and, before
+        # that, a tabulate_by_status that wrote only the by-status table); the working tree's steps
+        # take the status scheme as a keyword.
+        twins = hasattr(steps, "tabulate_by_status")
+        one_reading = twins and "title_table" in inspect.signature(steps.tabulate_by_status).parameters
         if kind == "title" or not one_reading:
             args, kwargs = reading_cells(steps, occ1="hocc", occ2="wocc", weight="weight")
             step("tabulate", steps.tabulate, data, classification, f / "table.parquet", f / "table.json", *args, **kwargs)
         if kind == "by_status":
-            tables = [f / "table.parquet", f / "table.json"] if one_reading else []
             args, kwargs = reading_cells(steps, occ1="hocc", occ2="wocc", status1="hemp", status2="wemp", weight="weight")
-            step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme, *tables,
-                 f / "bs_table.parquet", f / "bs_table.json", *args, **kwargs)
+            if twins:
+                tables = [f / "table.parquet", f / "table.json"] if one_reading else []
+                step("tabulate_by_status", steps.tabulate_by_status, data, classification, scheme, *tables,
+                     f / "bs_table.parquet", f / "bs_table.json", *args, **kwargs)
+            else:
+                step("tabulate by status", steps.tabulate, data, classification, f / "bs_table.parquet",
+                     f / "bs_table.json", *args, scheme=scheme, **kwargs)
         step("blank", steps.blank, f / "table.parquet", f / "table.json", classification, f / "blanked.parquet",
              f / "blanking.json", scale="bench", diagonal_digits=0, diagonal_groups="1,2", psds=psds)
         files = (f / "table.parquet", f / "table.json", f / "blanked.parquet", classification)
@@ -93,9 +101,15 @@ BUILD = textwrap.dedent(
         step("score_units", steps.score_units, *files, f / "unit_scores.tsv", f / "scaling.json", f / "ranking.tsv", **options)
         by_status = {}
         if kind == "by_status":
-            step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
-                 f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
-                 **options)
+            if twins:
+                step("score_units_by_status", steps.score_units_by_status, f / "bs_table.parquet", f / "bs_table.json",
+                     f / "blanked.parquet", classification, scheme, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
+                     **options)
+            else:
+                status_files = steps.ScaleFiles(f / "bs_table.parquet", f / "bs_table.json", f / "blanked.parquet",
+                                                classification)
+                step("score_units by status", steps.score_units, status_files, f / "bs_unit_scores.tsv",
+                     f / "bs_scaling.json", f / "bs_ranking.tsv", scheme=scheme, **options)
             by_status = {"by_status_table": f / "bs_table.json", "by_status_scaling": f / "bs_scaling.json"}
         records, extras = ((steps.BuildRecords(f / "table.json", f / "blanking.json", **by_status),), {}) \
             if hasattr(steps, "BuildRecords") else ((f / "table.json", f / "blanking.json"), by_status)  # or before it
@@ -103,10 +117,15 @@ BUILD = textwrap.dedent(
             else ((), dict(scale="bench", sheet_row=row, config=options))  # or before it
         step("score_file", steps.score_file, f / "unit_scores.tsv", f / "scaling.json", *records, classification,
              f / "bench.dta", f / "bench.csv", f / "summary.json", *provenance, **made, **extras)
-        if kind == "by_status":
+        if kind == "by_status" and twins:
             step("score_file_by_status", steps.score_file_by_status, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
                  f / "bs_table.json", f / "bench.csv", classification, scheme, f / "bench_by_status.dta",
                  f / "bench_by_status.csv", *provenance, **made)
+        elif kind == "by_status":
+            step("score_file by status", steps.score_file, f / "bs_unit_scores.tsv", f / "bs_scaling.json",
+                 steps.BuildRecords(f / "bs_table.json", f / "blanking.json"), classification, f / "bench_by_status.dta",
+                 f / "bench_by_status.csv", f / "summary_by_status.json", *provenance, scheme=scheme,
+                 title_csv=f / "bench.csv")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         pairs = json.loads((f / "table.json").read_text())["used"]
     print(json.dumps({"seconds": wall, "cpu": cpu, "steps": times, "pairs": pairs,

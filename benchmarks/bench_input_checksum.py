@@ -1,6 +1,6 @@
 """What checking an input's contents at every run costs: sha256 against reading, and the cache.
 
-Rules tabulate and tabulate_by_status take the input's sha256 as a param
+Rule tabulate (both variants) takes the input's sha256 as a param
 (``camsis.reading.cached_sha256``), so a file whose contents changed under a kept mtime is
 rebuilt. This prints, on one file of ``--gb`` gigabytes written to benchmarks/out/:
 

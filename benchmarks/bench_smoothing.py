@@ -53,7 +53,7 @@ def demo_project(project: Path | None) -> Path:
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, target)
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2",
-                        f"results/{SCALE}/work/table.parquet", f"results/{SCALE}/work/by_status/table.parquet",
+                        f"results/{SCALE}/work/table.parquet", f"results/{SCALE}/work_by_status/table.parquet",
                         f"results/{SCALE}/work/blanked.parquet", f"resources/demo/{SCALE}_truth.tsv"],
                        cwd=out, env=env, check=True)
     return out

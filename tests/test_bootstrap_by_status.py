@@ -116,6 +116,11 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
         truth.append(build_by_status_scores(table, mask, mask, toy, scheme, options).scores[["mcamsis", "fcamsis"]])
     title, table = first
     title_long, long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, options, range(1, 31), seed=3)
+    # The workflow's by-status job skips the title-only rebuilds: the draws, and so the replicates, are the same.
+    skipped, alone_long = bootstrap_batch_by_status(title, table, mask, mask, toy, scheme, options, range(1, 31), seed=3,
+                                                    with_title=False)
+    assert skipped is None
+    pd.testing.assert_frame_equal(alone_long, long)
     summary = bootstrap_summary(long)
     # The batch's title-only replicates are rule bootstrap_batch's: the same couples, the same build.
     alone = bootstrap_batch(title, mask, mask, toy, options, range(1, 31), seed=3)

@@ -1,6 +1,7 @@
 """The package's house rules that a reader cannot keep by eye: narrow functions, a cheap ``import camsis``."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ import numpy as np
 
 from camsis.errors import shown
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "camsis"
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "src" / "camsis"
 MAX_PARAMETERS = 12  # issue 24: parameters that travel together go in a small spec (InputSpec, ScaleFiles, ...)
 MAX_LINES = 100
 
@@ -54,3 +56,12 @@ def test_import_camsis_loads_neither_numpy_nor_pandas():
 def test_messages_show_numpy_scalars_as_plain_numbers():
     assert [shown(np.float64(68.24)), shown(np.int64(1111)), shown(np.float32(2.0)), shown(3.0), shown("nurse")] \
         == ["68.24", "1111", "2", "3", "'nurse'"]
+
+
+def test_no_rule_is_a_by_status_twin():
+    """Occupation-by-status units are a variant ({variant} wildcard) of the same rules, not a copy."""
+    rules = [match for path in sorted((REPO / "workflow").rglob("*.smk")) + [REPO / "Snakefile"]
+             for match in re.findall(r"^(?:rule|checkpoint)\s+(\w+)\s*:", path.read_text(), re.MULTILINE)]
+    assert "score_units" in rules and "tabulate" in rules, rules  # the pattern reads the rules
+    assert not [name for name in rules if "by_status" in name], rules
+    assert not list((REPO / "workflow/scripts").glob("*by_status*.py"))

@@ -256,10 +256,12 @@ def test_by_status_person_file_needs_its_status_variable(tmp_path):
 
 
 @pytest.mark.parametrize("layout", ["couples", "persons"])
-def test_a_by_status_scale_reads_its_input_once_for_both_tables(tmp_path, layout):
-    """Rule tabulate_by_status writes the title-only table too (rule tabulate serves only scales
-    without statuses): the files must be the ones rule tabulate writes from the same input."""
+def test_a_by_status_scale_s_two_tables_hold_the_pairs_of_one_joint_reading(tmp_path, layout):
+    """Rule tabulate writes a by-status scale's title-only and by-status tables in two jobs: they
+    must be the tables one joint reading counts (``tables.tabulate_by_status``), same pairs."""
     from camsis import steps
+    from camsis.statuses import by_status_classification, load_scheme
+    from camsis.tables import PairTable
     from helpers import REPO
 
     couples = status_couples()
@@ -274,15 +276,28 @@ def test_a_by_status_scale_reads_its_input_once_for_both_tables(tmp_path, layout
         by_status_cells = dict(cells, status1="hstat", status2="wstat")
     classification = [REPO / f"data/classifications/soc2020.{ext}" for ext in ("tsv", "yaml")]
     scheme = [REPO / f"data/statuses/empst3.{ext}" for ext in ("tsv", "yaml")]
-    alone, both = tmp_path / "alone", tmp_path / "both"
-    steps.tabulate(path, classification, alone / "table.parquet", alone / "table.json",
+    title, by_status = tmp_path / "title", tmp_path / "by_status"
+    steps.tabulate(path, classification, title / "table.parquet", title / "table.json",
                    steps.InputSpec(chunksize=7, **cells))
-    steps.tabulate_by_status(path, classification, scheme, both / "table.parquet", both / "table.json",
-                             both / "by_status.parquet", both / "by_status.json",
-                             steps.InputSpec(chunksize=7, **by_status_cells))
-    for name in ("table.parquet", "table.json"):
-        assert (both / name).read_bytes() == (alone / name).read_bytes(), name
-    assert json.loads((both / "by_status.json").read_text())["dropped"]["status_unknown"] > 0
+    steps.tabulate(path, classification, by_status / "table.parquet", by_status / "table.json",
+                   steps.InputSpec(chunksize=7, **by_status_cells), scheme=scheme)
+    frame, statuses = steps.classification_from(classification), load_scheme("empst3", REPO / "data/statuses")
+    spec = steps.InputSpec(chunksize=7, **by_status_cells)
+    if layout == "persons":
+        (want_title, want), _ = tabulate_persons_by_status(path, spec.person_columns(with_status=True), 1.0,
+                                                           frame.units, statuses.scored, repeat_couples="first",
+                                                           chunksize=7)
+    else:
+        want_title, want = tabulate_by_status(path, CoupleColumns("hocc", "wocc", "hstat", "wstat", "wt"), frame.units,
+                                              statuses.scored, chunksize=7)
+    got_title = PairTable.load(title / "table.parquet", title / "table.json", frame.units)
+    got = PairTable.load(by_status / "table.parquet", by_status / "table.json",
+                         by_status_classification(frame, statuses).units)
+    pd.testing.assert_frame_equal(got_title.weighted, want_title.weighted)
+    pd.testing.assert_frame_equal(got.weighted, want.weighted)
+    pd.testing.assert_frame_equal(got.counts, want.counts)
+    info = json.loads((by_status / "table.json").read_text())
+    assert info["dropped"]["status_unknown"] > 0
 
 
 BIG = 2**60  # float64 holds only multiples of 256 here: BIG + 1 and BIG + 2 both read as BIG

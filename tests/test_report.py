@@ -71,7 +71,7 @@ def test_by_status_comparison_with_a_title_only_file_gives_each_status_its_occup
         assert got["n"] == len(both) == 3 * both["soc2020"].nunique()
         assert got["pearson"] == pytest.approx(np.corrcoef(both[f"{column}_new"], both[f"{column}_old"])[0, 1])
     for name in PLOTS:
-        path = directory / f"results/{SCALE}/plots/by_status/{name}.png"
+        path = directory / f"results/{SCALE}/plots_by_status/{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
@@ -83,9 +83,9 @@ def test_report_holds_the_plots_the_tables_and_their_captions(built):
     for name in PLOTS:
         assert f"plots/{name}.png" in page, name
     assert "plots/compare.html" in page and f"{SCALE}.dta" in page
-    for name in PLOTS:  # the by-status scale's, in their own category
-        assert f"plots/by_status/{name}.png" in page, name
-    assert "Plots by status" in page and "unit x status by unit x status" in page  # compare_by_status.rst
+    for name in PLOTS:  # the by-status scale's, in their own subcategory
+        assert f"plots_by_status/{name}.png" in page, name
+    assert f"{SCALE}_by_status" in page and "unit x status by unit x status" in page  # compare.rst, by status
     assert "CAMSIS scales built from couples" in page  # workflow/report/workflow.rst
     assert f"Unit scores of scale {SCALE} ranked" in page  # a caption, its wildcard filled in
     assert "{{" not in page.split('id="workflow-desc"')[1][:20000]

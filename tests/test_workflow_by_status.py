@@ -86,6 +86,10 @@ def test_pairs_without_a_scored_status_are_counted_in_the_summary(toy_run):
     assert summary["status_unknown"] == int(unknown.sum()) > 0
     assert summary["by_status"]["pairs_used"] == len(couples) - int(unknown.sum())
     assert summary["by_status"]["statuses"] == "empst3"
+    # The by-status score file's own summary is the same record, named after its scale.
+    own = json.loads((directory / "results/good/summary_by_status.json").read_text())
+    assert own["scale"] == "good" and own["built"] == summary["built"]
+    assert {key: own[key] for key in summary["by_status"]} == summary["by_status"]
 
 
 def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_rows(toy_run):
@@ -93,10 +97,10 @@ def test_by_status_bootstrap_fills_the_scored_statuses_and_keeps_the_title_only_
     results = directory / "results/good"
     frame, meta = pyreadstat.read_dta(results / "good_by_status.dta")
     title, _ = pyreadstat.read_dta(results / "good.dta")
-    replicates = pd.read_parquet(results / "bootstrap/by_status/replicates.parquet")
+    replicates = pd.read_parquet(results / "bootstrap_by_status/replicates.parquet")
     assert sorted(replicates["replicate"].unique()) == [1, 2, 3, 4]
     scored = frame[frame["empst3"] > 0].set_index("toy_empst3")
-    units = pd.read_csv(results / "work/by_status/unit_scores.tsv", sep="\t", index_col=0)
+    units = pd.read_csv(results / "work_by_status/unit_scores.tsv", sep="\t", index_col=0)
     for side in "mf":
         # the SD over the by-status replicates, recomputed here from the replicates file
         spread = replicates.pivot(index="code", columns="replicate", values=f"{side}camsis").std(axis=1, ddof=1)
@@ -137,7 +141,7 @@ def test_by_status_plausible_values_rest_on_whole_replicates_of_both_bootstraps(
     # a scored status's pv 1 rests on one whole by-status replicate, the one whose title-only twin made status 0's
     # pv 1: off by a N(0, tse^2 - bse^2) draw per unit (none where tse <= bse), so that replicate is the one
     # nearest in sum of squared standardised gaps (a chi-square with one df per unit; another replicate adds its spread)
-    replicates = pd.read_parquet(results / "bootstrap/by_status/replicates.parquet")
+    replicates = pd.read_parquet(results / "bootstrap_by_status/replicates.parquet")
     title_replicates = pd.read_parquet(results / "bootstrap/replicates.parquet")
     errors = frame.set_index(frame["toy"] * 10 + frame["empst3"])
     rest = np.sqrt(np.clip(errors["fcam_tse"] ** 2 - errors["fcam_bse"] ** 2, 0, None))
@@ -179,7 +183,7 @@ def test_compare_to_a_by_status_file_matches_code_and_status(toy_run):
         assert title_only.loc[("units", sex), "pearson"] == pytest.approx(expected, rel=1e-9)
         assert title_only.loc[("all codes", sex), "n"] == len(TOY)
     for name in ("caterpillar_m", "caterpillar_f", "shrinkage", "male_female", "ca_map", "linked_measures", "compare"):
-        assert (results / f"plots/by_status/{name}.png").stat().st_size > 0, name
+        assert (results / f"plots_by_status/{name}.png").stat().st_size > 0, name
 
 
 def test_a_missing_status_variable_is_one_line_and_no_score_file(toy_run):

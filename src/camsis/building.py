@@ -219,7 +219,7 @@ def _source_name(couples) -> str:
 
 
 def _tabulate(couples, source, occ1, occ2, weight, frame, scheme, status, options: BuildOptions):
-    """The title-only table (and the by-status one), as rules tabulate and tabulate_by_status count them."""
+    """The title-only table (and the by-status one), as rule tabulate counts them (both variants)."""
     reading = dict(on_missing_weight=options.on_missing_weight, where=options.where or None,
                    weight_type=options.weight_type)
     if source == _FRAME:

@@ -63,11 +63,12 @@ def run(main, snakemake) -> None:
         sys.exit(1)
 
 
-def first(files):
-    """The one path of an optional input (a list of zero or one), or None."""
+def given(files):
+    """An optional input as the step takes it: None when the rule declares none (an empty list),
+    the path when one, the paths when several (a status scheme's .tsv and .yaml)."""
     if isinstance(files, str):
         return files
     files = list(files)
-    if len(files) > 1:
-        raise ValueError(f"expected at most one file, got {files}")
-    return files[0] if files else None
+    if not files:
+        return None
+    return files[0] if len(files) == 1 else files

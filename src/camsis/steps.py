@@ -36,7 +36,8 @@ from camsis.blanking import (
     save_masks,
     summarise_blanking,
 )
-from camsis.by_status import STATUS_ZERO_NOTE, build_by_status_scores, by_status_labels, by_status_table, by_status_value_labels
+from camsis.by_status import (STATUS_ZERO_NOTE, build_on_status_units, by_status_labels, by_status_table,
+                              by_status_value_labels, status_unit_inputs)
 from camsis.classification import Classification, read_classification
 from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
 from camsis.config import csv_separator, parse_groups, read_recodes
@@ -129,17 +130,17 @@ def _build(inputs: ScaleInputs, table: PairTable | None = None) -> UnitScores:
 class InputSpec:
     """How to read a scale's input: the sheet row's variable cells and the reading config keys.
 
-    Rules tabulate and tabulate_by_status pass their params as these fields
+    Rule tabulate passes its params as these fields
     (``InputSpec(**snakemake.params)``); an empty cell is ``None`` or ``""``: not given.
 
     Attributes
     ----------
     occ1, occ2, status1, status2, weight, where, weight_type, sep, encoding : str
         The sheet's columns of a couples file (empty weight or filter: none; empty sep and
-        encoding: ',' and utf-8); status1 and status2 only for tabulate_by_status.
+        encoding: ',' and utf-8); status1 and status2 only by status.
     layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
         The sheet's columns of a person file (``camsis.linking``); unused with layout
-        "couples". The person's status is read only by tabulate_by_status.
+        "couples". The person's status is read only by status.
     chunksize, on_missing_weight
         Config keys.
     """
@@ -187,9 +188,16 @@ class InputSpec:
                 self.wave]
 
 
-def tabulate(data, classification, table, table_info, spec: InputSpec, *, decoded: Sequence = (),
+def tabulate(data, classification, table, table_info, spec: InputSpec, *, scheme=None, decoded: Sequence = (),
              input_sha256: str | None = None) -> None:
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
+
+    With ``scheme`` (the by-status variant) the units are (occupation, status): the
+    (occ1, status1) x (occ2, status2) table (``camsis.tables.tabulate_by_status``); pairs
+    without a scored status on both sides stay in the scale's title-only table (the same
+    rule without ``scheme``, the same pairs) and are counted here under ``status_unknown``.
+    A person file is linked as for the title-only table, each couple carrying its partners'
+    ``status`` as status1 and status2.
 
     Parameters
     ----------
@@ -199,9 +207,12 @@ def tabulate(data, classification, table, table_info, spec: InputSpec, *, decode
         The classification's files.
     table, table_info : path
         Outputs: the table's parquet and json (with the input's checksum, and for a person
-        file the linking counts under ``linking``).
+        file the linking counts under ``linking``); by status, the units are combined codes
+        ``unit * 10 + status``.
     spec : InputSpec
         The variables to read and how (the rule's params).
+    scheme : path or sequence of paths, optional
+        The status scheme's files: tabulate by status.
     decoded : sequence of paths
         An IPUMS extract's decoded columns (rule decode_input: the .parquet and its .json),
         read instead of ``data``; empty for other inputs.
@@ -210,9 +221,18 @@ def tabulate(data, classification, table, table_info, spec: InputSpec, *, decode
         a file whose contents differ now changed under the run, and is refused.
     """
     frame = classification_from(classification)
+    statuses = scheme_from(scheme) if scheme else None
     options = spec.reading_options()
-    source = decoded_source(data, decoded, spec.cells(), spec.where)
-    if spec.layout == "persons":
+    source = decoded_source(data, decoded, spec.cells(with_status=statuses is not None), spec.where)
+    if statuses is not None and spec.layout == "persons":
+        ((_, result), linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons_by_status(
+            source, spec.person_columns(with_status=True), float(spec.first_sex), frame.units, statuses.scored,
+            repeat_couples=spec.repeat_couples, **options), decoded)
+    elif statuses is not None:
+        ((_, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
+            source, tables.CoupleColumns(spec.occ1, spec.occ2, spec.status1, spec.status2, spec.weight or None),
+            frame.units, statuses.scored, **options), None), decoded)
+    elif spec.layout == "persons":
         (result, linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons(
             source, spec.person_columns(), float(spec.first_sex), frame.units, repeat_couples=spec.repeat_couples,
             **options), decoded)
@@ -220,7 +240,11 @@ def tabulate(data, classification, table, table_info, spec: InputSpec, *, decode
         (result, linking), digest = counted_with_checksum(data, lambda: (
             tables.tabulate(source, spec.occ1, spec.occ2, spec.weight or None, frame.units, **options), None), decoded)
     check_unchanged(data, input_sha256, digest)
-    result.save(table, table_info, input_sha256=digest, **({"linking": linking} if linking is not None else {}))
+    extra = {"linking": linking} if linking is not None else {}
+    if statuses is not None:
+        result.save(table, table_info, statuses=statuses.name, **extra)
+    else:
+        result.save(table, table_info, input_sha256=digest, **extra)
 
 
 def counted_with_checksum(data, count, decoded: Sequence = ()):
@@ -263,7 +287,7 @@ def decode_input(data, cache, info, *, variables: Sequence[str], chunksize: int 
                  input_sha256: str | None = None) -> int:
     """Rule decode_input: an IPUMS extract's variables the sheet's rows use, decoded once into Parquet.
 
-    Every scale of the extract then reads this columnar file (rule tabulate, tabulate_by_status)
+    Every scale of the extract then reads this columnar file (rule tabulate, both variants)
     instead of decoding the fixed-width records again: six samples of one extract are decoded
     once, not six times. Written chunk by chunk, so memory holds one chunk. ``info`` records
     the extract's checksum (codebook and data file), which the scales' files report as theirs;
@@ -350,26 +374,42 @@ def blank_table(pairs: PairTable, frame: Classification, *, scale: str, diagonal
     return ca, smooth, summary
 
 
-def score_units(files: ScaleFiles, scores, scaling, ranking, **options) -> UnitScores:
+def score_units(files: ScaleFiles, scores, scaling, ranking, *, scheme=None, **options) -> UnitScores:
     """Rule score_units: stages 4-7, and every candidate pseudo-diagonal of the same fit, ranked.
 
     Parameters
     ----------
     files : ScaleFiles
-        The table, masks, classification and recodes.
+        The table, masks, classification and recodes. By status, ``files.table`` is the
+        by-status table and the masks are the title-only scale's, expanded to every status
+        (``camsis.by_status.build_by_status_scores``); recodes of occupations apply to each
+        of their statuses.
     scores, scaling : path
         Outputs of ``UnitScores.save``: the unit file and its diagnostics.
     ranking : path
         Output: every cell with a positive residual, with its pairs
         (``camsis.candidates.rank_cells``); rule ``psd_candidates`` keeps the first
         ``psd_top`` of those with ``psd_min_count`` pairs, so neither setting refits.
+        By status, the cells are (occupation, status) cells.
+    scheme : path or sequence of paths, optional
+        The status scheme's files: the by-status variant.
     **options
         ``ScaleOptions`` keywords.
     """
-    inputs = read_scale_inputs(files, **options)
-    result = _build(inputs)
+    if scheme is None:
+        inputs = read_scale_inputs(files, **options)
+        result = _build(inputs)
+        table, ca_blank, frame = inputs.table, inputs.ca_blank, inputs.classification
+    else:
+        frame = classification_from(files.classification)
+        ca_blank, smooth_blank = load_masks(files.blanked, frame.units)
+        options = ScaleOptions(**options, recodes=read_recodes(files.recodes) if files.recodes else {})
+        status_inputs = status_unit_inputs(ca_blank, smooth_blank, frame, scheme_from(scheme), options)
+        table = PairTable.load(files.table, files.table_info, status_inputs.classification.units)
+        result = build_on_status_units(table, status_inputs)
+        ca_blank, frame = status_inputs.ca_blank, status_inputs.classification
     result.save(scores, scaling)
-    psd.write_candidates(psd.rank_cells(inputs.table, inputs.ca_blank, result, inputs.classification), ranking)
+    psd.write_candidates(psd.rank_cells(table, ca_blank, result, frame), ranking)
     return result
 
 
@@ -395,7 +435,8 @@ def psd_rounds(files: ScaleFiles, rounds_file, blanked_rounds, rounds_info, *, r
     return result
 
 
-def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed: int, **options) -> pd.DataFrame:
+def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed: int, scheme=None,
+                    status_table: StatusTableFiles | None = None, **options) -> pd.DataFrame:
     """Rule bootstrap_batch: resample the couples and rebuild the unit scores (stages 4-7), once per replicate.
 
     The replicates of a batch share one process and one reading of the inputs; each
@@ -403,62 +444,44 @@ def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed
     on a multinomial redraw of the table, from its own stream (seed, r)
     (``camsis.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
     (code, replicate, mcamsis, fcamsis) to ``batch`` (parquet).
+
+    By status (``scheme`` and ``status_table`` given), replicate r's couples are drawn as
+    the title-only replicate r draws them (``files`` are the title-only table and masks),
+    each occupation cell's drawn couples are then spread over its statuses
+    (``camsis.uncertainty.StatusDraw``), and the by-status units are rebuilt as
+    score_units does by status; ``batch`` then holds the (occupation, status) units'
+    scores (combined codes).
     """
     inputs = read_scale_inputs(files, **options)
-    long = uncertainty.bootstrap_batch(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification, inputs.options,
-                   [int(r) for r in replicates], int(seed))
+    replicates = [int(r) for r in replicates]
+    if scheme is None:
+        long = uncertainty.bootstrap_batch(inputs.table, inputs.ca_blank, inputs.smooth_blank, inputs.classification,
+                                           inputs.options, replicates, int(seed))
+    else:
+        statuses = scheme_from(scheme)
+        pairs = PairTable.load(status_table.table, status_table.info,
+                               by_status_classification(inputs.classification, statuses).units)
+        _, long = uncertainty.bootstrap_batch_by_status(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank,
+                                                        inputs.classification, statuses, inputs.options, replicates,
+                                                        int(seed), with_title=False)
     with atomic_path(batch) as path:
         long.to_parquet(path, index=False)
     return long
 
 
-def bootstrap_batch_by_status(files: ScaleFiles, table, table_info, scheme, title_batch, batch, *,
-                              replicates: Sequence[int], seed: int, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rule bootstrap_batch_by_status: the batch's title-only and by-status replicates, the couples drawn once.
+@dataclass(frozen=True)
+class StatusTableFiles:
+    """The by-status table's parquet and json (rule tabulate by status), as rule bootstrap_batch takes them."""
 
-    Replicate r's couples are drawn as rule bootstrap_batch draws them (the title-only
-    table's draw from the stream (seed, r)) and rebuilt as score_units does; each
-    occupation cell's drawn couples are then spread over its statuses
-    (``camsis.uncertainty.StatusDraw``) and rebuilt as score_units_by_status does
-    (``camsis.uncertainty.bootstrap_batch_by_status``). A scale built with statuses gets
-    its title-only replicates from this rule, not from rule bootstrap_batch: one job per
-    batch, one reading of the inputs.
-
-    Parameters
-    ----------
-    files : ScaleFiles
-        The title-only table (rule tabulate_by_status), the title-only masks (as for rules
-        score_units and score_units_by_status), the classification and the recodes.
-    table, table_info : path
-        The by-status table (rule tabulate_by_status).
-    scheme : path or sequence of paths
-        The status scheme's files.
-    title_batch, batch : path
-        Outputs: every code's scores in each replicate (code, replicate, mcamsis, fcamsis;
-        as rule bootstrap_batch writes them), and the (occupation, status) units' (combined code).
-    replicates, seed
-        The batch's replicate numbers and the bootstrap seed.
-    **options
-        ``ScaleOptions`` keywords.
-    """
-    inputs = read_scale_inputs(files, **options)
-    statuses = scheme_from(scheme)
-    derived = by_status_classification(inputs.classification, statuses)
-    pairs = PairTable.load(table, table_info, derived.units)
-    title_long, long = uncertainty.bootstrap_batch_by_status(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank, inputs.classification, statuses,
-                               inputs.options, [int(r) for r in replicates], int(seed))
-    with atomic_path(title_batch) as path:
-        title_long.to_parquet(path, index=False)
-    with atomic_path(batch) as path:
-        long.to_parquet(path, index=False)
-    return title_long, long
+    table: str | Path
+    info: str | Path
 
 
 def bootstrap_gather(batches: Sequence, scores, classification, summary, long, info, *, replicates: int,
                      seed: int, scheme=None) -> BootstrapInfo:
     """Rule bootstrap_gather: the batches' replicates together; per code the bootstrap SE and interval.
 
-    With ``scheme`` (rule bootstrap_gather_by_status) the codes are the (occupation, status)
+    By status (``scheme`` given) the codes are the (occupation, status)
     units' combined codes, and ``scores`` the by-status unit scores they are checked against.
     """
     frame = classification_from(classification)
@@ -509,7 +532,7 @@ def plausible_values(replicates, summary, classification, dta, *, scale: str, m:
     each unit is drawn from (``camsis.uncertainty.plausible_values``); values are clipped to
     ``clip``, the config's range of the scores.
 
-    With ``scheme`` (rule plausible_values_by_status) ``replicates`` are the by-status
+    By status (``scheme`` given) ``replicates`` are the by-status
     bootstrap's and ``title_replicates`` the title-only bootstrap's: the file then has the
     rows of the by-status file (every unit x status, status 0 and the groups from the
     title-only replicates, as in the by-status score file), code and status columns
@@ -590,7 +613,7 @@ class BuildRecords:
 class Provenance:
     """How a score file was made, as its notes and summary.json record it.
 
-    Rules score_file and score_file_by_status make it from the scale's name and their params.
+    Rule score_file (both variants) makes it from the scale's name and their params.
 
     Attributes
     ----------
@@ -613,21 +636,32 @@ class Provenance:
 
 
 def score_file(scores, scaling, records: BuildRecords, classification, dta, csv, summary,
-               provenance: Provenance) -> dict:
+               provenance: Provenance, *, scheme=None, title_csv=None) -> dict:
     """Rule score_file: score every code of the classification; write the .dta, .csv and summary.json.
+
+    By status (``scheme`` given) the score file is the by-status one, in the layout of the
+    published v2: one row per unit x status of the scheme, the status-0 rows being the
+    title-only score file of the same pairs (``title_csv``), so users without status data
+    match every occupation (``camsis.by_status.by_status_table``); its summary is the
+    by-status build's (``by_status_section``), which the title-only summary.json also holds.
 
     Parameters
     ----------
     scores, scaling : path
         ``UnitScores.save``'s files.
     records : BuildRecords
-        The build's other files that the notes and summary.json report.
+        The build's other files that the notes and summary.json report (by status: the
+        by-status table's json and bootstrap files).
     classification : path or sequence of paths
         The classification's files.
     dta, csv, summary : path
         Outputs.
     provenance : Provenance
         The scale's name, sheet row, config and date, recorded in the notes and summary.json.
+    scheme : path or sequence of paths, optional
+        The status scheme's files: the by-status variant.
+    title_csv : path, optional
+        By status: the title-only score file (rule score_file without ``scheme``).
 
     Returns
     -------
@@ -637,6 +671,9 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
     frame = classification_from(classification)
     units = UnitScores.load(scores, scaling)
     boot = pd.read_csv(records.bootstrap, sep="\t", index_col=0) if records.bootstrap else None
+    if scheme is not None:
+        return _by_status_score_file(units, boot, records, frame, scheme_from(scheme), title_csv, dta, csv, summary,
+                                     provenance)
     table = fill_classification(units.scores, units.population, frame, boot)
 
     scale, sheet_row, config, built = provenance.scale, provenance.sheet_row, provenance.config, provenance.date()
@@ -658,6 +695,23 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
         by_status=(by_status_summary(records.by_status_table, records.by_status_scaling,
                                      records.by_status_bootstrap_info) if records.by_status_table else None),
     )
+    write_json(result, summary)
+    return result
+
+
+def _by_status_score_file(units: UnitScores, boot: pd.DataFrame | None, records: BuildRecords, frame: Classification,
+                          statuses, title_csv, dta, csv, summary, provenance: Provenance) -> dict:
+    """Rule score_file by status: the by-status file, in the layout of the published v2, and its summary."""
+    table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses, boot)
+    scale, built = provenance.scale, provenance.date()
+    notes = by_status_file_notes(frame, statuses, scale, built, provenance.sheet_row, provenance.config,
+                                 read_json(records.table_info), units.diagnostics.warnings,
+                                 intervals=boot is not None and "mcam_tse" in boot)
+    write_by_status_dta(table, frame, statuses, dta, scale, built, notes)
+    write_csv(table, csv)
+    result = {"scale": scale, "built": built, "camsis_version": camsis.__version__,
+              **by_status_section(read_json(records.table_info), units.diagnostics,
+                                  read_json(records.bootstrap_info) if records.bootstrap_info else None)}
     write_json(result, summary)
     return result
 
@@ -705,8 +759,8 @@ def plots(scores, scaling, csv, classification, figures: Mapping, *, scale: str,
     """Rule plots: the diagnostic figures of one scale, from its unit file and score file.
 
     ``figures`` maps a figure's name (``caterpillar_m``, ``caterpillar_f``, ``shrinkage``,
-    ``male_female``, ``ca_map``, ``linked``) to its output path. With ``scheme`` (rule
-    plots_by_status) the files are the by-status build's and the units its (occupation,
+    ``male_female``, ``ca_map``, ``linked``) to its output path. By status (``scheme``
+    given) the files are the by-status build's and the units its (occupation,
     status) units.
     """
     # Lazy: matplotlib, which camsis.plots imports, costs every other rule job's start; only the plot rules pay.
@@ -741,7 +795,7 @@ def compare(csv, old, classification, correlations, top_file, html, plot, *, sca
     The existing file may be title-only or by status (one row per code x status, such as
     the published gb_soc2020_v2.dta: ``status_variables`` lists the (status variable,
     no-information status) pairs that mark one). The title-only scale is compared with a
-    by-status file's no-information rows. With ``scheme`` (rule compare_by_status) ``csv``
+    by-status file's no-information rows. By status (``scheme`` given) ``csv``
     is the by-status file and the (occupation, status) units are compared unit x status;
     a title-only existing file then gives every status its occupation's score.
     """
@@ -849,88 +903,6 @@ def scheme_from(files: str | Path | Sequence):
     return load_scheme(tsv.stem, tsv.parent)
 
 
-def tabulate_by_status(data, classification, scheme, title_table, title_info, table, table_info, spec: InputSpec, *,
-                       decoded: Sequence = (), input_sha256: str | None = None) -> None:
-    """Rule tabulate_by_status: the title-only table and the (occ1, status1) x (occ2, status2) one.
-
-    Both are counted in one reading of the input (``camsis.tables.tabulate_by_status``), so
-    they hold the same pairs and a by-status scale reads its input once, as a title-only
-    one does: reading is most of a build's time on large files. Pairs without a scored status
-    on both sides stay in the title-only table and are counted under ``status_unknown`` in
-    the by-status one. A person file is linked once, each couple carrying its partners'
-    ``status`` as status1 and status2 (``camsis.tables.tabulate_persons_by_status``).
-
-    Parameters
-    ----------
-    data : path
-        The input microdata (a couples file, or a person file with layout "persons").
-    classification, scheme : path or sequence of paths
-        The classification's and the status scheme's files.
-    title_table, title_info : path
-        Outputs: the title-only table, as rule tabulate writes it (with the input's checksum).
-    table, table_info : path
-        Outputs: the by-status table (units are combined codes ``unit * 10 + status``). Both
-        jsons of a person file hold the linking counts under ``linking``.
-    spec : InputSpec
-        The variables to read and how (the rule's params), status1 and status2 (or a person
-        file's status) with them.
-    decoded : sequence of paths
-        An IPUMS extract's decoded columns (rule decode_input), read instead of ``data``.
-    input_sha256 : str
-        As rule tabulate's.
-    """
-    frame = classification_from(classification)
-    statuses = scheme_from(scheme)
-    options = spec.reading_options()
-    source = decoded_source(data, decoded, spec.cells(with_status=True), spec.where)
-    if spec.layout == "persons":
-        ((title, result), linking), digest = counted_with_checksum(data, lambda: tables.tabulate_persons_by_status(
-            source, spec.person_columns(with_status=True), float(spec.first_sex), frame.units, statuses.scored,
-            repeat_couples=spec.repeat_couples, **options), decoded)
-    else:
-        ((title, result), linking), digest = counted_with_checksum(data, lambda: (tables.tabulate_by_status(
-            source, tables.CoupleColumns(spec.occ1, spec.occ2, spec.status1, spec.status2, spec.weight or None),
-            frame.units, statuses.scored, **options), None), decoded)
-    check_unchanged(data, input_sha256, digest)
-    extra = {"linking": linking} if linking is not None else {}
-    title.save(title_table, title_info, input_sha256=digest, **extra)
-    result.save(table, table_info, statuses=statuses.name, **extra)
-
-
-def score_units_by_status(table, table_info, blanked, classification, scheme, scores, scaling, *, recodes=None,
-                          **options) -> UnitScores:
-    """Rule score_units_by_status: stages 4-7 on (occupation, status) units.
-
-    The masks are the title-only scale's (rule blank or psd_rounds), expanded to every
-    status by ``camsis.by_status.build_by_status_scores``; recodes of occupations apply to
-    each of their statuses.
-
-    Parameters
-    ----------
-    table, table_info : path
-        The by-status table (rule tabulate_by_status).
-    blanked : path
-        The title-only masks.
-    classification, scheme : path or sequence of paths
-        The classification's and the status scheme's files.
-    scores, scaling : path
-        Outputs of ``UnitScores.save`` (units are combined codes).
-    recodes : path, optional
-        Hand-written merges of occupations.
-    **options
-        ``ScaleOptions`` keywords.
-    """
-    frame = classification_from(classification)
-    statuses = scheme_from(scheme)
-    derived = by_status_classification(frame, statuses)
-    pairs = PairTable.load(table, table_info, derived.units)
-    ca_blank, smooth_blank = load_masks(blanked, frame.units)
-    result = build_by_status_scores(pairs, ca_blank, smooth_blank, frame, statuses,
-                                    ScaleOptions(**options, recodes=read_recodes(recodes) if recodes else {}))
-    result.save(scores, scaling)
-    return result
-
-
 def by_status_summary(table_info, scaling, bootstrap_info=None) -> dict:
     """summary.json's ``by_status`` section: the by-status build's pairs, its own scaling diagnostics, its bootstrap."""
     return by_status_section(read_json(table_info), ScalingSummary.load(scaling),
@@ -947,47 +919,6 @@ def by_status_section(pairs: Mapping, diagnostics: ScalingSummary, bootstrap: Ma
     if bootstrap:
         section["bootstrap"] = dict(bootstrap)
     return section
-
-
-def score_file_by_status(scores, scaling, table_info, title_csv, classification, scheme, dta, csv,
-                         provenance: Provenance, *, bootstrap=None) -> pd.DataFrame:
-    """Rule score_file_by_status: the by-status score file, in the layout of the published v2.
-
-    One row per unit x status of the scheme; the status-0 rows are the title-only score
-    file of the same pairs (``title_csv``), so users without status data match every
-    occupation (``camsis.by_status.by_status_table``).
-
-    Parameters
-    ----------
-    scores, scaling : path
-        ``UnitScores.save``'s files of rule score_units_by_status.
-    table_info : path
-        The by-status table's json (pairs used, ``status_unknown``).
-    title_csv : path
-        The title-only score file (rule score_file).
-    classification, scheme : path or sequence of paths
-        The classification's and the status scheme's files.
-    dta, csv : path
-        Outputs.
-    provenance : Provenance
-        The scale's name, sheet row, config and date, recorded in the notes.
-    bootstrap : path, optional
-        The by-status bootstrap's per-unit summary (rule bootstrap_gather_by_status): the
-        bootstrap SEs and intervals of the scored statuses (status-0 and group rows carry
-        the title-only file's).
-    """
-    frame = classification_from(classification)
-    statuses = scheme_from(scheme)
-    units = UnitScores.load(scores, scaling)
-    boot = pd.read_csv(bootstrap, sep="\t", index_col=0) if bootstrap else None
-    table = by_status_table(units.scores, pd.read_csv(title_csv), frame, statuses, boot)
-    scale, built = provenance.scale, provenance.date()
-    notes = by_status_file_notes(frame, statuses, scale, built, provenance.sheet_row, provenance.config,
-                                 read_json(table_info), units.diagnostics.warnings,
-                                 intervals=boot is not None and "mcam_tse" in boot)
-    write_by_status_dta(table, frame, statuses, dta, scale, built, notes)
-    write_csv(table, csv)
-    return table
 
 
 def by_status_file_notes(frame: Classification, statuses, scale: str, built: str, sheet_row: Mapping,

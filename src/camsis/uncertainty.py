@@ -377,14 +377,14 @@ def bootstrap_batch(table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.D
 
 def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
                               classification, scheme, options, replicates: Sequence[int],
-                              seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                              seed: int, *, with_title: bool = True) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """The title-only and the by-status replicates numbered ``replicates``, drawn and rebuilt together.
 
     Replicate r of the by-status bootstrap resamples the same couples as replicate r of the
     title-only one (``StatusDraw``: the title-only draw, then each occupation cell's couples
     spread over its statuses, from the same stream), so one process draws the couples once
     and rebuilds both: the title-only scale as ``bootstrap_batch`` does (the same numbers),
-    the by-status one as rule score_units_by_status does
+    the by-status one as rule score_units does by status
     (``camsis.by_status.build_by_status_scores`` with the occupation masks and
     classification), so its spread is the whole by-status pipeline's (merging, CA, sharing,
     smoothing, standardising). A scale built with statuses runs one job per batch, not two.
@@ -396,10 +396,15 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
     take their group's score, as an empty status does. Each such replicate is logged as a
     warning naming the units, and counted in the rows (``units_left_out``).
 
+    ``with_title=False`` skips the title-only rebuilds (the workflow's title-only replicates
+    come from their own job, rule bootstrap_batch, from the same streams): the by-status
+    replicates are the same either way, the draw of the couples being made in full.
+
     Returns
     -------
-    title_long : DataFrame
-        ``bootstrap_batch``'s rows: every code of ``classification`` in each replicate.
+    title_long : DataFrame or None
+        ``bootstrap_batch``'s rows: every code of ``classification`` in each replicate
+        (None with ``with_title=False``).
     status_long : DataFrame
         Code (combined code), replicate, mcamsis, fcamsis of the (occupation, status) units
         only: the by-status file's other rows (status 0, groups) are the title-only scale's.
@@ -415,15 +420,16 @@ def bootstrap_batch_by_status(title: PairTable, table: PairTable, ca_blank: pd.D
         for column, number in enumerate(replicates):
             rng = replicate_rng(seed, number)
             couples = draw.title.drawn_counts(rng)
-            title_table = draw.title.table_of(couples)
-            title_scores.add(column, _rebuilt(number, seed, lambda: build_unit_scores(title_table, ca_blank, smooth_blank,
-                                                                                      classification, options)))
+            if with_title:
+                title_table = draw.title.table_of(couples)
+                title_scores.add(column, _rebuilt(number, seed, lambda: build_unit_scores(
+                    title_table, ca_blank, smooth_blank, classification, options)))
             status_table = draw.table_of(draw.spread(couples, rng))
             status_scores.add(column, _rebuilt(number, seed, lambda: build_on_status_units(status_table, inputs),
                                                kind="by-status "))
-            log.info("bootstrap replicate %d rebuilt, title-only and by status", number)
+            log.info("bootstrap replicate %d rebuilt%s", number, ", title-only and by status" if with_title else " by status")
     status_long = status_scores.long()
-    return title_scores.long(), status_long[status_long["code"].isin(inputs.classification.units)].reset_index(drop=True)
+    return title_scores.long() if with_title else None, status_long[status_long["code"].isin(inputs.classification.units)].reset_index(drop=True)
 
 
 def _one_blas_thread():

@@ -1,32 +1,33 @@
 # Uncertainty: B bootstrap replicates of the couples, drawn and rebuilt in batches (one job per
 # batch of bootstrap_batch replicates: the batches spread over cores and cluster nodes, the
 # replicates of a batch share one process), gathered into per-code bootstrap SEs and intervals,
-# and plausible values.
+# and plausible values. By status ({variant} "_by_status"), replicate r resamples the couples of the
+# title-only replicate r (the same stream), spread over the statuses of each occupation cell.
 
 
 rule bootstrap_batch:
     input:
+        unpack(status_table_files),
         table="results/{scale}/work/table.parquet",
         info="results/{scale}/work/table.json",
         blanked=scale_mask,
         classification=classification_files,
+        scheme=variant_scheme_files,
         recodes=recodes_file,
     output:
-        batch="results/{scale}/bootstrap/batch_{b}.parquet",
+        batch="results/{scale}/bootstrap{variant}/batch_{b}.parquet",
     wildcard_constraints:
-        # a scale with statuses gets its title-only replicates from rule bootstrap_batch_by_status
-        scale=scales_pattern(with_statuses=False),
         b=r"\d+",
     params:
         options=scale_options,
         replicates=batch_replicates,
         seed=config["bootstrap_seed"],
     log:
-        "logs/{scale}/bootstrap/batch_{b}.log",
+        "logs/{scale}/bootstrap{variant}/batch_{b}.log",
     # The longest jobs of a build: started first, so the rest of the build fills the other cores.
     priority: 10
     resources:
-        mem_mb=1500,
+        mem_mb=2000,
         # a replicate takes about 0.1 s of CPU on the demo (412 units); a minute a replicate is ample
         runtime=lambda wildcards: 10 + len(batch_replicates(wildcards)),
     script:
@@ -36,17 +37,18 @@ rule bootstrap_batch:
 rule bootstrap_gather:
     input:
         batches=bootstrap_batch_files,
-        scores="results/{scale}/work/unit_scores.tsv",
+        scores="results/{scale}/work{variant}/unit_scores.tsv",
         classification=classification_files,
+        scheme=variant_scheme_files,
     output:
-        summary="results/{scale}/bootstrap/summary.tsv",
-        replicates="results/{scale}/bootstrap/replicates.parquet",
-        info="results/{scale}/bootstrap/bootstrap.json",
+        summary="results/{scale}/bootstrap{variant}/summary.tsv",
+        replicates="results/{scale}/bootstrap{variant}/replicates.parquet",
+        info="results/{scale}/bootstrap{variant}/bootstrap.json",
     params:
         replicates=config["bootstrap"],
         seed=config["bootstrap_seed"],
     log:
-        "logs/{scale}/bootstrap/gather.log",
+        "logs/{scale}/bootstrap{variant}/gather.log",
     # On the way from the batches to the score files: before the side jobs that wait with it.
     priority: 5
     resources:
@@ -58,17 +60,19 @@ rule bootstrap_gather:
 
 rule plausible_values:
     input:
-        replicates="results/{scale}/bootstrap/replicates.parquet",
-        summary="results/{scale}/bootstrap/summary.tsv",
+        unpack(title_bootstrap_files),
+        replicates="results/{scale}/bootstrap{variant}/replicates.parquet",
+        summary="results/{scale}/bootstrap{variant}/summary.tsv",
         classification=classification_files,
+        scheme=variant_scheme_files,
     output:
-        dta="results/{scale}/plausible.dta",
+        dta="results/{scale}/plausible{variant}.dta",
     params:
         m=config["plausible_values"],
         seed=config["bootstrap_seed"],
         clip=config["clip"],
     log:
-        "logs/{scale}/plausible_values.log",
+        "logs/{scale}/plausible_values{variant}.log",
     # A file no later job reads: after the score files on the way to the plots, not before them.
     priority: -10
     resources:

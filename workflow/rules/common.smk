@@ -53,6 +53,8 @@ validated(scales, "../schemas/scales.schema.yaml", f"scales sheet {config['scale
 
 wildcard_constraints:
     scale="|".join(scales.index),
+    # "" for a scale's title-only units, "_by_status" for its occupation-by-status units
+    variant="(_by_status)?",
 
 
 def scale_row(wildcards):
@@ -213,25 +215,50 @@ def by_status(scale):
     return bool(scales.loc[scale, "statuses"])
 
 
-def scales_pattern(with_statuses):
-    """The wildcard constraint of the scales built with statuses (or of the others).
+VARIANTS = {"": "title-only units", "_by_status": "occupation-by-status units"}
 
-    A scale with statuses gets its title-only table from rule tabulate_by_status, which counts
-    both tables in one reading of the input (reading is most of a build's time on large files);
-    rule tabulate serves the others. Each rule is constrained to its own scales, so Snakemake
-    never weighs the other as a producer of a table.
-    """
-    names = "|".join(re.escape(scale) for scale in scales.index if by_status(scale))
-    if with_statuses:
-        return rf"(?:{names})" if names else r"(?!)"
-    return rf"(?!(?:{names})/)[^/]+" if names else r"[^/]+"
+
+def variants(scale):
+    """The {variant}s a scale is built in: title-only, and by status when its row names a scheme."""
+    return ["", "_by_status"] if by_status(scale) else [""]
 
 
 def status_scheme_files(wildcards):
     """The status scheme's .tsv and .yaml (camsis.statuses.load_scheme reads both)."""
     name = scale_row(wildcards)["statuses"]
+    if not name:
+        sys.exit(f"camsis: error: scales sheet {config['scales']}: scale {wildcards.scale} names no statuses, "
+                 f"so it has no by-status files")
     folder = Path(config["statuses"])
     return [existing(folder / f"{name}.{ext}", "status scheme file", wildcards) for ext in ("tsv", "yaml")]
+
+
+def variant_scheme_files(wildcards):
+    """The input ``scheme`` of a rule with a {variant}: the status scheme's files by status, else none."""
+    return status_scheme_files(wildcards) if wildcards.variant else []
+
+
+def variant_sheet(column):
+    """A param holding a sheet cell only the by-status variant reads (a status variable), else None:
+    editing it reruns no title-only job."""
+    cell = sheet(column)
+    return lambda wildcards: cell(wildcards) if wildcards.variant else None
+
+
+def status_table_files(wildcards):
+    """By status, the by-status table bootstrap_batch spreads each title-only draw over (else none)."""
+    if not wildcards.variant:
+        return {}
+    folder = f"results/{wildcards.scale}/work{wildcards.variant}"
+    return {"status_table": f"{folder}/table.parquet", "status_info": f"{folder}/table.json"}
+
+
+def title_bootstrap_files(wildcards):
+    """By status, the title-only bootstrap whose replicates give the plausible values' status-0 rows (else none)."""
+    if not wildcards.variant:
+        return {}
+    folder = f"results/{wildcards.scale}/bootstrap"
+    return {"title_replicates": f"{folder}/replicates.parquet", "title_summary": f"{folder}/summary.tsv"}
 
 
 def release_tables(wildcards):
@@ -327,26 +354,21 @@ DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female"
 
 
 def diagnostic_outputs():
-    """Plots of every scale, and the comparison of those that name a compare_to file."""
-    plots = [f"results/{scale}/plots/{name}.png" for scale in scales.index for name in DIAGNOSTIC_PLOTS]
-    plots += [f"results/{scale}/plots/by_status/{name}.png" for scale in scales.index if by_status(scale)
-              for name in DIAGNOSTIC_PLOTS]
-    compared = [f"results/{scale}/compare.tsv" for scale in scales.index if compare_file(scale)]
-    compared += [f"results/{scale}/compare_by_status.tsv" for scale in scales.index
-                 if compare_file(scale) and by_status(scale)]
+    """Plots of every scale (and of its by-status units), and the comparison of those that name a compare_to file."""
+    plots = [f"results/{scale}/plots{variant}/{name}.png" for scale in scales.index for variant in variants(scale)
+             for name in DIAGNOSTIC_PLOTS]
+    compared = [f"results/{scale}/compare{variant}.tsv" for scale in scales.index if compare_file(scale)
+                for variant in variants(scale)]
     return plots + compared + comparison_outputs()
 
 
 def all_outputs():
-    products = ["{scale}.dta", "{scale}.csv", "summary.json", "psd_candidates.tsv"]
+    products = ["{scale}{variant}.dta", "{scale}{variant}.csv", "summary{variant}.json", "psd_candidates{variant}.tsv"]
     if config["plausible_values"] > 0:
-        products.append("plausible.dta")
-    by_status_files = [f"results/{scale}/{scale}_by_status.{ext}" for scale in scales.index if by_status(scale)
-                       for ext in ("dta", "csv")]
-    if config["plausible_values"] > 0:
-        by_status_files += [f"results/{scale}/plausible_by_status.dta" for scale in scales.index if by_status(scale)]
-    return diagnostic_outputs() + by_status_files + [
-        f"results/{scale}/" + product.format(scale=scale) for scale in scales.index for product in products
+        products.append("plausible{variant}.dta")
+    return diagnostic_outputs() + [
+        f"results/{scale}/" + product.format(scale=scale, variant=variant)
+        for scale in scales.index for variant in variants(scale) for product in products
     ]
 
 
@@ -363,17 +385,8 @@ def bootstrap_batches():
 
 
 def bootstrap_batch_files(wildcards):
-    return [f"results/{wildcards.scale}/bootstrap/batch_{b}.parquet" for b in range(1, len(bootstrap_batches()) + 1)]
-
-
-def bootstrap_batch_files_by_status(wildcards):
-    return [f"results/{wildcards.scale}/bootstrap/by_status/batch_{b}.parquet"
+    return [f"results/{wildcards.scale}/bootstrap{wildcards.variant}/batch_{b}.parquet"
             for b in range(1, len(bootstrap_batches()) + 1)]
-
-
-def by_status_bootstrap(wildcards):
-    """The by-status file's bootstrap columns, when the config asks for a bootstrap."""
-    return {"bootstrap": f"results/{wildcards.scale}/bootstrap/by_status/summary.tsv"} if config["bootstrap"] > 0 else {}
 
 
 def batch_replicates(wildcards):
@@ -382,18 +395,25 @@ def batch_replicates(wildcards):
 
 
 def score_file_extras(wildcards):
-    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds, the by-status build."""
-    extras = {}
+    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds, the by-status build.
+
+    The title-only summary.json reports the by-status build (pairs left out for want of a
+    status, its diagnostics); the by-status file's status-0 rows are the title-only file's.
+    """
+    scale, variant, extras = wildcards.scale, wildcards.variant, {}
     if config["bootstrap"] > 0:
-        extras["bootstrap"] = f"results/{wildcards.scale}/bootstrap/summary.tsv"
-        extras["bootstrap_info"] = f"results/{wildcards.scale}/bootstrap/bootstrap.json"
+        extras["bootstrap"] = f"results/{scale}/bootstrap{variant}/summary.tsv"
+        extras["bootstrap_info"] = f"results/{scale}/bootstrap{variant}/bootstrap.json"
+    if variant:
+        extras["title_csv"] = f"results/{scale}/{scale}.csv"
+        return extras
     if config["psd_rounds"] > 0:
-        extras["psd_rounds"] = f"results/{wildcards.scale}/work/psd_rounds.json"
-    if by_status(wildcards.scale):  # summary.json reports the pairs left out for want of a status
-        extras["by_status_table"] = f"results/{wildcards.scale}/work/by_status/table.json"
-        extras["by_status_scaling"] = f"results/{wildcards.scale}/work/by_status/scaling.json"
+        extras["psd_rounds"] = f"results/{scale}/work/psd_rounds.json"
+    if by_status(scale):
+        extras["by_status_table"] = f"results/{scale}/work_by_status/table.json"
+        extras["by_status_scaling"] = f"results/{scale}/work_by_status/scaling.json"
         if config["bootstrap"] > 0:
-            extras["by_status_bootstrap_info"] = f"results/{wildcards.scale}/bootstrap/by_status/bootstrap.json"
+            extras["by_status_bootstrap_info"] = f"results/{scale}/bootstrap_by_status/bootstrap.json"
     return extras
 
 

@@ -1,23 +1,25 @@
-# Stages 8-9: every code of the classification scored, written as .dta, .csv and a summary.
+# Stages 8-9: every code of the classification scored, written as .dta, .csv and a summary; by status,
+# the by-status file in the layout of the published v2 (its status-0 rows are the title-only file's).
 
 
 rule score_file:
     input:
         unpack(score_file_extras),
-        scores="results/{scale}/work/unit_scores.tsv",
-        scaling="results/{scale}/work/scaling.json",
-        table="results/{scale}/work/table.json",
+        scores="results/{scale}/work{variant}/unit_scores.tsv",
+        scaling="results/{scale}/work{variant}/scaling.json",
+        table="results/{scale}/work{variant}/table.json",
         blanking="results/{scale}/work/blanking.json",
         classification=classification_files,
+        scheme=variant_scheme_files,
     output:
-        dta=report("results/{scale}/{scale}.dta", caption="../report/score_file.rst", category="Score files"),
-        csv="results/{scale}/{scale}.csv",
-        summary="results/{scale}/summary.json",
+        dta=report("results/{scale}/{scale}{variant}.dta", caption="../report/score_file.rst", category="Score files"),
+        csv="results/{scale}/{scale}{variant}.csv",
+        summary="results/{scale}/summary{variant}.json",
     params:
         sheet_row=sheet_row,  # provenance: the notes and summary.json record the cells and config that make the numbers
         config=PROVENANCE_CONFIG,
     log:
-        "logs/{scale}/score_file.log",
+        "logs/{scale}/score_file{variant}.log",
     resources:
         mem_mb=1500,
         runtime=10,

@@ -1,4 +1,8 @@
 # Stages 1-3: read the pairs into an occ1 x occ2 table, then mark the blanked cells.
+#
+# Rules with a {variant} wildcard serve both kinds of units: "" the title-only scale, "_by_status"
+# its occupation-by-status units (scales whose sheet row names statuses; docs/by-status.md). The
+# variant's step is the same function, given the status scheme's files (variant_scheme_files).
 
 
 # An IPUMS extract is decoded once for the whole sheet: its scales (one per sample) read the
@@ -24,19 +28,23 @@ rule decode_input:
         "../scripts/decode_input.py"
 
 
+# One rule for both units: a scale whose sheet row names a status scheme is also tabulated by
+# (occupation, status), the same rule with {variant} "_by_status" (its work files under
+# results/{scale}/work_by_status/); its title-only table is the same rule's other job.
 rule tabulate:
     input:
         data=input_file,
         decoded=decoded_files,
         classification=classification_files,
+        scheme=variant_scheme_files,
     output:
-        table="results/{scale}/work/table.parquet",
-        info="results/{scale}/work/table.json",
-    wildcard_constraints:
-        scale=scales_pattern(with_statuses=False),
+        table="results/{scale}/work{variant}/table.parquet",
+        info="results/{scale}/work{variant}/table.json",
     params:
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),
+        status1=variant_sheet("status1"),
+        status2=variant_sheet("status2"),
         weight=sheet("weight"),
         where=sheet("filter"),
         sep=sheet("sep"),
@@ -49,13 +57,14 @@ rule tabulate:
         sex=sheet("sex"),
         first_sex=sheet("first_sex"),
         occ=sheet("occ"),
+        status=variant_sheet("status"),
         wave=sheet("wave"),
         repeat_couples=sheet("repeat_couples", config["repeat_couples"]),
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
         input_sha256=input_checksum,
     log:
-        "logs/{scale}/tabulate.log",
+        "logs/{scale}/tabulate{variant}.log",
     resources:
         mem_mb=3000,
         runtime=60,

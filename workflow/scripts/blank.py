@@ -1,13 +1,13 @@
 """Rule blank: mark the diagonal and pseudo-diagonal cells (camsis.steps.blank)."""
 
 from camsis import steps
-from camsis.runner import first, run
+from camsis.runner import given, run
 
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
     steps.blank(i.table, i.info, i.classification, o.blanked, o.info, scale=snakemake.wildcards.scale,
-                psds=first(i.psds), psds_smooth=first(i.psds_smooth), **dict(snakemake.params.items()))
+                psds=given(i.psds), psds_smooth=given(i.psds_smooth), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -1,13 +1,13 @@
 """Rules compare(_by_status): this build's score file against the one compare_to names (camsis.steps.compare)."""
 
 from camsis import steps
-from camsis.runner import run
+from camsis.runner import given, run
 
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
     steps.compare(i.csv, i.old, i.classification, o.correlations, o.top, o.html, o.plot,
-                  scale=snakemake.wildcards.scale, scheme=i.get("scheme"), **dict(snakemake.params.items()))
+                  scale=snakemake.wildcards.scale, scheme=given(i.scheme), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -1,13 +1,13 @@
 """Rules plausible_values(_by_status): M plausible values per code (and status) and sex, long .dta (camsis.steps.plausible_values)."""
 
 from camsis import steps
-from camsis.runner import run
+from camsis.runner import given, run
 
 
 def main(snakemake):
     i = snakemake.input
     steps.plausible_values(i.replicates, i.summary, i.classification, snakemake.output.dta,
-                           scale=snakemake.wildcards.scale, scheme=i.get("scheme"),
+                           scale=snakemake.wildcards.scale, scheme=given(i.scheme),
                            title_replicates=i.get("title_replicates"), title_summary=i.get("title_summary"),
                            **dict(snakemake.params.items()))
 

@@ -1,13 +1,13 @@
 """Rules plots(_by_status): the diagnostic figures of one scale (camsis.steps.plots)."""
 
 from camsis import steps
-from camsis.runner import run
+from camsis.runner import given, run
 
 
 def main(snakemake):
     i = snakemake.input
     steps.plots(i.scores, i.scaling, i.csv, i.classification, dict(snakemake.output.items()),
-                scale=snakemake.wildcards.scale, scheme=i.get("scheme"), **dict(snakemake.params.items()))
+                scale=snakemake.wildcards.scale, scheme=given(i.scheme), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from camsis import steps
-from camsis.runner import run
+from camsis.runner import given, run
 from results_layout import drop_snakemake_marker
 
 
@@ -11,7 +11,7 @@ def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     drop_snakemake_marker(Path(o.readme).parent)
     steps.release(list(i.tables), i.summary, o.readme, o.zip, scale=snakemake.wildcards.scale,
-                  scheme=list(i.scheme) or None, version=p.version, title=p.title, author=p.author,
+                  scheme=given(i.scheme), version=p.version, title=p.title, author=p.author,
                   defaults=p.defaults)
 
 

@@ -1,7 +1,7 @@
 """The workflow's layout of ``results/``, which the package does not know.
 
 ``results/{scale}/`` holds a scale's published products; its ``work/`` and ``bootstrap/``
-folders hold intermediate files (Snakemake manages them) and ``stale/`` the products a run
+folders (by status ``work_by_status/`` and ``bootstrap_by_status/``) hold intermediate files (Snakemake manages them) and ``stale/`` the products a run
 set aside before rebuilding them. The Snakefile's onstart/onsuccess (through common.smk)
 and the release rule's script import this module; the package's functions take the
 folders and paths as arguments (``camsis.writing.move_aside``).
@@ -15,7 +15,7 @@ from camsis.writing import move_aside
 RESULTS = "results"
 STALE = "stale"
 # Folders of a scale's results that hold intermediate files, not published products.
-WORK_FOLDERS = ("work", "bootstrap", STALE)
+WORK_FOLDERS = ("work", "work_by_status", "bootstrap", "bootstrap_by_status", STALE)
 STALE_NOTE = (
     "These files were published by an earlier build of this scale. A later run set out to rebuild them\n"
     "(its input, sheet row or options changed) and moved them here first; that run failed or was\n"

@@ -1,7 +1,7 @@
 """Rule score_file: score every code; write the .dta, .csv and summary.json (camsis.steps.score_file)."""
 
 from camsis import steps
-from camsis.runner import run
+from camsis.runner import given, run
 
 
 def main(snakemake):
@@ -10,7 +10,8 @@ def main(snakemake):
                                           "by_status_scaling", "by_status_bootstrap_info")}
     records = steps.BuildRecords(table_info=i.table, blanking=i.blanking, **extras)
     provenance = steps.Provenance(scale=snakemake.wildcards.scale, **dict(snakemake.params.items()))
-    steps.score_file(i.scores, i.scaling, records, i.classification, o.dta, o.csv, o.summary, provenance)
+    steps.score_file(i.scores, i.scaling, records, i.classification, o.dta, o.csv, o.summary, provenance,
+                     scheme=given(i.scheme), title_csv=i.get("title_csv"))
 
 
 run(main, snakemake)
