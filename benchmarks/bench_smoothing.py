@@ -100,7 +100,7 @@ def main() -> None:
     from camsis.scale import ScaleOptions, build_unit_scores
     from camsis.by_status import build_by_status_scores
     from camsis.statuses import by_status_classification, load_scheme
-    from camsis.tables import PairTable
+    from camsis.pairtable import PairTable
 
     project = demo_project(args.project)
     work = project / "results" / SCALE / "work"

@@ -17,9 +17,9 @@ Two truths (``--case``):
 
 ``--units by_status`` (demo only) validates the by-status scale instead: the demo's
 (occupation, status) truth (``camsis.synthetic.simulate_status_couples``, seed 2020, the
-empst3 statuses, as rule simulate_demo draws it), and each survey built by the by-status steps
-(tabulate_by_status, blank, score_units, score_units_by_status, bootstrap_batch_by_status,
-bootstrap_gather of both, score_file, score_file_by_status); the status units' rows of the
+empst3 statuses, as rule simulate_demo draws it), and each survey built by the steps of both
+variants (tabulate, blank, score_units, bootstrap_batch, bootstrap_gather and score_file, by status
+given the scheme); the status units' rows of the
 by-status file are compared (pairs: ``n_hbst3``/``n_wbst3``, a merged unit's pool's).
 
 The truth is drawn (or read) once; every survey then draws its couples from that one model
@@ -85,7 +85,7 @@ from camsis.scale import build_unit_scores
 from camsis.statuses import expand_mask
 from camsis.steps import blank_table, read_scale_inputs, scheme_from
 from camsis.synthetic import simulate_couples, simulate_status_couples
-from camsis.tables import PairTable
+from camsis.pairtable import PairTable
 
 OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
@@ -220,7 +220,7 @@ class Survey:
             steps.bootstrap_batch(self.files, batch=w / "batch.parquet", replicates=range(1, replicates + 1), seed=seed,
                                   **self.options)
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
-                                   w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
+                                   w / "boot_long.parquet", w / "boot.json", bootstrap=replicates, seed=seed)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
         records = steps.BuildRecords(w / "table.json", w / "blanking.json", **boot)
         steps.score_file(w / "units.tsv", w / "scaling.json", records, CLASSIFICATION,
@@ -235,33 +235,38 @@ class Survey:
         """The by-status score file's status units (indexed by combined code; pairs as ``n_m``, ``n_f``)."""
         w = self.work
         couples.to_parquet(w / "couples.parquet", index=False)
-        steps.tabulate_by_status(w / "couples.parquet", CLASSIFICATION, SCHEME, w / "table.parquet", w / "table.json",
-                                 w / "status_table.parquet", w / "status_table.json",
-                                 steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight", status1="hemp",
-                                                 status2="wemp"))
+        spec = steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight", status1="hemp", status2="wemp")
+        steps.tabulate(w / "couples.parquet", CLASSIFICATION, w / "table.parquet", w / "table.json", spec)
+        steps.tabulate(w / "couples.parquet", CLASSIFICATION, w / "status_table.parquet", w / "status_table.json",
+                       spec, scheme=SCHEME)
         self.blank_and_score()
-        status_files = (w / "status_table.parquet", w / "status_table.json")
-        steps.score_units_by_status(*status_files, w / "blanked.parquet", CLASSIFICATION, SCHEME,
-                                    w / "status_units.tsv", w / "status_scaling.json", **self.options)
-        boot = {}
+        status_files = steps.ScaleFiles(table=w / "status_table.parquet", table_info=w / "status_table.json",
+                                        blanked=w / "blanked.parquet", classification=CLASSIFICATION)
+        steps.score_units(status_files, scores=w / "status_units.tsv", scaling=w / "status_scaling.json",
+                          ranking=w / "status_ranking.tsv", scheme=SCHEME, **self.options)
+        boot, status_boot = {}, {}
         if replicates:
-            steps.bootstrap_batch_by_status(self.files, *status_files, SCHEME, w / "batch.parquet",
-                                            w / "status_batch.parquet", replicates=range(1, replicates + 1), seed=seed,
-                                            **self.options)
+            draws = dict(replicates=range(1, replicates + 1), seed=seed, **self.options)
+            steps.bootstrap_batch(self.files, batch=w / "batch.parquet", **draws)
+            steps.bootstrap_batch(self.files, batch=w / "status_batch.parquet", scheme=SCHEME,
+                                  status_table=steps.StatusTableFiles(w / "status_table.parquet",
+                                                                      w / "status_table.json"), **draws)
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
-                                   w / "boot_long.parquet", w / "boot.json", replicates=replicates, seed=seed)
+                                   w / "boot_long.parquet", w / "boot.json", bootstrap=replicates, seed=seed)
             steps.bootstrap_gather([w / "status_batch.parquet"], w / "status_units.tsv", CLASSIFICATION,
                                    w / "status_boot.tsv", w / "status_boot_long.parquet", w / "status_boot.json",
-                                   replicates=replicates, seed=seed, scheme=SCHEME)
+                                   bootstrap=replicates, seed=seed, scheme=SCHEME)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
+            status_boot = dict(bootstrap=w / "status_boot.tsv", bootstrap_info=w / "status_boot.json")
         steps.score_file(w / "units.tsv", w / "scaling.json", steps.BuildRecords(w / "table.json", w / "blanking.json",
                                                                                  **boot),
                          CLASSIFICATION, w / "scale.dta", w / "scale.csv", w / "summary.json", self.provenance)
+        steps.score_file(w / "status_units.tsv", w / "status_scaling.json",
+                         steps.BuildRecords(w / "status_table.json", w / "blanking.json", **status_boot),
+                         CLASSIFICATION, w / "status.dta", w / "status.csv", w / "status_summary.json",
+                         self.provenance, scheme=SCHEME, title_csv=w / "scale.csv")
         scheme = scheme_from(SCHEME)
-        table = steps.score_file_by_status(w / "status_units.tsv", w / "status_scaling.json", w / "status_table.json",
-                                           w / "scale.csv", CLASSIFICATION, SCHEME, w / "status.dta",
-                                           w / "status.csv", self.provenance,
-                                           bootstrap=w / "status_boot.tsv" if replicates else None)
+        table = pd.read_csv(w / "status.csv")
         units = table[table[scheme.variable] != scheme.unknown].set_index(f"soc2020_{scheme.name}")
         return units.rename(columns={scheme.counts[side]: f"n_{side}" for side in SIDE})
 

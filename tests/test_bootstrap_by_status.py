@@ -8,7 +8,8 @@ from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions
 from camsis.statuses import load_scheme
 from camsis.synthetic import simulate_status_couples
-from camsis.tables import CoupleColumns, PairTable, tabulate_by_status
+from camsis.pairtable import PairTable
+from camsis.tables import CoupleColumns, tabulate_by_status
 from camsis.uncertainty import (
     bootstrap_batch,
     bootstrap_batch_by_status,

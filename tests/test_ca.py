@@ -224,7 +224,7 @@ def test_connected_blocks_given_the_cells_that_may_be_non_zero():
     values = np.zeros((6, 5))
     values[np.ix_([0, 2], [1, 3])] = 1
     values[np.ix_([1, 3, 4], [0, 2])] = 2
-    from camsis.tables import Cells
+    from camsis.pairtable import Cells
 
     support = np.union1d(np.arange(0, 30, 2), np.flatnonzero(values))  # every other cell, and those with pairs
     by_columns = table(values)  # read by row and column

@@ -14,7 +14,8 @@ from camsis.blanking import blank_cells
 from camsis.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_scales
 from camsis.errors import CamsisError
 from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import DROP_REASONS, tabulate
+from camsis.pairtable import DROP_REASONS
+from camsis.tables import tabulate
 from helpers import TOY, TOY_UNITS, write_classification
 
 # derandomize: CI runs the same examples every time; a new failure shows up when the strategies change.

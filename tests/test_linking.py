@@ -261,7 +261,7 @@ def test_a_by_status_scale_s_two_tables_hold_the_pairs_of_one_joint_reading(tmp_
     must be the tables one joint reading counts (``tables.tabulate_by_status``), same pairs."""
     from camsis import steps
     from camsis.statuses import by_status_classification, load_scheme
-    from camsis.tables import PairTable
+    from camsis.pairtable import PairTable
     from helpers import REPO
 
     couples = status_couples()

@@ -196,7 +196,7 @@ def test_apply_merge_equals_a_group_by_of_rows_then_columns():
     table = table.where(rng.random(table.shape) < 0.2, 0.0)
     support = np.flatnonzero(table.to_numpy() > 0)
     support = np.union1d(support, rng.choice(table.size, 50))
-    from camsis.tables import Cells
+    from camsis.pairtable import Cells
 
     told = apply_merge(table, row_map, col_map, Cells.at(support, table.shape[1]))
     expected = table.groupby(row_map.to_numpy()).sum().T.groupby(col_map.to_numpy()).sum().T

@@ -91,7 +91,7 @@ def test_side_cells_given_the_cells_that_may_hold_pairs_are_those_of_a_search():
     counts.iloc[3, 4] = 0.0
     blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
     blanked.iloc[2, 3] = True
-    from camsis.tables import Cells
+    from camsis.pairtable import Cells
 
     everything = Cells.at(np.arange(counts.size), counts.shape[1])
     searched = SideCells.from_frames(counts, counts, blanked)

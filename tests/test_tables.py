@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from camsis.errors import CamsisError
-from camsis.tables import DROP_REASONS, PairTable, tabulate, tabulate_frame
+from camsis.pairtable import DROP_REASONS, PairTable
+from camsis.tables import tabulate, tabulate_frame
 from helpers import write_data
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from camsis.scale import UnitScores
-from camsis.tables import PairTable
+from camsis.pairtable import PairTable
 from camsis.uncertainty import (
     bootstrap_summary,
     gather_replicates,
@@ -344,7 +344,7 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     observed.save(scores)
     files = [tmp_path / "toy.tsv", tmp_path / "toy.yaml"]
     steps.bootstrap_gather([batch], scores, files, tmp_path / "summary.tsv", tmp_path / "replicates.parquet",
-                           tmp_path / "bootstrap.json", replicates=B, seed=seed)
+                           tmp_path / "bootstrap.json", bootstrap=B, seed=seed)
     info = read_json(tmp_path / "bootstrap.json")
     assert info["replicates_fallen_apart"] == len(missed)
     assert info["units_left_out"] == {str(r): 4 for r in missed}

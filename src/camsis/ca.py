@@ -425,7 +425,7 @@ def connected_blocks(table: pd.DataFrame, cells=None) -> list[tuple[list, list]]
     The components of the bipartite graph whose edges are the non-zero cells. Zero-mass
     rows and columns belong to no block (the CA drops them anyway). Blocks are ordered by
     their number of pairs, then by number of units, then by their lowest row label.
-    ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``: distinct cells) names the
+    ``cells`` (``camsis.pairtable.Cells``, e.g. ``PairTable.cells()``: distinct cells) names the
     only cells that may be non-zero, so the table is not searched for them.
     """
     values = table.to_numpy(dtype=float)

@@ -176,7 +176,7 @@ def apply_recodes(unit_map: pd.Series, recodes: dict[int, int] | None) -> pd.Ser
 def apply_merge(table: pd.DataFrame, row_map: pd.Series, col_map: pd.Series, cells=None) -> pd.DataFrame:
     """Sum rows and columns into the units they join; labels become the target codes (sorted).
 
-    ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
+    ``cells`` (``camsis.pairtable.Cells``, e.g. ``PairTable.cells()``) names the only cells
     that may be non-zero: they are summed straight into the merged cells, one pass over a
     twentieth of a by-status table instead of two products with the whole of it (each
     merged cell then adds its cells in row-major order, which can change the last bit of a

@@ -31,7 +31,7 @@ from camsis.reconstitution import reconstitute, unit_fitted
 from camsis.smoothing import DEFAULT_LEVELS, SMOOTHING_METHODS, SideCells, UnitHierarchy
 from camsis.standardising import fit_standardisation
 from camsis.summary import CASummary, DimensionSummary, RCSummary, ScalingSummary
-from camsis.tables import Cells
+from camsis.pairtable import Cells
 from camsis.vocabulary import PARTNERS_OF, SIDE_NAMES, SIDES, other
 from camsis.writing import atomic_path
 
@@ -637,7 +637,7 @@ def build_unit_scores(table, ca_blank: pd.DataFrame, smooth_blank: pd.DataFrame,
 
     Parameters
     ----------
-    table : camsis.tables.PairTable
+    table : camsis.pairtable.PairTable
         The occ1 x occ2 table of the input.
     ca_blank, smooth_blank : DataFrame of bool
         Cells left out of the CA and of the smoothing (``camsis.blanking``).

@@ -158,7 +158,7 @@ class SideCells:
                     squares: pd.DataFrame | None = None) -> SideCells:
         """The cells of ``weighted``/``counts`` (rows: the side scored) that ``blanked`` leaves and that hold pairs.
 
-        ``cells`` (``camsis.tables.Cells``, e.g. ``PairTable.cells()``) names the only cells
+        ``cells`` (``camsis.pairtable.Cells``, e.g. ``PairTable.cells()``) names the only cells
         that may hold pairs, so the table is not searched for them. ``squares`` are the
         cells' sums of squared weights (``PairTable.weights_squared``); None takes every pair
         of a cell to carry the cell's mean weight (so unweighted or frequency-weighted pairs

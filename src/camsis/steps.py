@@ -53,7 +53,7 @@ from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_w
 from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
 from camsis.uncertainty import (DISAGREEMENT, add_total_errors, bootstrap_summary, combine_batches, fallen_apart,
                                 fill_replicate, replicate_agreement)
-from camsis.tables import PairTable
+from camsis.pairtable import PairTable
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
 from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
 
@@ -323,7 +323,7 @@ def check_unchanged(data, planned: str | None, digest: str) -> None:
                           f"started, {digest[:12]}... now); run again once it is complete")
 
 
-def blank(table, table_info, classification, blanked, blanking_info, *, scale: str, diagonal_digits,
+def blank(table, table_info, classification, blanked, blanking, *, scale: str, diagonal_digits,
           diagonal_groups: str = "", psds: str | None = None, psds_smooth: str | None = None) -> BlankingSummary:
     """Rule blank: mark the diagonal and pseudo-diagonal cells, for the CA and for the smoothing.
 
@@ -333,7 +333,7 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
         The pair table.
     classification : path or sequence of paths
         The classification's files.
-    blanked, blanking_info : path
+    blanked, blanking : path
         Outputs: the masks and their ``BlankingSummary``.
     scale : str
         The scale's name (for messages).
@@ -345,7 +345,7 @@ def blank(table, table_info, classification, blanked, blanking_info, *, scale: s
                                       diagonal_digits=diagonal_digits, diagonal_groups=diagonal_groups, psds=psds,
                                       psds_smooth=psds_smooth)
     save_masks(ca, smooth, blanked)
-    write_json(summary.as_dict(), blanking_info)
+    write_json(summary.as_dict(), blanking)
     return summary
 
 
@@ -459,7 +459,7 @@ def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed
                                            inputs.options, replicates, int(seed))
     else:
         statuses = scheme_from(scheme)
-        pairs = PairTable.load(status_table.table, status_table.info,
+        pairs = PairTable.load(status_table.table, status_table.table_info,
                                by_status_classification(inputs.classification, statuses).units)
         _, long = uncertainty.bootstrap_batch_by_status(inputs.table, pairs, inputs.ca_blank, inputs.smooth_blank,
                                                         inputs.classification, statuses, inputs.options, replicates,
@@ -474,10 +474,10 @@ class StatusTableFiles:
     """The by-status table's parquet and json (rule tabulate by status), as rule bootstrap_batch takes them."""
 
     table: str | Path
-    info: str | Path
+    table_info: str | Path
 
 
-def bootstrap_gather(batches: Sequence, scores, classification, summary, long, info, *, replicates: int,
+def bootstrap_gather(batches: Sequence, scores, classification, summary, replicates, bootstrap_info, *, bootstrap: int,
                      seed: int, scheme=None) -> BootstrapInfo:
     """Rule bootstrap_gather: the batches' replicates together; per code the bootstrap SE and interval.
 
@@ -488,16 +488,16 @@ def bootstrap_gather(batches: Sequence, scores, classification, summary, long, i
     if scheme is not None:
         frame = by_status_classification(frame, scheme_from(scheme))
     per_unit, gathered, result = gather_bootstrap([pd.read_parquet(path) for path in batches], UnitScores.load(scores),
-                                                  frame, replicates=int(replicates), seed=int(seed))
+                                                  frame, replicates=int(bootstrap), seed=int(seed))
     with atomic_path(summary) as path:
         per_unit.to_csv(path, sep="\t")
-    with atomic_path(long) as path:
+    with atomic_path(replicates) as path:
         gathered.to_parquet(path, index=False)
     if scheme is not None:
         result.resampling = ("replicate r's couples are those of the title-only replicate r (same stream); each "
                              "occupation cell's drawn couples spread over its status cells by a multinomial draw, "
                              "each pair with its status cell's mean weight")
-    write_json(result.as_dict(), info)
+    write_json(result.as_dict(), bootstrap_info)
     return result
 
 

@@ -24,7 +24,7 @@ from camsis.errors import CamsisError
 from camsis.filling import fill_groups
 from camsis.scale import build_unit_scores
 from camsis.statuses import split
-from camsis.tables import PairTable
+from camsis.pairtable import PairTable
 from camsis.vocabulary import SEX_CODES, SIDES
 
 log = logging.getLogger("camsis.uncertainty")

@@ -9,7 +9,7 @@ rule bootstrap_batch:
     input:
         unpack(status_table_files),
         table="results/{scale}/work/table.parquet",
-        info="results/{scale}/work/table.json",
+        table_info="results/{scale}/work/table.json",
         blanked=scale_mask,
         classification=classification_files,
         scheme=variant_scheme_files,
@@ -43,9 +43,9 @@ rule bootstrap_gather:
     output:
         summary="results/{scale}/bootstrap{variant}/summary.tsv",
         replicates="results/{scale}/bootstrap{variant}/replicates.parquet",
-        info="results/{scale}/bootstrap{variant}/bootstrap.json",
+        bootstrap_info="results/{scale}/bootstrap{variant}/bootstrap.json",
     params:
-        replicates=config["bootstrap"],
+        bootstrap=config["bootstrap"],
         seed=config["bootstrap_seed"],
     log:
         "logs/{scale}/bootstrap{variant}/gather.log",

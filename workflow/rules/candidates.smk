@@ -6,14 +6,14 @@
 rule psd_rounds:
     input:
         table="results/{scale}/work/table.parquet",
-        info="results/{scale}/work/table.json",
+        table_info="results/{scale}/work/table.json",
         blanked="results/{scale}/work/blanked.parquet",
         classification=classification_files,
         recodes=recodes_file,
     output:
-        rounds="results/{scale}/psd_rounds.tsv",
-        blanked="results/{scale}/work/blanked_rounds.parquet",
-        info="results/{scale}/work/psd_rounds.json",
+        rounds_file="results/{scale}/psd_rounds.tsv",
+        blanked_rounds="results/{scale}/work/blanked_rounds.parquet",
+        rounds_info="results/{scale}/work/psd_rounds.json",
     params:
         options=scale_options,
         rounds=config["psd_rounds"],

@@ -250,7 +250,7 @@ def status_table_files(wildcards):
     if not wildcards.variant:
         return {}
     folder = f"results/{wildcards.scale}/work{wildcards.variant}"
-    return {"status_table": f"{folder}/table.parquet", "status_info": f"{folder}/table.json"}
+    return {"status_table": f"{folder}/table.parquet", "status_table_info": f"{folder}/table.json"}
 
 
 def title_bootstrap_files(wildcards):

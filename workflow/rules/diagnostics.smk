@@ -49,7 +49,7 @@ rule compare:
         scheme=variant_scheme_files,
     output:
         correlations="results/{scale}/compare{variant}.tsv",
-        top="results/{scale}/compare{variant}_top.tsv",
+        top_file="results/{scale}/compare{variant}_top.tsv",
         html=report("results/{scale}/plots{variant}/compare.html", caption="../report/compare.rst",
                     category="Comparison", subcategory="{scale}{variant}",
                     labels={"scale": "{scale}{variant}", "table": "correlations and movers"}),

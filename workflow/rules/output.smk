@@ -7,7 +7,7 @@ rule score_file:
         unpack(score_file_extras),
         scores="results/{scale}/work{variant}/unit_scores.tsv",
         scaling="results/{scale}/work{variant}/scaling.json",
-        table="results/{scale}/work{variant}/table.json",
+        table_info="results/{scale}/work{variant}/table.json",
         blanking="results/{scale}/work/blanking.json",
         classification=classification_files,
         scheme=variant_scheme_files,

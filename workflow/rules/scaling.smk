@@ -8,14 +8,14 @@
 rule score_units:
     input:
         table="results/{scale}/work{variant}/table.parquet",
-        info="results/{scale}/work{variant}/table.json",
+        table_info="results/{scale}/work{variant}/table.json",
         blanked=scale_mask,
         classification=classification_files,
         scheme=variant_scheme_files,
         recodes=recodes_file,
     output:
         scores="results/{scale}/work{variant}/unit_scores.tsv",
-        info="results/{scale}/work{variant}/scaling.json",
+        scaling="results/{scale}/work{variant}/scaling.json",
         ranking="results/{scale}/work{variant}/psd_ranking.tsv",
     params:
         options=scale_options,

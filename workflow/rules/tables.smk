@@ -39,7 +39,7 @@ rule tabulate:
         scheme=variant_scheme_files,
     output:
         table="results/{scale}/work{variant}/table.parquet",
-        info="results/{scale}/work{variant}/table.json",
+        table_info="results/{scale}/work{variant}/table.json",
     params:
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),
@@ -75,13 +75,13 @@ rule tabulate:
 rule blank:
     input:
         table="results/{scale}/work/table.parquet",
-        info="results/{scale}/work/table.json",
+        table_info="results/{scale}/work/table.json",
         classification=classification_files,
         psds=sheet_file("psds", "pseudo-diagonal file"),
         psds_smooth=sheet_file("psds_smooth", "pseudo-diagonal file"),
     output:
         blanked="results/{scale}/work/blanked.parquet",
-        info="results/{scale}/work/blanking.json",
+        blanking="results/{scale}/work/blanking.json",
     params:
         diagonal_digits=sheet("diagonal_digits"),
         diagonal_groups=sheet("diagonal_groups", ""),

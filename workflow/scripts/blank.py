@@ -6,8 +6,9 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
-    steps.blank(i.table, i.info, i.classification, o.blanked, o.info, scale=snakemake.wildcards.scale,
-                psds=given(i.psds), psds_smooth=given(i.psds_smooth), **dict(snakemake.params.items()))
+    steps.blank(table=i.table, table_info=i.table_info, classification=i.classification, blanked=o.blanked,
+                blanking=o.blanking, scale=snakemake.wildcards.scale, psds=given(i.psds),
+                psds_smooth=given(i.psds_smooth), **dict(snakemake.params.items()))
 
 
 run(main, snakemake)

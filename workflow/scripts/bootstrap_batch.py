@@ -6,9 +6,11 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i, p = snakemake.input, snakemake.params
-    files = steps.ScaleFiles(i.table, i.info, i.blanked, i.classification, given(i.recodes))
-    status_table = steps.StatusTableFiles(i.status_table, i.status_info) if "status_table" in i.keys() else None
-    steps.bootstrap_batch(files, snakemake.output.batch, replicates=p.replicates, seed=p.seed, scheme=given(i.scheme),
+    files = steps.ScaleFiles(table=i.table, table_info=i.table_info, blanked=i.blanked,
+                             classification=i.classification, recodes=given(i.recodes))
+    status_table = (steps.StatusTableFiles(table=i.status_table, table_info=i.status_table_info)
+                    if "status_table" in i.keys() else None)
+    steps.bootstrap_batch(files, batch=snakemake.output.batch, replicates=p.replicates, seed=p.seed, scheme=given(i.scheme),
                           status_table=status_table, **p.options)
 
 

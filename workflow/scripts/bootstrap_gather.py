@@ -6,8 +6,9 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    steps.bootstrap_gather(list(i.batches), i.scores, i.classification, o.summary, o.replicates, o.info,
-                           replicates=p.replicates, seed=p.seed, scheme=given(i.scheme))
+    steps.bootstrap_gather(batches=list(i.batches), scores=i.scores, classification=i.classification,
+                           summary=o.summary, replicates=o.replicates, bootstrap_info=o.bootstrap_info,
+                           bootstrap=p.bootstrap, seed=p.seed, scheme=given(i.scheme))
 
 
 run(main, snakemake)

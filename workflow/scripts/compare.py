@@ -6,7 +6,8 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
-    steps.compare(i.csv, i.old, i.classification, o.correlations, o.top, o.html, o.plot,
+    steps.compare(csv=i.csv, old=i.old, classification=i.classification, correlations=o.correlations,
+                  top_file=o.top_file, html=o.html, plot=o.plot,
                   scale=snakemake.wildcards.scale, scheme=given(i.scheme), **dict(snakemake.params.items()))
 
 

@@ -5,7 +5,7 @@ from camsis.runner import run
 
 
 def main(snakemake):
-    steps.decode_input(snakemake.input.data[0], snakemake.output.cache, snakemake.output.info,
+    steps.decode_input(data=snakemake.input.data[0], cache=snakemake.output.cache, info=snakemake.output.info,
                        **dict(snakemake.params.items()))
 
 

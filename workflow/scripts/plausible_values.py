@@ -6,7 +6,8 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i = snakemake.input
-    steps.plausible_values(i.replicates, i.summary, i.classification, snakemake.output.dta,
+    steps.plausible_values(replicates=i.replicates, summary=i.summary, classification=i.classification,
+                           dta=snakemake.output.dta,
                            scale=snakemake.wildcards.scale, scheme=given(i.scheme),
                            title_replicates=i.get("title_replicates"), title_summary=i.get("title_summary"),
                            **dict(snakemake.params.items()))

@@ -6,7 +6,8 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i = snakemake.input
-    steps.plots(i.scores, i.scaling, i.csv, i.classification, dict(snakemake.output.items()),
+    steps.plots(scores=i.scores, scaling=i.scaling, csv=i.csv, classification=i.classification,
+                figures=dict(snakemake.output.items()),
                 scale=snakemake.wildcards.scale, scheme=given(i.scheme), **dict(snakemake.params.items()))
 
 

@@ -6,7 +6,8 @@ from camsis.runner import run
 
 def main(snakemake):
     p = snakemake.params
-    steps.psd_candidates(snakemake.input.ranking, snakemake.output.candidates, top=p.top, min_count=p.min_count)
+    steps.psd_candidates(ranking=snakemake.input.ranking, candidates=snakemake.output.candidates, top=p.top,
+                         min_count=p.min_count)
 
 
 run(main, snakemake)

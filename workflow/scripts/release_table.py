@@ -6,7 +6,7 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o = snakemake.input, snakemake.output
-    steps.release_table(i.dta, i.summary, o.dta, o.sav, o.tsv)
+    steps.release_table(dta=i.dta, summary=i.summary, out_dta=o.dta, out_sav=o.sav, out_tsv=o.tsv)
 
 
 run(main, snakemake)

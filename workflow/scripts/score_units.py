@@ -6,8 +6,10 @@ from camsis.runner import given, run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    files = steps.ScaleFiles(i.table, i.info, i.blanked, i.classification, given(i.recodes))
-    steps.score_units(files, o.scores, o.info, o.ranking, scheme=given(i.scheme), **p.options)
+    files = steps.ScaleFiles(table=i.table, table_info=i.table_info, blanked=i.blanked,
+                             classification=i.classification, recodes=given(i.recodes))
+    steps.score_units(files, scores=o.scores, scaling=o.scaling, ranking=o.ranking, scheme=given(i.scheme),
+                      **p.options)
 
 
 run(main, snakemake)

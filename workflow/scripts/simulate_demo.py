@@ -6,7 +6,8 @@ from camsis.runner import run
 
 def main(snakemake):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    steps.simulate_demo(i.classification, i.psds, i.scheme, o.couples, o.truth, o.truth_by_status,
+    steps.simulate_demo(classification=i.classification, psds=i.psds, scheme=i.scheme, couples=o.couples,
+                        truth=o.truth, truth_by_status=o.truth_by_status,
                         n_couples=p.couples, seed=p.seed)
 
 

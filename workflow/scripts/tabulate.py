@@ -8,8 +8,9 @@ def main(snakemake):
     i, o = snakemake.input, snakemake.output
     params = dict(snakemake.params.items())
     checksum = params.pop("input_sha256", None)
-    steps.tabulate(i.data, i.classification, o.table, o.info, steps.InputSpec(**params),
-                   scheme=given(i.scheme), decoded=list(i.get("decoded", [])), input_sha256=checksum)
+    steps.tabulate(data=i.data, classification=i.classification, table=o.table, table_info=o.table_info,
+                   spec=steps.InputSpec(**params), scheme=given(i.scheme), decoded=list(i.decoded),
+                   input_sha256=checksum)
 
 
 run(main, snakemake)
