@@ -60,6 +60,9 @@ BUILD = textwrap.dedent(
     from pathlib import Path
     from camsis import steps
     from camsis.scale import ScaleOptions
+    def reading_cells(steps, **cells):
+        # the reading cells as the measured revision's steps take them: one InputSpec, or keywords before it
+        return ((steps.InputSpec(**cells),), {}) if hasattr(steps, "InputSpec") else ((), cells)
     kind, data, repo = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     classification = [repo / "data/classifications/soc2020.tsv", repo / "data/classifications/soc2020.yaml"]
     scheme = [repo / "data/statuses/empst3.tsv", repo / "data/statuses/empst3.yaml"]
@@ -133,11 +136,6 @@ BUILD = textwrap.dedent(
                       "load": os.getloadavg()[0]}))
     """
 )
-
-
-def reading_cells(steps, **cells) -> tuple[tuple, dict]:
-    """The reading cells as the measured revision's steps take them: one InputSpec, or keywords before it."""
-    return ((steps.InputSpec(**cells),), {}) if hasattr(steps, "InputSpec") else ((), cells)
 
 
 def couples_file(n: int, regenerate: bool) -> Path:
