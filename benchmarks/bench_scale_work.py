@@ -66,6 +66,10 @@ def stage_calls(steps, data: Path, folder: Path) -> dict:
                    reconstitution_order=0, n_components=2, estimator="ca", rc_dimensions=1, blanked_cells="zero")
     sheet_row = {"scale": "s", "input": str(data), "occ1": "hocc", "occ2": "wocc", "weight": "weight",
                  "classification": "soc2020", "psds": psds, "diagonal_digits": "0"}
+    try:  # the plots step, in camsis.diagnostics since it left camsis.steps
+        from camsis import diagnostics
+    except ImportError:
+        diagnostics = steps
     return {
         "tabulate": lambda: steps.tabulate(str(data), classification, work["table.parquet"], work["table.json"],
                                            steps.InputSpec(occ1="hocc", occ2="wocc", weight="weight")),
@@ -82,7 +86,7 @@ def stage_calls(steps, data: Path, folder: Path) -> dict:
             steps.BuildRecords(table_info=work["table.json"], blanking=work["blanking.json"]), classification,
             work["s.dta"], work["s.csv"], work["summary.json"],
             steps.Provenance(scale="s", sheet_row=sheet_row, config=options | {"plot_dpi": 100}, built="2026-01-01")),
-        "plots": lambda: steps.plots(work["unit_scores.tsv"], work["scaling.json"], work["s.csv"], classification,
+        "plots": lambda: diagnostics.plots(work["unit_scores.tsv"], work["scaling.json"], work["s.csv"], classification,
                                      {name: str(folder / f"{name}.png") for name in FIGURES}, scale="s", mean=50,
                                      sd=15, dpi=100),
     }

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from camsis import steps
+from camsis import diagnostics
 from camsis.classification import load_classification
 from camsis.scalecompare import NO_LINK, SAME_CLASSIFICATION, compare_scales, mean_scale
 from camsis.scale import UnitScores
@@ -99,7 +99,7 @@ def test_step_writes_square_matrices_named_by_scale(tmp_path, toy):
         paths.append(path)
     names = ["mcamsis", "fcamsis", "mcamsis_n", "fcamsis_n", "pairs", "heatmap", "against_mean"]
     outputs = {n: tmp_path / f"out_{n}.{'png' if n in ('heatmap', 'against_mean') else 'tsv'}" for n in names}
-    steps.compare_scales(paths, [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], outputs,
+    diagnostics.compare_scales(paths, [tmp_path / "toy.tsv", tmp_path / "toy.yaml"], outputs,
                          scales=["s1", "s2", "s3"], classifications=["toy"] * 3)
     matrix = pd.read_csv(outputs["mcamsis"], sep="\t", index_col="scale")
     assert list(matrix.index) == list(matrix.columns) == ["s1", "s2", "s3"]

@@ -1,8 +1,8 @@
 """What every rule script shares: logging to the rule's log, and errors as one line.
 
 A rule script defines ``main(snakemake)``, which unpacks the rule's inputs, outputs and
-params into a call of the function of ``camsis.steps`` named after the rule, and ends
-with ``run(main, snakemake)``. A
+params into a call of the function of ``camsis.steps`` named after the rule (of
+``camsis.diagnostics`` for the rules that draw), and ends with ``run(main, snakemake)``. A
 CamsisError becomes ``camsis: error: <message>`` on stderr and in the log, and the
 job fails (Snakemake then removes its declared outputs); anything else is a bug and
 keeps its traceback.

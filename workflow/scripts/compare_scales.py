@@ -1,12 +1,12 @@
-"""Rule compare_scales: the sheet's scales against one another (camsis.steps.compare_scales)."""
+"""Rule compare_scales: the sheet's scales against one another (camsis.diagnostics.compare_scales)."""
 
-from camsis import steps
+from camsis import diagnostics
 from camsis.runner import run
 
 
 def main(snakemake):
     outputs = {key: snakemake.output[key] for key in snakemake.output.keys()}
-    steps.compare_scales(snakemake.input.scores, snakemake.input.classification, outputs,
+    diagnostics.compare_scales(snakemake.input.scores, snakemake.input.classification, outputs,
                          **dict(snakemake.params.items()))
 
 
