@@ -7,12 +7,13 @@
 
 rule bootstrap_batch:
     input:
-        unpack(status_table_files),
         table="results/{scale}/work/table.parquet",
         table_info="results/{scale}/work/table.json",
         blanked=scale_mask,
         classification=classification_files,
         scheme=variant_scheme_files,
+        status_table=by_status_only("results/{scale}/work{variant}/table.parquet"),
+        status_table_info=by_status_only("results/{scale}/work{variant}/table.json"),
         recodes=recodes_file,
     output:
         batch="results/{scale}/bootstrap{variant}/batch_{b}.parquet",
@@ -60,11 +61,12 @@ rule bootstrap_gather:
 
 rule plausible_values:
     input:
-        unpack(title_bootstrap_files),
         replicates="results/{scale}/bootstrap{variant}/replicates.parquet",
         summary="results/{scale}/bootstrap{variant}/summary.tsv",
         classification=classification_files,
         scheme=variant_scheme_files,
+        title_replicates=by_status_only("results/{scale}/bootstrap/replicates.parquet"),
+        title_summary=by_status_only("results/{scale}/bootstrap/summary.tsv"),
     output:
         dta="results/{scale}/plausible{variant}.dta",
     params:

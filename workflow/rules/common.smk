@@ -245,20 +245,13 @@ def variant_sheet(column):
     return lambda wildcards: cell(wildcards) if wildcards.variant else None
 
 
-def status_table_files(wildcards):
-    """By status, the by-status table bootstrap_batch spreads each title-only draw over (else none)."""
-    if not wildcards.variant:
-        return {}
-    folder = f"results/{wildcards.scale}/work{wildcards.variant}"
-    return {"status_table": f"{folder}/table.parquet", "status_table_info": f"{folder}/table.json"}
+def by_status_only(path):
+    """An input only the by-status variant takes (``path`` formatted with the wildcards); [] for the title-only one.
 
-
-def title_bootstrap_files(wildcards):
-    """By status, the title-only bootstrap whose replicates give the plausible values' status-0 rows (else none)."""
-    if not wildcards.variant:
-        return {}
-    folder = f"results/{wildcards.scale}/bootstrap"
-    return {"title_replicates": f"{folder}/replicates.parquet", "title_summary": f"{folder}/summary.tsv"}
+    The one idiom of optional inputs: every rule declares its optional inputs by name, each
+    either a file or [], and the rule script reads it with ``camsis.runner.given``.
+    """
+    return lambda wildcards: path.format(**dict(wildcards.items())) if wildcards.variant else []
 
 
 def release_tables(wildcards):
@@ -394,27 +387,25 @@ def batch_replicates(wildcards):
     return list(bootstrap_batches()[int(wildcards.b) - 1])
 
 
-def score_file_extras(wildcards):
-    """Inputs the score file takes only when asked for: bootstrap columns, psd rounds, the by-status build.
+def when_bootstrap(path):
+    """An input that exists only when the config asks for a bootstrap ([] when bootstrap is 0)."""
+    return lambda wildcards: path.format(**dict(wildcards.items())) if config["bootstrap"] > 0 else []
 
-    The title-only summary.json reports the by-status build (pairs left out for want of a
-    status, its diagnostics); the by-status file's status-0 rows are the title-only file's.
-    """
-    scale, variant, extras = wildcards.scale, wildcards.variant, {}
-    if config["bootstrap"] > 0:
-        extras["bootstrap"] = f"results/{scale}/bootstrap{variant}/summary.tsv"
-        extras["bootstrap_info"] = f"results/{scale}/bootstrap{variant}/bootstrap.json"
-    if variant:
-        extras["title_csv"] = f"results/{scale}/{scale}.csv"
-        return extras
-    if config["psd_rounds"] > 0:
-        extras["psd_rounds"] = f"results/{scale}/work/psd_rounds.json"
-    if by_status(scale):
-        extras["by_status_table"] = f"results/{scale}/work_by_status/table.json"
-        extras["by_status_scaling"] = f"results/{scale}/work_by_status/scaling.json"
-        if config["bootstrap"] > 0:
-            extras["by_status_bootstrap_info"] = f"results/{scale}/bootstrap_by_status/bootstrap.json"
-    return extras
+
+def title_only_of_a_scale_by_status(path, bootstrap=False):
+    """An input of the title-only score file of a scale built with statuses: summary.json reports the
+    by-status build (pairs left out for want of a status, its diagnostics); else []."""
+
+    def files(wildcards):
+        wanted = not wildcards.variant and by_status(wildcards.scale) and (config["bootstrap"] > 0 or not bootstrap)
+        return path.format(**dict(wildcards.items())) if wanted else []
+
+    return files
+
+
+def psd_rounds_record(wildcards):
+    """The blanking rounds' record, which the title-only summary.json reports (psd_rounds > 0); else []."""
+    return f"results/{wildcards.scale}/work/psd_rounds.json" if config["psd_rounds"] > 0 and not wildcards.variant else []
 
 
 # Keyword arguments of camsis.scale.ScaleOptions (recodes are an input file of the rule).

@@ -4,13 +4,20 @@
 
 rule score_file:
     input:
-        unpack(score_file_extras),
         scores="results/{scale}/work{variant}/unit_scores.tsv",
         scaling="results/{scale}/work{variant}/scaling.json",
         table_info="results/{scale}/work{variant}/table.json",
         blanking="results/{scale}/work/blanking.json",
         classification=classification_files,
         scheme=variant_scheme_files,
+        bootstrap=when_bootstrap("results/{scale}/bootstrap{variant}/summary.tsv"),
+        bootstrap_info=when_bootstrap("results/{scale}/bootstrap{variant}/bootstrap.json"),
+        psd_rounds=psd_rounds_record,
+        title_csv=by_status_only("results/{scale}/{scale}.csv"),
+        by_status_table=title_only_of_a_scale_by_status("results/{scale}/work_by_status/table.json"),
+        by_status_scaling=title_only_of_a_scale_by_status("results/{scale}/work_by_status/scaling.json"),
+        by_status_bootstrap_info=title_only_of_a_scale_by_status("results/{scale}/bootstrap_by_status/bootstrap.json",
+                                                                 bootstrap=True),
     output:
         dta=report("results/{scale}/{scale}{variant}.dta", caption="../report/score_file.rst", category="Score files"),
         csv="results/{scale}/{scale}{variant}.csv",

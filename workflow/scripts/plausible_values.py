@@ -9,7 +9,7 @@ def main(snakemake):
     steps.plausible_values(replicates=i.replicates, summary=i.summary, classification=i.classification,
                            dta=snakemake.output.dta,
                            scale=snakemake.wildcards.scale, scheme=given(i.scheme),
-                           title_replicates=i.get("title_replicates"), title_summary=i.get("title_summary"),
+                           title_replicates=given(i.title_replicates), title_summary=given(i.title_summary),
                            **dict(snakemake.params.items()))
 
 
