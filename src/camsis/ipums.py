@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from ipumspy import readers
 
 from camsis.errors import CamsisError
 
@@ -103,9 +104,6 @@ def _number(value) -> float | None:
 
 def read_codebook(path) -> object:
     """The parsed DDI codebook (``ipumspy.readers.read_ipums_ddi``); one CamsisError line when it is not one."""
-    # Lazy: only an IPUMS extract (.xml) needs ipumspy, slow to import; every other reading job would pay for it.
-    from ipumspy import readers
-
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -180,9 +178,6 @@ def iter_extract_chunks(path, columns: list[str], chunksize: int) -> Iterator[pd
     Implied decimals are applied; numeric variables are float64 (missing: NaN), character
     variables text. `columns` must be variables of the codebook (``camsis.reading`` checks).
     """
-    # Lazy: only an IPUMS extract (.xml) needs ipumspy, slow to import; every other reading job would pay for it.
-    from ipumspy import readers
-
     extract = open_extract(path)
     wanted = list(dict.fromkeys(columns))
     numeric = {v.name for v in extract.codebook.data_description if v.vartype in ("numeric", "integer", "float")}
