@@ -13,8 +13,8 @@ OUT = REPO / "benchmarks" / "out"  # inputs and temporary project copies (gitign
 
 def soc2020():
     """The SOC2020 classification and the GB pseudo-diagonal blocks (data/psds/gb_soc2020.tsv)."""
-    from camsis.blanking import read_psd_file
-    from camsis.classification import load_classification
+    from camsis.method.blanking import read_psd_file
+    from camsis.classifications.classification import load_classification
 
     return (load_classification("soc2020", REPO / "data" / "classifications"),
             read_psd_file(REPO / "data" / "psds" / "gb_soc2020.tsv"))

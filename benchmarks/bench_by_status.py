@@ -1,6 +1,6 @@
 """Time the by-status build against the title-only build of the same couples (10^7 by default).
 
-Draws n couples on SOC2020 units x empst3 statuses (camsis.synthetic.simulate_status_couples:
+Draws n couples on SOC2020 units x empst3 statuses (camsis.method.synthetic.simulate_status_couples:
 statuses 1-3 with effects on the score, plus 3% of people with status 0 or -9, so four
 status values and missing ones), writes them once as .parquet under benchmarks/out/, then runs
 each build in a fresh Python process (imports not timed), calling the functions the workflow's
@@ -59,7 +59,7 @@ BUILD = textwrap.dedent(
     import inspect, json, os, resource, sys, tempfile, time
     from pathlib import Path
     from camsis import steps
-    from camsis.scale import ScaleOptions
+    from camsis.scaling.scale import ScaleOptions
     def reading_cells(steps, **cells):
         # the reading cells as the measured revision's steps take them: one InputSpec, or keywords before it
         return ((steps.InputSpec(**cells),), {}) if hasattr(steps, "InputSpec") else ((), cells)
@@ -141,7 +141,7 @@ BUILD = textwrap.dedent(
 def couples_file(n: int, regenerate: bool) -> Path:
     path = OUT / f"status_couples_{n}.parquet"
     if regenerate or not path.exists():
-        from camsis.synthetic import simulate_status_couples, write_couples
+        from camsis.method.synthetic import simulate_status_couples, write_couples
 
         start = time.perf_counter()
         classification, blocks = soc2020()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from camsis.esres import esres
+from camsis.method.esres import esres
 
 CATEGORIES = 400
 

@@ -30,7 +30,7 @@ from _common import REPO
 
 BASELINE = "pass"
 REFERENCES = ["numpy", "pandas", "scipy.sparse.linalg"]
-CAMSIS = ["camsis", "camsis.steps", "camsis.plots"]
+CAMSIS = ["camsis", "camsis.steps", "camsis.publish.plots"]
 
 
 def environment(checkout=REPO) -> dict[str, str]:

@@ -1,11 +1,11 @@
 """What checking an input's contents at every run costs: sha256 against reading, and the cache.
 
 Rule tabulate (both variants) takes the input's sha256 as a param
-(``camsis.reading.cached_sha256``), so a file whose contents changed under a kept mtime is
+(``camsis.io.reading.cached_sha256``), so a file whose contents changed under a kept mtime is
 rebuilt. This prints, on one file of ``--gb`` gigabytes written to benchmarks/out/:
 
 - read: the file read in 4 MiB blocks and thrown away (the baseline: the least any reading of it costs);
-- sha256: ``camsis.reading.file_sha256`` of it (what a run pays when the file changed);
+- sha256: ``camsis.io.reading.file_sha256`` of it (what a run pays when the file changed);
 - cache hit: ``cached_sha256`` of the unchanged file (what every other run pays: one stat and a small JSON);
 - stat: ``os.stat`` alone (what Snakemake's own mtime check costs),
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from camsis.reading import cached_sha256, file_sha256  # noqa: E402
+from camsis.io.reading import cached_sha256, file_sha256  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out" / "input_checksum"
 

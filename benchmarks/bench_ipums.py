@@ -10,7 +10,7 @@ Each measurement runs in a fresh process (seconds of the call, the process' peak
 - ``ipumspy``: the baseline, ``ipumspy.readers.read_microdata_chunked`` over the extract,
   asking for the eight variables the sheet uses, rows counted and dropped;
 - ``decode``: ``camsis.steps.decode_input``, rule decode_input: the same variables read
-  through ``camsis.reading`` (ipumspy inside, codes of no answer made missing) and written
+  through ``camsis.io.reading`` (ipumspy inside, codes of no answer made missing) and written
   to Parquet, the columnar file every scale of the extract then reads;
 - ``tabulate``: ``camsis.steps.tabulate`` of one sample (a sixth of the persons) from that
   Parquet file: filter, link the couples, count the table;
@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--workflow", action="store_true", help="also build the six scales with Snakemake")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
-    from camsis.classification import load_classification
+    from camsis.classifications.classification import load_classification
 
     classification = REPO / "data/classifications/isco08"
     units = load_classification("isco08", REPO / "data/classifications").units

@@ -3,7 +3,7 @@
 A census user builds dozens of samples from one sheet (issue 23), and each scale is several
 Snakemake jobs, each a fresh Python process. This measures what that costs today, as the
 baseline for restructuring the rules (issue 24): a sheet of N scales (default 24) of
-``--couples`` couples each (``camsis.synthetic.simulate_couples`` on the 412 SOC2020 units, GB
+``--couples`` couples each (``camsis.method.synthetic.simulate_couples`` on the 412 SOC2020 units, GB
 pseudo-diagonal blocks, seeds 1..N, one .parquet per scale, drawn once and cached in
 benchmarks/out/many_scales/), built with ``bootstrap=0 plausible_values=0`` by one
 ``snakemake --cores 2`` run in a copy of the project, against a sheet of its first scale alone
@@ -60,7 +60,7 @@ def couples_files(n_scales: int, couples: int) -> list[Path]:
     paths = [FOLDER / f"couples_{couples}_{seed}.parquet" for seed in range(1, n_scales + 1)]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        from camsis.synthetic import simulate_couples, write_couples
+        from camsis.method.synthetic import simulate_couples, write_couples
 
         classification, blocks = soc2020()
         for path in missing:

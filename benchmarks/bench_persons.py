@@ -1,6 +1,6 @@
 """Time and memory of person files (layout: persons) against the same couples as a couples file.
 
-Draws couples on the SOC2020 units (camsis.synthetic.simulate_couples: one multinomial
+Draws couples on the SOC2020 units (camsis.method.synthetic.simulate_couples: one multinomial
 draw of the cells, vectorised) and turns them into a UKHLS-style person file: every couple
 is a man (sex 1) and a woman (sex 2) naming each other by a file-wide id (pidp/ppid), plus
 singles without a partner and two variables linking does not use (age, hidp), rows
@@ -10,8 +10,8 @@ cached by size and format in benchmarks/out/ (``--regenerate`` redraws them).
 
 For each format (.dta, .parquet) it measures, each in a fresh process:
 
-- tabulate alone: ``camsis.tables.tabulate_persons`` on the person file and
-  ``camsis.tables.tabulate`` on the couples file; seconds of the call, the process' peak
+- tabulate alone: ``camsis.method.tables.tabulate_persons`` on the person file and
+  ``camsis.method.tables.tabulate`` on the couples file; seconds of the call, the process' peak
   RSS, and that peak minus the RSS before reading (the reading's own memory; bytes per
   person of it should not grow with the size: run two sizes to see that it scales linearly);
 - end to end: ``python -m snakemake --cores N`` in a copy of this working tree asking for
@@ -56,9 +56,9 @@ DRAW_VERSION = 2  # part of the cached files' names: bump when draw() changes
 
 TABULATE_ALONE = """
 import json, resource, sys, time
-from camsis.classification import load_classification
-from camsis.linking import PersonColumns
-from camsis.tables import tabulate, tabulate_persons
+from camsis.classifications.classification import load_classification
+from camsis.method.linking import PersonColumns
+from camsis.method.tables import tabulate, tabulate_persons
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -83,7 +83,7 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak, "before_mb": before, "use
 # which must not grow with the size of the file.
 LINK_TRACED = """
 import json, sys, time, tracemalloc
-from camsis.linking import PersonColumns, link_file
+from camsis.method.linking import PersonColumns, link_file
 path, chunksize = sys.argv[1], int(sys.argv[2])
 columns = PersonColumns(person="pidp", partner="ppid", sex="sex", occ="occ", weight="weight")
 tracemalloc.start()
@@ -140,7 +140,7 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_s
 
 def draw(n_persons: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A person file of n_persons and the couples file of its couples (vectorised: seconds for 10^7)."""
-    from camsis.synthetic import simulate_couples
+    from camsis.method.synthetic import simulate_couples
 
     classification, blocks = soc2020()
     n_couples = int(n_persons * (1 - SINGLES)) // 2

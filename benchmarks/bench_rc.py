@@ -25,13 +25,13 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from camsis.blanking import blank_cells  # noqa: E402
-from camsis.ca import correspondence_analysis  # noqa: E402
-from camsis.merging import apply_merge  # noqa: E402
-from camsis.rc import fit_rc  # noqa: E402
-from camsis.scale import ScaleOptions, build_unit_scores  # noqa: E402
-from camsis.synthetic import simulate_couples  # noqa: E402
-from camsis.tables import tabulate_frame  # noqa: E402
+from camsis.method.blanking import blank_cells  # noqa: E402
+from camsis.method.ca import correspondence_analysis  # noqa: E402
+from camsis.method.merging import apply_merge  # noqa: E402
+from camsis.method.rc import fit_rc  # noqa: E402
+from camsis.method.synthetic import simulate_couples  # noqa: E402
+from camsis.method.tables import tabulate_frame  # noqa: E402
+from camsis.scaling.scale import ScaleOptions, build_unit_scores  # noqa: E402
 
 from _common import soc2020  # noqa: E402
 

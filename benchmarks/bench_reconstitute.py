@@ -2,7 +2,7 @@
 
 Prints, for each mode, the seconds of build_unit_scores (best of --repeat), the passes the
 reconstitution took, and the ratio to zero in the same run. The table: the synthetic demo
-couples (camsis.synthetic, seeded) with the published SOC2020 blanking (diagonals in major
+couples (camsis.method.synthetic, seeded) with the published SOC2020 blanking (diagonals in major
 groups 1 and 2 and data/psds/gb_soc2020.tsv).
 
     python benchmarks/bench_reconstitute.py --couples 200000 --repeat 3
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from camsis.blanking import blank_cells
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.synthetic import simulate_couples
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.synthetic import simulate_couples
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 
 from _common import soc2020
 

@@ -12,7 +12,7 @@ runs it (lazy imports, caches), as a job that runs it once pays (median over the
 
 Then what a rule script's process imports before its work, in fresh interpreters (CPU of the
 child, fastest of ``--repeats``, less ``python -c pass``): Snakemake's preamble modules and
-``camsis.steps`` and ``camsis.runner`` (every script), and ``camsis.plots`` (the plots rule).
+``camsis.steps`` and ``camsis.runner`` (every script), and ``camsis.publish.plots`` (the plots rule).
 
 With ``--against DIR`` (another checkout, e.g. ``git worktree add /tmp/base main``) the same
 figures are measured for its ``src/`` too, alternating with this checkout's in one run
@@ -48,9 +48,9 @@ PREAMBLE = "import pickle, snakemake.logging, snakemake.iocontainers"
 IMPORTS = {
     "python -c pass": "pass",
     "rule script (preamble + camsis.steps, camsis.runner)": f"{PREAMBLE}; import camsis.steps, camsis.runner",
-    "plots rule (+ camsis.plots)": f"{PREAMBLE}; import camsis.steps, camsis.runner, camsis.plots",
+    "plots rule (+ camsis.publish.plots)": f"{PREAMBLE}; import camsis.steps, camsis.runner, camsis.publish.plots",
     "camsis.steps alone": "import camsis.steps",
-    "camsis.plots alone": "import camsis.plots",
+    "camsis.publish.plots alone": "import camsis.publish.plots",
 }
 
 

@@ -95,12 +95,12 @@ def main() -> None:
     parser.add_argument("--workflow", action="store_true", help="also time the whole demo build per method")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from camsis.blanking import load_masks
-    from camsis.classification import load_classification
-    from camsis.scale import ScaleOptions, build_unit_scores
-    from camsis.by_status import build_by_status_scores
-    from camsis.statuses import by_status_classification, load_scheme
-    from camsis.pairtable import PairTable
+    from camsis.method.blanking import load_masks
+    from camsis.classifications.classification import load_classification
+    from camsis.scaling.scale import ScaleOptions, build_unit_scores
+    from camsis.scaling.by_status import build_by_status_scores
+    from camsis.classifications.statuses import by_status_classification, load_scheme
+    from camsis.method.pairtable import PairTable
 
     project = demo_project(args.project)
     work = project / "results" / SCALE / "work"

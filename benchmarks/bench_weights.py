@@ -27,12 +27,12 @@ from dataclasses import replace  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import soc2020  # noqa: E402
 
-from camsis.blanking import blank_cells  # noqa: E402
-from camsis.scale import ScaleOptions, build_unit_scores  # noqa: E402
-from camsis.smoothing import SideCells  # noqa: E402
-from camsis.synthetic import simulate_couples  # noqa: E402
-from camsis.tables import tabulate_frame  # noqa: E402
-from camsis.uncertainty import bootstrap_batch  # noqa: E402
+from camsis.method.blanking import blank_cells  # noqa: E402
+from camsis.method.smoothing import SideCells  # noqa: E402
+from camsis.method.synthetic import simulate_couples  # noqa: E402
+from camsis.method.tables import tabulate_frame  # noqa: E402
+from camsis.scaling.scale import ScaleOptions, build_unit_scores  # noqa: E402
+from camsis.scaling.uncertainty import bootstrap_batch  # noqa: E402
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Time the whole workflow on 10^5 to 10^7 synthetic couples, beside reading the file alone.
 
-For each size the script draws couples on the SOC2020 units (camsis.synthetic, with the
+For each size the script draws couples on the SOC2020 units (camsis.method.synthetic, with the
 GB pseudo-diagonal blocks), writes them as .dta (pyreadstat, labelled, as a survey
 file is) and .parquet, and caches them under benchmarks/out/. For each size and format:
 
@@ -92,7 +92,7 @@ def couples_files(n: int, formats: list[str], regenerate: bool) -> dict[str, Pat
     paths = {fmt: OUT / f"couples_{n}.{fmt}" for fmt in formats}
     todo = [fmt for fmt, path in paths.items() if regenerate or not path.exists()]
     if todo:
-        from camsis.synthetic import simulate_couples, write_couples
+        from camsis.method.synthetic import simulate_couples, write_couples
 
         start = time.perf_counter()
         classification, blocks = soc2020()

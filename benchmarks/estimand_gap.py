@@ -25,9 +25,9 @@ import pandas as pd
 from _common import soc2020
 from validate_intervals import PSDS, ca_estimand, expected_table, on_metric
 
-from camsis.scale import ScaleOptions, build_unit_scores
+from camsis.method.synthetic import CoupleModel, simulate_couples
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from camsis.steps import blank_table
-from camsis.synthetic import CoupleModel, simulate_couples
 
 LARGE = 100 / 200_000  # share of a unit with 100 expected pairs in a 200,000-couple survey
 VARIANTS = {

@@ -3,7 +3,7 @@
 Two truths (``--case``):
 
 ``demo``
-    The demo's generator as it draws its own truth (``camsis.synthetic.simulate_couples``,
+    The demo's generator as it draws its own truth (``camsis.method.synthetic.simulate_couples``,
     seed 2020, the GB pseudo-diagonal blocks): scores that fall with the major group,
     split-lognormal unit sizes; 200,000 couples a survey.
 ``real``
@@ -16,7 +16,7 @@ Two truths (``--case``):
     has; 20,000 couples a survey.
 
 ``--units by_status`` (demo only) validates the by-status scale instead: the demo's
-(occupation, status) truth (``camsis.synthetic.simulate_status_couples``, seed 2020, the
+(occupation, status) truth (``camsis.method.synthetic.simulate_status_couples``, seed 2020, the
 empst3 statuses, as rule simulate_demo draws it), and each survey built by the steps of both
 variants (tabulate, blank, score_units, bootstrap_batch, bootstrap_gather and score_file, by status
 given the scheme); the status units' rows of the
@@ -80,12 +80,12 @@ from _common import OUT as BENCH_OUT
 from _common import REPO, soc2020
 
 from camsis import steps
-from camsis.by_status import build_by_status_scores
-from camsis.scale import build_unit_scores
-from camsis.statuses import expand_mask
+from camsis.classifications.statuses import expand_mask
+from camsis.method.pairtable import PairTable
+from camsis.method.synthetic import simulate_couples, simulate_status_couples
+from camsis.scaling.by_status import build_by_status_scores
+from camsis.scaling.scale import build_unit_scores
 from camsis.steps import blank_table, read_scale_inputs, scheme_from
-from camsis.synthetic import simulate_couples, simulate_status_couples
-from camsis.pairtable import PairTable
 
 OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
@@ -159,7 +159,7 @@ def ca_estimand(probabilities: np.ndarray, blanked: np.ndarray, truth: pd.DataFr
     """What a CAMSIS scale estimates, in closed form: the first CA dimension of the model's blanked table.
 
     The CA of the cell probabilities with the blanked cells at zero (a direct SVD of the
-    standardised residuals, not camsis.ca), each unit's principal coordinate (the mean of its
+    standardised residuals, not camsis.method.ca), each unit's principal coordinate (the mean of its
     partners' standard coordinates over the cells the scale does not blank), standardised to
     the metric over the population (the model's unit shares, blanked pairs included), oriented
     with the latent truth. Columns ``m``, ``f``, indexed as ``truth``.

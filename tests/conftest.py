@@ -2,7 +2,7 @@
 
 import pytest
 
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from helpers import REPO, TOY, write_classification
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.errors import CamsisError
-from camsis.tables import tabulate_frame
+from camsis.method.tables import tabulate_frame
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"

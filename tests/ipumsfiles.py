@@ -129,15 +129,15 @@ def write_census(directory, samples: dict[str, int], couples: int, stem: str = "
                  sheet: str = "config/census.tsv") -> tuple[dict, dict]:
     """Write ``{stem}.xml`` + ``{stem}.dat.gz`` holding ``samples`` (scale -> IPUMS sample id) and the sheet.
 
-    Each sample's ``couples`` are simulated with a known truth (camsis.synthetic, seeds 300,
+    Each sample's ``couples`` are simulated with a known truth (camsis.method.synthetic, seeds 300,
     301, ...) on the real ISCO-08 frame and written as persons with planted linking faults in
     known numbers (tests/personfiles.py: singles, partners not in the file, links not returned,
     same-sex couples, an unknown sex written as IPUMS's 9 "Unknown"); weights carry IPUMS's
     two implied decimals. Returns, per scale, the truth (``SimulatedCouples.truth``) and the
     counts summary.json's ``linking`` must report (the other samples' persons as filtered).
     """
-    from camsis.classification import load_classification
-    from camsis.synthetic import simulate_couples
+    from camsis.classifications.classification import load_classification
+    from camsis.method.synthetic import simulate_couples
     from helpers import REPO
     from personfiles import person_file
 

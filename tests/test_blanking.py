@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import (
+from camsis.classifications.classification import load_classification
+from camsis.errors import CamsisError
+from camsis.method.blanking import (
     PSD_COLUMNS,
     blank_cells,
     check_psd_coverage,
@@ -15,8 +17,6 @@ from camsis.blanking import (
     summarise_blanking,
     uncovered_psd_rows,
 )
-from camsis.classification import load_classification
-from camsis.errors import CamsisError
 from helpers import REPO
 
 PSDS = REPO / "tests" / "data" / "psds"

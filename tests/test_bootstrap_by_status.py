@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from camsis.classifications.statuses import load_scheme
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions
-from camsis.statuses import load_scheme
-from camsis.synthetic import simulate_status_couples
-from camsis.pairtable import PairTable
-from camsis.tables import CoupleColumns, tabulate_by_status
-from camsis.uncertainty import (
+from camsis.method.pairtable import PairTable
+from camsis.method.synthetic import simulate_status_couples
+from camsis.method.tables import CoupleColumns, tabulate_by_status
+from camsis.scaling.scale import ScaleOptions
+from camsis.scaling.uncertainty import (
     bootstrap_batch,
     bootstrap_batch_by_status,
     bootstrap_summary,
@@ -105,7 +105,7 @@ def test_bootstrap_se_of_by_status_units_matches_the_sampling_sd_of_simulated_su
                                          invalid_share=0.0, diagonal_factor=1.0).couples
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
     options = ScaleOptions(min_n=30)
-    from camsis.by_status import build_by_status_scores
+    from camsis.scaling.by_status import build_by_status_scores
 
     truth, first = [], None
     for k in range(30):
@@ -152,7 +152,7 @@ def test_a_replicate_that_falls_apart_is_built_with_its_small_block_left_out(toy
                                       toy.units, scheme.scored,
                                       frame=couples)
     mask = pd.DataFrame(False, index=pd.Index(toy.units, name="occ1"), columns=pd.Index(toy.units, name="occ2"))
-    from camsis.by_status import build_by_status_scores
+    from camsis.scaling.by_status import build_by_status_scores
 
     with pytest.raises(CamsisError, match="falls apart"):  # the scale itself, built with disconnected: refuse
         build_by_status_scores(table, mask, mask, toy, scheme, ScaleOptions(disconnected="refuse"))
@@ -166,7 +166,7 @@ def test_batch_size_does_not_change_either_scale_s_replicates(toy):
     """A scale with statuses draws and rebuilds both scales' replicates in one job per batch: one batch of 7
     and batches of 3 (run in another order) give the same replicates, SEs, intervals and plausible values
     of both scales to 1e-12."""
-    from camsis.uncertainty import batches, combine_batches, plausible_values
+    from camsis.scaling.uncertainty import batches, combine_batches, plausible_values
 
     scheme = load_scheme("empst3", STATUSES)
     couples = simulate_status_couples(toy.units, n_couples=20_000, seed=4, missing_share=0.0, invalid_share=0.0,

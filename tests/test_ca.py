@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from camsis.ca import (
+from camsis.errors import CamsisError
+from camsis.method.ca import (
     choose_dimension,
     connected_blocks,
     correspondence_analysis,
@@ -18,7 +19,6 @@ from camsis.ca import (
     sides_correlation,
     sides_warning,
 )
-from camsis.errors import CamsisError
 from helpers import assert_same_up_to_sign, direct_ca
 
 
@@ -172,7 +172,7 @@ def test_weak_correlation_is_logged(caplog):
     # (3, 1, 1, 3) is uncorrelated with both x and u
     row_ref = pd.Series([3.0, 1.0, 1.0, 3.0], index=KNOWN.index)
     col_ref = pd.Series([3.0, 1.0, 1.0, 3.0], index=KNOWN.columns)
-    with caplog.at_level(logging.WARNING, logger="camsis.ca"):
+    with caplog.at_level(logging.WARNING, logger="camsis.method.ca"):
         choose_dimension(result, row_ref, col_ref)
     message = " ".join(r.getMessage() for r in caplog.records)
     assert "weakly" in message and "dimension 1" in message and "dimension 2" in message
@@ -224,7 +224,7 @@ def test_connected_blocks_given_the_cells_that_may_be_non_zero():
     values = np.zeros((6, 5))
     values[np.ix_([0, 2], [1, 3])] = 1
     values[np.ix_([1, 3, 4], [0, 2])] = 2
-    from camsis.pairtable import Cells
+    from camsis.method.pairtable import Cells
 
     support = np.union1d(np.arange(0, 30, 2), np.flatnonzero(values))  # every other cell, and those with pairs
     by_columns = table(values)  # read by row and column

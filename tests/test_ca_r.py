@@ -19,10 +19,10 @@ import pytest
 from scipy import linalg
 from scipy.sparse.linalg import ArpackError, eigsh
 
-import camsis.ca
-from camsis.blanking import PSD_COLUMNS, blank_cells
-from camsis.ca import connected_blocks, correspondence_analysis
-from camsis.scale import ScaleOptions, build_unit_scores
+import camsis.method.ca
+from camsis.method.blanking import PSD_COLUMNS, blank_cells
+from camsis.method.ca import connected_blocks, correspondence_analysis
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import TOY, TOY_UNITS, assert_same_up_to_sign, table_of
 
 
@@ -179,8 +179,8 @@ def route(request, monkeypatch):
         calls.append("dense")
         return linalg.eigh(*args, **kwargs)
 
-    monkeypatch.setattr(camsis.ca, "eigsh", lanczos)
-    monkeypatch.setattr(camsis.ca, "linalg", SimpleNamespace(eigh=dense))
+    monkeypatch.setattr(camsis.method.ca, "eigsh", lanczos)
+    monkeypatch.setattr(camsis.method.ca, "linalg", SimpleNamespace(eigh=dense))
     return SimpleNamespace(name=request.param, calls=calls)
 
 

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 from camsis import steps
-from camsis.blanking import PSD_COLUMNS, blank_cells, read_psd_file, save_masks
-from camsis.candidates import blank_in_rounds, expected_counts, psd_candidates, summarise_rounds, write_candidates
-from camsis.merging import apply_merge
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import PSD_COLUMNS, blank_cells, read_psd_file, save_masks
+from camsis.method.merging import apply_merge
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.candidates import blank_in_rounds, expected_counts, psd_candidates, summarise_rounds, write_candidates
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import table_of
 
 

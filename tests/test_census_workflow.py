@@ -1,7 +1,7 @@
 """The census workload: one IPUMS-International-style extract (DDI codebook + .dat.gz) holding six
 samples of persons on ISCO-08, built from a sheet with one row per sample.
 
-Each sample's couples are simulated with a known truth (camsis.synthetic) and written as
+Each sample's couples are simulated with a known truth (camsis.method.synthetic) and written as
 persons with planted linking faults in known numbers (tests/personfiles.py: singles, partners
 not in the file, links not returned, same-sex couples, an unknown sex written as IPUMS's 9
 "Unknown"); weights carry IPUMS's two implied decimals. Each scale must recover its sample's
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.scale import UnitScores
+from camsis.scaling.scale import UnitScores
 from helpers import PLAIN, error_lines, project_copy, snakemake
 from ipumsfiles import CENSUS_HEADER, CENSUS_VARIABLES, census_row, write_census, write_extract
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.errors import CamsisError
 from helpers import REPO
 
@@ -173,8 +173,8 @@ def test_unknown_classification_lists_available(tmp_path):
 
 
 def test_units_are_checked_one_way_for_the_table_and_the_simulator():
-    from camsis.classification import check_units
-    from camsis.tables import tabulate_frame
+    from camsis.classifications.classification import check_units
+    from camsis.method.tables import tabulate_frame
 
     assert check_units(np.array([12, 3, 7])).tolist() == [3, 7, 12]
     couples = pd.DataFrame({"h": [1, 2], "w": [2, 1]})
@@ -188,7 +188,7 @@ def test_unit_parents_equal_a_plain_walk_up_the_hierarchy(soc, scheme):
     """The array walk of ``unit_parents`` (all units a level at a time) against ``ancestors``, a
     walk one code at a time through the frame's parent column, on SOC2020 and on its by-status
     classifications (two more levels, negative group-node codes)."""
-    from camsis.statuses import by_status_classification, load_scheme
+    from camsis.classifications.statuses import by_status_classification, load_scheme
 
     frame = soc if scheme is None else by_status_classification(soc, load_scheme(scheme, DATA.parent / "statuses"))
     levels = frame.frame["level"]
@@ -204,7 +204,7 @@ def test_hierarchy_equals_a_walk_up_the_parent_column(soc, scheme):
     """``Hierarchy`` (chains kept and reused by the next walk, ``by_depth`` arrays) against a
     plain walk through the frame's parent column, code by code, asked for in an order that
     meets units before their groups, on SOC2020 and its by-status classification (negative codes)."""
-    from camsis.statuses import by_status_classification, load_scheme
+    from camsis.classifications.statuses import by_status_classification, load_scheme
 
     frame = soc if scheme is None else by_status_classification(soc, load_scheme(scheme, DATA.parent / "statuses"))
     from helpers import walk_up
@@ -221,7 +221,7 @@ def test_hierarchy_equals_a_walk_up_the_parent_column(soc, scheme):
 
 
 def test_hierarchy_refuses_a_loop_or_an_unknown_parent_in_one_line():
-    from camsis.classification import Hierarchy
+    from camsis.classifications.classification import Hierarchy
 
     hierarchy = Hierarchy(pd.Series({1: None, 11: 1, 111: 11, 5: 6, 6: 7, 7: 5, 8: 9}, dtype="Int64"))
     assert hierarchy.ancestors(111) == (11, 1) and hierarchy.ancestors(1) == ()

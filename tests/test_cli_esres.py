@@ -183,7 +183,7 @@ def test_outputs_that_would_overwrite_each_other_are_refused(hostile, outputs, c
 def test_pupils_in_schools_in_authorities(tmp_path, capsys):
     """--within: schools nested in local authorities, the same fit as lme4's
     (1 | la/school) (tests/test_esres_nested.py checks fit_nested against lme4 and statsmodels)."""
-    from camsis.esres import NestedSums, fit_nested
+    from camsis.method.esres import NestedSums, fit_nested
 
     rng = np.random.default_rng(4)
     la = np.repeat(np.arange(6), 40)

@@ -14,11 +14,11 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
+from camsis.classifications.codeframe import build_frame, import_classification, write_classification_files
 from camsis.cli import main
-from camsis.codeframe import build_frame, import_classification, write_classification_files
 from camsis.errors import CamsisError
-from camsis.labelfiles import parse_spss, parse_stata, read_label_sets
+from camsis.io.labelfiles import parse_spss, parse_stata, read_label_sets
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from camsis.compare import compare_scores, comparison_html, read_score_file
 from camsis.errors import CamsisError
+from camsis.publish.compare import compare_scores, comparison_html, read_score_file
 from helpers import REPO, one_line_error
 
 PUBLISHED = REPO / "tests" / "data" / "gb_soc2020_v1.dta"
@@ -124,7 +124,7 @@ def test_missing_compare_file_and_nothing_in_common(tmp_path):
 
 
 def test_a_by_status_file_is_read_as_its_status_zero_rows_or_by_combined_code(tmp_path):
-    from camsis.compare import by_status_rows, title_only_rows
+    from camsis.publish.compare import by_status_rows, title_only_rows
 
     # The layout of gb_soc2020_v2.dta: a code repeats once per status; status 0 is the occupation's score.
     v2 = pd.DataFrame({"soc2020": [1, 1111, 1111, 1111, 1111], "empst3": [0, 0, 1, 2, 3],

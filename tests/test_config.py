@@ -101,8 +101,9 @@ def test_the_package_defaults_are_the_configs(repo):
 
     import yaml
 
-    from camsis import candidates, reading
-    from camsis.scale import ScaleOptions
+    from camsis.scaling import candidates
+    from camsis.io import reading
+    from camsis.scaling.scale import ScaleOptions
 
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     schema = yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text())["properties"]

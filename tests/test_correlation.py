@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.weightstats import DescrStatsW
 
-from camsis.correlation import pearson
+from camsis.method.correlation import pearson
 
 
 def test_unweighted_matches_scipy_over_the_labels_both_know():

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import blank_cells
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import table_of, write_classification
 
 BAND = np.abs(np.subtract.outer(np.arange(8), np.arange(8)))
@@ -69,7 +69,7 @@ def test_disconnected_table_dropped_by_default_counts_and_flags_the_units(toy, c
         assert scores.loc[[111, 112, 121, 122, 211, 212], f"{side}_imputed"].eq(0).all()
     # A by-status build's blocks reach summary.json's by_status section too.
     from camsis.steps import by_status_summary
-    from camsis.writing import write_json
+    from camsis.io.writing import write_json
 
     result.diagnostics.save(tmp_path / "scaling.json")
     write_json({"used": int(counts.sum()), "dropped": {}}, tmp_path / "table.json")

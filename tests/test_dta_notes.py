@@ -5,7 +5,7 @@ import pandas.testing as pdt
 import pyreadstat
 import pytest
 
-from camsis.writing import add_dta_notes, write_dta
+from camsis.io.writing import add_dta_notes, write_dta
 
 FRAME = pd.DataFrame({"code": [11, 12, 21], "score": [55.5, 47.25, 30.0], "name": ["a", "bb", "ccc"]})
 NOTES = ["camsis 0.1.0, built 2026-01-01", "config: min_n=30; reml=True; é ünïcode", "x" * 3000]

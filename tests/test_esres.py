@@ -12,7 +12,7 @@ import statsmodels.api as sm
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 from camsis import CamsisError, esres
-from camsis.esres import GroupSums, fit_from_sums, ols_from_sums
+from camsis.method.esres import GroupSums, fit_from_sums, ols_from_sums
 from helpers import TEST_DATA, one_line_error
 
 TALK1 = ["lrt", "girl", "schl_boys", "schl_girls"]
@@ -147,7 +147,7 @@ def no_category_variance(seed=5):
 @pytest.mark.parametrize("reml", [True, False])
 def test_zero_category_variance_is_an_exact_boundary(reml, caplog):
     rows = no_category_variance()
-    with caplog.at_level(logging.WARNING, logger="camsis.esres"):
+    with caplog.at_level(logging.WARNING, logger="camsis.method.esres"):
         res = esres(rows, "y", "g", reml=reml)
     s = res.summary
     assert s["boundary"] and s["sigma_u"] == 0.0 and s["icc"] == 0.0

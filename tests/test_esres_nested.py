@@ -11,7 +11,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from camsis import CamsisError
-from camsis.esres import GroupSums, NestedSums, fit_from_sums, fit_nested
+from camsis.method.esres import GroupSums, NestedSums, fit_from_sums, fit_nested
 
 
 def nested_rows(seed=1, sigma_minor=0.6, sigma_unit=0.4, weights=False):

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from camsis.filling import fill_classification, group_means, impute_missing_units, score_groups
+from camsis.method.filling import fill_classification, group_means, impute_missing_units, score_groups
 
 
 def test_missing_unit_borrows_closest_scored_ancestor(toy):

@@ -10,10 +10,10 @@ import pyreadstat
 import pytest
 
 import camsis
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions
-from camsis.synthetic import simulate_couples
+from camsis.method.synthetic import simulate_couples
+from camsis.scaling.scale import ScaleOptions
 from helpers import REPO, TOY, snakemake, status_couples, toy_project, write_classification
 
 SHEET = ("scale\tinput\tocc1\tocc2\tweight\tclassification\tpsds\tdiagonal_digits\tdiagonal_groups"
@@ -81,7 +81,7 @@ def test_build_scale_writes_the_workflows_score_files(workflow_run, tmp_path, mo
 
 
 def test_recovers_the_generators_true_scores():
-    """Synthetic couples drawn from known latent scores (camsis.synthetic): the scale recovers them."""
+    """Synthetic couples drawn from known latent scores (camsis.method.synthetic): the scale recovers them."""
     soc = load_classification("soc2020", REPO / "data/classifications")
     simulated = simulate_couples(soc.units, n_couples=60_000, seed=7)
     result = camsis.build_scale(simulated.couples, "hocc", "wocc", soc, weight="weight",

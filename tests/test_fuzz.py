@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camsis.blanking import blank_cells
 from camsis.config import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_scales
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.pairtable import DROP_REASONS
-from camsis.tables import tabulate
+from camsis.method.blanking import blank_cells
+from camsis.method.pairtable import DROP_REASONS
+from camsis.method.tables import tabulate
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import TOY, TOY_UNITS, write_classification
 
 # derandomize: CI runs the same examples every time; a new failure shows up when the strategies change.

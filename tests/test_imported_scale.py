@@ -9,12 +9,12 @@ track the latent scores the couples were drawn from.
 import numpy as np
 import pandas as pd
 
-from camsis.blanking import blank_cells
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.cli import main
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.synthetic import simulate_couples
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.synthetic import simulate_couples
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 
 UNITS = np.array([major * 1000 + minor * 10 + unit for major in range(1, 5) for minor in (11, 12, 21)
                   for unit in (1, 2, 3, 4)])

@@ -1,4 +1,4 @@
-"""IPUMS extracts as downloaded (DDI codebook + fixed-width data): read through camsis.reading
+"""IPUMS extracts as downloaded (DDI codebook + fixed-width data): read through camsis.io.reading
 like any input, against the frame the extract was written from (implied decimals, codes of
 no answer, every data format and chunk size), linked into couples with the counts a person
 file built with known faults must give, imported as a code frame, and refused in one line
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.codeframe import import_classification
+from camsis.classifications.codeframe import import_classification
 from camsis.errors import CamsisError
-from camsis.linking import PersonColumns, link_file
-from camsis.reading import data_files, file_sha256, input_columns, input_labels, iter_chunks
-from camsis.tables import tabulate, tabulate_frame
+from camsis.io.reading import data_files, file_sha256, input_columns, input_labels, iter_chunks
+from camsis.method.linking import PersonColumns, link_file
+from camsis.method.tables import tabulate, tabulate_frame
 from ipumsfiles import Variable, codebook_xml, write_extract
 from personfiles import person_file
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from camsis.errors import CamsisError
-from camsis.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
-from camsis.tables import (CoupleColumns, tabulate_by_status, tabulate_frame, tabulate_persons,
-                           tabulate_persons_by_status)
+from camsis.method.linking import LINK_COUNTS, PersonColumns, link_couples, link_file, persons_from_frame, read_persons
+from camsis.method.tables import (CoupleColumns, tabulate_by_status, tabulate_frame, tabulate_persons,
+                                  tabulate_persons_by_status)
 from personfiles import STYLES, person_file, sheet_columns
 from helpers import write_data as write
 
@@ -260,8 +260,8 @@ def test_a_by_status_scale_s_two_tables_hold_the_pairs_of_one_joint_reading(tmp_
     """Rule tabulate writes a by-status scale's title-only and by-status tables in two jobs: they
     must be the tables one joint reading counts (``tables.tabulate_by_status``), same pairs."""
     from camsis import steps
-    from camsis.statuses import by_status_classification, load_scheme
-    from camsis.pairtable import PairTable
+    from camsis.classifications.statuses import by_status_classification, load_scheme
+    from camsis.method.pairtable import PairTable
     from helpers import REPO
 
     couples = status_couples()

@@ -19,7 +19,7 @@ import pytest
 
 from camsis.cli import main
 from camsis.errors import CamsisError
-from camsis.match import match, score_index
+from camsis.publish.match import match, score_index
 
 from helpers import REPO
 

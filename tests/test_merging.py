@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camsis.errors import CamsisError
-from camsis.merging import apply_merge, apply_recodes, merge_sparse_units, merge_warnings, summarise_merge
+from camsis.method.merging import apply_merge, apply_recodes, merge_sparse_units, merge_warnings, summarise_merge
 
 # major 1 > sub-major 11 > minors 111, 112; sub-major 12 > minor 121
 # major 2 > 21 > 211;  major 3 > 31 > 311
@@ -196,7 +196,7 @@ def test_apply_merge_equals_a_group_by_of_rows_then_columns():
     table = table.where(rng.random(table.shape) < 0.2, 0.0)
     support = np.flatnonzero(table.to_numpy() > 0)
     support = np.union1d(support, rng.choice(table.size, 50))
-    from camsis.pairtable import Cells
+    from camsis.method.pairtable import Cells
 
     told = apply_merge(table, row_map, col_map, Cells.at(support, table.shape[1]))
     expected = table.groupby(row_map.to_numpy()).sum().T.groupby(col_map.to_numpy()).sum().T
@@ -294,7 +294,7 @@ def uneven_hierarchies(draw):
 def test_merge_equals_visiting_each_group_in_turn(data, min_n):
     """The merge done a depth at a time on arrays against the rule visited group by group,
     given the parent column or the classification's ``Hierarchy`` (kept between calls)."""
-    from camsis.classification import Hierarchy
+    from camsis.classifications.classification import Hierarchy
 
     parents, totals = data
     expected = merged_by_visiting_each_group(totals, parents, min_n)

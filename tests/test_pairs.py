@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis import pairs
 from camsis.errors import CamsisError
-from camsis.pairs import REASONS, clean_pairs, to_codes
+from camsis.method import pairs
+from camsis.method.pairs import REASONS, clean_pairs, to_codes
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
 
@@ -154,7 +154,7 @@ def test_unknown_missing_weight_mode():
 
 
 def test_filter_with_backtick_quoted_names_reads_them_as_pandas_does():
-    from camsis.pairs import filter_rows, filter_variables
+    from camsis.method.pairs import filter_rows, filter_variables
 
     expression = "`hh age` < 65 and `hocc` > 0 and wave >= 2"
     assert filter_variables(expression, "sheet") == ["hh age", "hocc", "wave"]

@@ -9,9 +9,9 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from scipy import stats
 
-from camsis.scale import UnitScores
+from camsis.scaling.scale import UnitScores
 
-from camsis.plots import (
+from camsis.publish.plots import (
     ca_map_figure,
     caterpillar_figure,
     caterpillar_plot,
@@ -207,7 +207,7 @@ def test_shrinkage_legend_says_hollow_points_include_the_unit_merged_into(units)
 
 
 def test_ca_axis_labels_name_the_cas_own_dimensions():
-    from camsis.plots import ca_axis_labels
+    from camsis.publish.plots import ca_axis_labels
 
     first, second = ca_axis_labels(SimpleNamespace(chosen_dimension=2, inertia={"dim1": 0.31, "dim2": 0.086, "dim3": 0.02}))
     assert first == "dimension 2 (8.6% of inertia), the scale"
@@ -215,7 +215,7 @@ def test_ca_axis_labels_name_the_cas_own_dimensions():
 
 
 def test_a_one_dimensional_ca_gets_a_map_that_says_so_not_a_traceback(units):
-    from camsis.plots import ca_axis_labels, ca_map_figure
+    from camsis.publish.plots import ca_axis_labels, ca_map_figure
 
     labels = ca_axis_labels(SimpleNamespace(chosen_dimension=1, inertia={"dim1": 0.4}))
     assert labels == ("dimension 1 (40.0% of inertia), the scale", "no second dimension")

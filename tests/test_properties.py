@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from camsis.blanking import blank_cells
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import TOY, TOY_UNITS, write_classification
 
 UNITS = TOY_UNITS

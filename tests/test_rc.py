@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 
 from camsis.errors import CamsisError
-from camsis.rc import RCConvergenceWarning, fit_rc, poisson_deviance
+from camsis.method.rc import RCConvergenceWarning, fit_rc, poisson_deviance
 from helpers import assert_same_up_to_sign
 
 

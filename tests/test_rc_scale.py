@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import camsis.scale
-from camsis.blanking import blank_cells
-from camsis.candidates import expected_counts, psd_candidates
+import camsis.scaling.scale
 from camsis.errors import CamsisError
-from camsis.rc import fit_rc
-from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
-from camsis.summary import CASummary, RCSummary, ScalingSummary
+from camsis.method.blanking import blank_cells
+from camsis.method.rc import fit_rc
+from camsis.scaling.candidates import expected_counts, psd_candidates
+from camsis.scaling.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.scaling.summary import CASummary, RCSummary, ScalingSummary
 from helpers import table_of
 
 
@@ -106,7 +106,7 @@ def test_two_dimensions_publish_a_second_score(toy):
 
 
 def test_non_convergence_reaches_the_warnings(toy, monkeypatch):
-    monkeypatch.setattr(camsis.scale, "fit_rc", functools.partial(fit_rc, max_iter=1, n_starts=1))
+    monkeypatch.setattr(camsis.scaling.scale, "fit_rc", functools.partial(fit_rc, max_iter=1, n_starts=1))
     table = table_of(rc_counts(toy), toy.units)
     none = blank_cells(toy.units, toy.units)
     with pytest.warns(UserWarning, match="did not converge"):

@@ -8,9 +8,9 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from camsis import reading
 from camsis.errors import CamsisError
-from camsis.reading import input_columns, input_rows, iter_chunks
+from camsis.io import reading
+from camsis.io.reading import input_columns, input_rows, iter_chunks
 from helpers import one_line_error
 
 
@@ -112,7 +112,7 @@ def test_rows_and_columns_from_metadata(tmp_path, suffix):
 
 def test_progress_logged_with_share_and_rate(tmp_path, caplog):
     path = write(couples(50), tmp_path / "c.dta")
-    with caplog.at_level(logging.INFO, logger="camsis.reading"):
+    with caplog.at_level(logging.INFO, logger="camsis.io.reading"):
         list(iter_chunks(path, ["hocc"], 10))
     last = caplog.records[-1].getMessage()
     assert "50 of 50 (100%) rows read" in last and "rows/s" in last and "done" in last

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.ca import correspondence_analysis
-from camsis.reconstitution import model_fit, reconstitute
+from camsis.method.ca import correspondence_analysis
+from camsis.method.reconstitution import model_fit, reconstitute
 from helpers import assert_same_up_to_sign, direct_ca, quasi_independence_fit
 
 # Glass (1954) British father x son mobility (tests/data/small_tables/glass1954.tsv), typed here

@@ -23,9 +23,9 @@ import pyreadstat
 import pytest
 import yaml
 
-from camsis.match import match
-from camsis.release import MatchFiles, numeric_columns, r_match, release_metadata, spss_match, stata_match, write_release
-from camsis.statuses import load_scheme
+from camsis.classifications.statuses import load_scheme
+from camsis.publish.match import match
+from camsis.publish.release import MatchFiles, numeric_columns, r_match, release_metadata, spss_match, stata_match, write_release
 
 from helpers import REPO, TEST_DATA
 
@@ -499,7 +499,7 @@ MATCH_STATUS_COLUMNS = ("soc2020", "empst3", "soc2020_empst3", "mcamsis", "fcams
     ("status", "gb_soc2020_v2", MatchFiles("soc2020", "empst3", None, "gb_soc2020_v2", (), MATCH_STATUS_COLUMNS, 1)),
 ])
 def test_matching_syntax_from_templates_is_byte_for_byte_what_the_code_wrote(kind, scale, files):
-    """The Stata, SPSS and R files rendered from camsis/templates/ against tests/data/match_syntax/,
+    """The Stata, SPSS and R files rendered from camsis/publish/templates/ against tests/data/match_syntax/,
     which the f-strings they replaced wrote for the demo's three kinds of release (title-only,
     title-only and by-status, a published by-status file alone). A change to the syntax is made
     in the templates and these files together; the R and SPSS files' behaviour is tested above."""

@@ -16,10 +16,10 @@ import pyreadstat
 import pytest
 
 import camsis
-from camsis.blanking import blank_cells
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import tabulate
-from camsis.writing import atomic_path
+from camsis.io.writing import atomic_path
+from camsis.method.blanking import blank_cells
+from camsis.method.tables import tabulate
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import PLAIN, TOY_UNITS, planned_jobs, snakemake, toy_couples, toy_project
 
 

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from camsis import diagnostics
-from camsis.classification import load_classification
-from camsis.scalecompare import NO_LINK, SAME_CLASSIFICATION, compare_scales, mean_scale
-from camsis.scale import UnitScores
+from camsis.classifications.classification import load_classification
+from camsis.publish.scalecompare import NO_LINK, SAME_CLASSIFICATION, compare_scales, mean_scale
+from camsis.scaling.scale import UnitScores
 from helpers import TOY, TOY_UNITS, write_classification
 
 

@@ -22,12 +22,12 @@ import pyreadstat
 import pytest
 import statsmodels.api as sm
 
-from camsis.blanking import blank_cells
-from camsis.candidates import expected_counts
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.candidates import expected_counts
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import TEST_DATA, direct_ca, project_copy, quasi_independence_fit
 
 SMALL_TABLES = TEST_DATA / "small_tables"

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from camsis.errors import CamsisError
-from camsis.smoothing import SideCells, smooth_side
+from camsis.method.smoothing import SideCells, smooth_side
 
 
 PARTNER = np.linspace(-1.5, 1.5, 9)
@@ -91,7 +91,7 @@ def test_side_cells_given_the_cells_that_may_hold_pairs_are_those_of_a_search():
     counts.iloc[3, 4] = 0.0
     blanked = pd.DataFrame(False, index=counts.index, columns=counts.columns)
     blanked.iloc[2, 3] = True
-    from camsis.pairtable import Cells
+    from camsis.method.pairtable import Cells
 
     everything = Cells.at(np.arange(counts.size), counts.shape[1])
     searched = SideCells.from_frames(counts, counts, blanked)
@@ -106,7 +106,7 @@ def test_nested_smoothing_matches_mixedlm_and_an_empty_unit_takes_its_groups_pos
     MixedLM with variance components on the expanded rows: each unit's score is the intercept
     plus its group's and its own BLUP, its SD that of their sum under the joint conditional
     covariance; unit 112 (no pairs) takes its group's posterior plus its own prior variance."""
-    from camsis.smoothing import UnitHierarchy
+    from camsis.method.smoothing import UnitHierarchy
 
     units = np.arange(100, 113)
     group = 10 + (units - 100) // 4 % 3
@@ -161,7 +161,7 @@ def test_levels_of_the_nested_smoothing(toy):
     """Levels counted up from the units; a bad one named in one line; no groups: the one-level model."""
     from dataclasses import replace
 
-    from camsis.smoothing import UnitHierarchy
+    from camsis.method.smoothing import UnitHierarchy
 
     hierarchy = UnitHierarchy.of(toy, {"random": [1], "fixed": "top"})
     assert hierarchy.random_names == ["level2"] and hierarchy.fixed_name == "level1"
@@ -176,7 +176,7 @@ def test_levels_of_the_nested_smoothing(toy):
 
 
 def test_smoothing_options_are_checked():
-    from camsis.scale import ScaleOptions
+    from camsis.scaling.scale import ScaleOptions
 
     with pytest.raises(CamsisError, match="smoothing 'two_level' is not one of nested, one_level"):
         ScaleOptions(smoothing="two_level")

@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import blank_cells
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.standardising import fit_standardisation
-from camsis.tables import tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.standardising import fit_standardisation
+from camsis.method.tables import tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 
 
 def test_population_gets_target_moments_by_closed_form():

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import blank_cells
+from camsis.classifications.statuses import by_status_classification, by_status_recodes, combine, expand_mask, load_scheme
 from camsis.errors import CamsisError
-from camsis.filling import fill_classification
-from camsis.merging import merge_sparse_units
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.by_status import build_by_status_scores, by_status_table, share_merged_scores
-from camsis.statuses import by_status_classification, by_status_recodes, combine, expand_mask, load_scheme
-from camsis.synthetic import simulate_status_couples
-from camsis.tables import CoupleColumns, tabulate_by_status, tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.filling import fill_classification
+from camsis.method.merging import merge_sparse_units
+from camsis.method.synthetic import simulate_status_couples
+from camsis.method.tables import CoupleColumns, tabulate_by_status, tabulate_frame
+from camsis.scaling.by_status import build_by_status_scores, by_status_table, share_merged_scores
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import REPO
 
 STATUSES = REPO / "data" / "statuses"
@@ -127,7 +127,7 @@ def test_statuses_left_out_are_counted_and_named_once_each(soc2020, empst3, capl
         "hs": [np.nan, np.nan, 1.5, 0, 1, 1, np.nan, 3],
         "ws": [1, np.nan, 1, 0, 2, 3, 3, 3],
     })
-    with caplog.at_level("INFO", logger="camsis.tables"):
+    with caplog.at_level("INFO", logger="camsis.method.tables"):
         _, by_status = tabulate_by_status("<pairs>", CoupleColumns("h", "w", "hs", "ws", None),
                                           soc2020.units, empst3.scored,
                                           frame=pairs)
@@ -229,7 +229,7 @@ def test_sharing_skips_missing_scores_and_keeps_flags_of_wholly_imputed_pools():
 @pytest.fixture(scope="module")
 def status_build():
     """Both scales of one simulated survey with status effects (SOC2020 x empst3)."""
-    from camsis.classification import load_classification
+    from camsis.classifications.classification import load_classification
 
     soc2020 = load_classification("soc2020", REPO / "data" / "classifications")
     scheme = load_scheme("empst3", STATUSES)

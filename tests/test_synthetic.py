@@ -14,12 +14,12 @@ import pyreadstat
 import pytest
 import statsmodels.api as sm
 
-from camsis.blanking import blank_cells, read_psd_file
-from camsis.classification import load_classification
+from camsis.classifications.classification import load_classification
 from camsis.errors import CamsisError
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, simulate_status_couples, write_couples
-from camsis.tables import PairTable
+from camsis.method.blanking import blank_cells, read_psd_file
+from camsis.method.synthetic import DATASET_LABEL, SyntheticCouples, simulate_couples, simulate_status_couples, write_couples
+from camsis.method.tables import PairTable
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import REPO, direct_ca
 
 # A fake four-digit hierarchy: 9 major groups, 2 sub-major, 2 minor, 3 units each (108 units).
@@ -221,7 +221,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
             handle.write("partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr("camsis.synthetic._write_csv", broken)
+    monkeypatch.setattr("camsis.method.synthetic._write_csv", broken)
     with pytest.raises(OSError):
         write_couples(couples, tmp_path / "couples.csv")
     assert list(tmp_path.iterdir()) == []

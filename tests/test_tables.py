@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from camsis.errors import CamsisError
-from camsis.pairtable import DROP_REASONS, PairTable
-from camsis.tables import tabulate, tabulate_frame
+from camsis.method.pairtable import DROP_REASONS, PairTable
+from camsis.method.tables import tabulate, tabulate_frame
 from helpers import write_data
 
 UNITS = np.array([1111, 1112, 2211, 9269], dtype=np.int64)
@@ -123,7 +123,7 @@ def test_same_variable_on_both_sides(tmp_path):
 
 def test_unknown_codes_logged_most_frequent_first(caplog):
     df = pd.DataFrame({"h": [5555, 5555, 7777, 1111, 1111], "w": [1111, 1111, 1111, 4444, 1111]})
-    with caplog.at_level(logging.WARNING, logger="camsis.tables"):
+    with caplog.at_level(logging.WARNING, logger="camsis.method.tables"):
         tabulate_frame(df, "h", "w", None, UNITS, source="s.dta")
     message = caplog.records[-1].getMessage()
     assert "s.dta" in message and message.index("5555 (2)") < message.index("4444 (1)")
@@ -195,7 +195,7 @@ def test_long_form_round_trip():
 
 
 def test_cells_are_the_non_empty_cells_and_a_replicate_carries_the_observed_ones():
-    from camsis.uncertainty import CoupleDraw, replicate_rng
+    from camsis.scaling.uncertainty import CoupleDraw, replicate_rng
 
     table = tabulate_frame(couples(), "hocc", "wocc", "wt", UNITS)
     rows, cols = table.cells().rows, table.cells().columns

@@ -87,7 +87,7 @@ def test_published_by_status_file_translates_status_by_status_with_its_own_colum
     n_gb_csm/n_gb_csf) through a crosswalk, against a pandas groupby done here."""
     import numpy as np
 
-    from camsis.classification import load_classification
+    from camsis.classifications.classification import load_classification
 
     details = repo / "data" / "classifications" / "sources" / "gb2010soc2010_details.dta"
     published, _ = pyreadstat.read_dta(str(details))

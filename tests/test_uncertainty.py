@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.scale import UnitScores
-from camsis.pairtable import PairTable
-from camsis.uncertainty import (
+from camsis.method.pairtable import PairTable
+from camsis.scaling.scale import UnitScores
+from camsis.scaling.uncertainty import (
     bootstrap_summary,
     gather_replicates,
     plausible_values,
@@ -158,7 +158,7 @@ def test_workflow_bootstrap_columns_plausible_values_and_candidates(tmp_path):
 
     import pyreadstat
 
-    from camsis.blanking import read_psd_file
+    from camsis.method.blanking import read_psd_file
     from helpers import project_copy, snakemake
 
     directory = project_copy(tmp_path)
@@ -236,8 +236,8 @@ def test_batch_size_does_not_change_the_bootstrap(toy):
     """SEs, intervals and plausible values from one batch of 7 replicates and from batches of 3
     (run in another order) are the same to 1e-12, and a batch's replicate is the scale's own build
     on the redraw (stages 4-7 and the group filling done one replicate at a time)."""
-    from camsis.scale import ScaleOptions, build_unit_scores
-    from camsis.uncertainty import batches, bootstrap_batch, combine_batches
+    from camsis.scaling.scale import ScaleOptions, build_unit_scores
+    from camsis.scaling.uncertainty import batches, bootstrap_batch, combine_batches
 
     table = _noisy_table(toy)
     none = pd.DataFrame(False, index=table.counts.index, columns=table.counts.columns)
@@ -268,7 +268,7 @@ def test_batch_size_does_not_change_the_bootstrap(toy):
     built = build_unit_scores(resample_table(table, replicate_rng(seed, 5)), blank, none, toy, options)
     own = pd.DataFrame({"mcamsis": built.scores["mcamsis"], "fcamsis": built.scores["fcamsis"],
                         "population_m": built.population["m"], "population_f": built.population["f"]})
-    from camsis.filling import score_groups
+    from camsis.method.filling import score_groups
 
     fifth = whole[whole["replicate"] == 5].set_index("code")
     for side in "mf":
@@ -281,7 +281,7 @@ def test_combining_batches_checks_every_replicate_is_there_once(toy):
     rng = np.random.default_rng(2)
     long = gather_replicates([fake_replicate(rng, toy) for _ in range(4)], toy)
     from camsis.errors import CamsisError
-    from camsis.uncertainty import batches, combine_batches
+    from camsis.scaling.uncertainty import batches, combine_batches
 
     parts = [long[long["replicate"] <= 2], long[long["replicate"] > 2]]
     pd.testing.assert_frame_equal(combine_batches(parts[::-1], 4), long)
@@ -303,10 +303,10 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     falls apart. Such a replicate is built without the stray block (its units imputed from group 2),
     the batch goes on, and bootstrap.json counts exactly the replicates whose redraw missed the bridge."""
     from camsis import steps
-    from camsis.scale import ScaleOptions, build_unit_scores
-    from camsis.tables import tabulate_frame
-    from camsis.uncertainty import CoupleDraw, bootstrap_batch
-    from camsis.writing import read_json
+    from camsis.scaling.scale import ScaleOptions, build_unit_scores
+    from camsis.method.tables import tabulate_frame
+    from camsis.scaling.uncertainty import CoupleDraw, bootstrap_batch
+    from camsis.io.writing import read_json
 
     main, stray = [111, 112, 121, 122, 211, 212], [221, 222]
     near = [(h, w) for i, h in enumerate(main) for j, w in enumerate(main) for _ in range(4 + 12 // (1 + abs(i - j)))]
@@ -322,7 +322,7 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
     missed = [r for r in range(1, B + 1) if CoupleDraw(table).drawn_counts(replicate_rng(seed, r))[bridge] == 0]
     assert 0 < len(missed) < B  # the seed gives both kinds
 
-    with caplog.at_level("WARNING", logger="camsis.uncertainty"):
+    with caplog.at_level("WARNING", logger="camsis.scaling.uncertainty"):
         long = bootstrap_batch(table, mask, mask, toy, options, range(1, B + 1), seed)
     per_replicate = long.groupby("replicate")["units_left_out"].max()
     assert per_replicate[per_replicate > 0].index.tolist() == missed
@@ -351,7 +351,7 @@ def test_a_replicate_that_falls_apart_leaves_its_stray_block_out_and_is_counted(
 
 
 def test_total_standard_errors_closed_forms():
-    from camsis.uncertainty import total_standard_errors
+    from camsis.scaling.uncertainty import total_standard_errors
 
     index = pd.Index([1, 2, 3, 4, 5, 6])
     bse = pd.Series([0.5, 2.0, 1.0, 3.0, 1.5, 2.0], index=index)
@@ -372,8 +372,8 @@ def test_total_errors_cover_a_known_truth_where_the_percentile_interval_does_not
     percentile interval of the shrunk estimate misses small units (a redraw shrinks them as
     far), the total SE does not, and it does not double the own-data spread of large ones.
     """
-    from camsis.esres import GroupSums, fit_from_sums
-    from camsis.uncertainty import total_standard_errors
+    from camsis.method.esres import GroupSums, fit_from_sums
+    from camsis.scaling.uncertainty import total_standard_errors
 
     rng = np.random.default_rng(7)
     groups, sd_u, sd_e = 300, 1.0, 4.0
@@ -402,7 +402,7 @@ def test_total_errors_cover_a_known_truth_where_the_percentile_interval_does_not
 
 
 def test_add_total_errors_gives_units_the_total_and_other_codes_the_bootstrap_se():
-    from camsis.uncertainty import add_total_errors
+    from camsis.scaling.uncertainty import add_total_errors
 
     summary = pd.DataFrame({"mcam_bse": [2.0, 1.0, 3.0], "fcam_bse": [1.0, 4.0, 0.5], "replicates": 10},
                            index=pd.Index([1, 11, 12], name="code"))
@@ -424,9 +424,9 @@ def test_add_total_errors_gives_units_the_total_and_other_codes_the_bootstrap_se
 
 def test_the_own_pairs_se_replaces_lambda_se_squared_and_equals_it_in_the_one_level_model():
     """One level: the unit file's own-pairs SE is sqrt(lambda) times the posterior SD (closed form)."""
-    from camsis.esres import GroupSums, fit_from_sums
-    from camsis.scale import _own_pairs_se
-    from camsis.uncertainty import total_standard_errors
+    from camsis.method.esres import GroupSums, fit_from_sums
+    from camsis.scaling.scale import _own_pairs_se
+    from camsis.scaling.uncertainty import total_standard_errors
 
     rng = np.random.default_rng(3)
     group = np.repeat(np.arange(40), rng.integers(1, 60, size=40))

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from camsis.blanking import blank_cells
-from camsis.scale import ScaleOptions, build_unit_scores
-from camsis.smoothing import smooth_side
-from camsis.tables import CoupleColumns, tabulate_frame
+from camsis.method.blanking import blank_cells
+from camsis.method.smoothing import smooth_side
+from camsis.method.tables import CoupleColumns, tabulate_frame
+from camsis.scaling.scale import ScaleOptions, build_unit_scores
 from helpers import TOY, TOY_UNITS, write_classification
 
 # Four couples weighing (A, 1, 1, 1) hold the information of two: (A + 3)^2 / (A^2 + 3) = 2.
@@ -134,9 +134,9 @@ def test_the_design_effect_is_reported():
 def test_squared_weights_of_the_by_status_table_and_of_a_replicate():
     """The by-status table sums its couples' squared weights per (occupation, status) cell, as pandas
     does from the couples; a bootstrap replicate's drawn couple carries its cell's mean squared weight."""
-    from camsis.statuses import combine
-    from camsis.tables import tabulate_by_status
-    from camsis.uncertainty import CoupleDraw, replicate_rng
+    from camsis.classifications.statuses import combine
+    from camsis.method.tables import tabulate_by_status
+    from camsis.scaling.uncertainty import CoupleDraw, replicate_rng
 
     rng = np.random.default_rng(11)
     n = 500

@@ -91,7 +91,7 @@ def test_released_r_file_matches_the_demo_couples_as_camsis_match_does(demo, tmp
     """The demo release's add_camsis in R, by code and status (the by-status file) and by code alone."""
     import subprocess
 
-    from camsis.match import match
+    from camsis.publish.match import match
 
     if shutil.which("Rscript") is None or subprocess.run(["Rscript", "-e", "library(haven)"], capture_output=True).returncode:
         pytest.skip("Rscript with haven is not installed (apt-get install r-base-core r-cran-haven)")

@@ -5,7 +5,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from camsis.writing import atomic_path, score_file_labels, write_dta, write_json
+from camsis.io.writing import atomic_path, score_file_labels, write_dta, write_json
 
 
 def test_dta_round_trip_keeps_labels_and_types(tmp_path, soc2020):
@@ -98,7 +98,7 @@ def test_long_labels_are_cut_once_with_a_warning_in_the_notes(tmp_path, caplog):
     frame = pd.DataFrame({"code": np.array([1, 2], dtype="int64"), "x": [1.5, 2.5]})
     path = tmp_path / "long.dta"
     long_value = "é" * 16001  # 32002 bytes in UTF-8: two more than Stata reads
-    with caplog.at_level("WARNING", logger="camsis.writing"):
+    with caplog.at_level("WARNING", logger="camsis.io.writing"):
         warnings = write_dta(frame, path, {"code": title, "x": "short"}, {"code": {1: long_value, 2: "two"}},
                              "f" * 100, notes=["first note"])
     assert len(warnings) == 1

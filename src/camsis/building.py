@@ -1,8 +1,8 @@
 """A whole scale from Python in one call: ``camsis.build_scale``, for users not running Snakemake.
 
-Every stage is the one the workflow's rules run (``camsis.tables``, ``camsis.steps``'
-in-memory cores of rules blank, bootstrap_gather and score_file, ``camsis.scale``,
-``camsis.by_status``, ``camsis.filling``, ``camsis.summary``), in memory and in the rules'
+Every stage is the one the workflow's rules run (``camsis.method.tables``, ``camsis.steps``'
+in-memory cores of rules blank, bootstrap_gather and score_file, ``camsis.scaling.scale``,
+``camsis.scaling.by_status``, ``camsis.method.filling``, ``camsis.scaling.summary``), in memory and in the rules'
 order, so a sheet row and this call with the same settings give the same score file.
 """
 
@@ -15,16 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from camsis import steps, tables, uncertainty
-from camsis.by_status import build_by_status_scores, by_status_table
-from camsis.classification import Classification, read_classification
+from camsis import steps
+from camsis.classifications.classification import Classification, read_classification
+from camsis.classifications.statuses import StatusScheme, by_status_classification, load_scheme
 from camsis.errors import CamsisError
-from camsis.filling import fill_classification
-from camsis.reading import check_columns, file_sha256
-from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
-from camsis.statuses import StatusScheme, by_status_classification, load_scheme
-from camsis.summary import all_warnings, build_summary
-from camsis.writing import fit_dta_labels, write_csv
+from camsis.io.reading import check_columns, file_sha256
+from camsis.io.writing import fit_dta_labels, write_csv
+from camsis.method import tables
+from camsis.method.filling import fill_classification
+from camsis.scaling import uncertainty
+from camsis.scaling.by_status import build_by_status_scores, by_status_table
+from camsis.scaling.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.scaling.summary import all_warnings, build_summary
 
 # A checkout's data folders: the shipped code frames and status schemes are not package data.
 _CHECKOUT = Path(__file__).resolve().parents[2]
@@ -58,7 +60,7 @@ class BuildOptions(ScaleOptions):
     on_missing_weight: str = "error"
 
     def scaling(self) -> ScaleOptions:
-        """The ``ScaleOptions`` part, as the rules pass it to ``camsis.scale.build_unit_scores``."""
+        """The ``ScaleOptions`` part, as the rules pass it to ``camsis.scaling.scale.build_unit_scores``."""
         return ScaleOptions(**{f.name: getattr(self, f.name) for f in fields(ScaleOptions)})
 
 

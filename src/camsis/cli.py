@@ -3,7 +3,7 @@
 Each subcommand is registered by an `_add_<name>(subparsers)` function that sets its
 `run` callable; `main` only parses, configures logging (``camsis.runner``) and turns a
 CamsisError into one line on stderr with exit status 2. Inputs are read by
-``camsis.reading`` and outputs written through ``camsis.writing.atomic_path``, all of them
+``camsis.io.reading`` and outputs written through ``camsis.io.writing.atomic_path``, all of them
 moved into place only when everything succeeded, so an error leaves no partial or
 stale-looking output behind.
 """
@@ -22,12 +22,12 @@ import pyreadstat
 
 from camsis.cli_classification import add_classification, add_translate
 from camsis.errors import CamsisError
-from camsis.esres import esres
-from camsis.match import match, score_index
-from camsis.reading import read_columns
+from camsis.io.reading import read_columns
+from camsis.io.survey import read_survey, values_for_matching, write_survey
+from camsis.io.writing import atomic_path, check_paths, write_csv, write_dta, write_json
+from camsis.method.esres import esres
+from camsis.publish.match import match, score_index
 from camsis.runner import configure_logging, report_error
-from camsis.survey import read_survey, values_for_matching, write_survey
-from camsis.writing import atomic_path, check_paths, write_csv, write_dta, write_json
 
 log = logging.getLogger("camsis.cli")
 
@@ -187,7 +187,7 @@ def _column_labels(outcome: str, group: str, group_label: str, logged: bool) -> 
 
 def _plot(scores: pd.DataFrame, args, group_labels: dict, path: str) -> None:
     # Lazy: matplotlib is loaded only by a command that draws (--plot), not by every `camsis` call.
-    from camsis.plots import caterpillar_plot
+    from camsis.publish.plots import caterpillar_plot
 
     names = scores[args.group].map(lambda v: group_labels.get(v, v) if group_labels else v)
     frame = scores.assign(label=names.map(_short_label))

@@ -2,7 +2,7 @@
 
 Kept apart from camsis.cli (which holds the shared parser and error handling) so each
 subcommand's options live beside the code that reads them; the work itself is done by
-camsis.codeframe and camsis.translating.
+camsis.classifications.codeframe and camsis.publish.translating.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from camsis.classification import load_classification
-from camsis.codeframe import check_destination, import_classification, write_classification_files
+from camsis.classifications.classification import load_classification
+from camsis.classifications.codeframe import check_destination, import_classification, write_classification_files
+from camsis.classifications.statuses import available_schemes, load_scheme
 from camsis.errors import CamsisError
-from camsis.statuses import available_schemes, load_scheme
-from camsis.translating import read_crosswalk, read_scores, translate_by_status, translate_scores, write_translation
-from camsis.writing import check_paths
+from camsis.io.writing import check_paths
+from camsis.publish.translating import read_crosswalk, read_scores, translate_by_status, translate_scores, write_translation
 
 log = logging.getLogger("camsis.cli")
 

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from camsis.classifications.statuses import available_schemes
 from camsis.errors import CamsisError
-from camsis.statuses import available_schemes
 
 log = logging.getLogger("camsis.config")
 
 REQUIRED_COLUMNS = ["scale", "input", "occ1", "occ2", "weight", "classification", "psds", "diagonal_digits"]
 OPTIONAL_COLUMNS = ["diagonal_groups", "psds_smooth", "recodes", "compare_to", "filter", "sep", "encoding", "weight_type", "layout",
                     "estimator", "rc_dimensions", "version", "title", "author", "blanked_cells"]
-# Columns of a scale also built on occupation-by-status units (camsis.statuses): the partners'
+# Columns of a scale also built on occupation-by-status units (camsis.classifications.statuses): the partners'
 # status variables and the scheme (data/statuses/{statuses}.tsv) they are coded in.
 STATUS_COLUMNS = ["status1", "status2", "statuses"]
 OPTIONAL_COLUMNS += STATUS_COLUMNS
-# Columns of a `layout: persons` row (one row per person naming the partner; see camsis.linking).
+# Columns of a `layout: persons` row (one row per person naming the partner; see camsis.method.linking).
 PERSON_COLUMNS = ["person", "partner", "household", "sex", "first_sex", "occ", "status", "wave", "repeat_couples"]
 PERSON_REQUIRED = ["person", "partner", "sex", "first_sex", "occ"]
 OPTIONAL_COLUMNS += PERSON_COLUMNS

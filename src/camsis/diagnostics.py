@@ -1,6 +1,6 @@
 """What the diagnostic rules do: rules plots, compare and compare_scales, one function per rule.
 
-Kept apart from ``camsis.steps`` because they draw: matplotlib (through ``camsis.plots``) is
+Kept apart from ``camsis.steps`` because they draw: matplotlib (through ``camsis.publish.plots``) is
 slower to import than the whole of a scoring job, so only the jobs that draw pay for it. A rule
 script calls its function here as the other rule scripts call theirs in ``camsis.steps``
 (paths as keywords named as in the rule, inside ``camsis.runner.run``).
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from camsis import plots as draw
-from camsis import scalecompare
-from camsis.classification import Classification, read_classification
-from camsis.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
-from camsis.scale import UnitScores
-from camsis.statuses import split
+from camsis.classifications.classification import Classification, read_classification
+from camsis.classifications.statuses import split
+from camsis.io.writing import atomic_path
+from camsis.publish import plots as draw
+from camsis.publish import scalecompare
+from camsis.publish.compare import by_status_rows, compare_scores, comparison_html, read_score_file, title_only_rows
+from camsis.scaling.scale import UnitScores
 from camsis.steps import classification_from, scheme_from
 from camsis.vocabulary import SIDES
-from camsis.writing import atomic_path
 
 log = logging.getLogger("camsis.diagnostics")
 
@@ -105,7 +105,7 @@ def compare(csv, old, classification, correlations, top_file, html, plot, *, sca
 
 def compare_scales(scores: Sequence, classification: Sequence, outputs: Mapping, *, scales: Sequence[str],
                    classifications: Sequence[str], dpi: int = 100) -> None:
-    """Rule compare_scales: every pair of the sheet's scales, per side (``camsis.scalecompare``).
+    """Rule compare_scales: every pair of the sheet's scales, per side (``camsis.publish.scalecompare``).
 
     Parameters
     ----------

@@ -25,9 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import camsis
-from camsis import candidates as psd
-from camsis import tables, uncertainty
-from camsis.blanking import (
+from camsis.classifications.classification import Classification, read_classification
+from camsis.classifications.statuses import by_status_classification, combine, load_scheme, split
+from camsis.config import csv_separator, parse_groups, read_recodes
+from camsis.errors import CamsisError
+from camsis.io.reading import check_columns, file_sha256, input_columns, iter_chunks
+from camsis.io.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
+from camsis.method import tables
+from camsis.method.blanking import (
     blank_cells,
     check_psd_coverage,
     diagonal_rule_warnings,
@@ -36,25 +41,21 @@ from camsis.blanking import (
     save_masks,
     summarise_blanking,
 )
-from camsis.by_status import (STATUS_ZERO_NOTE, build_on_status_units, by_status_labels, by_status_table,
-                              by_status_value_labels, status_unit_inputs)
-from camsis.classification import Classification, read_classification
-from camsis.config import csv_separator, parse_groups, read_recodes
-from camsis.errors import CamsisError
-from camsis.filling import fill_classification
-from camsis.linking import PersonColumns
-from camsis.pairs import filter_variables
-from camsis.reading import check_columns, file_sha256, input_columns, iter_chunks
-from camsis.release import scale_metadata, write_notes, write_table
-from camsis.scale import ScaleOptions, UnitScores, build_unit_scores
-from camsis.statuses import by_status_classification, combine, load_scheme, split
-from camsis.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_warnings, build_summary
-from camsis.synthetic import occupation_truth, simulate_status_couples, write_couples
-from camsis.uncertainty import (DISAGREEMENT, add_total_errors, bootstrap_summary, combine_batches, fallen_apart,
-                                fill_replicate, replicate_agreement)
-from camsis.pairtable import PairTable
+from camsis.method.filling import fill_classification
+from camsis.method.linking import PersonColumns
+from camsis.method.pairs import filter_variables
+from camsis.method.pairtable import PairTable
+from camsis.method.synthetic import occupation_truth, simulate_status_couples, write_couples
+from camsis.publish.release import scale_metadata, write_notes, write_table
+from camsis.scaling import candidates as psd
+from camsis.scaling import uncertainty
+from camsis.scaling.by_status import (STATUS_ZERO_NOTE, build_on_status_units, by_status_labels, by_status_table,
+                                      by_status_value_labels, status_unit_inputs)
+from camsis.scaling.scale import ScaleOptions, UnitScores, build_unit_scores
+from camsis.scaling.summary import BlankingSummary, BootstrapInfo, ScalingSummary, all_warnings, build_summary
+from camsis.scaling.uncertainty import (DISAGREEMENT, add_total_errors, bootstrap_summary, combine_batches, fallen_apart,
+                                        fill_replicate, replicate_agreement)
 from camsis.vocabulary import SEX_CODES, SEX_NAMES, SIDES
-from camsis.writing import atomic_path, read_json, score_file_labels, write_csv, write_dta, write_json
 
 log = logging.getLogger("camsis.steps")
 
@@ -94,7 +95,7 @@ class ScaleFiles:
     table, table_info : path
         The pair table (``PairTable.save``).
     blanked : path
-        The masks (``camsis.blanking.save_masks``).
+        The masks (``camsis.method.blanking.save_masks``).
     classification : path or sequence of paths
         The classification's .tsv and .yaml.
     recodes : path, optional
@@ -138,7 +139,7 @@ class InputSpec:
         The sheet's columns of a couples file (empty weight or filter: none; empty sep and
         encoding: ',' and utf-8); status1 and status2 only by status.
     layout, person, partner, household, sex, first_sex, occ, status, wave, repeat_couples : str
-        The sheet's columns of a person file (``camsis.linking``); unused with layout
+        The sheet's columns of a person file (``camsis.method.linking``); unused with layout
         "couples". The person's status is read only by status.
     chunksize, on_missing_weight
         Config keys.
@@ -167,7 +168,7 @@ class InputSpec:
     on_missing_weight: str = "error"
 
     def reading_options(self) -> dict:
-        """The reading keywords of ``camsis.tables`` (empty cells: the defaults)."""
+        """The reading keywords of ``camsis.method.tables`` (empty cells: the defaults)."""
         return dict(chunksize=self.chunksize, on_missing_weight=self.on_missing_weight, where=self.where or None,
                     weight_type=self.weight_type or "survey", sep=csv_separator(self.sep or ""),
                     encoding=self.encoding or "utf-8")
@@ -192,7 +193,7 @@ def tabulate(data, classification, table, table_info, spec: InputSpec, *, scheme
     """Rule tabulate: read the couples (or link the persons) in chunks into an occ1 x occ2 table.
 
     With ``scheme`` (the by-status variant) the units are (occupation, status): the
-    (occ1, status1) x (occ2, status2) table (``camsis.tables.tabulate_by_status``); pairs
+    (occ1, status1) x (occ2, status2) table (``camsis.method.tables.tabulate_by_status``); pairs
     without a scored status on both sides stay in the scale's title-only table (the same
     rule without ``scheme``, the same pairs) and are counted here under ``status_unknown``.
     A person file is linked as for the title-only table, each couple carrying its partners'
@@ -216,7 +217,7 @@ def tabulate(data, classification, table, table_info, spec: InputSpec, *, scheme
         An IPUMS extract's decoded columns (rule decode_input: the .parquet and its .json),
         read instead of ``data``; empty for other inputs.
     input_sha256 : str
-        The input's checksum when the run was planned (``camsis.reading.cached_sha256``);
+        The input's checksum when the run was planned (``camsis.io.reading.cached_sha256``);
         a file whose contents differ now changed under the run, and is refused.
     """
     frame = classification_from(classification)
@@ -381,13 +382,13 @@ def score_units(files: ScaleFiles, scores, scaling, ranking, *, scheme=None, **o
     files : ScaleFiles
         The table, masks, classification and recodes. By status, ``files.table`` is the
         by-status table and the masks are the title-only scale's, expanded to every status
-        (``camsis.by_status.build_by_status_scores``); recodes of occupations apply to each
+        (``camsis.scaling.by_status.build_by_status_scores``); recodes of occupations apply to each
         of their statuses.
     scores, scaling : path
         Outputs of ``UnitScores.save``: the unit file and its diagnostics.
     ranking : path
         Output: every cell with a positive residual, with its pairs
-        (``camsis.candidates.rank_cells``); rule ``psd_candidates`` keeps the first
+        (``camsis.scaling.candidates.rank_cells``); rule ``psd_candidates`` keeps the first
         ``psd_top`` of those with ``psd_min_count`` pairs, so neither setting refits.
         By status, the cells are (occupation, status) cells.
     scheme : path or sequence of paths, optional
@@ -441,13 +442,13 @@ def bootstrap_batch(files: ScaleFiles, batch, *, replicates: Sequence[int], seed
     The replicates of a batch share one process and one reading of the inputs; each
     repeats exactly what score_units does (``read_scale_inputs`` + ``build_unit_scores``)
     on a multinomial redraw of the table, from its own stream (seed, r)
-    (``camsis.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
+    (``camsis.scaling.uncertainty.bootstrap_batch``). Writes every code's scores in each replicate
     (code, replicate, mcamsis, fcamsis) to ``batch`` (parquet).
 
     By status (``scheme`` and ``status_table`` given), replicate r's couples are drawn as
     the title-only replicate r draws them (``files`` are the title-only table and masks),
     each occupation cell's drawn couples are then spread over its statuses
-    (``camsis.uncertainty.StatusDraw``), and the by-status units are rebuilt as
+    (``camsis.scaling.uncertainty.StatusDraw``), and the by-status units are rebuilt as
     score_units does by status; ``batch`` then holds the (occupation, status) units'
     scores (combined codes).
     """
@@ -504,7 +505,7 @@ def gather_bootstrap(batches: Sequence[pd.DataFrame], units: UnitScores, frame: 
                      seed: int) -> tuple[pd.DataFrame, pd.DataFrame, BootstrapInfo]:
     """Rule bootstrap_gather's work in memory: the per-unit summary (SEs, intervals), the replicates, the info.
 
-    ``batches`` are bootstrap batches (``camsis.uncertainty.bootstrap_batch``) and ``units``
+    ``batches`` are bootstrap batches (``camsis.scaling.uncertainty.bootstrap_batch``) and ``units``
     the scale they are checked against (on ``frame``'s codes).
     """
     gathered = combine_batches(list(batches), replicates)
@@ -528,7 +529,7 @@ def plausible_values(replicates, summary, classification, dta, *, scale: str, m:
     """Rule plausible_values: M plausible values per code and sex from the bootstrap replicates, long .dta.
 
     ``summary`` is the bootstrap summary (bse and tse per code) the remaining deviation of
-    each unit is drawn from (``camsis.uncertainty.plausible_values``); values are clipped to
+    each unit is drawn from (``camsis.scaling.uncertainty.plausible_values``); values are clipped to
     ``clip``, the config's range of the scores.
 
     By status (``scheme`` given) ``replicates`` are the by-status
@@ -537,7 +538,7 @@ def plausible_values(replicates, summary, classification, dta, *, scale: str, m:
     title-only replicates, as in the by-status score file), code and status columns
     (``summary`` and ``title_summary`` the two bootstraps' summaries). Its
     replicate r of both bootstraps resampled the same couples
-    (``camsis.uncertainty.StatusDraw``), so plausible value pv rests on one whole
+    (``camsis.scaling.uncertainty.StatusDraw``), so plausible value pv rests on one whole
     replicate of both, picked as the title-only file's pv is (same seed, same replicates);
     status 0 is the title-only file's pv, draws included.
     """
@@ -641,7 +642,7 @@ def score_file(scores, scaling, records: BuildRecords, classification, dta, csv,
     By status (``scheme`` given) the score file is the by-status one, in the layout of the
     published v2: one row per unit x status of the scheme, the status-0 rows being the
     title-only score file of the same pairs (``title_csv``), so users without status data
-    match every occupation (``camsis.by_status.by_status_table``); its summary is the
+    match every occupation (``camsis.scaling.by_status.by_status_table``); its summary is the
     by-status build's (``by_status_section``), which the title-only summary.json also holds.
 
     Parameters
@@ -744,7 +745,7 @@ def simulate_demo(classification, psds, scheme, couples, truth, truth_by_status,
     """Rule simulate_demo: the embedded default input, synthetic couples with known true scores.
 
     The couples carry employment statuses (``hemp``, ``wemp``, coded in ``scheme``) drawn
-    with known status effects (``camsis.synthetic.simulate_status_couples``), so the
+    with known status effects (``camsis.method.synthetic.simulate_status_couples``), so the
     default build makes the by-status file too. ``truth`` holds the occupations' true
     scores (share-weighted over statuses, what the title-only scale estimates),
     ``truth_by_status`` those of the (occupation, status) units.
@@ -807,7 +808,7 @@ def write_by_status_dta(table: pd.DataFrame, frame: Classification, statuses, dt
 
 
 def release_table(dta, summary, out_dta, out_sav, out_tsv) -> None:
-    """Rule release_table: one score table of a release as .dta, .sav and .tsv (camsis.release).
+    """Rule release_table: one score table of a release as .dta, .sav and .tsv (camsis.publish.release).
 
     The .sav is stamped with the build date of ``summary`` so a release is byte-reproducible.
     """

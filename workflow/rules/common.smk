@@ -10,13 +10,13 @@ from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from camsis.classification import read_classification
-from camsis.compare import title_only_rows
+from camsis.classifications.classification import read_classification
+from camsis.classifications.statuses import available_schemes, load_scheme
 from camsis.config import load_scales, read_recodes
-from camsis.statuses import available_schemes, load_scheme
-from camsis.uncertainty import batches
 from camsis.errors import CamsisError
-from camsis.reading import cached_sha256, data_files, input_columns
+from camsis.io.reading import cached_sha256, data_files, input_columns
+from camsis.publish.compare import title_only_rows
+from camsis.scaling.uncertainty import batches
 from camsis.steps import input_variables
 
 # The results/ layout (set-aside before a rebuild) is the workflow's: workflow/scripts/results_layout.py,
@@ -156,7 +156,7 @@ def decoded_files(wildcards):
     return [f"results/inputs/work/{key}.parquet", f"results/inputs/work/{key}.json"] if key else []
 
 
-# Where the inputs' checksums are kept between runs (camsis.reading.cached_sha256).
+# Where the inputs' checksums are kept between runs (camsis.io.reading.cached_sha256).
 CHECKSUMS = ".snakemake/camsis_input_checksums.json"
 
 
@@ -224,7 +224,7 @@ def variants(scale):
 
 
 def status_scheme_files(wildcards):
-    """The status scheme's .tsv and .yaml (camsis.statuses.load_scheme reads both)."""
+    """The status scheme's .tsv and .yaml (camsis.classifications.statuses.load_scheme reads both)."""
     name = scale_row(wildcards)["statuses"]
     if not name:
         sys.exit(f"camsis: error: scales sheet {config['scales']}: scale {wildcards.scale} names no statuses, "
@@ -408,7 +408,7 @@ def psd_rounds_record(wildcards):
     return f"results/{wildcards.scale}/work/psd_rounds.json" if config["psd_rounds"] > 0 and not wildcards.variant else []
 
 
-# Keyword arguments of camsis.scale.ScaleOptions (recodes are an input file of the rule).
+# Keyword arguments of camsis.scaling.scale.ScaleOptions (recodes are an input file of the rule).
 SCALE_OPTIONS = {
     key: config[key]
     for key in ("min_n", "reference_measure", "disconnected", "reml", "smoothing", "smoothing_levels", "mean", "sd",

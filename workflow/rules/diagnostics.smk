@@ -68,7 +68,7 @@ rule compare:
         "../scripts/compare.py"
 
 
-# A sheet of several scales: every pair compared (camsis.scalecompare); a sheet of one scale writes none.
+# A sheet of several scales: every pair compared (camsis.publish.scalecompare); a sheet of one scale writes none.
 rule compare_scales:
     input:
         scores=[f"results/{scale}/work/unit_scores.tsv" for scale in scales.index],

@@ -4,13 +4,13 @@
 folders (by status ``work_by_status/`` and ``bootstrap_by_status/``) hold intermediate files (Snakemake manages them) and ``stale/`` the products a run
 set aside before rebuilding them. The Snakefile's onstart/onsuccess (through common.smk)
 and the release rule's script import this module; the package's functions take the
-folders and paths as arguments (``camsis.writing.move_aside``).
+folders and paths as arguments (``camsis.io.writing.move_aside``).
 """
 
 import shutil
 from pathlib import Path
 
-from camsis.writing import move_aside
+from camsis.io.writing import move_aside
 
 RESULTS = "results"
 STALE = "stale"
