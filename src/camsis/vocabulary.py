@@ -1,7 +1,7 @@
 """The words the package uses for the two partners and for counts, defined once.
 
 Every module, file and message names the partners and counts with these, so a column
-``n_m`` or a key ``"pairs"`` means the same thing everywhere (docs/DESIGN.md, "Vocabulary").
+``n_m`` or a key ``"pairs"`` means the same thing everywhere (docs/objects.md, "Vocabulary").
 
 Partners (sides)
     ``"m"``: partner 1, the table's rows, the sheet's ``occ1`` column (husband / man), as
