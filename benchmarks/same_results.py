@@ -149,12 +149,10 @@ def compared_files(folder: Path) -> list[Path]:
 
 
 def compare(first: Path, second: Path) -> list[str]:
-    """Every difference between the results of two builds (empty: identical)."""
+    """Every difference between the results of two builds (empty: identical); a file only the
+    second build has is no changed result and not one (``report`` names it)."""
     ours, theirs = compared_files(first), compared_files(second)
     differences = [f"{p}: only in {first}" for p in ours if p not in theirs]
-    # A file the second build adds is no changed result; it is named, not counted.
-    for p in (p for p in theirs if p not in ours):
-        print(f"new in {second}: {p}")
     for path in (p for p in ours if p in theirs):
         a, b = first / path, second / path
         if path.suffix in {".dta", ".sav"}:
@@ -172,7 +170,10 @@ def compare(first: Path, second: Path) -> list[str]:
 
 def report(first: Path, second: Path) -> int:
     differences = compare(first, second)
-    files = len(compared_files(first))
+    ours = compared_files(first)
+    for path in (p for p in compared_files(second) if p not in ours):
+        print(f"new in {second}: {path}")
+    files = len(ours)
     if not differences:
         print(f"identical: {files} files ({first} vs {second})")
         return 0

@@ -12,8 +12,8 @@ rule bootstrap_batch:
         blanked=scale_mask,
         classification=classification_files,
         scheme=variant_scheme_files,
-        status_table=by_status_only("results/{scale}/work{variant}/table.parquet"),
-        status_table_info=by_status_only("results/{scale}/work{variant}/table.json"),
+        status_table=input_if("results/{scale}/work{variant}/table.parquet", by_status_job),
+        status_table_info=input_if("results/{scale}/work{variant}/table.json", by_status_job),
         recodes=recodes_file,
     output:
         batch="results/{scale}/bootstrap{variant}/batch_{b}.parquet",
@@ -65,8 +65,8 @@ rule plausible_values:
         summary="results/{scale}/bootstrap{variant}/summary.tsv",
         classification=classification_files,
         scheme=variant_scheme_files,
-        title_replicates=by_status_only("results/{scale}/bootstrap/replicates.parquet"),
-        title_summary=by_status_only("results/{scale}/bootstrap/summary.tsv"),
+        title_replicates=input_if("results/{scale}/bootstrap/replicates.parquet", by_status_job),
+        title_summary=input_if("results/{scale}/bootstrap/summary.tsv", by_status_job),
     output:
         dta="results/{scale}/plausible{variant}.dta",
     params:

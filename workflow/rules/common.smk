@@ -245,13 +245,28 @@ def variant_sheet(column):
     return lambda wildcards: cell(wildcards) if wildcards.variant else None
 
 
-def by_status_only(path):
-    """An input only the by-status variant takes (``path`` formatted with the wildcards); [] for the title-only one.
+def input_if(path, applies):
+    """An optional input: ``path`` (formatted with the wildcards) where ``applies(wildcards)``, else [].
 
     The one idiom of optional inputs: every rule declares its optional inputs by name, each
     either a file or [], and the rule script reads it with ``camsis.runner.given``.
     """
-    return lambda wildcards: path.format(**dict(wildcards.items())) if wildcards.variant else []
+    return lambda wildcards: path.format(**dict(wildcards.items())) if applies(wildcards) else []
+
+
+def by_status_job(wildcards):
+    """The job is the by-status variant's."""
+    return bool(wildcards.variant)
+
+
+def title_job_of_a_scale_by_status(wildcards):
+    """The job is the title-only variant's of a scale also built by status (its summary.json reports that build)."""
+    return not wildcards.variant and by_status(wildcards.scale)
+
+
+def bootstrap_on(wildcards):
+    """The config asks for a bootstrap."""
+    return config["bootstrap"] > 0
 
 
 def release_tables(wildcards):
@@ -385,27 +400,6 @@ def bootstrap_batch_files(wildcards):
 def batch_replicates(wildcards):
     """The replicate numbers of batch {b}."""
     return list(bootstrap_batches()[int(wildcards.b) - 1])
-
-
-def when_bootstrap(path):
-    """An input that exists only when the config asks for a bootstrap ([] when bootstrap is 0)."""
-    return lambda wildcards: path.format(**dict(wildcards.items())) if config["bootstrap"] > 0 else []
-
-
-def title_only_of_a_scale_by_status(path, bootstrap=False):
-    """An input of the title-only score file of a scale built with statuses: summary.json reports the
-    by-status build (pairs left out for want of a status, its diagnostics); else []."""
-
-    def files(wildcards):
-        wanted = not wildcards.variant and by_status(wildcards.scale) and (config["bootstrap"] > 0 or not bootstrap)
-        return path.format(**dict(wildcards.items())) if wanted else []
-
-    return files
-
-
-def psd_rounds_record(wildcards):
-    """The blanking rounds' record, which the title-only summary.json reports (psd_rounds > 0); else []."""
-    return f"results/{wildcards.scale}/work/psd_rounds.json" if config["psd_rounds"] > 0 and not wildcards.variant else []
 
 
 # Keyword arguments of camsis.scaling.scale.ScaleOptions (recodes are an input file of the rule).
