@@ -47,13 +47,25 @@ imputed from the group) and side: the correlation r with the target, the RMSE, t
 interval width, and the coverage of each interval the file offers: ``model`` (score +/- 1.96
 ``{s}cam_se``), ``lohi`` (the file's ``{s}cam_lo``-``{s}cam_hi``: score +/- 1.96 ``{s}cam_tse``,
 the same as ``total``; the bootstrap percentile interval before i22-ci), ``bse`` (score +/- 1.96
-``{s}cam_bse``) and ``total`` (score +/- 1.96 ``{s}cam_tse``).
+``{s}cam_bse``) and ``total`` (score +/- 1.96 ``{s}cam_tse``), with the SE of the total's
+coverage, surveys as clusters (``clustered``).
+
+With a bootstrap, each survey also writes M plausible values (``--plausible``, default 5)
+with the workflow's step (``steps.plausible_values``; by status, the by-status file's), and
+the tables report what they give (``plausible_rows``, ``pv_pit``): ``pv``, the coverage of
+the multiple-imputation interval a user computes from the M values by Rubin's rules (mean
++/- t(M-1, .975) sqrt((1 + 1/M) var)); ``pv_limit``, what that interval tends to as M grows
+to B (the plausible values' centre +/- 1.96 tse); ``pv95``, the share of targets inside the
+central 95% of the distribution a plausible value is drawn from (its exact CDF, whatever M),
+with ``pv_low``/``pv_high`` below and above; ``centre``, the plausible values' centre minus the
+score, in total SEs.
 
     python benchmarks/validate_intervals.py --case real --surveys 20 --replicates 100
     python benchmarks/validate_intervals.py --case demo --surveys 10 --replicates 100 --jobs 2
     python benchmarks/validate_intervals.py --case demo --units by_status --surveys 10 --replicates 100
     python benchmarks/validate_intervals.py --case real --failures      # twenty surveys, B=100: any failing?
     python benchmarks/validate_intervals.py --option smoothing=one_level  # any ScaleOptions keyword
+    python benchmarks/validate_intervals.py --case real -B 10 --plausible 5 --label b10  # outputs real_b10.*
 
 ``--failures`` builds twenty 20,000-couple real-structure surveys with B = 100 and reports,
 for each, whether every step ran (a bootstrap replicate whose table falls apart stops the
@@ -76,16 +88,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 from _common import OUT as BENCH_OUT
 from _common import REPO, soc2020
 
 from camsis import steps
-from camsis.classifications.statuses import expand_mask
+from camsis.classifications.statuses import combine, expand_mask
 from camsis.method.pairtable import PairTable
 from camsis.method.synthetic import simulate_couples, simulate_status_couples
 from camsis.scaling.by_status import build_by_status_scores
 from camsis.scaling.scale import build_unit_scores
 from camsis.steps import blank_table, read_scale_inputs, scheme_from
+from camsis.vocabulary import SEX_CODES
 
 OUT = BENCH_OUT / "validate_intervals"
 CLASSIFICATION = [REPO / "data" / "classifications" / "soc2020.tsv", REPO / "data" / "classifications" / "soc2020.yaml"]
@@ -96,6 +110,7 @@ PUBLISHED_V2 = REPO / "tests" / "data" / "gb_soc2020_v2.dta"
 BANDS = [(0, 0, "0 (imputed)"), (1, 9, "1-9"), (10, 29, "10-29"), (30, 99, "30-99"), (100, np.inf, "100+")]
 SIDE = {"m": "male", "f": "female"}
 Z = 1.959963984540054
+CLIP = (1.0, 99.0)
 CASES = {"demo": 200_000, "real": 20_000}
 SMALL_SHARE, SMALL_PAIRS, REAL_COUPLES = 0.25, 30, 20_000
 POPULATION_PAIRS = 10**7
@@ -206,8 +221,8 @@ def model_estimand(truth: pd.DataFrame, classification_units: np.ndarray, blocks
 class Survey:
     """The scale of one survey's couples, built by the workflow's steps in a temporary directory."""
 
-    def __init__(self, work: Path, options: dict):
-        self.work, self.options = work, options
+    def __init__(self, work: Path, options: dict, plausible: int = 0):
+        self.work, self.options, self.plausible = work, options, plausible
 
     def build(self, couples: pd.DataFrame, replicates: int, seed: int) -> pd.DataFrame:
         w = self.work
@@ -222,6 +237,9 @@ class Survey:
             steps.bootstrap_gather([w / "batch.parquet"], w / "units.tsv", CLASSIFICATION, w / "boot.tsv",
                                    w / "boot_long.parquet", w / "boot.json", bootstrap=replicates, seed=seed)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
+            if self.plausible:
+                steps.plausible_values(w / "boot_long.parquet", w / "boot.tsv", CLASSIFICATION, w / "plausible.dta",
+                                       scale="validate", m=self.plausible, seed=seed, clip=CLIP)
         records = steps.BuildRecords(w / "table.json", w / "blanking.json", **boot)
         steps.score_file(w / "units.tsv", w / "scaling.json", records, CLASSIFICATION,
                          w / "scale.dta", w / "scale.csv", w / "summary.json", self.provenance)
@@ -258,6 +276,11 @@ class Survey:
                                    bootstrap=replicates, seed=seed, scheme=SCHEME)
             boot = dict(bootstrap=w / "boot.tsv", bootstrap_info=w / "boot.json")
             status_boot = dict(bootstrap=w / "status_boot.tsv", bootstrap_info=w / "status_boot.json")
+            if self.plausible:
+                steps.plausible_values(w / "status_boot_long.parquet", w / "status_boot.tsv", CLASSIFICATION,
+                                       w / "plausible.dta", scale="validate", m=self.plausible, seed=seed,
+                                       scheme=SCHEME, title_replicates=w / "boot_long.parquet",
+                                       title_summary=w / "boot.tsv", clip=CLIP)
         steps.score_file(w / "units.tsv", w / "scaling.json", steps.BuildRecords(w / "table.json", w / "blanking.json",
                                                                                  **boot),
                          CLASSIFICATION, w / "scale.dta", w / "scale.csv", w / "summary.json", self.provenance)
@@ -305,8 +328,9 @@ def run_survey(task: dict) -> dict:
     """One survey: draw, build, and the rows to compare (or the error that stopped it)."""
     started = time.perf_counter()
     truth, units, by_status = task["truth"], task["units"], task["by_status"]
+    plausible = task["plausible"] if task["replicates"] else 0
     with tempfile.TemporaryDirectory(dir=task["tmp"]) as tmp:
-        survey = Survey(Path(tmp), task["options"])
+        survey = Survey(Path(tmp), task["options"], plausible)
         draw = simulate_status_couples if by_status else simulate_couples
         sim = draw(task["classification_units"], n_couples=task["couples"], seed=task["seed"], blocks=task["blocks"],
                    truth=truth, **({"statuses": scheme_from(SCHEME).scored} if by_status else {}))
@@ -317,9 +341,76 @@ def run_survey(task: dict) -> dict:
             return {"survey": task["number"], "error": f"{type(error).__name__}: {error}",
                     "trace": traceback.format_exc(limit=3), "seconds": time.perf_counter() - started}
         population = survey.population_scale(sim.probabilities, units, by_status) if task["population"] else None
-    rows = unit_rows(scale, units, population)
+        rows = unit_rows(scale, units, population)
+        draws = None
+        if plausible:
+            values, draws = plausible_rows(Path(tmp), units, plausible, by_status)
+            rows = pd.concat([rows, values], axis=1)
     rows["survey"] = task["number"]
-    return {"survey": task["number"], "rows": rows, "seconds": time.perf_counter() - started}
+    return {"survey": task["number"], "rows": rows, "draws": draws, "seconds": time.perf_counter() - started}
+
+
+def plausible_rows(work: Path, units: np.ndarray, m: int, by_status: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """What a user can build from a survey's plausible values, in the order of ``unit_rows`` (side, then unit).
+
+    ``by_status``: ``units`` are combined codes, the plausible values those of the by-status
+    file (code and status), drawn from the by-status bootstrap.
+
+    Columns ``pv_mean``, ``pv_lo``, ``pv_hi``: the multiple-imputation interval of the M
+    plausible values of ``plausible.dta`` (Rubin's rules for one quantity with no
+    within-imputation variance: mean +/- t(M-1, .975) sqrt((1 + 1/M) var), var over the M
+    values with ddof 1); ``pv_extra_sd`` (sqrt(max(0, tse^2 - bse^2)), the SD of the normal
+    draw each value adds), ``boot_centre`` (the mean of all B replicates) and ``pv_limit_lo``,
+    ``pv_limit_hi``: what the multiple-imputation interval tends to as M grows to B, the
+    plausible values' centre (the replicates' mean) +/- 1.96 tse (M values picked without
+    replacement from the B replicates vary, with ddof 1, by bse^2 in expectation, the draws
+    add tse^2 - bse^2), i.e. the file's interval moved to the plausible values' centre. The second value
+    is the units x B replicates array per row: with ``pv_extra_sd`` it is the distribution a
+    plausible value is drawn from (``pv_pit``).
+    """
+    values = pd.read_stata(work / "plausible.dta", convert_categoricals=False)
+    prefix = "status_" if by_status else ""
+    long = pd.read_parquet(work / f"{prefix}boot_long.parquet")
+    summary = pd.read_csv(work / f"{prefix}boot.tsv", sep="\t", index_col=0)
+    scheme = scheme_from(SCHEME)
+    values["code"] = combine(values["soc2020"], values[scheme.variable]) if by_status else values["soc2020"]
+    multiplier = stats.t.ppf(0.975, m - 1) * np.sqrt(1 + 1 / m)
+    parts, draws = [], []
+    for side in SIDE:
+        pv = values[values["sex"] == SEX_CODES[side]].pivot(index="code", columns="pv", values="camsis")
+        pv = pv.reindex(units)
+        replicates = long.pivot(index="code", columns="replicate", values=f"{side}camsis").reindex(units)
+        errors = summary.reindex(units)
+        extra = np.sqrt(np.clip((errors[f"{side}cam_tse"] ** 2 - errors[f"{side}cam_bse"] ** 2).to_numpy(), 0, None))
+        centre, half = pv.mean(axis=1).to_numpy(), multiplier * pv.std(axis=1, ddof=1).to_numpy()
+        boot_centre, tse = replicates.mean(axis=1).to_numpy(), errors[f"{side}cam_tse"].to_numpy()
+        parts.append(pd.DataFrame({"pv_mean": centre, "pv_lo": centre - half, "pv_hi": centre + half,
+                                   "pv_extra_sd": extra, "boot_centre": boot_centre,
+                                   "pv_limit_lo": boot_centre - Z * tse, "pv_limit_hi": boot_centre + Z * tse}))
+        draws.append(replicates.to_numpy(dtype=float))
+    return pd.concat(parts, ignore_index=True), np.vstack(draws)
+
+
+def pv_pit(draws: np.ndarray, extra_sd: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Where ``target`` falls in each row's distribution of plausible values: its randomised PIT.
+
+    A plausible value is one of the B replicates (``draws``, a row's B scores), picked at
+    random, plus N(0, ``extra_sd``^2), clipped to ``CLIP``; its CDF is the mean over the
+    replicates of a normal CDF (a step where ``extra_sd`` is 0, and atoms at the clip bounds).
+    The PIT u = F(t-) + V (F(t) - F(t-)), V uniform, is uniform on (0, 1) when the plausible
+    values are draws from a distribution the target is itself a draw from; the central 95%
+    of the distribution covers the target when .025 <= u <= .975. This does not depend on M.
+    """
+    low, high = CLIP
+    t, g = target[:, None], extra_sd[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normal = stats.norm.cdf((t - draws) / g)
+    clipped = np.clip(draws, low, high)
+    smooth = g > 0
+    below = np.where(smooth, np.where(t <= low, 0.0, np.where(t > high, 1.0, normal)), clipped < t)
+    at = np.where(smooth, np.where(t < low, 0.0, np.where(t >= high, 1.0, normal)), clipped <= t)
+    below, at = np.nanmean(below, axis=1), np.nanmean(at, axis=1)
+    return below + rng.uniform(size=len(t)) * (at - below)
 
 
 def unit_rows(scale: pd.DataFrame, units: np.ndarray, population: pd.DataFrame | None) -> pd.DataFrame:
@@ -352,11 +443,19 @@ def intervals(rows: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
         "lohi": (rows["lo"], rows["hi"]),
         "bse": (rows["estimate"] - Z * rows["bse"], rows["estimate"] + Z * rows["bse"]),
         "total": (rows["estimate"] - Z * rows["tse"], rows["estimate"] + Z * rows["tse"]),
+        **({"pv": (rows["pv_lo"], rows["pv_hi"]), "pv_limit": (rows["pv_limit_lo"], rows["pv_limit_hi"])}
+           if "pv_lo" in rows else {}),
     }
 
 
-def band_table(rows: pd.DataFrame, target: str) -> pd.DataFrame:
-    """By side and band of pairs: units, r, RMSE, and each interval's coverage of ``target`` and mean width."""
+def band_table(rows: pd.DataFrame, target: str, pit: np.ndarray | None = None) -> pd.DataFrame:
+    """By side and band of pairs: units, r, RMSE, and each interval's coverage of ``target`` and mean width.
+
+    ``pit`` (``pv_pit`` of the target): the share of rows whose target lies in the central 95%
+    of the distribution of plausible values (``pv95``), below it (``pv_low``) and above it
+    (``pv_high``); ``centre``: the mean of (mean of the B replicates - score) / tse, the
+    replicates' shift from the score in total SEs.
+    """
     out = []
     bounds = intervals(rows)
     for side in SIDE:
@@ -372,17 +471,57 @@ def band_table(rows: pd.DataFrame, target: str) -> pd.DataFrame:
                 lo, hi = lo[at], hi[at]
                 known = lo.notna() & hi.notna()
                 record[f"{name}_cover"] = float(((lo <= y) & (y <= hi))[known].mean()) if known.any() else np.nan
+                if name == "total" and known.any():
+                    covered = ((lo <= y) & (y <= hi))[known]
+                    record["total_cover_se"] = clustered(covered, rows.loc[at, "survey"][known])[1]
                 record[f"{name}_width"] = float((hi - lo)[known].mean()) if known.any() else np.nan
+            if pit is not None:
+                u = pit[at.to_numpy()]
+                u = u[np.isfinite(u)]
+                record |= {"pv95": float(np.mean((u >= 0.025) & (u <= 0.975))), "pv_low": float(np.mean(u < 0.025)),
+                           "pv_high": float(np.mean(u > 0.975)),
+                           "centre": float(np.mean(((rows["boot_centre"] - rows["estimate"]) / rows["tse"])[at]))}
             out.append(record)
     return pd.DataFrame(out)
+
+
+def clustered(values: pd.Series, survey: pd.Series) -> tuple[float, float]:
+    """The mean of ``values`` over units x surveys, and its standard error with surveys as clusters.
+
+    A survey's units share its CA, variance components and standardisation, so their misses
+    are not independent and the binomial SE sqrt(p (1 - p) / n) of a coverage p would be too
+    small. This is the ratio estimator's SE with surveys as independent clusters:
+    sqrt(S / (S - 1) sum_s (c_s - p n_s)^2) / n, c_s the sum of a survey's values, n_s its units.
+    """
+    per = pd.DataFrame({"v": values.astype(float), "s": survey}).groupby("s")["v"].agg(["sum", "size"])
+    mean, k = per["sum"].sum() / per["size"].sum(), len(per)
+    if k < 2:
+        return float(mean), np.nan
+    return float(mean), float(np.sqrt(k / (k - 1) * ((per["sum"] - mean * per["size"]) ** 2).sum()) / per["size"].sum())
+
+
+def target_tables(rows: pd.DataFrame, draws: list, seed: int) -> dict[str, pd.DataFrame]:
+    """``band_table`` against each target the rows hold, with the plausible values' PIT where drawn."""
+    targets = [target for target in ("truth", "estimand", "population") if rows[target].notna().any()]
+    pits = {}
+    if draws and all(d is not None for d in draws):
+        stacked, rng = np.vstack(draws), np.random.default_rng(seed)
+        pits = {target: pv_pit(stacked, rows["pv_extra_sd"].to_numpy(), rows[target].to_numpy(float), rng)
+                for target in targets}
+    return {target: band_table(rows, target, pits.get(target)) for target in targets}
 
 
 def print_table(table: pd.DataFrame, title: str) -> None:
     print(f"\n{title}")
     columns = ["side", "band", "units", "r", "rmse", "bias", "model_cover", "lohi_cover", "bse_cover", "total_cover",
-               "model_width", "lohi_width", "total_width"]
+               "total_cover_se", "model_width", "lohi_width", "total_width"]
     shown = table[[c for c in columns if c in table]].copy()
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    plausible = ["side", "band", "units", "total_cover", "pv_cover", "pv_width", "pv_limit_cover", "pv_limit_width",
+                 "pv95", "pv_low", "pv_high", "centre"]
+    if "pv95" in table:
+        print(f"{title}: plausible values")
+        print(table[plausible].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -411,10 +550,16 @@ def main(argv=None) -> int:
     parser.add_argument("--failures", action="store_true",
                         help="twenty 20,000-couple real-structure surveys with B=100: report any that fail")
     parser.add_argument("--no-population", action="store_true", help="skip the scale of the expected table")
+    parser.add_argument("--label", help="output files <case>_<label>.json and _rows.parquet (default: <case>)")
+    parser.add_argument("--plausible", "-M", type=int, default=5,
+                        help="plausible values per survey (default 5, the config's; 0: none)")
     args = parser.parse_args(argv)
     if args.failures:
         args.case, args.surveys, args.replicates, args.no_population = "real", 20, 100, True
     options = parse_options(args.option)
+    if args.replicates and not 0 <= args.plausible <= args.replicates:
+        raise SystemExit(f"validate_intervals: error: --plausible wants 0 <= M <= B ({args.replicates}), "
+                         f"not {args.plausible}")
     if args.units == "by_status" and args.case != "demo":
         raise SystemExit("validate_intervals: error: --units by_status has a known truth only with --case demo")
 
@@ -434,13 +579,14 @@ def validate(case: str, args, options: dict, classification_units: np.ndarray, b
     by_status = args.units == "by_status"
     truth = case_truth(case, classification_units, blocks, by_status)
     units = truth.index.to_numpy()
-    name = f"{case}_by_status" if by_status else case
+    name = (f"{case}_by_status" if by_status else case) + (f"_{args.label}" if args.label else "")
     couples = args.couples or CASES[case]
     if "size_exponent" in truth.attrs:
         print(f"{case}: unit sizes = published counts^{truth.attrs['size_exponent']:.3f}", flush=True)
     tasks = [dict(number=i, seed=args.seed * 1000 + i, truth=truth, units=units, by_status=by_status,
                   classification_units=classification_units, blocks=blocks, couples=couples,
-                  replicates=args.replicates, options=options, tmp=str(OUT), population=not args.no_population)
+                  replicates=args.replicates, options=options, tmp=str(OUT), population=not args.no_population,
+                  plausible=args.plausible)
              for i in range(1, args.surveys + 1)]
     started = time.perf_counter()
     results = []
@@ -455,10 +601,12 @@ def validate(case: str, args, options: dict, classification_units: np.ndarray, b
     for result in sorted(failures, key=lambda r: r["survey"]):
         print(f"\n[{name}] survey {result['survey']} (seed {args.seed * 1000 + result['survey']}) failed:\n{result['trace']}")
     print(f"\n[{name}] {len(results) - len(failures)} of {len(results)} surveys built; {len(failures)} failed")
-    built = [r["rows"] for r in results if "rows" in r]
+    built = [r["rows"] for r in sorted(results, key=lambda r: r["survey"]) if "rows" in r]
+    draws = [r["draws"] for r in sorted(results, key=lambda r: r["survey"]) if "rows" in r]
     report = {"case": case, "units": args.units, "couples": couples, "surveys": args.surveys,
-              "replicates": args.replicates, "seed": args.seed, "options": options,
-              "failed": [{k: r[k] for k in ("survey", "error")} for r in failures], "seconds": time.perf_counter() - started, "load_end": os.getloadavg()[0]}
+              "replicates": args.replicates, "plausible": args.plausible, "seed": args.seed, "options": options,
+              "failed": [{k: r[k] for k in ("survey", "error")} for r in failures],
+              "seconds": time.perf_counter() - started, "load_end": os.getloadavg()[0]}
     if built:
         rows = pd.concat(built, ignore_index=True)
         estimand = model_estimand(truth, classification_units, blocks, by_status)
@@ -466,13 +614,11 @@ def validate(case: str, args, options: dict, classification_units: np.ndarray, b
             at = rows["side"] == side
             rows.loc[at, "truth"] = rows.loc[at, "unit"].map(on_metric(truth, side))
             rows.loc[at, "estimand"] = rows.loc[at, "unit"].map(estimand[side])
-        tables = {"truth": band_table(rows, "truth"), "estimand": band_table(rows, "estimand")}
+        tables = target_tables(rows, draws, args.seed)
         gap = rows.drop_duplicates(["unit", "side"])
         print(f"\n[{name}] CA estimand vs latent truth, RMSE: " + ", ".join(
             f"{side} {np.sqrt(np.mean((gap.estimand - gap.truth)[gap.side == side] ** 2)):.2f}" for side in SIDE))
-        if rows["population"].notna().any():
-            tables["population"] = band_table(rows, "population")
-            gap = rows.drop_duplicates(["unit", "side"])
+        if "population" in tables:
             print(f"\n[{name}] population scale vs truth: RMSE m "
                   f"{np.sqrt(np.mean((gap.population - gap.truth)[gap.side == 'm'] ** 2)):.2f}, f "
                   f"{np.sqrt(np.mean((gap.population - gap.truth)[gap.side == 'f'] ** 2)):.2f}")
