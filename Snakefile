@@ -12,6 +12,7 @@ include: "workflow/rules/output.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/bootstrap.smk"
 include: "workflow/rules/candidates.smk"
+include: "workflow/rules/batches.smk"
 
 
 # A failed rebuild must not leave the previous products looking current: those this run

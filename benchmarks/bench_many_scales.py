@@ -22,6 +22,8 @@ Usage::
 
     python benchmarks/bench_many_scales.py                  # 24 scales of 20,000 couples
     python benchmarks/bench_many_scales.py --scales 6 12 24  # one baseline, three sheets
+    python benchmarks/bench_many_scales.py --omit-plots      # and again without the figures (--omit-from plots)
+    python benchmarks/bench_many_scales.py --scales-per-job 1 12  # each sheet per scale, then 12 scales a job
 """
 
 from __future__ import annotations
@@ -81,8 +83,9 @@ def job_stats(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.MULTILINE)}
 
 
-def build_sheet(paths: list[Path], folder: Path) -> dict:
-    """Build the sheet of one scale per file in a fresh copy of the project; its figures."""
+def build_sheet(paths: list[Path], folder: Path, extra: tuple[str, ...] = ()) -> dict:
+    """Build the sheet of one scale per file in a fresh copy of the project; its figures. ``extra``: the
+    config's scales_per_job=K, then any more snakemake arguments."""
     for part in ("Snakefile", "workflow", "config", "data"):
         (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, folder / part)
     rows = "".join(f"s{k:02d}\t{path}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\n"
@@ -91,12 +94,14 @@ def build_sheet(paths: list[Path], folder: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), CAMSIS_BENCH_SELF=str(folder / "self_cpu.json"))
     load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
     done = subprocess.run([sys.executable, "-c", MAIN, "--cores", "2", "--config", "scales=config/many.tsv",
-                           "bootstrap=0", "plausible_values=0"], cwd=folder, capture_output=True, text=True, env=env)
+                           "bootstrap=0", "plausible_values=0", *extra], cwd=folder, capture_output=True, text=True, env=env)
     wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(done.stderr[-4000:])
     jobs = job_stats(done.stdout + done.stderr)
-    return {"scales": len(paths), "wall": wall, "cpu": cpu, "snakemake_cpu": json.loads((folder / "self_cpu.json").read_text()),
+    return {"scales": len(paths), "figures": "--omit-from" not in extra, "per_job": extra[0].split("=")[1],
+            "wall": wall, "cpu": cpu,
+            "snakemake_cpu": json.loads((folder / "self_cpu.json").read_text()),
             "jobs": sum(n for rule, n in jobs.items() if rule != "all"), "per_rule": jobs,
             "load": (load, os.getloadavg()[0])}
 
@@ -115,30 +120,37 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[24], help="sheets of these many scales")
     parser.add_argument("--couples", type=int, default=20_000, help="couples per scale")
+    parser.add_argument("--scales-per-job", type=int, nargs="+", default=[1],
+                        help="build every sheet with each of these scales_per_job (config), in the same run")
+    parser.add_argument("--omit-plots", action="store_true",
+                        help="also build every sheet with `--omit-from plots` (no figures), in the same run")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
     paths = couples_files(max(args.scales), args.couples)
     start_wall, start_cpu = job_start_cpu()
     results = []
-    for n in [1, *args.scales]:
-        with tempfile.TemporaryDirectory(dir=OUT) as folder:
-            results.append(build_sheet(paths[:n], Path(folder)))
-        print(f"  built {n} scale(s): {results[-1]['wall']:.1f} s", file=sys.stderr)
-    one = results[0]
+    runs = [(f"scales_per_job={k}", *omit) for k in args.scales_per_job
+            for omit in ([(), ("--omit-from", "plots")] if args.omit_plots else [()])]
+    for extra in runs:
+        for n in [1, *args.scales]:
+            with tempfile.TemporaryDirectory(dir=OUT) as folder:
+                results.append(build_sheet(paths[:n], Path(folder), extra))
+            print(f"  built {n} scale(s) {' '.join(extra)}: {results[-1]['wall']:.1f} s", file=sys.stderr)
     print(f"{args.couples:,} couples a scale, bootstrap=0, snakemake --cores 2 on {os.cpu_count()} CPUs")
     print(f"starting one script job (bash + python + Snakemake preamble + camsis.steps imports): "
           f"{start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
-    print(f"{'scales':>6} {'wall s':>7} {'CPU s':>7} {'snakemake':>9} {'jobs':>5} {'starts':>6} | {'wall/1':>6} {'CPU/1':>6}"
+    print(f"{'scales':>6} {'per job':>7} {'figures':>7} {'wall s':>7} {'CPU s':>7} {'snakemake':>9} {'jobs':>5} {'starts':>6} | {'wall/1':>6} {'CPU/1':>6}"
           f" {'wall/N.1':>8} {'CPU/N.1':>7} | load")
+    ones = {(r["per_job"], r["figures"]): r for r in results if r["scales"] == 1}
     for r in results:
-        n = r["scales"]
+        n, one = r["scales"], ones[r["per_job"], r["figures"]]
         starts = start_cpu * r["jobs"]
-        print(f"{n:>6} {r['wall']:7.1f} {r['cpu']:7.1f} {r['snakemake_cpu']:9.1f} {r['jobs']:>5} {starts:6.1f} |"
+        print(f"{n:>6} {r['per_job']:>7} {'yes' if r['figures'] else 'no':>7} {r['wall']:7.1f} {r['cpu']:7.1f} {r['snakemake_cpu']:9.1f} {r['jobs']:>5} {starts:6.1f} |"
               f" {r['wall'] / one['wall']:6.2f} {r['cpu'] / one['cpu']:6.2f} {r['wall'] / (n * one['wall']):8.2f}"
               f" {r['cpu'] / (n * one['cpu']):7.2f} | {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
     print("CPU s: snakemake and all its jobs; snakemake: its own process alone; starts: jobs x one job's start CPU;"
-          " wall/1, CPU/1: over the one-scale sheet; wall/N.1, CPU/N.1: over N times it (1.00: no saving per scale)")
-    print("jobs per rule:", "; ".join(f"{r['scales']}: " + ", ".join(f"{rule} {k}" for rule, k in r["per_rule"].items()
+          " wall/1, CPU/1: over the one-scale sheet built the same way (scales per job, figures or not); wall/N.1, CPU/N.1: over N times it (1.00: no saving per scale)")
+    print("jobs per rule:", "; ".join(f"{r['scales']} ({r['per_job']} per job): " + ", ".join(f"{rule} {k}" for rule, k in r["per_rule"].items()
                                                                       if rule != "all") for r in results))
 
 

@@ -5,13 +5,16 @@ params into a call of the function of ``camsis.steps`` named after the rule (of
 ``camsis.diagnostics`` for the rules that draw), and ends with ``run(main, snakemake)``. A
 CamsisError becomes ``camsis: error: <message>`` on stderr and in the log, and the
 job fails (Snakemake then removes its declared outputs); anything else is a bug and
-keeps its traceback.
+keeps its traceback. With ``scales_per_job`` > 1 one job runs a rule script for each scale of
+a batch (``run_batch``), each as its own job would.
 """
 
 from __future__ import annotations
 
 import logging
+import runpy
 import sys
+from collections.abc import Mapping, Sequence
 
 from camsis.errors import CamsisError
 
@@ -60,6 +63,52 @@ def run(main, snakemake) -> None:
         if scale and f"scale {scale}" not in str(error):
             error = CamsisError(f"scale {scale} ({snakemake.rule}): {error}")
         report_error(error)
+        sys.exit(1)
+
+
+class Named(dict):
+    """A job's named inputs, outputs, params or wildcards with attribute access, as Snakemake's own."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class ScaleJob:
+    """One scale's share of a batch job, in the shape of the ``snakemake`` object its rule script takes.
+
+    ``job`` holds the scale's ``wildcards``, ``input``, ``output``, ``params`` (name -> value) and
+    ``log`` (paths), as the per-scale rule would have declared them (workflow/rules/common.smk, ``Stage``).
+    """
+
+    def __init__(self, rule: str, job: Mapping):
+        self.rule = rule
+        self.wildcards = Named(job["wildcards"])
+        self.input, self.output, self.params = Named(job["input"]), Named(job["output"]), Named(job["params"])
+        self.log = list(job["log"])
+
+
+def run_batch(rule: str, jobs: Sequence[Mapping], script) -> None:
+    """Run a rule script once for each scale of a batch job (scales_per_job > 1), as the scale's own job would.
+
+    A scale that fails says so in its own error line and log, as in its own job, and the batch goes
+    on to the next scale; the job then fails, naming every scale that did (Snakemake then removes
+    every output of the job, its other scales' too).
+    """
+    failed = []
+    for job in jobs:
+        try:
+            runpy.run_path(str(script), init_globals={"snakemake": ScaleJob(rule, job)}, run_name="__main__")
+        except SystemExit as stop:
+            if stop.code:
+                failed.append(job["wildcards"]["scale"])
+    if failed:
+        # Each failing scale has said why in its own error line; this only adds what it means for the others.
+        print(f"camsis: {len(failed)} of the {len(jobs)} scales of this {rule} job failed ({', '.join(failed)}); "
+              "the job's other scales are built again with them once they build (scales_per_job: 1 gives every "
+              "scale jobs of its own)", file=sys.stderr)
         sys.exit(1)
 
 

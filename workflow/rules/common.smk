@@ -8,6 +8,8 @@ import yaml
 
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
+from snakemake.io import report
+from snakemake.iocontainers import Wildcards
 from snakemake.utils import min_version, validate
 
 from camsis.classifications.classification import read_classification
@@ -76,11 +78,11 @@ def sheet(column, empty=None):
 
 
 # Sheet columns and config keys that make no number of a scale's score files: they steer only
-# what is made from them (comparison, plots, release, the list of candidates) or name the sheet
-# itself. The provenance score_file records leaves them out, so editing one reruns only the
+# what is made from them (comparison, plots, release, the list of candidates), name the sheet
+# itself or cut its jobs. The provenance score_file records leaves them out, so editing one reruns only the
 # rules that use it. psd_top and psd_min_count make the masks when psd_rounds > 0, and are then kept.
 DOWNSTREAM_COLUMNS = ("compare_to", "version", "title", "author")
-DOWNSTREAM_CONFIG = ("scales", "compare_to", "plot_dpi", "plausible_values", "release") + (
+DOWNSTREAM_CONFIG = ("scales", "compare_to", "plot_dpi", "plausible_values", "release", "scales_per_job") + (
     ("psd_top", "psd_min_count") if config["psd_rounds"] == 0 else ()
 )
 # In a fixed order, or the order of --config options would force a rerun.
@@ -432,3 +434,78 @@ def set_aside_before_rebuild(workflow):
               f"{folder}/stale/ until it succeeds ({', '.join(files[:4])}{', ...' if len(files) > 4 else ''})",
               file=sys.stderr)
     return moved
+
+
+# Many scales (scales_per_job > 1, docs/census.md): each stage of a batch of scales runs in one job
+# (rules/batches.smk), so that a job's start (Python and the package's imports, about a second) is
+# paid once per batch rather than once per scale. The stages batched are declared as Stage data,
+# which their per-scale rule takes as it is and a batch job fills in for each of its scales: both
+# kinds of job declare the same files, params and logs, and run the same rule script.
+
+
+class Reported:
+    """An output shown by `snakemake --report`: report()'s arguments, kept so that a batch job can
+    fill in each of its scales where the rule leaves {scale} and {variant} to Snakemake."""
+
+    def __init__(self, path, **details):
+        self.path, self.details = path, details
+
+    def flagged(self, **wildcards):
+        def filled(value):
+            if isinstance(value, dict):
+                return {key: filled(item) for key, item in value.items()}
+            return value.format(**wildcards) if wildcards and isinstance(value, str) else value
+
+        details = {key: filled(value) if key in ("subcategory", "labels") else value
+                   for key, value in self.details.items()}
+        return report(self.path.format(**wildcards) if wildcards else self.path, **details)
+
+
+class Stage:
+    """A per-scale rule's declarations, as data (see above).
+
+    ``input`` and ``params`` map names to patterns, values or functions of the wildcards, ``output``
+    names to patterns or Reported outputs, ``log`` is a pattern; the rule takes them as ``**stage.input``,
+    ``**stage.output`` (report() applied), ``**stage.params``, ``stage.log``, ``**stage.resources``.
+    """
+
+    def __init__(self, name, *, input, output, params, log, resources):
+        self.name, self.input, self.declared, self.params = name, input, output, params
+        self.log, self.resources = log, resources
+
+    @property
+    def output(self):
+        return {key: value.flagged() if isinstance(value, Reported) else value for key, value in self.declared.items()}
+
+    def job(self, scale):
+        """What the scale's own job (title-only units) would be given: wildcards, files, params, log."""
+        wildcards = {"scale": scale, "variant": ""}
+        known = Wildcards(fromdict=wildcards)
+
+        def path(value):
+            value = value.path if isinstance(value, Reported) else value
+            return value(known) if callable(value) else value.format(**wildcards)
+
+        return {"wildcards": wildcards, "input": {key: path(value) for key, value in self.input.items()},
+                "output": {key: path(value) for key, value in self.declared.items()},
+                "params": {key: value(known) if callable(value) else value for key, value in self.params.items()},
+                "log": [path(self.log)]}
+
+    def batch_output(self, batch):
+        """The outputs of the batch's scales, report() applied to each."""
+        return [value.flagged(scale=scale, variant="") if isinstance(value, Reported)
+                else value.format(scale=scale, variant="") for scale in batch for value in self.declared.values()]
+
+
+def scale_batches():
+    """The scales built together, scales_per_job at a time in sheet order: those without statuses (a
+    scale with statuses has its by-status jobs, which stay its own), in batches of two or more."""
+    size = config["scales_per_job"]
+    names = [scale for scale in scales.index if not by_status(scale)]
+    return [names[start:start + size] for start in range(0, len(names), size) if len(names[start:start + size]) > 1]
+
+
+SCALE_BATCHES = scale_batches()
+# The batched stages' per-scale rules serve the other scales only (a regex of their names).
+OWN_JOBS = "|".join(re.escape(scale) for scale in scales.index
+                    if not any(scale in batch for batch in SCALE_BATCHES)) or "(?!)"

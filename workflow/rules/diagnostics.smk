@@ -2,41 +2,48 @@
 # existing score file; every product is declared with report() for `snakemake --report`.
 
 
-rule plots:
-    input:
+def figure(file, caption, label):
+    """A diagnostic plot of a scale, shown in the report under its scale with this label."""
+    return Reported(f"results/{{scale}}/plots{{variant}}/{file}", caption=f"../report/{caption}", category="Plots",
+                    subcategory="{scale}{variant}", labels={"scale": "{scale}{variant}", "figure": label})
+
+
+PLOTS = Stage(
+    "plots",
+    input=dict(
         scores="results/{scale}/work{variant}/unit_scores.tsv",
         scaling="results/{scale}/work{variant}/scaling.json",
         csv="results/{scale}/{scale}{variant}.csv",
         classification=classification_files,
         scheme=variant_scheme_files,
+    ),
+    output=dict(
+        caterpillar_m=figure("caterpillar_m.png", "caterpillar.rst", "male scores, ranked"),
+        caterpillar_f=figure("caterpillar_f.png", "caterpillar.rst", "female scores, ranked"),
+        shrinkage=figure("shrinkage.png", "shrinkage.rst", "raw CA vs smoothed"),
+        male_female=figure("male_female.png", "male_female.rst", "male vs female"),
+        ca_map=figure("ca_map.png", "ca_map.rst", "CA map"),
+        linked=figure("linked_measures.png", "linked_measures.rst", "linked measures"),
+    ),
+    params=dict(mean=config["mean"], sd=config["sd"], dpi=config["plot_dpi"]),
+    log="logs/{scale}/plots{variant}.log",
+    resources=dict(mem_mb=1500, runtime=10),
+)
+
+
+rule plots:
+    input:
+        **PLOTS.input,
     output:
-        caterpillar_m=report("results/{scale}/plots{variant}/caterpillar_m.png", caption="../report/caterpillar.rst",
-                            category="Plots", subcategory="{scale}{variant}",
-                            labels={"scale": "{scale}{variant}", "figure": "male scores, ranked"}),
-        caterpillar_f=report("results/{scale}/plots{variant}/caterpillar_f.png", caption="../report/caterpillar.rst",
-                            category="Plots", subcategory="{scale}{variant}",
-                            labels={"scale": "{scale}{variant}", "figure": "female scores, ranked"}),
-        shrinkage=report("results/{scale}/plots{variant}/shrinkage.png", caption="../report/shrinkage.rst",
-                        category="Plots", subcategory="{scale}{variant}",
-                        labels={"scale": "{scale}{variant}", "figure": "raw CA vs smoothed"}),
-        male_female=report("results/{scale}/plots{variant}/male_female.png", caption="../report/male_female.rst",
-                          category="Plots", subcategory="{scale}{variant}",
-                          labels={"scale": "{scale}{variant}", "figure": "male vs female"}),
-        ca_map=report("results/{scale}/plots{variant}/ca_map.png", caption="../report/ca_map.rst",
-                     category="Plots", subcategory="{scale}{variant}",
-                     labels={"scale": "{scale}{variant}", "figure": "CA map"}),
-        linked=report("results/{scale}/plots{variant}/linked_measures.png", caption="../report/linked_measures.rst",
-                     category="Plots", subcategory="{scale}{variant}",
-                     labels={"scale": "{scale}{variant}", "figure": "linked measures"}),
+        **PLOTS.output,
     params:
-        mean=config["mean"],
-        sd=config["sd"],
-        dpi=config["plot_dpi"],
+        **PLOTS.params,
     log:
-        "logs/{scale}/plots{variant}.log",
+        PLOTS.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=1500,
-        runtime=10,
+        **PLOTS.resources,
     script:
         "../scripts/plots.py"
 

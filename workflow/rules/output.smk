@@ -2,8 +2,9 @@
 # the by-status file in the layout of the published v2 (its status-0 rows are the title-only file's).
 
 
-rule score_file:
-    input:
+SCORE_FILE = Stage(
+    "score_file",
+    input=dict(
         scores="results/{scale}/work{variant}/unit_scores.tsv",
         scaling="results/{scale}/work{variant}/scaling.json",
         table_info="results/{scale}/work{variant}/table.json",
@@ -20,18 +21,35 @@ rule score_file:
         by_status_bootstrap_info=input_if("results/{scale}/bootstrap_by_status/bootstrap.json",
                                           lambda wildcards: title_job_of_a_scale_by_status(wildcards)
                                           and bootstrap_on(wildcards)),
-    output:
-        dta=report("results/{scale}/{scale}{variant}.dta", caption="../report/score_file.rst", category="Score files"),
+    ),
+    output=dict(
+        dta=Reported("results/{scale}/{scale}{variant}.dta", caption="../report/score_file.rst",
+                     category="Score files"),
         csv="results/{scale}/{scale}{variant}.csv",
         summary="results/{scale}/summary{variant}.json",
-    params:
+    ),
+    params=dict(
         sheet_row=sheet_row,  # provenance: the notes and summary.json record the cells and config that make the numbers
         config=PROVENANCE_CONFIG,
+    ),
+    log="logs/{scale}/score_file{variant}.log",
+    resources=dict(mem_mb=1500, runtime=10),
+)
+
+
+rule score_file:
+    input:
+        **SCORE_FILE.input,
+    output:
+        **SCORE_FILE.output,
+    params:
+        **SCORE_FILE.params,
     log:
-        "logs/{scale}/score_file{variant}.log",
+        SCORE_FILE.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=1500,
-        runtime=10,
+        **SCORE_FILE.resources,
     script:
         "../scripts/score_file.py"
 

@@ -5,41 +5,66 @@
 # either reruns only it.
 
 
-rule score_units:
-    input:
+SCORE_UNITS = Stage(
+    "score_units",
+    input=dict(
         table="results/{scale}/work{variant}/table.parquet",
         table_info="results/{scale}/work{variant}/table.json",
         blanked=scale_mask,
         classification=classification_files,
         scheme=variant_scheme_files,
         recodes=recodes_file,
-    output:
+    ),
+    output=dict(
         scores="results/{scale}/work{variant}/unit_scores.tsv",
         scaling="results/{scale}/work{variant}/scaling.json",
         ranking="results/{scale}/work{variant}/psd_ranking.tsv",
+    ),
+    params=dict(options=scale_options),
+    log="logs/{scale}/score_units{variant}.log",
+    resources=dict(mem_mb=2000, runtime=20),
+)
+
+
+rule score_units:
+    input:
+        **SCORE_UNITS.input,
+    output:
+        **SCORE_UNITS.output,
     params:
-        options=scale_options,
+        **SCORE_UNITS.params,
     log:
-        "logs/{scale}/score_units{variant}.log",
+        SCORE_UNITS.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=2000,
-        runtime=20,
+        **SCORE_UNITS.resources,
     script:
         "../scripts/score_units.py"
 
 
+PSD_CANDIDATES = Stage(
+    "psd_candidates",
+    input=dict(ranking="results/{scale}/work{variant}/psd_ranking.tsv"),
+    output=dict(candidates="results/{scale}/psd_candidates{variant}.tsv"),
+    params=dict(top=config["psd_top"], min_count=config["psd_min_count"]),
+    log="logs/{scale}/psd_candidates{variant}.log",
+    resources=dict(mem_mb=500, runtime=5),
+)
+
+
 rule psd_candidates:
     input:
-        ranking="results/{scale}/work{variant}/psd_ranking.tsv",
+        **PSD_CANDIDATES.input,
     output:
-        candidates="results/{scale}/psd_candidates{variant}.tsv",
+        **PSD_CANDIDATES.output,
     params:
-        top=config["psd_top"],
-        min_count=config["psd_min_count"],
+        **PSD_CANDIDATES.params,
     log:
-        "logs/{scale}/psd_candidates{variant}.log",
+        PSD_CANDIDATES.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=500,
-        runtime=5,
+        **PSD_CANDIDATES.resources,
     script:
         "../scripts/psd_candidates.py"

@@ -30,17 +30,22 @@ rule decode_input:
 
 # One rule for both units: a scale whose sheet row names a status scheme is also tabulated by
 # (occupation, status), the same rule with {variant} "_by_status" (its work files under
-# results/{scale}/work_by_status/); its title-only table is the same rule's other job.
-rule tabulate:
-    input:
+# results/{scale}/work_by_status/); its title-only table is the same rule's other job. Declared
+# as a Stage (common.smk), so that with scales_per_job > 1 a job of rules/batches.smk can
+# tabulate a batch of scales.
+TABULATE = Stage(
+    "tabulate",
+    input=dict(
         data=input_file,
         decoded=decoded_files,
         classification=classification_files,
         scheme=variant_scheme_files,
-    output:
+    ),
+    output=dict(
         table="results/{scale}/work{variant}/table.parquet",
         table_info="results/{scale}/work{variant}/table.json",
-    params:
+    ),
+    params=dict(
         occ1=sheet("occ1"),
         occ2=sheet("occ2"),
         status1=variant_sheet("status1"),
@@ -63,32 +68,63 @@ rule tabulate:
         chunksize=config["chunksize"],
         on_missing_weight=config["on_missing_weight"],
         input_sha256=input_checksum,
+    ),
+    log="logs/{scale}/tabulate{variant}.log",
+    resources=dict(mem_mb=3000, runtime=60),
+)
+
+
+rule tabulate:
+    input:
+        **TABULATE.input,
+    output:
+        **TABULATE.output,
+    params:
+        **TABULATE.params,
     log:
-        "logs/{scale}/tabulate{variant}.log",
+        TABULATE.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=3000,
-        runtime=60,
+        **TABULATE.resources,
     script:
         "../scripts/tabulate.py"
 
 
-rule blank:
-    input:
+BLANK = Stage(
+    "blank",
+    input=dict(
         table="results/{scale}/work/table.parquet",
         table_info="results/{scale}/work/table.json",
         classification=classification_files,
         psds=sheet_file("psds", "pseudo-diagonal file"),
         psds_smooth=sheet_file("psds_smooth", "pseudo-diagonal file"),
-    output:
+    ),
+    output=dict(
         blanked="results/{scale}/work/blanked.parquet",
         blanking="results/{scale}/work/blanking.json",
-    params:
+    ),
+    params=dict(
         diagonal_digits=sheet("diagonal_digits"),
         diagonal_groups=sheet("diagonal_groups", ""),
+    ),
+    log="logs/{scale}/blank.log",
+    resources=dict(mem_mb=1500, runtime=10),
+)
+
+
+rule blank:
+    input:
+        **BLANK.input,
+    output:
+        **BLANK.output,
+    params:
+        **BLANK.params,
     log:
-        "logs/{scale}/blank.log",
+        BLANK.log,
+    wildcard_constraints:
+        scale=OWN_JOBS,
     resources:
-        mem_mb=1500,
-        runtime=10,
+        **BLANK.resources,
     script:
         "../scripts/blank.py"
