@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
 from scipy import stats
 
 from camsis.scaling.scale import UnitScores
@@ -89,6 +91,37 @@ def test_caterpillar_with_many_categories_labels_an_even_subset_with_both_ends()
     assert len(labels) == 60 and labels[0] == "u0" and labels[-1] == "u411"
     assert np.allclose(interval_segments(ax), np.column_stack([frame["lo"], frame["hi"]]))
     assert fig.get_size_inches()[1] < 15  # does not grow with the categories
+
+
+@pytest.mark.parametrize("width", [3, 43])
+def test_caterpillar_margins_are_those_tight_layout_finds(width):
+    """The caterpillar's margins come from its widest label, measured once; matplotlib's own
+    tight layout of the same figure is the reference: within 0.1 inch on the left (the labels),
+    at the top and bottom; on the right as much room or up to 0.2 inch more (kept for half of
+    an x tick label at the axis end, which tight layout measures where there is one)."""
+    frame = pd.DataFrame({"label": [f"{1000 + i} " + "Occupation title "[: width - 5] * 3 for i in range(346)],
+                          "est": np.linspace(10, 90, 346), "lo": np.linspace(5, 85, 346), "hi": np.linspace(15, 95, 346)})
+    frame["label"] = frame["label"].str.slice(0, width)
+    fig = caterpillar_figure(frame, "label", "est", "s: male (husbands, occ1) scores of 346 units", lower_col="lo",
+                             upper_col="hi", xlabel="CAMSIS score with model-based 95% interval (+- 1.96 se)")
+    ours = fig.subplotpars
+    ours = {side: getattr(ours, side) for side in ("left", "right", "top", "bottom")}
+    TightLayoutEngine().execute(fig)
+    theirs = {side: getattr(fig.subplotpars, side) for side in ours}
+    width_in, height_in = fig.get_size_inches()
+    assert abs(ours["left"] - theirs["left"]) * width_in < 0.1, (ours, theirs)
+    assert 0 <= (theirs["right"] - ours["right"]) * width_in < 0.2, (ours, theirs)
+    for side in ("top", "bottom"):
+        assert abs(ours[side] - theirs[side]) * height_in < 0.1, (side, ours, theirs)
+
+
+def test_a_png_is_written_at_compression_level_1_and_other_formats_as_they_come(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, path, **kw: calls.append((str(path), kw)))
+    for name, fmt in (("a.png", None), ("b.pdf", None), ("c", "png"), ("d.png", "svg")):
+        fig = Figure()
+        save_figure(fig, tmp_path / name, fmt=fmt)
+    assert [kw.get("pil_kwargs") for _, kw in calls] == [{"compress_level": 1}, None, {"compress_level": 1}, None]
 
 
 def test_caterpillar_plot_keeps_the_cli_signature(tmp_path):
