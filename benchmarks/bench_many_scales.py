@@ -22,7 +22,7 @@ Usage::
 
     python benchmarks/bench_many_scales.py                  # 24 scales of 20,000 couples
     python benchmarks/bench_many_scales.py --scales 6 12 24  # one baseline, three sheets
-    python benchmarks/bench_many_scales.py --omit-plots      # and again without the figures (--omit-from plots)
+    python benchmarks/bench_many_scales.py --omit-plots      # and again without the figures (plots=False)
     python benchmarks/bench_many_scales.py --scales-per-job 1 12  # each sheet per scale, then 12 scales a job
 """
 
@@ -84,8 +84,8 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 def build_sheet(paths: list[Path], folder: Path, extra: tuple[str, ...] = ()) -> dict:
-    """Build the sheet of one scale per file in a fresh copy of the project; its figures. ``extra``: the
-    config's scales_per_job=K, then any more snakemake arguments."""
+    """Build the sheet of one scale per file in a fresh copy of the project; its figures. ``extra``: more
+    config settings (scales_per_job=K, plots=False)."""
     for part in ("Snakefile", "workflow", "config", "data"):
         (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, folder / part)
     rows = "".join(f"s{k:02d}\t{path}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\n"
@@ -99,7 +99,7 @@ def build_sheet(paths: list[Path], folder: Path, extra: tuple[str, ...] = ()) ->
     if done.returncode != 0:
         raise SystemExit(done.stderr[-4000:])
     jobs = job_stats(done.stdout + done.stderr)
-    return {"scales": len(paths), "figures": "--omit-from" not in extra, "per_job": extra[0].split("=")[1],
+    return {"scales": len(paths), "figures": "plots=False" not in extra, "per_job": extra[0].split("=")[1],
             "wall": wall, "cpu": cpu,
             "snakemake_cpu": json.loads((folder / "self_cpu.json").read_text()),
             "jobs": sum(n for rule, n in jobs.items() if rule != "all"), "per_rule": jobs,
@@ -123,14 +123,14 @@ def main(argv=None) -> None:
     parser.add_argument("--scales-per-job", type=int, nargs="+", default=[1],
                         help="build every sheet with each of these scales_per_job (config), in the same run")
     parser.add_argument("--omit-plots", action="store_true",
-                        help="also build every sheet with `--omit-from plots` (no figures), in the same run")
+                        help="also build every sheet with plots=False (no figures), in the same run")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
     paths = couples_files(max(args.scales), args.couples)
     start_wall, start_cpu = job_start_cpu()
     results = []
     runs = [(f"scales_per_job={k}", *omit) for k in args.scales_per_job
-            for omit in ([(), ("--omit-from", "plots")] if args.omit_plots else [()])]
+            for omit in ([(), ("plots=False",)] if args.omit_plots else [()])]
     for extra in runs:
         for n in [1, *args.scales]:
             with tempfile.TemporaryDirectory(dir=OUT) as folder:

@@ -84,6 +84,9 @@ def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
     # t1 and t2 share each stage's job; t3, the last of a batch of one, has its own jobs
     assert planned_jobs(batched, *config, "scales_per_job=2") == (
         {f"{stage}_batch1" for stage in STAGES} | set(STAGES) | {"compare_scales", "all"})
+    # plots=False: no figures, batched or not
+    assert planned_jobs(batched, *config, "scales_per_job=2", "plots=False") == (
+        {f"{stage}_batch1" for stage in STAGES[:-1]} | set(STAGES[:-1]) | {"compare_scales", "all"})
     for directory, per_job in ((batched, 2), (alone, 1)):
         done = snakemake(directory, *config, f"scales_per_job={per_job}")
         assert done.returncode == 0, done.stderr[-3000:]

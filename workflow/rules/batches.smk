@@ -4,7 +4,7 @@
 # stage's Stage data, filled in for each scale), so the files, params and logs are the same, and
 # the per-scale rule leaves these scales to it (wildcard_constraints: scale=OWN_JOBS).
 
-BATCHED_STAGES = [TABULATE, BLANK, SCORE_UNITS, PSD_CANDIDATES, SCORE_FILE, PLOTS]
+BATCHED_STAGES = [TABULATE, BLANK, SCORE_UNITS, PSD_CANDIDATES, SCORE_FILE] + ([PLOTS] if config["plots"] else [])
 
 
 def batch_input(jobs):

@@ -82,7 +82,7 @@ def sheet(column, empty=None):
 # itself or cut its jobs. The provenance score_file records leaves them out, so editing one reruns only the
 # rules that use it. psd_top and psd_min_count make the masks when psd_rounds > 0, and are then kept.
 DOWNSTREAM_COLUMNS = ("compare_to", "version", "title", "author")
-DOWNSTREAM_CONFIG = ("scales", "compare_to", "plot_dpi", "plausible_values", "release", "scales_per_job") + (
+DOWNSTREAM_CONFIG = ("scales", "compare_to", "plots", "plot_dpi", "plausible_values", "release", "scales_per_job") + (
     ("psd_top", "psd_min_count") if config["psd_rounds"] == 0 else ()
 )
 # In a fixed order, or the order of --config options would force a rerun.
@@ -366,7 +366,7 @@ DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female"
 def diagnostic_outputs():
     """Plots of every scale (and of its by-status units), and the comparison of those that name a compare_to file."""
     plots = [f"results/{scale}/plots{variant}/{name}.png" for scale in scales.index for variant in variants(scale)
-             for name in DIAGNOSTIC_PLOTS]
+             for name in DIAGNOSTIC_PLOTS if config["plots"]]
     compared = [f"results/{scale}/compare{variant}.tsv" for scale in scales.index if compare_file(scale)
                 for variant in variants(scale)]
     return plots + compared + comparison_outputs()
