@@ -14,6 +14,7 @@ from scipy import stats
 from camsis.scaling.scale import UnitScores
 
 from camsis.publish.plots import (
+    against_mean_figure,
     ca_map_figure,
     caterpillar_figure,
     caterpillar_plot,
@@ -222,6 +223,36 @@ def test_units_for_plots_adds_the_score_files_columns_and_titles(units):
     frame = units_for_plots(work, published, "soc", units["title"])
     assert (frame["mcamsis"] == units["mcamsis"]).all()  # the work file's own columns win
     assert frame["mcam_lo"].eq(1.0).all() and frame["title"].equals(units["title"])
+
+
+def _texts_fit(fig) -> list[str]:
+    """What room left too small shows: labels drawn outside the figure, or a panel's labels over
+    another panel's plotting area (matplotlib's own tight bounding boxes of what is drawn)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    faults = []
+    drawn, page = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans), fig.bbox  # both in pixels
+    if drawn.x0 < page.x0 - 1 or drawn.y0 < page.y0 - 1 or drawn.x1 > page.x1 + 1 or drawn.y1 > page.y1 + 1:
+        faults.append(f"drawn {drawn.extents} beyond the figure's {page.extents}")
+    for i, ax in enumerate(fig.axes):
+        labels = ax.get_tightbbox(renderer)
+        faults += [f"panel {i}'s labels over panel {j}" for j, other in enumerate(fig.axes)
+                   if other is not ax and labels.overlaps(other.bbox)]
+    return faults
+
+
+@pytest.mark.parametrize("draw", [sex_figure, ca_map_figure, linked_figure])
+def test_fixed_room_holds_every_label(units, draw):
+    units = units.assign(title=[f"Occupation title that is long {i}" for i in range(len(units))])
+    assert _texts_fit(draw(units, "a scale with a long name")) == []
+
+
+def test_a_sheets_grid_against_the_mean_holds_every_label():
+    rng = np.random.default_rng(3)
+    mean = pd.Series(rng.uniform(20, 80, 300))
+    panels = {side: {f"sample_{k:02d}_2011": pd.DataFrame({"score": mean + rng.normal(0, 5, 300), "mean": mean})
+                     for k in range(6)} for side in ("m", "f")}
+    assert _texts_fit(against_mean_figure(panels)) == []
 
 
 @pytest.mark.parametrize("draw", [sex_figure, shrinkage_figure, ca_map_figure, linked_figure])

@@ -131,8 +131,9 @@ def _fit_margins(fig: Figure, ytick_labels: list[str], fontsize: float) -> None:
 
 def _grid_margins(fig: Figure, *, left: float = 0.8, right: float = 0.25, top: float = 0.75, bottom: float = 0.6,
                   wspace: float = 0.8, hspace: float = 0.85) -> None:
-    """Margins and gaps, in inches, of a grid of like panels, or of one (short number tick labels,
-    one line of title and of each axis label, a figure title above unless ``top`` leaves none).
+    """Margins and gaps, in inches, of a grid of like panels (short number tick labels, one line
+    of title and of each axis label, a figure title above; no text placed at the data points,
+    which tight_layout makes room for: the CA map and male-female plots keep it).
 
     Fixed room rather than ``tight_layout``, which measures every label of every panel twice: most
     of the drawing time of a sheet's grid of 48 panels. The defaults hold 10-point labels of up to
@@ -284,7 +285,7 @@ def sex_figure(units: pd.DataFrame, scale: str, label_most: int = 6) -> Figure:
     ax.set_ylabel("female CAMSIS score (fcamsis)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    _grid_margins(fig, top=0.5)
+    tight_layout(fig)
     return fig
 
 
@@ -348,7 +349,7 @@ def ca_map_figure(units: pd.DataFrame, scale: str, axis_labels: tuple[str, str] 
     ax.set_title(f"{scale}: CA map, principal coordinates (point area ~ pairs)")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    _grid_margins(fig, top=0.5)
+    tight_layout(fig)
     return fig
 
 
