@@ -64,29 +64,22 @@ def test_a_batch_of_good_scales_exits_quietly(tmp_path, capsys):
 STAGES = ("tabulate", "blank", "score_units", "psd_candidates", "score_file", "plots")
 
 
-def three_scales(directory, broken=None):
+def three_scales(directory, broken=None, options=PLAIN):
     for number, seed in enumerate((1, 2, 3), start=1):
         couples = toy_couples(n_per_cell=20, seed=seed)
         couples.rename(columns={"hocc": "husband"} if f"t{number}" == broken else {}).to_csv(
             directory / f"t{number}.csv", index=False)
     rows = "".join(f"t{k}\tt{k}.csv\thocc\twocc\twt\ttoy\t\t0\n" for k in (1, 2, 3))
     (directory / "config/three.tsv").write_text(SHEET_HEADER + rows)
-    return ["--config", "scales=config/three.tsv", *PLAIN]
+    return ["--config", "scales=config/three.tsv", *options]
 
 
-@pytest.mark.slow
-def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
-    (tmp_path / "batched").mkdir()
-    (tmp_path / "alone").mkdir()
-    batched, alone = toy_project(tmp_path / "batched"), toy_project(tmp_path / "alone")
-    config = three_scales(batched)
-    three_scales(alone)
+def build_both_and_compare(batched, alone, config):
+    """Build the sheet two scales a job and a job each; every product must be the same."""
     # t1 and t2 share each stage's job; t3, the last of a batch of one, has its own jobs
-    assert planned_jobs(batched, *config, "scales_per_job=2") == (
-        {f"{stage}_batch1" for stage in STAGES} | set(STAGES) | {"compare_scales", "all"})
-    # plots=False: no figures, batched or not
-    assert planned_jobs(batched, *config, "scales_per_job=2", "plots=False") == (
-        {f"{stage}_batch1" for stage in STAGES[:-1]} | set(STAGES[:-1]) | {"compare_scales", "all"})
+    planned = planned_jobs(batched, *config, "scales_per_job=2")
+    assert {f"{stage}_batch1" for stage in STAGES} | set(STAGES) | {"compare_scales", "all"} <= planned
+    assert not any(rule.endswith("_batch2") for rule in planned)
     for directory, per_job in ((batched, 2), (alone, 1)):
         done = snakemake(directory, *config, f"scales_per_job={per_job}")
         assert done.returncode == 0, done.stderr[-3000:]
@@ -105,6 +98,19 @@ def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
             else:
                 assert (ours / path).read_bytes() == (theirs / path).read_bytes(), path
         assert "rows read" in (batched / "logs" / scale / "tabulate.log").read_text()
+
+
+@pytest.mark.slow
+def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "alone").mkdir()
+    batched, alone = toy_project(tmp_path / "batched"), toy_project(tmp_path / "alone")
+    config = three_scales(batched)
+    three_scales(alone)
+    build_both_and_compare(batched, alone, config)
+    # plots=False: no figures, batched or not
+    assert planned_jobs(batched, *config, "scales_per_job=2", "plots=False", "--forceall") == (
+        {f"{stage}_batch1" for stage in STAGES[:-1]} | set(STAGES[:-1]) | {"compare_scales", "all"})
     summary = json.loads((batched / "results/t1/summary.json").read_text())
     assert "scales_per_job" not in summary["config"]  # how jobs are cut makes no number
     # editing a row reruns its batch's jobs, and nothing of the other scale
@@ -112,6 +118,18 @@ def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
     (batched / "config/three.tsv").write_text(sheet.replace("t1\tt1.csv\thocc\twocc\twt", "t1\tt1.csv\thocc\twocc\t"))
     assert planned_jobs(batched, *config, "scales_per_job=2") == (
         {f"{stage}_batch1" for stage in STAGES} | {"compare_scales", "all"})
+
+
+@pytest.mark.slow
+def test_batched_scales_take_their_bootstrap_plausible_values_and_psd_rounds_as_their_own_do(tmp_path):
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "alone").mkdir()
+    batched, alone = toy_project(tmp_path / "batched"), toy_project(tmp_path / "alone")
+    options = ["bootstrap=4", "plausible_values=2", "psd_rounds=1"]
+    config = three_scales(batched, options=options)
+    three_scales(alone, options=options)
+    build_both_and_compare(batched, alone, config)
+    assert (batched / "results/t1/plausible.dta").exists() and (batched / "results/t2/bootstrap/summary.tsv").exists()
 
 
 @pytest.mark.slow
