@@ -428,17 +428,24 @@ def scales_heatmap_figure(correlations: dict, counts: dict) -> Figure:
     return fig
 
 
-def against_mean_figure(panels: dict) -> Figure:
-    """Each scale's unit scores against the mean of its classification's scales, one row per side.
+def against_mean_figure(panels: dict, columns: int = 6) -> Figure:
+    """Each scale's unit scores against the mean of its classification's scales: the men's panels,
+    then the women's, in rows of at most ``columns`` scales (a census sheet of dozens stays readable).
 
     ``panels`` maps side -> {scale: DataFrame with ``score`` and ``mean`` per unit}
     (``camsis.publish.scalecompare.mean_scale``).
     """
     names = list(panels[SIDES[0]])
-    fig, axes = plt.subplots(len(SIDES), len(names), figsize=(3.2 * len(names), 3.3 * len(SIDES)), squeeze=False)
-    for row, side in enumerate(SIDES):
-        for column, name in enumerate(names):
-            ax, frame = axes[row, column], panels[side][name]
+    columns = min(columns, len(names))
+    rows = -(-len(names) // columns)  # per side
+    fig, axes = plt.subplots(len(SIDES) * rows, columns, figsize=(3.2 * columns, 3.3 * len(SIDES) * rows),
+                             squeeze=False)
+    for block in range(len(SIDES)):  # a side's last row may not be full
+        for k in range(len(names), rows * columns):
+            axes[block * rows + k // columns, k % columns].axis("off")
+    for block, side in enumerate(SIDES):
+        for k, name in enumerate(names):
+            ax, frame = axes[block * rows + k // columns, k % columns], panels[side][name]
             ax.scatter(frame["mean"], frame["score"], s=8, alpha=0.6, edgecolors="none", color=SIDE_COLOURS[side])
             _diagonal(ax, frame["mean"], frame["score"])
             r, count = correlation(frame["score"], frame["mean"])
