@@ -123,17 +123,15 @@ def _fit_margins(fig: Figure, ytick_labels: list[str], fontsize: float) -> None:
     text = 1.2 * plt.rcParams["font.size"] * points  # a line of 10-point tick or axis label
     title = (1.2 * FontProperties(size=plt.rcParams["axes.titlesize"]).get_size_in_points()
              + plt.rcParams["axes.titlepad"]) * points
-    width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=(pad + tick + widest) / width, right=1 - (pad + text) / width,
-                        top=1 - (pad + title) / height,
-                        bottom=(pad + tick + text + plt.rcParams["axes.labelpad"] * points + text) / height)
+    _grid_margins(fig, left=pad + tick + widest, right=pad + text, top=pad + title,
+                  bottom=pad + tick + text + plt.rcParams["axes.labelpad"] * points + text)
 
 
 def _grid_margins(fig: Figure, *, left: float = 0.8, right: float = 0.25, top: float = 0.75, bottom: float = 0.6,
                   wspace: float = 0.8, hspace: float = 0.85) -> None:
-    """Margins and gaps, in inches, of a grid of like panels (short number tick labels, one line
-    of title and of each axis label, a figure title above; no text placed at the data points,
-    which tight_layout makes room for: the CA map and male-female plots keep it).
+    """Margins and gaps, in inches, of a grid of like panels, or of one (short number tick labels,
+    one line of title and of each axis label, a figure title above; no text placed at the data
+    points, which tight_layout makes room for: the CA map and male-female plots keep it).
 
     Fixed room rather than ``tight_layout``, which measures every label of every panel twice: most
     of the drawing time of a sheet's grid of 48 panels. The defaults hold 10-point labels of up to
