@@ -366,7 +366,7 @@ DIAGNOSTIC_PLOTS = ["caterpillar_m", "caterpillar_f", "shrinkage", "male_female"
 def diagnostic_outputs():
     """Plots of every scale (and of its by-status units), and the comparison of those that name a compare_to file."""
     plots = [f"results/{scale}/plots{variant}/{name}.png" for scale in scales.index for variant in variants(scale)
-             for name in DIAGNOSTIC_PLOTS if config["plots"]]
+             for name in DIAGNOSTIC_PLOTS] if config["plots"] else []
     compared = [f"results/{scale}/compare{variant}.tsv" for scale in scales.index if compare_file(scale)
                 for variant in variants(scale)]
     return plots + compared + comparison_outputs()
