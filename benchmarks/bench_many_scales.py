@@ -83,9 +83,9 @@ def job_stats(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.MULTILINE)}
 
 
-def build_sheet(paths: list[Path], folder: Path, extra: tuple[str, ...] = ()) -> dict:
-    """Build the sheet of one scale per file in a fresh copy of the project; its figures. ``extra``: more
-    config settings (scales_per_job=K, plots=False)."""
+def build_sheet(paths: list[Path], folder: Path, per_job: int = 1, figures: bool = True) -> dict:
+    """Build the sheet of one scale per file in a fresh copy of the project, ``per_job`` scales a job,
+    with or without the plots; its figures."""
     for part in ("Snakefile", "workflow", "config", "data"):
         (shutil.copytree if (REPO / part).is_dir() else shutil.copy)(REPO / part, folder / part)
     rows = "".join(f"s{k:02d}\t{path}\thocc\twocc\tweight\tsoc2020\tdata/psds/gb_soc2020.tsv\t0\n"
@@ -94,13 +94,13 @@ def build_sheet(paths: list[Path], folder: Path, extra: tuple[str, ...] = ()) ->
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), CAMSIS_BENCH_SELF=str(folder / "self_cpu.json"))
     load, cpu, start = os.getloadavg()[0], children_cpu(), time.perf_counter()
     done = subprocess.run([sys.executable, "-c", MAIN, "--cores", "2", "--config", "scales=config/many.tsv",
-                           "bootstrap=0", "plausible_values=0", *extra], cwd=folder, capture_output=True, text=True, env=env)
+                           "bootstrap=0", "plausible_values=0", f"scales_per_job={per_job}", f"plots={figures}"],
+                          cwd=folder, capture_output=True, text=True, env=env)
     wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(done.stderr[-4000:])
     jobs = job_stats(done.stdout + done.stderr)
-    return {"scales": len(paths), "figures": "plots=False" not in extra, "per_job": extra[0].split("=")[1],
-            "wall": wall, "cpu": cpu,
+    return {"scales": len(paths), "figures": figures, "per_job": per_job, "wall": wall, "cpu": cpu,
             "snakemake_cpu": json.loads((folder / "self_cpu.json").read_text()),
             "jobs": sum(n for rule, n in jobs.items() if rule != "all"), "per_rule": jobs,
             "load": (load, os.getloadavg()[0])}
@@ -129,13 +129,13 @@ def main(argv=None) -> None:
     paths = couples_files(max(args.scales), args.couples)
     start_wall, start_cpu = job_start_cpu()
     results = []
-    runs = [(f"scales_per_job={k}", *omit) for k in args.scales_per_job
-            for omit in ([(), ("plots=False",)] if args.omit_plots else [()])]
-    for extra in runs:
-        for n in [1, *args.scales]:
-            with tempfile.TemporaryDirectory(dir=OUT) as folder:
-                results.append(build_sheet(paths[:n], Path(folder), extra))
-            print(f"  built {n} scale(s) {' '.join(extra)}: {results[-1]['wall']:.1f} s", file=sys.stderr)
+    for per_job in args.scales_per_job:
+        for figures in (True, False) if args.omit_plots else (True,):
+            for n in [1, *args.scales]:
+                with tempfile.TemporaryDirectory(dir=OUT) as folder:
+                    results.append(build_sheet(paths[:n], Path(folder), per_job, figures))
+                print(f"  built {n} scale(s), {per_job} a job, plots={figures}: {results[-1]['wall']:.1f} s",
+                      file=sys.stderr)
     print(f"{args.couples:,} couples a scale, bootstrap=0, snakemake --cores 2 on {os.cpu_count()} CPUs")
     print(f"starting one script job (bash + python + Snakemake preamble + camsis.steps imports): "
           f"{start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
