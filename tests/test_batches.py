@@ -8,7 +8,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from camsis.runner import run_batch
+from camsis.errors import CamsisError
+from camsis.runner import report_error, run_batch
 from helpers import PLAIN, SHEET_HEADER, error_lines, planned_jobs, snakemake, toy_couples, toy_project
 
 SCRIPT = textwrap.dedent('''
@@ -58,6 +59,28 @@ def test_a_batch_of_good_scales_exits_quietly(tmp_path, capsys):
     script.write_text(SCRIPT)
     run_batch("tabulate", [job(tmp_path, "a"), job(tmp_path, "b")], script)
     assert (tmp_path / "b.table").exists() and not error_lines(capsys.readouterr().err)
+
+
+class Writes:
+    """An unbuffered stream (PYTHONUNBUFFERED): every write reaches the shared pipe on its own."""
+
+    def __init__(self):
+        self.writes = []
+
+    def write(self, text):
+        self.writes.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_an_error_line_is_one_write_so_parallel_jobs_cannot_split_it(monkeypatch):
+    # Once in CI (PYTHONUNBUFFERED=1, four jobs at once) one job's line ran into another's: print()
+    # wrote the text and its newline apart, and the other job's line landed between them.
+    stream = Writes()
+    monkeypatch.setattr("sys.stderr", stream)
+    report_error(CamsisError("scale a (tabulate): cannot read a.parquet"))
+    assert stream.writes == ["camsis: error: scale a (tabulate): cannot read a.parquet\n"]
 
 
 # Through Snakemake: three toy scales, two per job.

@@ -38,6 +38,17 @@ def configure_logging(log_path=None, level: int = logging.INFO) -> None:
         root.addHandler(handler)
 
 
+def say(line: str) -> None:
+    """Write one line to stderr in one write, so that parallel jobs' lines never run into each other.
+
+    ``print`` writes the text and its newline apart; unbuffered (PYTHONUNBUFFERED, as CI runners
+    and containers often set) those are two writes to the stream jobs share, and another job's
+    line can land between them.
+    """
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def report_error(error: CamsisError) -> None:
     """The one line a user sees: ``camsis: error: <message>`` on stderr (and in a log file, if any)."""
     message = " ".join(str(error).split())
@@ -46,7 +57,7 @@ def report_error(error: CamsisError) -> None:
     if files:
         root.handlers = files
         root.error("%s", message)
-    print(f"camsis: error: {message}", file=sys.stderr)
+    say(f"camsis: error: {message}")
 
 
 def run(main, snakemake) -> None:
@@ -106,9 +117,9 @@ def run_batch(rule: str, jobs: Sequence[Mapping], script) -> None:
                 failed.append(job["wildcards"]["scale"])
     if failed:
         # Each failing scale has said why in its own error line; this only adds what it means for the others.
-        print(f"camsis: {len(failed)} of the {len(jobs)} scales of this {rule} job failed ({', '.join(failed)}); "
-              "the job's other scales are built again with them once they build (scales_per_job: 1 gives every "
-              "scale jobs of its own)", file=sys.stderr)
+        say(f"camsis: {len(failed)} of the {len(jobs)} scales of this {rule} job failed ({', '.join(failed)}); "
+            "the job's other scales are built again with them once they build (scales_per_job: 1 gives every "
+            "scale jobs of its own)")
         sys.exit(1)
 
 
