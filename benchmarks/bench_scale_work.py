@@ -17,9 +17,13 @@ child, fastest of ``--repeats``, less ``python -c pass``): Snakemake's preamble 
 With ``--against DIR`` (another checkout, e.g. ``git worktree add /tmp/base main``) the same
 figures are measured for its ``src/`` too, alternating with this checkout's in one run
 (``--rounds`` processes of each, so that a change in the machine's load hits both alike), and
-each line gains the ratio this/that of the medians.
+each line gains the ratio this/that of the medians. With ``--against-site DIR`` the baseline
+(this checkout, or ``--against``'s) imports first from DIR, a folder of other versions of
+dependencies: e.g. ``pip install --no-deps --target /tmp/mpl311 matplotlib==3.11.2`` measures
+the figures under matplotlib 3.11 against the pinned one (pyproject.toml).
 
-    python benchmarks/bench_scale_work.py [--couples 20000] [--repeats 5] [--rounds 2] [--against DIR] [--profile STAGE]
+    python benchmarks/bench_scale_work.py [--couples 20000] [--repeats 5] [--rounds 2] [--against DIR]
+                                          [--against-site DIR] [--profile STAGE]
 
 The stages call ``camsis.steps`` directly, not the rule scripts; if a step's signature
 changes, adapt ``stage_calls`` below. A stage that fails is reported and the rest still run.
@@ -122,8 +126,9 @@ def worker(couples: int, repeats: int, profile: str | None) -> dict:
     return {"times": times, "failed": failed}
 
 
-def run_worker(src: Path, couples: int, repeats: int, profile: str | None = None) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(REPO / "benchmarks")]), MPLBACKEND="Agg")
+def run_worker(path: list[Path], couples: int, repeats: int, profile: str | None = None) -> dict:
+    """One worker process whose imports come first from ``path`` (a checkout's src/, any site folder before it)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([*map(str, path), str(REPO / "benchmarks")]), MPLBACKEND="Agg")
     done = subprocess.run([sys.executable, __file__, "--worker", "--couples", str(couples), "--repeats", str(repeats)]
                           + (["--profile", profile] if profile else []), env=env, capture_output=True, text=True)
     if done.returncode:
@@ -133,9 +138,9 @@ def run_worker(src: Path, couples: int, repeats: int, profile: str | None = None
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def import_cpu(src: Path, statement: str) -> float:
+def import_cpu(path: list[Path], statement: str) -> float:
     """CPU seconds of a fresh interpreter running ``statement`` (user + system of the child)."""
-    env = dict(os.environ, PYTHONPATH=str(src), MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, path)), MPLBACKEND="Agg")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-c", statement], env=env, check=True, cwd=tempfile.gettempdir())
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -159,6 +164,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats of each stage and import")
     parser.add_argument("--rounds", type=int, default=2, help="processes of each checkout, alternating")
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run")
+    parser.add_argument("--against-site", type=Path,
+                        help="a folder of other dependency versions the baseline imports first (pip install --target)")
     parser.add_argument("--profile", choices=STAGES, help="print a cProfile of this stage (this checkout)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -166,18 +173,21 @@ def main(argv=None) -> None:
         print(json.dumps(worker(args.couples, args.repeats, args.profile)))
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    checkouts = {"this": REPO / "src"} | ({"against": args.against.resolve() / "src"} if args.against else {})
+    checkouts = {"this": [REPO / "src"]}
+    if args.against or args.against_site:
+        site = [args.against_site.resolve()] if args.against_site else []
+        checkouts["against"] = [*site, (args.against.resolve() if args.against else REPO) / "src"]
     load = os.getloadavg()[0]
     results = {name: [] for name in checkouts}
     for round_ in range(args.rounds):
-        for name, src in reversed(checkouts.items()):
+        for name, path in reversed(checkouts.items()):
             profile = args.profile if name == "this" and round_ == 0 else None
-            results[name].append(run_worker(src, args.couples, args.repeats, profile))
+            results[name].append(run_worker(path, args.couples, args.repeats, profile))
     imports = {name: {label: [] for label in IMPORTS} for name in checkouts}
     for _ in range(args.repeats):
-        for name, src in checkouts.items():
+        for name, path in checkouts.items():
             for label, statement in IMPORTS.items():
-                imports[name][label].append(import_cpu(src, statement))
+                imports[name][label].append(import_cpu(path, statement))
     load = (load, os.getloadavg()[0])
 
     print(f"one scale of {args.couples:,} couples, stage by stage in one process; CPU s, {args.repeats} repeats in "
@@ -185,7 +195,7 @@ def main(argv=None) -> None:
           f"on {os.cpu_count()} CPUs")
     rows = {name: stage_rows(result) for name, result in results.items()}
     head = f"{'stage':<16} {'first':>6} {'fastest':>8} {'median':>7}"
-    print(head + (f" | {'against: first':>14} {'fastest':>8} {'median':>7} | {'ratio':>5}" if args.against else ""))
+    print(head + (f" | {'against: first':>14} {'fastest':>8} {'median':>7} | {'ratio':>5}" if "against" in checkouts else ""))
     for stage in (*STAGES, "total"):
         if stage == "total":
             line = {name: tuple(sum(r[i] for r in rows[name].values()) for i in range(3)) for name in rows}
@@ -195,7 +205,7 @@ def main(argv=None) -> None:
         else:
             line = {name: rows[name].get(stage, (float("nan"),) * 3) for name in rows}
         text = f"{stage:<16} {line['this'][0]:6.3f} {line['this'][1]:8.3f} {line['this'][2]:7.3f}"
-        if args.against:
+        if "against" in checkouts:
             a = line["against"]
             text += f" | {a[0]:14.3f} {a[1]:8.3f} {a[2]:7.3f} | {line['this'][2] / a[2]:5.2f}"
         print(text)
@@ -204,7 +214,7 @@ def main(argv=None) -> None:
         fastest = {name: min(imports[name][label]) for name in checkouts}
         net = {name: fastest[name] - min(imports[name]["python -c pass"]) for name in checkouts}
         text = f"{label:<52} {fastest['this']:6.3f}  less pass {net['this']:6.3f}"
-        if args.against:
+        if "against" in checkouts:
             ratio = net["this"] / net["against"] if net["against"] > 0 else float("nan")
             text += f" | against {fastest['against']:6.3f}  less pass {net['against']:6.3f} | {ratio:5.2f}"
         print(text)
