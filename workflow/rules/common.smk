@@ -2,6 +2,7 @@
 
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -191,11 +192,19 @@ def classification_files(wildcards):
     name = scale_row(wildcards)["classification"]
     folder = Path(config["classifications"])
     files = [existing(folder / f"{name}.{ext}", "code frame file", wildcards) for ext in ("tsv", "yaml")]
+    return files + [str(folder / file) for file in status_link_files(files[1])]
+
+
+@lru_cache(maxsize=None)
+def status_link_files(path):
+    """The status-links files a code frame's .yaml names, read once a run: every job of every scale
+    of the classification asks (a sheet of 24 SOC2020 scales parsed the .yaml 144 times, most of
+    Snakemake's start)."""
     try:
-        links = yaml.safe_load(Path(files[1]).read_text(encoding="utf-8")).get("status_links") or {}
+        links = yaml.safe_load(Path(path).read_text(encoding="utf-8")).get("status_links") or {}
     except (yaml.YAMLError, AttributeError, UnicodeDecodeError):
-        return files  # the rule's own reading names what is wrong with the .yaml
-    return files + [str(folder / str(file)) for file in dict(links).values()]
+        return ()  # the rule's own reading names what is wrong with the .yaml
+    return tuple(str(file) for file in dict(links).values())
 
 
 def sheet_classification_files():
