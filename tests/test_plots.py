@@ -263,6 +263,17 @@ def test_a_sheets_grid_against_the_mean_holds_every_label(scales):
     assert fig.get_size_inches()[0] <= 3.2 * 6 + 0.01
 
 
+@pytest.mark.parametrize("draw", [sex_figure, shrinkage_figure, ca_map_figure, linked_figure, caterpillar_figure])
+def test_titles_placed_once_sit_where_matplotlibs_own_placement_puts_them(tmp_path, units, draw):
+    """The figure functions fix their titles' place (axes.titley) rather than have matplotlib place
+    them on every drawing; the PNG must be the one automatic placement draws, byte for byte."""
+    args = (units, "title", "mcamsis", "Ranked", "mcam_se") if draw is caterpillar_figure else (units, "toy")
+    placed, automatic = tmp_path / "placed.png", tmp_path / "automatic.png"
+    save_figure(draw(*args), placed)
+    save_figure(draw.__wrapped__(*args), automatic)  # the function without the fixed place
+    assert placed.read_bytes() == automatic.read_bytes()
+
+
 @pytest.mark.parametrize("draw", [sex_figure, shrinkage_figure, ca_map_figure, linked_figure])
 def test_save_figure_writes_a_png(tmp_path, units, draw):
     path = tmp_path / "plot.png"
