@@ -198,8 +198,14 @@ def _short(text, width: int = 38) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def score_caterpillar_figure(units: pd.DataFrame, side: str, scale: str, max_labels: int = 60) -> Figure:
-    """Ranked unit scores of one sex with their intervals, labelled by code and title."""
+def score_caterpillar_figure(units: pd.DataFrame, side: str, scale: str, max_labels: int = 40) -> Figure:
+    """Ranked unit scores of one sex with their intervals, labelled by code and title.
+
+    At most 40 labels (every tenth of SOC2020's 412 units): the figure stays within a laptop
+    screen's height (870 pixels at 100 dpi), and the labels are most of the figure's drawing (about
+    2 ms each), which a sheet of dozens of scales pays for every scale (docs/census.md). The score
+    file has every unit.
+    """
     own = _own_scores(units, side)
     lower, upper, kind = score_interval(own, side)
     frame = pd.DataFrame({
