@@ -2,6 +2,7 @@
 of its scales, as the scales' own jobs would, and builds the same files."""
 
 import json
+import re
 import textwrap
 
 import pandas as pd
@@ -36,28 +37,41 @@ def job(directory, scale, fail=False):
 
 
 def test_a_batch_runs_every_scale_and_names_the_one_that_failed(tmp_path, capsys):
-    script = tmp_path / "tabulate.py"
-    script.write_text(SCRIPT)
+    (tmp_path / "tabulate.py").write_text(SCRIPT)
     jobs = [job(tmp_path, "a"), job(tmp_path, "b", fail=True), job(tmp_path, "c")]
     with pytest.raises(SystemExit) as stop:
-        run_batch("tabulate", jobs, script)
+        run_batch("scores_batch1", {"tabulate": jobs}, tmp_path)
     assert stop.value.code == 1
     assert (tmp_path / "a.table").read_text() == "a.csv toy.tsv toy.yaml"
     assert (tmp_path / "c.table").read_text() == "c.csv toy.tsv toy.yaml"  # the scale after the failure ran too
     assert not (tmp_path / "b.table").exists()
     err = capsys.readouterr().err
     assert error_lines(err) == ["camsis: error: scale b (tabulate): input.csv has no variable 'hocc'"]
-    assert "camsis: 1 of the 3 scales of this tabulate job failed (b)" in err
+    assert "camsis: 1 of the 3 scales of job scores_batch1 failed (b in tabulate)" in err
     # each scale's log holds its own lines only, as its own job's would
     assert "building a" in (tmp_path / "a.log").read_text() and "building b" not in (tmp_path / "a.log").read_text()
     assert "no variable 'hocc'" in (tmp_path / "b.log").read_text()
     assert "failed" not in (tmp_path / "c.log").read_text()
 
 
+def test_a_scale_goes_through_the_stages_in_turn_and_stops_at_its_first_failure(tmp_path, capsys):
+    (tmp_path / "tabulate.py").write_text(SCRIPT)
+    (tmp_path / "blank.py").write_text(SCRIPT.replace(
+        "with open(snakemake.output.table, \"w\") as f:", "with open(snakemake.output.table, \"a\") as f:"))
+    stages = {"tabulate": [job(tmp_path, "a"), job(tmp_path, "b", fail=True)],
+              "blank": [job(tmp_path, "a"), job(tmp_path, "b")]}
+    with pytest.raises(SystemExit):
+        run_batch("scores_batch2", stages, tmp_path)
+    # a's blank ran after its tabulate (appending to its file); b's blank, after its failed tabulate, did not run
+    assert (tmp_path / "a.table").read_text() == "a.csv toy.tsv toy.yamla.csv toy.tsv toy.yaml"
+    err = capsys.readouterr().err
+    assert error_lines(err) == ["camsis: error: scale b (tabulate): input.csv has no variable 'hocc'"]
+    assert "1 of the 2 scales of job scores_batch2 failed (b in tabulate)" in err
+
+
 def test_a_batch_of_good_scales_exits_quietly(tmp_path, capsys):
-    script = tmp_path / "tabulate.py"
-    script.write_text(SCRIPT)
-    run_batch("tabulate", [job(tmp_path, "a"), job(tmp_path, "b")], script)
+    (tmp_path / "tabulate.py").write_text(SCRIPT)
+    run_batch("scores_batch1", {"tabulate": [job(tmp_path, "a"), job(tmp_path, "b")]}, tmp_path)
     assert (tmp_path / "b.table").exists() and not error_lines(capsys.readouterr().err)
 
 
@@ -85,6 +99,9 @@ def test_an_error_line_is_one_write_so_parallel_jobs_cannot_split_it(monkeypatch
 
 # Through Snakemake: three toy scales, two per job.
 STAGES = ("tabulate", "blank", "score_units", "psd_candidates", "score_file", "plots")
+# A batch's jobs: its scales' scores, then their plots (the bootstrap's and the psd rounds' rules, when
+# on, come between stages and cut the scores' job where they do)
+BATCH_JOBS = {"tabulate_to_score_file_batch1", "plots_batch1"}
 
 
 def three_scales(directory, broken=None, options=PLAIN):
@@ -97,12 +114,12 @@ def three_scales(directory, broken=None, options=PLAIN):
     return ["--config", "scales=config/three.tsv", *options]
 
 
-def build_both_and_compare(batched, alone, config):
+def build_both_and_compare(batched, alone, config, batch_jobs=BATCH_JOBS):
     """Build the sheet two scales a job and a job each; every product must be the same."""
-    # t1 and t2 share each stage's job; t3, the last of a batch of one, has its own jobs
+    # t1 and t2 share the batch's jobs; t3, the last of a batch of one, has its own jobs
     planned = planned_jobs(batched, *config, "scales_per_job=2")
-    assert {f"{stage}_batch1" for stage in STAGES} | set(STAGES) | {"compare_scales", "all"} <= planned
-    assert not any(rule.endswith("_batch2") for rule in planned)
+    assert batch_jobs | set(STAGES) | {"compare_scales", "all"} <= planned
+    assert {rule for rule in planned if re.search(r"_batch\d+$", rule)} == batch_jobs
     for directory, per_job in ((batched, 2), (alone, 1)):
         done = snakemake(directory, *config, f"scales_per_job={per_job}")
         assert done.returncode == 0, done.stderr[-3000:]
@@ -133,14 +150,13 @@ def test_two_scales_a_job_build_what_their_own_jobs_build(tmp_path):
     build_both_and_compare(batched, alone, config)
     # plots=False: no figures, batched or not
     assert planned_jobs(batched, *config, "scales_per_job=2", "plots=False", "--forceall") == (
-        {f"{stage}_batch1" for stage in STAGES[:-1]} | set(STAGES[:-1]) | {"compare_scales", "all"})
+        {"tabulate_to_score_file_batch1"} | set(STAGES[:-1]) | {"compare_scales", "all"})
     summary = json.loads((batched / "results/t1/summary.json").read_text())
     assert "scales_per_job" not in summary["config"]  # how jobs are cut makes no number
     # editing a row reruns its batch's jobs, and nothing of the other scale
     sheet = (batched / "config/three.tsv").read_text()
     (batched / "config/three.tsv").write_text(sheet.replace("t1\tt1.csv\thocc\twocc\twt", "t1\tt1.csv\thocc\twocc\t"))
-    assert planned_jobs(batched, *config, "scales_per_job=2") == (
-        {f"{stage}_batch1" for stage in STAGES} | {"compare_scales", "all"})
+    assert planned_jobs(batched, *config, "scales_per_job=2") == BATCH_JOBS | {"compare_scales", "all"}
 
 
 @pytest.mark.slow
@@ -151,7 +167,9 @@ def test_batched_scales_take_their_bootstrap_plausible_values_and_psd_rounds_as_
     options = ["bootstrap=4", "plausible_values=2", "psd_rounds=1"]
     config = three_scales(batched, options=options)
     three_scales(alone, options=options)
-    build_both_and_compare(batched, alone, config)
+    # the psd rounds' masks come between blank and score_units, the bootstrap's summary before score_file
+    build_both_and_compare(batched, alone, config, {"tabulate_to_blank_batch1", "score_units_to_psd_candidates_batch1",
+                                                    "score_file_batch1", "plots_batch1"})
     assert (batched / "results/t1/plausible.dta").exists() and (batched / "results/t2/bootstrap/summary.tsv").exists()
 
 
@@ -163,7 +181,7 @@ def test_a_failing_scale_is_named_and_stops_only_its_batch(tmp_path):
     assert done.returncode != 0
     lines = error_lines(done.stderr)
     assert len(lines) == 1 and "scale t2 (tabulate)" in lines[0] and "'hocc'" in lines[0], done.stderr[-3000:]
-    assert "1 of the 2 scales of this tabulate job failed (t2)" in done.stderr
+    assert "1 of the 2 scales of job tabulate_to_score_file_batch1 failed (t2 in tabulate)" in done.stderr
     assert "Traceback" not in done.stderr
     assert (directory / "results/t3/t3.dta").exists()  # a scale of another job is built
     assert not (directory / "results/t1/work/table.parquet").exists()  # its batch mate waits for it

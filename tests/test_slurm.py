@@ -193,7 +193,7 @@ def runs(slurm_cluster, tmp_path_factory):
 @pytest.fixture(scope="session")
 def census_runs(slurm_cluster, tmp_path_factory):
     """The census sheet (three samples of one extract) built locally, each scale in jobs of its own, and
-    under SLURM two scales a job (scales_per_job: the first two share each stage's job, the third has its own)."""
+    under SLURM two scales a job (scales_per_job: the first two share their batch's jobs, the third has its own)."""
     base = tmp_path_factory.mktemp("slurm_census")
     return _local_and_slurm(slurm_cluster, _census_copy(base / "local"),
                             _census_copy(base / "slurm", scales_per_job=2))
@@ -249,8 +249,8 @@ def test_census_sheet_decodes_its_extract_once_with_every_job_under_slurm(slurm_
     per_rule, stats, jobs = _jobs_per_rule(slurm_cluster, output)
     assert dict(per_rule) == {rule: n for rule, n in stats.items() if rule != "all"}
     assert per_rule["decode_input"] == 1 and per_rule["compare_scales"] == 1
-    for stage in ("tabulate", "score_file"):  # a batch job of two scales, and the third scale's own job
-        assert per_rule[stage] == per_rule[f"{stage}_batch1"] == 1, per_rule
+    # the first two scales' scores in one batch job, the third scale's in jobs of its own
+    assert per_rule["tabulate_to_score_file_batch1"] == per_rule["tabulate"] == per_rule["score_file"] == 1, per_rule
     assert not any(rule.startswith("bootstrap") for rule in per_rule), per_rule
 
 

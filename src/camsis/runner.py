@@ -5,8 +5,8 @@ params into a call of the function of ``camsis.steps`` named after the rule (of
 ``camsis.diagnostics`` for the rules that draw), and ends with ``run(main, snakemake)``. A
 CamsisError becomes ``camsis: error: <message>`` on stderr and in the log, and the
 job fails (Snakemake then removes its declared outputs); anything else is a bug and
-keeps its traceback. With ``scales_per_job`` > 1 one job runs a rule script for each scale of
-a batch (``run_batch``), each as its own job would.
+keeps its traceback. With ``scales_per_job`` > 1 one job runs the rule scripts of its stages for
+each scale of a batch (``run_batch``), each as the scale's own job would.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import runpy
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from camsis.errors import CamsisError
 
@@ -101,25 +102,30 @@ class ScaleJob:
         self.log = list(job["log"])
 
 
-def run_batch(rule: str, jobs: Sequence[Mapping], script) -> None:
-    """Run a rule script once for each scale of a batch job (scales_per_job > 1), as the scale's own job would.
+def run_batch(name: str, stages: Mapping[str, Sequence[Mapping]], scripts) -> None:
+    """Build each scale of a batch job (scales_per_job > 1) through the job's stages, as its own jobs would.
 
-    A scale that fails says so in its own error line and log, as in its own job, and the batch goes
-    on to the next scale; the job then fails, naming every scale that did (Snakemake then removes
-    every output of the job, its other scales' too).
+    ``stages`` maps each stage's rule (``tabulate``, ...), in the order they run, to its jobs, one a
+    scale in the batch's order; ``scripts`` is the folder of the rule scripts (``tabulate.py``, ...).
+    A scale that fails says so in its own error line and log, as in its own job, and skips its later
+    stages; the batch goes on to the next scale. The job then fails, naming every scale that did
+    (Snakemake then removes every output of the job, its other scales' too).
     """
     failed = []
-    for job in jobs:
-        try:
-            runpy.run_path(str(script), init_globals={"snakemake": ScaleJob(rule, job)}, run_name="__main__")
-        except SystemExit as stop:
-            if stop.code:
-                failed.append(job["wildcards"]["scale"])
+    for jobs in zip(*stages.values()):
+        for rule, job in zip(stages, jobs):
+            try:
+                runpy.run_path(str(Path(scripts) / f"{rule}.py"), init_globals={"snakemake": ScaleJob(rule, job)},
+                               run_name="__main__")
+            except SystemExit as stop:
+                if stop.code:
+                    failed.append(f"{job['wildcards']['scale']} in {rule}")
+                    break
     if failed:
         # Each failing scale has said why in its own error line; this only adds what it means for the others.
-        say(f"camsis: {len(failed)} of the {len(jobs)} scales of this {rule} job failed ({', '.join(failed)}); "
-            "the job's other scales are built again with them once they build (scales_per_job: 1 gives every "
-            "scale jobs of its own)")
+        say(f"camsis: {len(failed)} of the {len(next(iter(stages.values())))} scales of job {name} failed "
+            f"({', '.join(failed)}); the job's other scales are built again with them once they build "
+            "(scales_per_job: 1 gives every scale jobs of its own)")
         sys.exit(1)
 
 

@@ -445,11 +445,11 @@ def set_aside_before_rebuild(workflow):
     return moved
 
 
-# Many scales (scales_per_job > 1, docs/census.md): each stage of a batch of scales runs in one job
-# (rules/batches.smk), so that a job's start (Python and the package's imports, about a second) is
-# paid once per batch rather than once per scale. The stages batched are declared as Stage data,
-# which their per-scale rule takes as it is and a batch job fills in for each of its scales: both
-# kinds of job declare the same files, params and logs, and run the same rule script.
+# Many scales (scales_per_job > 1, docs/census.md): a batch of scales is built in two jobs, its
+# scores and its plots (rules/batches.smk), so that a job's start (Python and the package's imports,
+# about a second) is paid twice per batch rather than six times per scale. The stages batched are
+# declared as Stage data, which their per-scale rule takes as it is and a batch job fills in for each
+# of its scales: both kinds of job declare the same files, params and logs, and run the same rule script.
 
 
 class Reported:

@@ -1,8 +1,8 @@
-"""Rules <stage>_batch<n> (scales_per_job > 1): the stage's rule script, run for each scale of the batch
-(camsis.runner.run_batch)."""
+"""Rules scores_batch<n> and plots_batch<n> (scales_per_job > 1): each of the batch's scales through
+the job's stages, by the stages' own rule scripts (camsis.runner.run_batch)."""
 
 from pathlib import Path
 
 from camsis.runner import run_batch
 
-run_batch(snakemake.params.rule, snakemake.params.jobs, Path(snakemake.scriptdir) / f"{snakemake.params.rule}.py")
+run_batch(snakemake.rule, snakemake.params.stages, Path(snakemake.scriptdir))
