@@ -112,7 +112,8 @@ def run_batch(name: str, stages: Mapping[str, Sequence[Mapping]], scripts) -> No
     (Snakemake then removes every output of the job, its other scales' too).
     """
     failed = []
-    for jobs in zip(*stages.values()):
+    scales = list(zip(*stages.values()))  # each scale's jobs, in stage order
+    for jobs in scales:
         for rule, job in zip(stages, jobs):
             try:
                 runpy.run_path(str(Path(scripts) / f"{rule}.py"), init_globals={"snakemake": ScaleJob(rule, job)},
@@ -123,7 +124,7 @@ def run_batch(name: str, stages: Mapping[str, Sequence[Mapping]], scripts) -> No
                     break
     if failed:
         # Each failing scale has said why in its own error line; this only adds what it means for the others.
-        say(f"camsis: {len(failed)} of the {len(next(iter(stages.values())))} scales of job {name} failed "
+        say(f"camsis: {len(failed)} of the {len(scales)} scales of job {name} failed "
             f"({', '.join(failed)}); the job's other scales are built again with them once they build "
             "(scales_per_job: 1 gives every scale jobs of its own)")
         sys.exit(1)

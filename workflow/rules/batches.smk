@@ -23,27 +23,25 @@ def made_by_a_rule(path):
 
 
 def batch_runs(batch):
-    """The batch's jobs as runs of consecutive stages (name -> the stage's jobs, one a scale), cut
-    where a stage needs a file some rule makes that the run's earlier stages do not."""
+    """The batch's jobs as runs of consecutive stages (stage -> its jobs, one a scale), cut where a
+    stage needs a file some rule makes that the run's earlier stages do not."""
     runs, made = [], set()
     for stage in SCORING_STAGES:
         jobs = [stage.job(scale) for scale in batch]
         if not runs or any(path not in made and made_by_a_rule(path) for path in files_of(jobs, "input")):
             runs.append({})
             made = set()
-        runs[-1][stage.name] = jobs
+        runs[-1][stage] = jobs
         made |= set(files_of(jobs, "output"))
     if config["plots"]:
-        runs.append({PLOTS.name: [PLOTS.job(scale) for scale in batch]})
+        runs.append({PLOTS: [PLOTS.job(scale) for scale in batch]})
     return runs
 
 
-STAGES_BY_NAME = {stage.name: stage for stage in SCORING_STAGES + [PLOTS]}
-
 for number, batch in enumerate(SCALE_BATCHES, start=1):
-    for stages in batch_runs(batch):
-        members = [STAGES_BY_NAME[name] for name in stages]
-        jobs = [job for run in stages.values() for job in run]
+    for run in batch_runs(batch):
+        members = list(run)
+        jobs = [job for stage_jobs in run.values() for job in stage_jobs]
         made = set(files_of(jobs, "output"))
 
         rule:
@@ -54,7 +52,7 @@ for number, batch in enumerate(SCALE_BATCHES, start=1):
             output:
                 [path for stage in members for path in stage.batch_output(batch)],
             params:
-                stages=stages,
+                stages={stage.name: stage_jobs for stage, stage_jobs in run.items()},
             log:
                 [job["log"][0] for job in jobs],
             resources:

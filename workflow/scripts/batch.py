@@ -1,5 +1,5 @@
-"""Rules scores_batch<n> and plots_batch<n> (scales_per_job > 1): each of the batch's scales through
-the job's stages, by the stages' own rule scripts (camsis.runner.run_batch)."""
+"""Rules <first stage>_to_<last stage>_batch<n> and plots_batch<n> (scales_per_job > 1, rules/batches.smk):
+each of the batch's scales through the job's stages, by the stages' own rule scripts (camsis.runner.run_batch)."""
 
 from pathlib import Path
 
